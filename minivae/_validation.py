@@ -1,0 +1,113 @@
+"""Argument checks that fail loudly and say what was expected.
+
+Every public entry point validates its inputs with these helpers, so a wrong shape, dtype or
+value raises an error that names the argument, the expected and the actual value.  Nothing is
+silently broadcast, cast across precision, or truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def check_array(
+    x: object,
+    name: str,
+    *,
+    ndim: int | Sequence[int] | None = None,
+    shape: Sequence[int | None] | None = None,
+    dtype: np.dtype | None = None,
+    allow_nan: bool = False,
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Validate an array argument and return it as an ``ndarray``.
+
+    ``shape`` may contain ``None`` for "any size" along that axis.  With ``dtype`` given the array
+    must be floating point and is converted to that dtype (ints/bools are accepted, since their
+    conversion is exact; a float of another precision is converted too, the model's dtype wins).
+    """
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple)) or np.isscalar(x):
+            x = np.asarray(x)
+        else:
+            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    arr = x
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
+    if shape is not None:
+        if arr.ndim != len(shape) or any(
+            s is not None and s != a for s, a in zip(shape, arr.shape)
+        ):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one element")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if not allow_nan and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {n_bad} non-finite value(s) (NaN or inf); "
+            "pass missing values as NaN together with an explicit mask where supported"
+        )
+    return arr
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_scalar(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """A finite real number within optional bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if low is not None and (v < low or (v == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {op} {low}, got {v}")
+    if high is not None and (v > high or (v == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {op} {high}, got {v}")
+    return v
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Refuse arrays whose shapes differ (no silent broadcasting)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
+    """Accept a ``numpy.random.Generator`` or an integer seed; refuse anything else."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator or an int seed, got {type(rng).__name__}; "
+        "use numpy.random.default_rng(seed)"
+    )

@@ -1,0 +1,164 @@
+"""Reconstruction losses as negative log-likelihoods, each with its analytic gradient.
+
+Reduction convention (used everywhere in minivae):
+    **sum over the data dimensions of one example, mean over the batch.**
+So on MNIST a Bernoulli loss reads in *nats per image*, and on sequences (N, T, D) in nats per
+sequence.  Every function takes ``reduction``:
+
+* ``"mean"`` (default): the scalar above;
+* ``"sum"``: summed over the batch too;
+* ``"none"``: the per-example vector (N,).
+
+The matching ``*_grad`` function returns the gradient of the *reduced* value for
+``"mean"``/``"sum"`` (for ``"none"``, of the sum).  An optional boolean ``mask`` (same shape as the
+target, True = observed) drops missing entries from both value and gradient, which is how models
+train on series with NaN gaps: the target's NaN entries are never read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minivae._validation import check_array, check_same_shape
+from minivae.nn.functional import sigmoid, softplus
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _prepare(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None, reduction: str):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    pred = check_array(pred, "pred", ndim=(1, 2, 3))
+    target = check_array(target, "target", allow_nan=mask is not None)
+    check_same_shape(pred, target, "pred", "target")
+    if mask is None:
+        return pred, target, None
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be boolean (True = observed), got dtype {mask.dtype}")
+    check_same_shape(pred, mask, "pred", "mask")
+    observed_target = target[mask]
+    if not np.all(np.isfinite(observed_target)):
+        raise ValueError("target has non-finite values at positions the mask marks observed")
+    # Missing targets are replaced by 0 so that NaN never enters arithmetic; their terms are
+    # multiplied by the mask (0) below, so the choice of fill value has no effect.
+    target = np.where(mask, target, 0.0)
+    return pred, target, mask
+
+
+def _reduce(per_element: np.ndarray, reduction: str) -> np.ndarray | float:
+    n = per_element.shape[0]
+    per_example = per_element.reshape(n, -1).sum(axis=1)
+    if reduction == "none":
+        return per_example
+    if reduction == "sum":
+        return float(per_example.sum())
+    return float(per_example.mean())
+
+
+def _scale(n: int, reduction: str) -> float:
+    return 1.0 / n if reduction == "mean" else 1.0
+
+
+# ------------------------------------------------------------------------------------ MSE
+def mse(pred, target, *, mask=None, reduction: str = "mean"):
+    """Squared error sum_d (pred - target)^2 per example.  pred, target: (N, ...)."""
+    pred, target, mask = _prepare(pred, target, mask, reduction)
+    sq = (pred - target) ** 2
+    if mask is not None:
+        sq = sq * mask
+    return _reduce(sq, reduction)
+
+
+def mse_grad(pred, target, *, mask=None, reduction: str = "mean") -> np.ndarray:
+    """d mse / d pred = 2 (pred - target), scaled by the reduction."""
+    pred, target, mask = _prepare(pred, target, mask, reduction)
+    g = 2.0 * (pred - target) * _scale(pred.shape[0], reduction)
+    return g * mask if mask is not None else g
+
+
+# ------------------------------------------------------------------------------ Bernoulli
+def bernoulli_nll(logits, target, *, mask=None, reduction: str = "mean"):
+    """Binary cross-entropy from logits: -[x log s(l) + (1-x) log(1-s(l))].
+
+    Written as softplus(l) - x*l, which never evaluates log(0) and accepts targets in [0, 1]
+    (grey-level MNIST pixels), not only {0, 1}.  logits, target: (N, ...).
+    """
+    logits, target, mask = _prepare(logits, target, mask, reduction)
+    _check_unit_interval(target, mask)
+    nll = softplus(logits) - target * logits
+    if mask is not None:
+        nll = nll * mask
+    return _reduce(nll, reduction)
+
+
+def bernoulli_nll_grad(logits, target, *, mask=None, reduction: str = "mean") -> np.ndarray:
+    """d/dlogits = sigmoid(l) - x, scaled by the reduction."""
+    logits, target, mask = _prepare(logits, target, mask, reduction)
+    _check_unit_interval(target, mask)
+    g = (sigmoid(logits) - target) * _scale(logits.shape[0], reduction)
+    return g * mask if mask is not None else g
+
+
+def _check_unit_interval(target: np.ndarray, mask: np.ndarray | None) -> None:
+    values = target if mask is None else target[mask]
+    if values.size and (values.min() < 0.0 or values.max() > 1.0):
+        raise ValueError(
+            "target for a Bernoulli likelihood must lie in [0, 1], "
+            f"got values in [{values.min():.4g}, {values.max():.4g}]"
+        )
+
+
+# ------------------------------------------------------------------------------- Gaussian
+def gaussian_nll(mean, logvar, target, *, mask=None, reduction: str = "mean"):
+    """Gaussian negative log-likelihood with a predicted log-variance, per element
+
+        0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar)),
+
+    summed over data dimensions.  mean, logvar, target: (N, ...), all the same shape.
+    """
+    mean, target, mask = _prepare(mean, target, mask, reduction)
+    logvar = check_array(logvar, "logvar")
+    check_same_shape(mean, logvar, "mean", "logvar")
+    nll = 0.5 * (LOG_2PI + logvar + (target - mean) ** 2 * np.exp(-logvar))
+    if mask is not None:
+        nll = nll * mask
+    return _reduce(nll, reduction)
+
+
+def gaussian_nll_grad(mean, logvar, target, *, mask=None, reduction: str = "mean"):
+    """Returns (d/dmean, d/dlogvar) of :func:`gaussian_nll`.
+
+    d/dmean = (mean - x) / var;  d/dlogvar = 0.5 * (1 - (x - mean)^2 / var).
+    """
+    mean, target, mask = _prepare(mean, target, mask, reduction)
+    logvar = check_array(logvar, "logvar")
+    check_same_shape(mean, logvar, "mean", "logvar")
+    inv_var = np.exp(-logvar)
+    s = _scale(mean.shape[0], reduction)
+    dmean = (mean - target) * inv_var * s
+    dlogvar = 0.5 * (1.0 - (target - mean) ** 2 * inv_var) * s
+    if mask is not None:
+        dmean, dlogvar = dmean * mask, dlogvar * mask
+    return dmean, dlogvar
+
+
+def gaussian_nll_fixed_variance(mean, target, *, variance: float = 1.0, mask=None,
+                                reduction: str = "mean"):
+    """Gaussian NLL with a fixed scalar variance: 0.5*(log 2pi var + (x-mean)^2/var) per element."""
+    if not variance > 0:
+        raise ValueError(f"variance must be > 0, got {variance}")
+    mean, target, mask = _prepare(mean, target, mask, reduction)
+    nll = 0.5 * (LOG_2PI + np.log(variance) + (target - mean) ** 2 / variance)
+    if mask is not None:
+        nll = nll * mask
+    return _reduce(nll, reduction)
+
+
+def gaussian_nll_fixed_variance_grad(mean, target, *, variance: float = 1.0, mask=None,
+                                     reduction: str = "mean") -> np.ndarray:
+    """d/dmean = (mean - x) / var, scaled by the reduction."""
+    mean, target, mask = _prepare(mean, target, mask, reduction)
+    g = (mean - target) / variance * _scale(mean.shape[0], reduction)
+    return g * mask if mask is not None else g

@@ -1,0 +1,113 @@
+"""Activation layers (no parameters), each with a numerically stable forward and its backward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minivae._validation import check_scalar
+from minivae.nn.functional import sigmoid, softplus
+from minivae.nn.layer import Layer
+
+
+class Identity(Layer):
+    """y = x."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.cache = True
+        return np.asarray(x, dtype=self.dtype)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        self._need_cache()
+        return np.asarray(dy, dtype=self.dtype)
+
+
+class ReLU(Layer):
+    """y = max(x, 0).  The derivative at exactly 0 is taken as 0 (a kink: finite differences
+    straddling 0 disagree there, so gradient checks keep inputs away from it)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        self.cache = x > 0
+        return np.where(self.cache, x, 0.0).astype(self.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        positive = self._need_cache()
+        return np.where(positive, dy, 0.0).astype(self.dtype, copy=False)
+
+
+class LeakyReLU(Layer):
+    """y = x if x > 0 else alpha * x."""
+
+    def __init__(self, alpha: float = 0.01, dtype: object = np.float64) -> None:
+        super().__init__(dtype)
+        self.alpha = check_scalar(alpha, "alpha", low=0.0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        self.cache = x > 0
+        return np.where(self.cache, x, self.alpha * x).astype(self.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        positive = self._need_cache()
+        return np.where(positive, dy, self.alpha * np.asarray(dy)).astype(self.dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+class Tanh(Layer):
+    """y = tanh(x); dy/dx = 1 - y^2 (reuses the output, no second tanh)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.tanh(np.asarray(x, dtype=self.dtype))
+        self.cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._need_cache()
+        return (dy * (1.0 - y * y)).astype(self.dtype, copy=False)
+
+
+class Sigmoid(Layer):
+    """y = 1 / (1 + exp(-x)) in the overflow-free form; dy/dx = y (1 - y)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = sigmoid(np.asarray(x, dtype=self.dtype)).astype(self.dtype, copy=False)
+        self.cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._need_cache()
+        return (dy * y * (1.0 - y)).astype(self.dtype, copy=False)
+
+
+class Softplus(Layer):
+    """y = log(1 + exp(x)) in the stable form; dy/dx = sigmoid(x)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        self.cache = x
+        return softplus(x).astype(self.dtype, copy=False)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x = self._need_cache()
+        return (dy * sigmoid(x)).astype(self.dtype, copy=False)
+
+
+ACTIVATIONS: dict[str, type[Layer]] = {
+    "identity": Identity,
+    "linear": Identity,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "softplus": Softplus,
+}
+
+
+def get_activation(name: str, dtype: object = np.float64) -> Layer:
+    """Build an activation layer by name (one of :data:`ACTIVATIONS`)."""
+    key = str(name).lower()
+    if key not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[key](dtype=dtype)

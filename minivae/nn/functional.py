@@ -1,0 +1,40 @@
+"""Numerically stable elementwise functions shared by layers, losses and models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function without overflow: uses exp(-|x|) only, which lies in (0, 1]."""
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) computed as max(x, 0) + log1p(exp(-|x|)), finite for every finite x."""
+    x = np.asarray(x)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    return -softplus(-np.asarray(x))
+
+
+def logsumexp(a: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
+    """log(sum(exp(a))) along ``axis``, shifting by the max so nothing overflows."""
+    a = np.asarray(a)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    return out
+
+
+def log_mean_exp(a: np.ndarray, axis: int = 0) -> np.ndarray:
+    """log(mean(exp(a))) along ``axis`` (the IWAE / reconstruction-probability average)."""
+    a = np.asarray(a)
+    return logsumexp(a, axis=axis) - np.log(a.shape[axis])
