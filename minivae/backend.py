@@ -57,7 +57,9 @@ def set_backend(name: str) -> None:
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name == "numba" and not _NUMBA_AVAILABLE:
-        raise ImportError("backend 'numba' requested but numba is not installed (pip install numba)")
+        raise ImportError(
+            "backend 'numba' requested but numba is not installed (pip install numba)"
+        )
     _backend = name
 
 
