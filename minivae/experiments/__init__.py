@@ -1,0 +1,15 @@
+"""Reproducible experiments: ``python -m minivae.experiments NAME [options]``.
+
+Each experiment is a module ``minivae.experiments.<name>`` with a ``main(argv) -> int`` that
+parses its own options (every one has ``--quick``, ``--seed`` and ``--out``), prints its tables and
+writes its figures.  The registry below maps names to modules; modules are imported only when run.
+"""
+
+from __future__ import annotations
+
+EXPERIMENTS: dict[str, str] = {
+    "timeseries": "minivae.experiments.timeseries",
+    "mnist": "minivae.experiments.mnist",
+    "separation": "minivae.experiments.separation",
+    "volatility": "minivae.experiments.volatility",
+}
