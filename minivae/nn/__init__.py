@@ -12,6 +12,8 @@ from minivae.nn.activations import (
 )
 from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
+from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer, lstm_step_backward, lstm_step_forward
+from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
 __all__ = [
@@ -19,12 +21,19 @@ __all__ = [
     "Dense",
     "Identity",
     "Layer",
+    "LSTM",
+    "LSTMCell",
+    "LSTMLayer",
     "LeakyReLU",
     "MLP",
     "ReLU",
+    "RepeatVector",
     "Sequential",
     "Sigmoid",
     "Softplus",
     "Tanh",
     "get_activation",
+    "lengths_to_mask",
+    "lstm_step_backward",
+    "lstm_step_forward",
 ]

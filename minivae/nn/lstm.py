@@ -1,0 +1,583 @@
+r"""Long short-term memory (LSTM) with hand-written backpropagation through time.
+
+This file is the NumPy *reference* implementation: a Numba kernel mirrors it, and the two
+module-level functions :func:`lstm_step_forward` / :func:`lstm_step_backward` (one time step,
+pure functions of their arguments) are also the solutions of the student exercises.
+
+One time step
+-------------
+With input ``x_t: (N, D)``, previous state ``h_{t-1}, c_{t-1}: (N, H)`` and fused parameters
+``Wx: (D, 4H)``, ``Wh: (H, 4H)``, ``b: (4H,)``::
+
+    a   = x_t Wx + h_{t-1} Wh + b                   (N, 4H) pre-activations
+    i   = σ(a[:, 0H:1H])    input gate
+    f   = σ(a[:, 1H:2H])    forget gate
+    g   = tanh(a[:, 2H:3H]) candidate cell
+    o   = σ(a[:, 3H:4H])    output gate
+    c_t = f ⊙ c_{t-1} + i ⊙ g
+    h_t = o ⊙ tanh(c_t)
+
+Mapping to PyTorch
+------------------
+The gate blocks along the 4H axis are in PyTorch's order (i, f, g, o), and PyTorch multiplies
+from the other side (``W x`` with ``W: (4H, D)``), so for layer ``l``::
+
+    Wx = weight_ih_l{l}.T        Wh = weight_hh_l{l}.T        b = bias_ih_l{l} + bias_hh_l{l}
+
+(PyTorch keeps two redundant bias vectors; only their sum matters.)  ``tests/test_lstm_torch.py``
+checks outputs and every gradient against ``torch.nn.LSTM`` to 1e-10.
+
+Variable-length sequences
+-------------------------
+A boolean ``mask: (N, T)`` (True = valid step) or ``lengths: (N,)`` (prefix mask
+``t < lengths[n]``) marks padding.  At a padded step the state is *carried*:
+``h_t = h_{t-1}``, ``c_t = c_{t-1}``, the output ``hs[:, t]`` is 0, and no gradient flows into
+that step's input or into the parameters from it.  So ``hT, cT`` are the state after each
+sequence's last valid step, exactly as if the padding were not there (the same convention as
+PyTorch's packed sequences).  A mask with holes (missing steps in the middle) simply skips them.
+Values of ``x`` at padded steps are ignored and may be NaN.
+
+Classes
+-------
+* :class:`LSTMLayer` — one layer over a whole sequence (forward + BPTT).
+* :class:`LSTM` — a stack of ``num_layers`` LSTMLayers (layer ``l+1`` reads the ``hs`` of layer
+  ``l``).  Parameters are *always* named ``layers.{l}.Wx``, ``layers.{l}.Wh``, ``layers.{l}.b``,
+  also when ``num_layers == 1`` (one naming for every depth).
+* :class:`LSTMCell` — a single step with parameters ``Wx, Wh, b``, for autoregressive decoding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minivae._validation import check_array, check_positive_int, check_rng
+from minivae.nn.functional import sigmoid
+from minivae.nn.layer import Layer
+from minivae.nn.sequence import lengths_to_mask
+
+# What lstm_step_forward hands to lstm_step_backward:
+# (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c).  A plain tuple keeps the step functions free
+# of any class, which is what the Numba kernel mirrors.
+StepCache = tuple[np.ndarray, ...]
+
+
+# ============================================================================ one time step
+def lstm_step_forward(
+    x_t: np.ndarray,
+    h_prev: np.ndarray,
+    c_prev: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, StepCache]:
+    """One LSTM step (no validation: callers check shapes once per sequence).
+
+    Inputs:
+        x_t: (N, D) input at this step
+        h_prev, c_prev: (N, H) previous hidden and cell state
+        Wx: (D, 4H), Wh: (H, 4H), b: (4H,) fused gate parameters, blocks (i, f, g, o)
+
+    Returns:
+        h: (N, H) new hidden state, c: (N, H) new cell state,
+        cache: what :func:`lstm_step_backward` needs.
+    """
+    H = h_prev.shape[1]
+    a = x_t @ Wx + h_prev @ Wh + b  # (N, 4H): all four gates in one matrix product
+    i = sigmoid(a[:, 0 * H : 1 * H])
+    f = sigmoid(a[:, 1 * H : 2 * H])
+    g = np.tanh(a[:, 2 * H : 3 * H])
+    o = sigmoid(a[:, 3 * H : 4 * H])
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    cache = (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)
+    return h, c, cache
+
+
+def lstm_step_backward(
+    dh: np.ndarray, dc: np.ndarray, cache: StepCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of one LSTM step.
+
+    Inputs:
+        dh: (N, H) dL/dh_t (from this step's output *and* from the next step)
+        dc: (N, H) dL/dc_t coming from the next step
+        cache: from :func:`lstm_step_forward`
+
+    Returns:
+        dx: (N, D), dh_prev: (N, H), dc_prev: (N, H),
+        dWx: (D, 4H), dWh: (H, 4H), db: (4H,) — this step's contribution only (the caller sums
+        the parameter gradients over time steps).
+    """
+    x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c = cache
+    # h = o * tanh(c): the output gate sees tanh(c); c also receives gradient through tanh.
+    do = dh * tanh_c
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    # c = f * c_prev + i * g
+    df = dc * c_prev
+    di = dc * g
+    dg = dc * i
+    dc_prev = dc * f
+    # Through the nonlinearities, reusing their outputs: σ' = σ(1-σ), tanh' = 1 - tanh².
+    da = np.concatenate(
+        [di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g * g), do * o * (1.0 - o)],
+        axis=1,
+    )  # (N, 4H), same block order as the forward
+    # a = x_t Wx + h_prev Wh + b
+    dx = da @ Wx.T
+    dh_prev = da @ Wh.T
+    dWx = x_t.T @ da
+    dWh = h_prev.T @ da
+    db = da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+# ============================================================================ shared helpers
+def _init_lstm_params(
+    layer: Layer, input_size: int, hidden_size: int, rng: np.random.Generator
+) -> None:
+    """PyTorch's init: every entry ~ U(-1/sqrt(H), 1/sqrt(H)); then forget-gate bias = 1.
+
+    A forget bias of 1 makes f ≈ σ(1) ≈ 0.73 at the start, so the cell state (and its gradient)
+    survives many steps before the network has learned anything.  (PyTorch draws two bias vectors
+    and we draw one, so our b is U(-k, k) where PyTorch's summed bias would be triangular.)
+    """
+    H = hidden_size
+    k = 1.0 / np.sqrt(H)
+    layer.add_param("Wx", rng.uniform(-k, k, size=(input_size, 4 * H)))
+    layer.add_param("Wh", rng.uniform(-k, k, size=(H, 4 * H)))
+    b = rng.uniform(-k, k, size=4 * H)
+    b[H : 2 * H] = 1.0
+    layer.add_param("b", b)
+
+
+def _check_sequence_input(
+    x: object,
+    input_size: int,
+    dtype: np.dtype,
+    mask: object = None,
+    lengths: object = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate ``x: (N, T, D)`` and the optional mask/lengths.
+
+    Returns ``(x, mask)`` where padded entries of x are replaced by 0 (so NaN there is harmless)
+    and mask is ``(N, T)`` bool or None (None = every step valid, the fast path).
+    """
+    x = check_array(x, "x", ndim=3, dtype=dtype, allow_nan=True)
+    N, T, D = x.shape
+    if D != input_size:
+        raise ValueError(
+            f"x must have input_size={input_size} features on its last axis, got shape {x.shape}"
+        )
+    if mask is not None and lengths is not None:
+        raise ValueError("pass either mask or lengths, not both")
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.shape != (N,):
+            raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
+        mask = lengths_to_mask(lengths, T, name="lengths")
+    elif mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(
+                f"mask must be a bool array (True = valid step), got dtype {mask.dtype}"
+            )
+        if mask.shape != (N, T):
+            raise ValueError(f"mask must have shape (N, T)=({N}, {T}), got {mask.shape}")
+    valid = np.ones((N, T), dtype=bool) if mask is None else mask
+    finite = np.isfinite(x).all(axis=2)
+    bad = valid & ~finite
+    if np.any(bad):
+        n_bad = int(bad.sum())
+        where = "" if mask is None else " at valid (unmasked) steps"
+        raise ValueError(
+            f"x contains non-finite values (NaN or inf) at {n_bad} time step(s){where}; "
+            "mark missing steps with mask or lengths (padded steps may hold NaN)"
+        )
+    if mask is not None:
+        x = np.where(mask[:, :, None], x, 0.0).astype(dtype, copy=False)
+    return x, mask
+
+
+def _check_state(s: object, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An initial state (or its gradient) of exactly ``shape``; None means zeros."""
+    if s is None:
+        return np.zeros(shape, dtype=dtype)
+    return check_array(s, name, shape=shape, dtype=dtype)
+
+
+# ============================================================================ one layer
+class LSTMLayer(Layer):
+    """One LSTM layer unrolled over a sequence; parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``,
+    ``b (4H,)``.  See the module docstring for the equations and the masking convention.
+
+    Usually you want :class:`LSTM` (which stacks these); this class is the readable BPTT core.
+
+    forward(x, h0=None, c0=None, *, mask=None, lengths=None) -> (hs, (hT, cT))
+        x: (N, T, D);  h0, c0: (N, H) (default zeros)
+        hs: (N, T, H) hidden state at each step (0 at padded steps);  hT, cT: (N, H)
+    backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
+        dhs: (N, T, H) or None (zeros);  dhT, dcT: (N, H) or None (zeros)
+        dx: (N, T, D) (exactly 0 at padded steps);  dh0, dc0: (N, H)
+        Parameter gradients are *added* to ``grads``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
+
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        c0: np.ndarray | None = None,
+        *,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths)
+        shape = (x.shape[0], self.hidden_size)
+        h0 = _check_state(h0, "h0", shape, self.dtype)
+        c0 = _check_state(c0, "c0", shape, self.dtype)
+        return self._forward(x, h0, c0, mask)
+
+    def _forward(
+        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Unroll over time on already validated inputs (padded x entries already zeroed)."""
+        Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
+        N, T, _ = x.shape
+        hs = np.zeros((N, T, self.hidden_size), dtype=self.dtype)
+        caches = []
+        for t in range(T):
+            h_new, c_new, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+            caches.append(cache)
+            if mask is None:
+                h, c = h_new, c_new
+                hs[:, t] = h
+            else:
+                # Padded rows keep their old state; their output slot stays 0.
+                m = mask[:, t, None]
+                h = np.where(m, h_new, h)
+                c = np.where(m, c_new, c)
+                hs[:, t] = np.where(m, h_new, 0.0)
+        self.cache = (caches, mask, x.shape)
+        return hs, (h, c)
+
+    def backward(
+        self,
+        dhs: np.ndarray | None,
+        dhT: np.ndarray | None = None,
+        dcT: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        caches, mask, (N, T, D) = self._need_cache()
+        H = self.hidden_size
+        dhs = _check_state(dhs, "dhs", (N, T, H), self.dtype)
+        dh = _check_state(dhT, "dhT", (N, H), self.dtype)  # gradient carried back in time
+        dc = _check_state(dcT, "dcT", (N, H), self.dtype)
+        dx = np.zeros((N, T, D), dtype=self.dtype)
+        dWx = np.zeros_like(self.params["Wx"])
+        dWh = np.zeros_like(self.params["Wh"])
+        db = np.zeros_like(self.params["b"])
+        for t in reversed(range(T)):
+            # h_t feeds both the output hs[:, t] and the next step: add the two gradients.
+            dh_step = dh + dhs[:, t]
+            dc_step = dc
+            if mask is not None:
+                # A padded step computed nothing that was used: send it zero gradient, so
+                # x[:, t] and the parameters get exactly 0 from it ...
+                m = mask[:, t, None]
+                dh_step = np.where(m, dh_step, 0.0)
+                dc_step = np.where(m, dc_step, 0.0)
+            dx_t, dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(
+                dh_step, dc_step, caches[t]
+            )
+            if mask is None:
+                dh, dc = dh_prev, dc_prev
+            else:
+                # ... while the carried state h_t = h_{t-1} passes its gradient straight through
+                # (hs[:, t] was the constant 0 there, so dhs[:, t] is ignored).
+                dh = np.where(m, dh_prev, dh)
+                dc = np.where(m, dc_prev, dc)
+            dx[:, t] = dx_t
+            dWx += dWx_t
+            dWh += dWh_t
+            db += db_t
+        self.grads["Wx"] += dWx
+        self.grads["Wh"] += dWh
+        self.grads["b"] += db
+        return dx, dh, dc
+
+    def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
+        return self.forward(x, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LSTMLayer({self.input_size}, {self.hidden_size})"
+
+
+# ============================================================================ stacked LSTM
+class LSTM(Layer):
+    """Multi-layer LSTM over whole sequences (batch first), trained by backprop through time.
+
+    Equations, PyTorch mapping and padding semantics: see the module docstring.
+
+    Parameters live in ``self.layers`` (a list of :class:`LSTMLayer`) and are named
+    ``layers.{l}.Wx (D_l, 4H)``, ``layers.{l}.Wh (H, 4H)``, ``layers.{l}.b (4H,)`` with
+    ``D_0 = input_size`` and ``D_l = H`` above — for every ``num_layers``, including 1.
+
+    State shapes follow the depth, kept as simple as possible:
+        num_layers == 1:  h0, c0, hT, cT (and dh0, dc0, dhT, dcT) are (N, H)
+        num_layers  > 1:  they are (num_layers, N, H), index l = layer l (like PyTorch)
+
+    forward(x, h0=None, c0=None, *, mask=None, lengths=None) -> (hs, (hT, cT))
+        x: (N, T, D); mask: (N, T) bool (True = valid) or lengths: (N,) ints in [1, T]
+        hs: (N, T, H) outputs of the last layer (0 at padded steps)
+    backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
+        dhs: (N, T, H) or None (zeros, e.g. an encoder that only uses hT); dx: (N, T, D)
+        Parameter gradients are *added* to ``grads``.
+
+    Example::
+
+        lstm = LSTM(3, 16, num_layers=2, rng=0)
+        hs, (hT, cT) = lstm(x, lengths=lengths)       # x: (N, T, 3); hT: (2, N, 16)
+        dx, dh0, dc0 = lstm.backward(dhs, dhT, None)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        num_layers: int = 1,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        rng = check_rng(rng)
+        self.layers = [
+            LSTMLayer(
+                self.input_size if l == 0 else self.hidden_size,
+                self.hidden_size,
+                rng=rng,
+                dtype=dtype,
+            )
+            for l in range(self.num_layers)
+        ]
+
+    def _state_shape(self, N: int) -> tuple[int, ...]:
+        H = self.hidden_size
+        return (N, H) if self.num_layers == 1 else (self.num_layers, N, H)
+
+    def _per_layer(self, s: np.ndarray) -> list[np.ndarray]:
+        """(N, H) or (L, N, H) -> list of L arrays (N, H)."""
+        return [s] if self.num_layers == 1 else list(s)
+
+    def _stack(self, states: list[np.ndarray]) -> np.ndarray:
+        return states[0] if self.num_layers == 1 else np.stack(states)
+
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray | None = None,
+        c0: np.ndarray | None = None,
+        *,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths)
+        shape = self._state_shape(x.shape[0])
+        h0s = self._per_layer(_check_state(h0, "h0", shape, self.dtype))
+        c0s = self._per_layer(_check_state(c0, "c0", shape, self.dtype))
+        hTs, cTs = [], []
+        hs = x
+        for layer, h, c in zip(self.layers, h0s, c0s):
+            # hs of the layer below is 0 at padded steps, the same mask keeps it ignored.
+            hs, (hT, cT) = layer._forward(hs, h, c, mask)
+            hTs.append(hT)
+            cTs.append(cT)
+        self.cache = x.shape
+        return hs, (self._stack(hTs), self._stack(cTs))
+
+    def backward(
+        self,
+        dhs: np.ndarray | None,
+        dhT: np.ndarray | None = None,
+        dcT: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        N, T, _ = self._need_cache()
+        shape = self._state_shape(N)
+        dhTs = self._per_layer(_check_state(dhT, "dhT", shape, self.dtype))
+        dcTs = self._per_layer(_check_state(dcT, "dcT", shape, self.dtype))
+        dh0s: list[np.ndarray] = [None] * self.num_layers  # type: ignore[list-item]
+        dc0s: list[np.ndarray] = [None] * self.num_layers  # type: ignore[list-item]
+        d = dhs
+        for l in reversed(range(self.num_layers)):
+            # The input gradient of layer l is the output gradient (dhs) of layer l-1.
+            d, dh0s[l], dc0s[l] = self.layers[l].backward(d, dhTs[l], dcTs[l])
+        return d, self._stack(dh0s), self._stack(dc0s)
+
+    def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
+        return self.forward(x, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LSTM({self.input_size}, {self.hidden_size}, num_layers={self.num_layers})"
+
+
+# ============================================================================ single step
+class LSTMCell(Layer):
+    """One LSTM step with parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)`` (same init,
+    equations and gate order as :class:`LSTM`; it calls the same step functions).
+
+    forward(x_t, h_prev=None, c_prev=None) -> (h, c)
+        x_t: (N, D); h_prev, c_prev: (N, H) (default zeros); h, c: (N, H)
+    backward(dh, dc=None) -> (dx, dh_prev, dc_prev)
+        dh: total dL/dh of that step (its own output's gradient *plus* dh_prev returned by the
+        backward of the following step); dc: dc_prev from the following step (None = zeros).
+
+    Autoregressive decoding calls the cell T times per sequence, so each forward *pushes* its
+    cache on a stack and each backward *pops* one: backward calls must come in reverse order
+    of the forward calls (LIFO), like backprop through time done by hand::
+
+        h, c = h0, c0
+        for t in range(T):                     # forward: push T caches
+            h, c = cell(x[:, t], h, c)
+        dh_next, dc_next = dhT, dcT
+        for t in reversed(range(T)):           # backward: pop them in reverse
+            dx_t, dh_next, dc_next = cell.backward(dhs[:, t] + dh_next, dc_next)
+
+    Parameter gradients are *added* to ``grads`` at every backward.  :meth:`reset` empties the
+    stack (e.g. after an evaluation-only forward that will never be backpropagated).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
+        self.cache: list[StepCache] = []  # the LIFO stack of step caches
+
+    def reset(self) -> None:
+        """Drop every stored step cache."""
+        self.cache = []
+
+    @property
+    def depth(self) -> int:
+        """Number of forward steps still waiting for their backward."""
+        return len(self.cache)
+
+    def forward(  # type: ignore[override]
+        self,
+        x_t: np.ndarray,
+        h_prev: np.ndarray | None = None,
+        c_prev: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        x_t = check_array(x_t, "x_t", ndim=2, dtype=self.dtype)
+        N, D = x_t.shape
+        if D != self.input_size:
+            raise ValueError(
+                f"x_t must have input_size={self.input_size} features on its last axis, "
+                f"got shape {x_t.shape}"
+            )
+        shape = (N, self.hidden_size)
+        h_prev = _check_state(h_prev, "h_prev", shape, self.dtype)
+        c_prev = _check_state(c_prev, "c_prev", shape, self.dtype)
+        h, c, step_cache = lstm_step_forward(
+            x_t, h_prev, c_prev, self.params["Wx"], self.params["Wh"], self.params["b"]
+        )
+        self.cache.append(step_cache)
+        return h, c
+
+    def backward(  # type: ignore[override]
+        self, dh: np.ndarray, dc: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.cache:
+            raise RuntimeError(
+                "LSTMCell.backward called with an empty cache stack: every backward must match "
+                "an earlier forward (LIFO); call forward first"
+            )
+        shape = self.cache[-1][1].shape  # h_prev of the most recent step: (N, H)
+        dh = check_array(dh, "dh", shape=shape, dtype=self.dtype)
+        dc = _check_state(dc, "dc", shape, self.dtype)
+        step_cache = self.cache.pop()
+        dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, step_cache)
+        self.grads["Wx"] += dWx
+        self.grads["Wh"] += dWh
+        self.grads["b"] += db
+        return dx, dh_prev, dc_prev
+
+    def __call__(self, x_t: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
+        return self.forward(x_t, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LSTMCell({self.input_size}, {self.hidden_size})"
+
+
+# ============================================================================ gradcheck plugin
+def _register_gradchecks(register) -> None:
+    """Hook for ``python -m minivae.gradcheck``: registers the LSTM checks (float64, small
+    random sizes).  Imported lazily so this module never depends on the gradcheck package."""
+
+    def sizes(rng: np.random.Generator) -> tuple[int, int, int, int]:
+        N, T, D, H = (int(v) for v in rng.integers(1, 4, size=4))
+        return N, T + 1, D, H
+
+    def check_lstm(num_layers: int, masking: str | None):
+        def check(rng: np.random.Generator):
+            from minivae.gradcheck import check_layer
+
+            N, T, D, H = sizes(rng)
+            lstm = LSTM(D, H, num_layers=num_layers, rng=rng)
+            state = (N, H) if num_layers == 1 else (num_layers, N, H)
+            x = rng.standard_normal((N, T, D))
+            h0, c0 = rng.standard_normal(state), rng.standard_normal(state)
+            mask = lengths = None
+            if masking == "lengths":
+                lengths = rng.integers(1, T + 1, size=N)
+            elif masking == "mask":
+                mask = rng.random((N, T)) < 0.6
+
+            def forward(x, h0, c0):
+                return lstm.forward(x, h0, c0, mask=mask, lengths=lengths)
+
+            return check_layer(lstm, {"x": x, "h0": h0, "c0": c0}, forward_fn=forward, rng=rng)
+
+        return check
+
+    def check_cell(rng: np.random.Generator):
+        from minivae.gradcheck import check_layer
+
+        N, _, D, H = sizes(rng)
+        cell = LSTMCell(D, H, rng=rng)
+
+        def forward(x_t, h, c):
+            cell.reset()  # each finite-difference evaluation is a fresh single step
+            return cell.forward(x_t, h, c)
+
+        inputs = {"x_t": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
+                  "c_prev": rng.standard_normal((N, H))}
+        return check_layer(cell, inputs, forward_fn=forward, rng=rng)
+
+    register("lstm", check_lstm(1, None))
+    register("lstm.stacked", check_lstm(2, None))
+    register("lstm.lengths", check_lstm(1, "lengths"))
+    register("lstm.stacked_mask", check_lstm(2, "mask"))
+    register("lstm_cell", check_cell)
