@@ -93,8 +93,9 @@ class _Scaler:
 
     @staticmethod
     def _check_kind(d: Mapping[str, object], kind: str) -> None:
-        if "kind" in d and str(np.asarray(d["kind"])) != kind:
-            raise ValueError(f"dict describes a {str(np.asarray(d['kind']))!r} scaler, not {kind!r}")
+        got = str(np.asarray(d["kind"])) if "kind" in d else kind
+        if got != kind:
+            raise ValueError(f"dict describes a {got!r} scaler, not {kind!r}")
 
 
 class StandardScaler(_Scaler):

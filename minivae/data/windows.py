@@ -11,7 +11,10 @@ would leave the last few steps uncovered.  We then add **one extra window aligne
 (start ``T - window``), so every time step is covered by at least one window.  That last window
 overlaps its predecessor by more than usual; :func:`windows_to_series` averages the overlap, so
 the reconstruction identity ``windows_to_series(sliding_windows(x, w, s), starts, T) == x`` holds
-for every valid ``(T, w, s)``.
+for every valid ``(T, w, s)`` with ``s <= w``.
+
+A stride larger than the window is allowed (e.g. to thin out training windows) but then the
+steps between windows are skipped: they are NaN after :func:`windows_to_series`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def window_starts(T: int, window: int, stride: int = 1) -> np.ndarray:
     Returns:
     - starts: (N,) int64, strictly increasing, first 0 and last ``T - window`` (the end-aligned
       extra window is appended when the regular grid misses the tail; see module docstring).
+      With ``stride <= window`` the windows cover every step.
     """
     T = check_positive_int(T, "T")
     window = check_positive_int(window, "window")
@@ -69,7 +73,8 @@ def sliding_windows(x: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
     window = check_positive_int(window, "window")
     if window > T:
         raise ValueError(
-            f"window must be <= the series length T={T} (x has shape {x.shape}), got window={window}"
+            f"window must be <= the series length T={T} (x has shape {x.shape}), "
+            f"got window={window}"
         )
     starts = window_starts(T, window, stride)
     # Index arithmetic instead of a strided view, so the result is an independent copy that the
@@ -117,7 +122,9 @@ def windows_to_series(
         )
     if scores.ndim == 1:
         if window is None:
-            raise ValueError("window must be given when scores has shape (N,) (one value per window)")
+            raise ValueError(
+                "window must be given when scores has shape (N,) (one value per window)"
+            )
         window = check_positive_int(window, "window")
         per_step = np.broadcast_to(scores[:, None], (N, window))
     else:
