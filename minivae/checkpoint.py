@@ -1,0 +1,254 @@
+"""Save and load models (and optionally optimizer state and training history) as ``.npz`` files.
+
+File layout (one ``np.savez`` archive, read back with ``np.load(..., allow_pickle=False)``, so
+loading a file can never execute code):
+
+=========================  =======================================================
+key                        content
+=========================  =======================================================
+``__format__``             0-d str ``"minivae-checkpoint"`` (identifies the file)
+``__version__``            0-d int, :data:`FORMAT_VERSION`
+``__model_class__``        0-d str, the model's registered class name
+``__config__``             0-d str, JSON of ``model.config()`` (the architecture)
+``param/<name>``           every parameter by qualified name, e.g. ``param/encoder.layers.0.W``
+``optimizer/<key>``        optional: each entry of ``optimizer.state_dict()``
+``__history__``            optional: 0-d str, JSON of ``History.to_dict()``
+=========================  =======================================================
+
+Arrays are stored with their exact bytes and dtype, so a save/load round trip is bit-exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any
+
+import numpy as np
+
+from minivae.models.base import Model, get_model_class
+
+FORMAT_NAME = "minivae-checkpoint"
+FORMAT_VERSION = 1
+PARAM_PREFIX = "param/"
+OPTIM_PREFIX = "optimizer/"
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns.
+
+    Attributes:
+        model: the model with the stored parameters.
+        optimizer_state: the stored ``optimizer.state_dict()`` (values as arrays), or None.
+        history: the stored :class:`~minivae.training.History`, or None.
+        model_class: the stored class name.
+        config: the stored architecture (``model.config()``).
+        version: the file's format version.
+    """
+
+    model: Model
+    optimizer_state: dict[str, np.ndarray] | None
+    history: Any
+    model_class: str
+    config: dict[str, Any]
+    version: int
+
+
+def save_checkpoint(
+    path: str | PathLike,
+    model: Model,
+    optimizer: object = None,
+    history: object = None,
+) -> None:
+    """Write ``model`` (and optionally an optimizer's state and a training history) to ``path``.
+
+    The file is written to a temporary name first and then renamed, so an interrupted save
+    never leaves a half-written checkpoint under ``path``.  ``path`` is used as given (no
+    ``.npz`` is appended).
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a minivae Model, got {type(model).__name__}")
+    name = type(model).__name__
+    try:
+        registered = get_model_class(name)
+    except ValueError:
+        registered = None
+    if registered is not type(model):
+        raise ValueError(f"{name} is not registered with @register_model, so a checkpoint of it "
+                         "could not be loaded back; decorate the class with @register_model")
+    arrays: dict[str, np.ndarray] = {
+        "__format__": np.array(FORMAT_NAME),
+        "__version__": np.array(FORMAT_VERSION, dtype=np.int64),
+        "__model_class__": np.array(name),
+        "__config__": np.array(json.dumps(model.config())),
+    }
+    for pname, p, _ in model.parameters():
+        arrays[PARAM_PREFIX + pname] = p
+    if optimizer is not None:
+        if not hasattr(optimizer, "state_dict"):
+            raise TypeError(f"optimizer must have a state_dict() method, got "
+                            f"{type(optimizer).__name__}")
+        for key, value in optimizer.state_dict().items():
+            arr = np.asarray(value)
+            if arr.dtype == object:
+                raise TypeError(f"optimizer state {key!r} is not an array or scalar "
+                                f"({type(value).__name__}); cannot store it without pickling")
+            arrays[OPTIM_PREFIX + key] = arr
+    if history is not None:
+        data = history.to_dict() if hasattr(history, "to_dict") else history
+        arrays["__history__"] = np.array(json.dumps(data))
+
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-ckpt-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _read(path: str) -> dict[str, np.ndarray]:
+    """All arrays of the archive, or a ValueError saying the file is not a readable checkpoint."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):  # a plain .npy file loads as an array
+            raise ValueError("it is a single array, not an .npz archive")
+        with data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, AttributeError) as exc:
+        raise ValueError(
+            f"could not read checkpoint {path!r}: the file is corrupt, truncated or not a "
+            f"minivae checkpoint ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _text(contents: dict[str, np.ndarray], key: str, path: str) -> str:
+    arr = contents[key]
+    if arr.ndim != 0 or arr.dtype.kind != "U":
+        raise ValueError(f"checkpoint {path!r}: {key} should be a string, got {arr.dtype} "
+                         f"{arr.shape}")
+    return str(arr)
+
+
+def load_checkpoint(
+    path: str | PathLike,
+    model: Model | None = None,
+    optimizer: object = None,
+) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Args:
+        path: the file.
+        model: None to rebuild the model from the stored class name and config (the class must
+            be registered); or an existing model to load the parameters into, which must have
+            the same class and config (else ValueError naming the first difference).
+        optimizer: optionally an optimizer to restore with the stored state (it must have been
+            built for a model of this architecture).
+
+    Returns:
+        A :class:`Checkpoint` (``.model`` is the loaded model).
+
+    Raises:
+        ValueError: corrupt/truncated/foreign file, unsupported version, architecture mismatch.
+        FileNotFoundError: no file at ``path``.
+    """
+    path = os.fspath(path)
+    contents = _read(path)
+    for key in ("__format__", "__version__", "__model_class__", "__config__"):
+        if key not in contents:
+            raise ValueError(f"{path!r} is not a minivae checkpoint: it has no {key!r} entry")
+    if _text(contents, "__format__", path) != FORMAT_NAME:
+        raise ValueError(f"{path!r} is not a minivae checkpoint (format "
+                         f"{_text(contents, '__format__', path)!r})")
+    version = int(contents["__version__"])
+    if version > FORMAT_VERSION:
+        raise ValueError(f"checkpoint {path!r} has format version {version}; this minivae reads "
+                         f"up to version {FORMAT_VERSION} (upgrade minivae)")
+    class_name = _text(contents, "__model_class__", path)
+    try:
+        config = json.loads(_text(contents, "__config__", path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"checkpoint {path!r}: the stored config is not valid JSON ({exc})") \
+            from exc
+    params = {key[len(PARAM_PREFIX):]: arr for key, arr in contents.items()
+              if key.startswith(PARAM_PREFIX)}
+
+    if model is None:
+        cls = get_model_class(class_name)
+        try:
+            model = cls.from_config(config)
+        except TypeError as exc:
+            raise ValueError(f"checkpoint {path!r}: cannot rebuild {class_name} from the stored "
+                             f"config {config} ({exc})") from exc
+    else:
+        _check_architecture(model, class_name, config, path)
+    _check_params(model, params, path)
+    model.load_state_dict(params)
+
+    optimizer_state = {key[len(OPTIM_PREFIX):]: arr for key, arr in contents.items()
+                       if key.startswith(OPTIM_PREFIX)} or None
+    if optimizer is not None:
+        if optimizer_state is None:
+            raise ValueError(f"checkpoint {path!r} holds no optimizer state to restore")
+        optimizer.load_state_dict(optimizer_state)
+
+    history = None
+    if "__history__" in contents:
+        from minivae.training import History
+
+        try:
+            history = History.from_dict(json.loads(_text(contents, "__history__", path)))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"checkpoint {path!r}: the stored history is unreadable ({exc})") \
+                from exc
+    return Checkpoint(model=model, optimizer_state=optimizer_state, history=history,
+                      model_class=class_name, config=config, version=version)
+
+
+def _check_architecture(model: Model, class_name: str, config: dict[str, Any], path: str) -> None:
+    """Refuse to load into a model of another class or config, naming the first difference."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a minivae Model, got {type(model).__name__}")
+    if type(model).__name__ != class_name:
+        raise ValueError(f"checkpoint {path!r} holds a {class_name}, cannot load it into a "
+                         f"{type(model).__name__}")
+    # A JSON round trip makes both sides comparable (tuples become lists, etc.).
+    own = json.loads(json.dumps(model.config()))
+    for key in list(config) + [k for k in own if k not in config]:
+        if key not in own or key not in config or own[key] != config[key]:
+            raise ValueError(
+                f"architecture mismatch with checkpoint {path!r}: config key {key!r} is "
+                f"{config.get(key, '<missing>')!r} in the checkpoint but "
+                f"{own.get(key, '<missing>')!r} in the model"
+            )
+
+
+def _check_params(model: Model, params: dict[str, np.ndarray], path: str) -> None:
+    """Names and shapes of the stored arrays must match the model's parameters exactly."""
+    own = {name: p for name, p, _ in model.parameters()}
+    for name, p in own.items():
+        if name not in params:
+            raise ValueError(f"checkpoint {path!r} lacks parameter {name!r} of the "
+                             f"{type(model).__name__}")
+        if params[name].shape != p.shape:
+            raise ValueError(f"architecture mismatch with checkpoint {path!r}: parameter {name!r} "
+                             f"has shape {params[name].shape} in the checkpoint but {p.shape} in "
+                             "the model")
+        if params[name].dtype != p.dtype:
+            raise ValueError(f"checkpoint {path!r}: parameter {name!r} is {params[name].dtype}, "
+                             f"the model is {p.dtype}")
+    extra = sorted(set(params) - set(own))
+    if extra:
+        raise ValueError(f"checkpoint {path!r} has parameters the {type(model).__name__} lacks: "
+                         f"{extra}")

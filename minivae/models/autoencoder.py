@@ -1,0 +1,162 @@
+"""A deterministic autoencoder: encoder MLP -> code z -> decoder MLP.
+
+    X: (N, D) --encoder--> z: (N, L) --decoder--> output: (N, D)
+
+The loss is the reconstruction negative log-likelihood (sum over the D pixels, mean over the
+batch), with the output layer read according to ``output``:
+
+* ``"bernoulli"``: the decoder emits logits; loss = binary cross-entropy (data in [0, 1]);
+* ``"gaussian"``: the decoder emits the mean of a unit-variance Gaussian; loss =
+  0.5 * ||x - mean||^2 + 0.5 * D * log(2 pi) (a scaled, shifted MSE: same minimiser);
+* ``"mse"``: plain squared error ||x - output||^2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minivae import losses
+from minivae._validation import check_array, check_positive_int, check_rng
+from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.nn.functional import sigmoid
+from minivae.nn.sequential import MLP
+
+OUTPUTS = ("bernoulli", "gaussian", "mse")
+
+
+def reconstruction_nll(
+    kind: str, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, *, need_grad: bool,
+    variance: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-example reconstruction loss (M,) of decoder output ``out`` for targets X, and (when
+    ``need_grad``) the gradient of their *sum* w.r.t. ``out`` (the caller scales it).
+
+    ``kind``: "bernoulli" (out = logits), "gaussian" (out = mean, fixed ``variance``) or "mse".
+    """
+    if kind == "bernoulli":
+        value = losses.bernoulli_nll(out, X, mask=mask, reduction="none")
+        grad = losses.bernoulli_nll_grad(out, X, mask=mask, reduction="none") if need_grad else None
+    elif kind == "gaussian":
+        value = losses.gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
+                                                   reduction="none")
+        grad = losses.gaussian_nll_fixed_variance_grad(
+            out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
+    elif kind == "mse":
+        value = losses.mse(out, X, mask=mask, reduction="none")
+        grad = losses.mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
+    else:  # pragma: no cover - constructors validate
+        raise ValueError(f"unknown reconstruction kind {kind!r}")
+    return value, grad
+
+
+def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Encoder input: missing entries (mask False, possibly NaN) replaced by 0.
+
+    The loss ignores those entries, so the network learns to reconstruct from what is observed.
+    """
+    return X if mask is None else np.where(mask, X, 0.0).astype(X.dtype, copy=False)
+
+
+@register_model
+class Autoencoder(Model):
+    """Deterministic MLP autoencoder.
+
+    Args:
+        input_dim: D, features per example.
+        hidden_sizes: widths of the encoder's hidden layers, e.g. [256, 64]; the decoder mirrors
+            them ([64, 256]).  May be empty (linear encoder and decoder).
+        latent_dim: L, size of the code.
+        activation: hidden-layer activation (see :data:`minivae.nn.ACTIVATIONS`).
+        output: "bernoulli", "gaussian" or "mse" (see the module docstring).
+        rng: generator or seed for the weight initialisation.
+        dtype: float64 (default, for gradient checks) or float32.
+
+    Shapes: X: (N, D) -> z: (N, L) -> reconstruction: (N, D).
+    """
+
+    input_ndim = (2,)
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_sizes: list[int] | tuple[int, ...],
+        latent_dim: int,
+        *,
+        activation: str = "relu",
+        output: str = "bernoulli",
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.output = output
+        self.activation = str(activation)
+        rng = check_rng(rng)
+        self.encoder = MLP([self.input_dim, *self.hidden_sizes, self.latent_dim],
+                           activation=self.activation, rng=rng, dtype=self.dtype)
+        self.decoder = MLP([self.latent_dim, *self.hidden_sizes[::-1], self.input_dim],
+                           activation=self.activation, rng=rng, dtype=self.dtype)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim,
+            "hidden_sizes": list(self.hidden_sizes),
+            "latent_dim": self.latent_dim,
+            "activation": self.activation,
+            "output": self.output,
+            "dtype": self.dtype.name,
+        }
+
+    # -- inference ------------------------------------------------------------------------------
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """X: (N, D) -> z: (N, L)."""
+        self._pending = None  # this forward pass overwrites what backward() would need
+        X, _, _ = self.check_inputs(X)
+        return self.encoder.forward(X)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """z: (N, L) -> reconstruction (N, D): probabilities for "bernoulli", else the mean."""
+        self._pending = None
+        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
+        return self._output_mean(self.decoder.forward(z))
+
+    def reconstruct(self, X: np.ndarray) -> np.ndarray:
+        """decode(encode(X)): (N, D)."""
+        return self.decode(self.encode(X))
+
+    def _output_mean(self, out: np.ndarray) -> np.ndarray:
+        return sigmoid(out).astype(self.dtype, copy=False) if self.output == "bernoulli" else out
+
+    # -- training contract ----------------------------------------------------------------------
+    def _forward(self, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
+        z = self.encoder.forward(fill_missing(X, mask))
+        out = self.decoder.forward(z)
+        return reconstruction_nll(self.output, out, X, mask, need_grad=need_grad)
+
+    def loss(self, batch, *, rng=None, eps=None, mask=None) -> tuple[float, dict[str, float]]:
+        """Mean reconstruction loss over the batch X: (N, D).  ``rng``/``eps`` are accepted for
+        interface compatibility and ignored (the model is deterministic)."""
+        X, mask, _ = self.check_inputs(batch, mask=mask)
+        rec, dout = self._forward(X, mask, need_grad=True)
+        n = X.shape[0]
+        self.last_eps = None
+        self._pending = {"dout": dout / n}
+        value = float(rec.mean())
+        return value, {"loss": value, "reconstruction": value, "kl": 0.0}
+
+    def backward(self) -> None:
+        pending = self._take_pending()
+        dz = self.decoder.backward(pending["dout"])
+        self.encoder.backward(dz)
+
+    def per_example_loss(self, batch, *, rng=None, mask=None) -> dict[str, np.ndarray]:
+        self._pending = None
+        X, mask, _ = self.check_inputs(batch, mask=mask)
+        rec, _ = self._forward(X, mask, need_grad=False)
+        return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}

@@ -1,0 +1,321 @@
+"""The Model interface shared by every autoencoder in minivae, and the registry of model classes.
+
+A model is a :class:`~minivae.nn.Layer` (so ``parameters()``, ``zero_grad()`` and
+``state_dict()`` walk its encoder and decoder generically) with a training contract on top:
+
+``loss(batch, *, rng=None, eps=None, mask=None) -> (value, parts)``
+    One forward pass over a mini-batch.  ``value`` is the scalar objective (a Python float, mean
+    over the batch, summed over data dimensions: the convention of :mod:`minivae.losses`) and
+    ``parts`` a dict of floats for logging (``"loss"``, ``"reconstruction"``, ``"kl"``, ...).
+    Everything :meth:`backward` needs is kept.  A stochastic model stores the noise it drew in
+    ``self.last_eps``; passing it back as ``eps=`` repeats exactly the same pass, which is what
+    lets a finite-difference gradient check perturb one parameter and see the same noise.
+``backward()``
+    *Adds* d(value)/d(param) into every ``grads`` array (call ``zero_grad()`` first).
+``per_example_loss(batch, ...) -> {"loss": (N,), "reconstruction": (N,), "kl": (N,)}``
+    Per-example terms, no gradient bookkeeping (evaluation, anomaly scores).
+``posterior(batch, *, mask=None) -> (mu, logvar) | None``
+    Parameters of q(z|x) for diagnostics (KL per latent dimension, active units); ``None`` for
+    deterministic models.
+``config()`` / ``from_config(config)``
+    The constructor arguments that fix the architecture, as a JSON-able dict; a checkpoint
+    stores it and rebuilds the model from it.
+
+``batch`` is whatever the model consumes: an array ``X: (N, D)`` or ``(N, T, D)`` for plain
+models, a tuple ``(X, y)`` for conditional ones.  :meth:`Model.make_batch` builds it from arrays
+so the training loop needs no knowledge of the model type.
+
+The KL weight (beta) is the attribute ``kl_weight``; the training loop sets it every step from a
+schedule.  ``free_bits`` is the free-bits lambda (0 disables it).
+
+New model classes opt in to checkpoint loading with the :func:`register_model` decorator: the
+checkpoint stores the class name and :func:`get_model_class` finds the class again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from minivae._validation import check_array, check_scalar
+from minivae.nn.layer import Layer
+
+if TYPE_CHECKING:  # imported lazily at run time: training and checkpoint import this module
+    from minivae.checkpoint import Checkpoint
+    from minivae.training import History
+
+Batch = Any  # an array X, or a tuple (X, y) for conditional models
+
+MODEL_REGISTRY: dict[str, type[Model]] = {}
+
+
+def register_model(cls: type[Model]) -> type[Model]:
+    """Class decorator: make ``cls`` loadable from checkpoints by its class name.
+
+    Usage::
+
+        @register_model
+        class LSTMVAE(Model): ...
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise TypeError(f"register_model expects a Model subclass, got {cls!r}")
+    name = cls.__name__
+    existing = MODEL_REGISTRY.get(name)
+    same = existing is not None and (existing.__module__, existing.__qualname__) == (
+        cls.__module__, cls.__qualname__)
+    if existing is not None and existing is not cls and not same:
+        raise ValueError(
+            f"a model class named {name!r} is already registered (from {existing.__module__}); "
+            "checkpoints identify classes by name, so names must be unique"
+        )
+    MODEL_REGISTRY[name] = cls
+    return cls
+
+
+def get_model_class(name: str) -> type[Model]:
+    """The registered model class called ``name`` (see :func:`register_model`).
+
+    On a miss, every module of the ``minivae.models`` package is imported once (model modules
+    register their classes on import), so a checkpoint of any built-in model loads in a fresh
+    process without the caller importing its module first.
+    """
+    if name not in MODEL_REGISTRY:
+        broken = _import_model_modules()
+        if name not in MODEL_REGISTRY:
+            detail = f"; modules that failed to import: {broken}" if broken else ""
+            raise ValueError(
+                f"unknown model class {name!r}; registered classes: {sorted(MODEL_REGISTRY)} "
+                "(a new model class must be decorated with @register_model and its module "
+                f"imported){detail}"
+            )
+    return MODEL_REGISTRY[name]
+
+
+def _import_model_modules() -> dict[str, str]:
+    """Import every submodule of minivae.models; returns {module: error} for broken ones."""
+    import minivae.models
+
+    broken: dict[str, str] = {}
+    for info in pkgutil.iter_modules(minivae.models.__path__):
+        module = f"minivae.models.{info.name}"
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # report, don't hide: the class may live in that module
+            broken[module] = f"{type(exc).__name__}: {exc}"
+    return broken
+
+
+def check_mask(mask: object, X: np.ndarray, name: str = "mask") -> np.ndarray:
+    """Validate a boolean observation mask for ``X`` (True = observed).
+
+    Shapes: ``mask`` has X's shape, or ``(N, T)`` for sequences ``X: (N, T, D)`` (a whole time
+    step observed or missing).  Every observed entry of X must be finite: NaN is only allowed
+    where the mask says "missing".
+    """
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"{name} must be a boolean numpy array, got {type(mask).__name__}")
+    if mask.dtype != bool:
+        raise TypeError(f"{name} must be boolean (True = observed), got dtype {mask.dtype}")
+    if mask.shape != X.shape and not (X.ndim == 3 and mask.shape == X.shape[:2]):
+        allowed = f"{X.shape}" + (f" or {X.shape[:2]}" if X.ndim == 3 else "")
+        raise ValueError(f"{name} must have shape {allowed} to match X, got {mask.shape}")
+    full = mask if mask.shape == X.shape else np.broadcast_to(mask[..., None], X.shape)
+    if not np.all(np.isfinite(X[full])):
+        n_bad = int(np.count_nonzero(~np.isfinite(X[full])))
+        raise ValueError(
+            f"X has {n_bad} non-finite value(s) at positions {name} marks observed; "
+            "NaN is only allowed where the mask is False"
+        )
+    return mask
+
+
+class Model(Layer):
+    """Base class of every minivae model (see the module docstring for the contract).
+
+    Subclasses implement :meth:`loss`, :meth:`backward`, :meth:`per_example_loss` and
+    :meth:`config`; optionally :meth:`posterior` (latent-variable models), and override
+    :meth:`check_inputs` / :meth:`make_batch` when their batches are not a single array.
+
+    Attributes:
+        beta: the KL weight the model was built with (1 for a plain VAE).
+        kl_weight: the KL weight used by the next :meth:`loss` call; equals ``beta`` unless a
+            training loop with a KL schedule is running.
+        free_bits: free-bits lambda in nats per latent dimension (0 = off).
+        last_eps: the noise of the last stochastic pass (``None`` for deterministic models).
+    """
+
+    #: allowed numbers of dimensions of X; sequence models set (3,)
+    input_ndim: tuple[int, ...] = (2, 3)
+
+    def __init__(self, dtype: object = np.float64) -> None:
+        super().__init__(dtype)
+        self.beta = 1.0
+        self._kl_weight = 1.0
+        self._free_bits = 0.0
+        self.last_eps: np.ndarray | None = None
+        # What backward() needs from the last loss(); None means "no loss to backprop".
+        self._pending: dict[str, Any] | None = None
+
+    # -- KL weight and free bits ----------------------------------------------------------------
+    @property
+    def kl_weight(self) -> float:
+        """Weight of the KL term in the training objective (beta); must be >= 0."""
+        return self._kl_weight
+
+    @kl_weight.setter
+    def kl_weight(self, value: float) -> None:
+        self._kl_weight = check_scalar(value, "kl_weight", low=0.0)
+
+    @property
+    def free_bits(self) -> float:
+        """Free-bits lambda (nats per latent dimension); 0 disables it."""
+        return self._free_bits
+
+    @free_bits.setter
+    def free_bits(self, value: float) -> None:
+        self._free_bits = check_scalar(value, "free_bits", low=0.0)
+
+    # -- the training contract ------------------------------------------------------------------
+    def loss(
+        self,
+        batch: Batch,
+        *,
+        rng: np.random.Generator | int | None = None,
+        eps: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[float, dict[str, float]]:  # pragma: no cover - interface
+        """Forward pass on a mini-batch; returns (scalar objective, parts)."""
+        raise NotImplementedError
+
+    def backward(self) -> None:  # type: ignore[override]  # pragma: no cover - interface
+        """Accumulate parameter gradients of the last :meth:`loss`."""
+        raise NotImplementedError
+
+    def per_example_loss(
+        self,
+        batch: Batch,
+        *,
+        rng: np.random.Generator | int | None = None,
+        mask: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:  # pragma: no cover - interface
+        """Per-example ``"loss"``, ``"reconstruction"`` and ``"kl"``, each of shape (N,)."""
+        raise NotImplementedError
+
+    def posterior(
+        self, batch: Batch, *, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mu, logvar) of q(z|x), each (N, L); ``None`` when the model has no latent posterior."""
+        return None
+
+    def config(self) -> dict[str, Any]:  # pragma: no cover - interface
+        """Constructor arguments fixing the architecture (JSON-able; no rng)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """Build a model from :meth:`config` output (weights freshly initialised)."""
+        return cls(**config)
+
+    # -- helpers shared by models and the training loop ---------------------------------------
+    def _take_pending(self) -> dict[str, Any]:
+        """The state stored by the last loss(), consumed so a second backward() fails loudly."""
+        pending = self._pending
+        if pending is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() needs a preceding loss() call (and may run "
+                "once per loss: any other forward pass in between overwrites the cached values)"
+            )
+        self._pending = None
+        return pending
+
+    def check_inputs(
+        self,
+        X: object,
+        *,
+        mask: object = None,
+        y: object = None,
+        name: str = "X",
+    ) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        """Validate data for this model; returns ``(X, mask, y)`` with X in the model dtype.
+
+        X: one of ``input_ndim`` dimensions, last axis ``input_dim`` when the model has one;
+        NaN only where ``mask`` (same shape, or (N, T) for sequences) is False.
+        """
+        X = check_array(X, name, ndim=self.input_ndim, dtype=self.dtype,
+                        allow_nan=mask is not None)
+        input_dim = getattr(self, "input_dim", None)
+        if input_dim is not None and X.shape[-1] != input_dim:
+            raise ValueError(
+                f"{name} must have {input_dim} features on its last axis for this "
+                f"{type(self).__name__}, got shape {X.shape}"
+            )
+        if mask is not None:
+            mask = check_mask(mask, X, name="mask" if name == "X" else f"mask for {name}")
+        if y is not None:
+            raise ValueError(f"{type(self).__name__} takes no labels, but y was given")
+        return X, mask, None
+
+    def make_batch(self, X: np.ndarray, y: object = None) -> Batch:
+        """The ``batch`` object :meth:`loss` expects for inputs X (and labels y)."""
+        if y is not None:
+            raise ValueError(f"{type(self).__name__} takes no labels, but y was given")
+        return X
+
+    # -- conveniences -------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, **kwargs: Any) -> History:
+        """Train on X; see :func:`minivae.training.fit` for the keyword arguments."""
+        from minivae.training import fit
+
+        return fit(self, X, **kwargs)
+
+    def save(self, path: str | PathLike, optimizer: object = None, history: object = None) -> None:
+        """Write a checkpoint (see :func:`minivae.checkpoint.save_checkpoint`)."""
+        from minivae.checkpoint import save_checkpoint
+
+        save_checkpoint(path, self, optimizer=optimizer, history=history)
+
+    @classmethod
+    def load(cls, path: str | PathLike) -> Model:
+        """Rebuild a model from a checkpoint written by :meth:`save`.
+
+        Called on a subclass (``VAE.load``), the checkpoint must hold that class (or a subclass).
+        """
+        from minivae.checkpoint import load_checkpoint
+
+        ckpt: Checkpoint = load_checkpoint(path)
+        if not isinstance(ckpt.model, cls):
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds a {type(ckpt.model).__name__}, "
+                f"not a {cls.__name__}"
+            )
+        return ckpt.model
+
+    def __repr__(self) -> str:
+        try:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        except NotImplementedError:  # pragma: no cover - incomplete subclass
+            args = ""
+        return f"{type(self).__name__}({args})"
+
+
+def check_hidden_sizes(hidden_sizes: object, name: str = "hidden_sizes") -> list[int]:
+    """A (possibly empty) sequence of positive layer widths, returned as a list of ints."""
+    if isinstance(hidden_sizes, (int, np.integer)) and not isinstance(hidden_sizes, bool):
+        hidden_sizes = [hidden_sizes]
+    if not isinstance(hidden_sizes, Sequence) or isinstance(hidden_sizes, str):
+        raise TypeError(
+            f"{name} must be a sequence of positive ints, got {type(hidden_sizes).__name__}"
+        )
+    sizes = []
+    for i, h in enumerate(hidden_sizes):
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)):
+            raise TypeError(f"{name}[{i}] must be an integer, got {type(h).__name__} {h!r}")
+        if h < 1:
+            raise ValueError(f"{name}[{i}] must be >= 1, got {h}")
+        sizes.append(int(h))
+    return sizes

@@ -1,0 +1,492 @@
+"""The variational autoencoder (Kingma & Welling, 2014) with an MLP encoder and decoder.
+
+Generative model and approximate posterior::
+
+    p(z) = N(0, I)                 p(x | z) = Bernoulli(logits = dec(z))   or   N(dec(z), var)
+    q(z | x) = N(mu(x), diag(exp(logvar(x))))      [mu, logvar] = enc(x), split in two halves
+
+Shapes: X: (N, D), z: (N, L); the encoder ends with 2L outputs, the decoder with D (Bernoulli
+logits, or the Gaussian mean with a fixed variance) or 2D (Gaussian mean and a learned per-pixel
+log-variance).
+
+Objectives (per example; the loss is their mean over the batch):
+
+* ``objective="elbo"``: loss = -log p(x | z) + beta * KL(q(z|x) || p(z)), with z = mu + sigma *
+  eps one reparameterized sample and the KL in closed form.  beta = 1 is the negative ELBO, beta
+  != 1 a beta-VAE (Higgins et al., 2017).  With ``free_bits = lambda > 0`` the KL term becomes
+  sum_l max(lambda, batch-mean KL_l) (Kingma et al., 2016; see
+  :func:`minivae.schedules.free_bits_kl`).
+* ``objective="iwae"`` (Burda et al., 2016): loss = -log (1/k) sum_i w_i with k samples z_i and
+  log w_i = log p(x | z_i) + beta * (log p(z_i) - log q(z_i | x)).  Its gradient is
+  sum_i w~_i * grad(-log w_i), w~ = softmax(log w) the normalized importance weights, each
+  grad(log w_i) taken through the reparameterized z_i.  beta = 1 gives the true IWAE bound.
+
+The shared machinery lives in :class:`BaseVAE`, which :class:`VAE` and the conditional
+:class:`~minivae.models.cvae.CVAE` specialise (the CVAE appends a one-hot label to the inputs of
+both networks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minivae import losses
+from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.distributions import (
+    DiagonalGaussian,
+    clamp_logvar,
+    standard_normal_log_prob,
+)
+from minivae.models.autoencoder import fill_missing, reconstruction_nll
+from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.nn.functional import log_mean_exp, logsumexp, sigmoid
+from minivae.nn.sequential import MLP
+from minivae.schedules import free_bits_kl
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+OBJECTIVES = ("elbo", "iwae")
+# Evaluation with many samples decodes (k * N) rows at once; keep each chunk near this many
+# output numbers so memory stays bounded (4M float64 = 32 MB).
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class BaseVAE(Model):
+    """Gaussian-latent MLP VAE machinery, optionally conditioned on a vector ``cond`` (N, C)
+    appended to the encoder input and to the decoder input (C = 0: an ordinary VAE).
+
+    Not registered or meant to be built directly: use :class:`VAE` or ``CVAE``.
+    """
+
+    input_ndim = (2,)
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_sizes: list[int] | tuple[int, ...],
+        latent_dim: int,
+        *,
+        cond_dim: int,
+        beta: float,
+        likelihood: str,
+        decoder_variance: float | None,
+        activation: str,
+        free_bits: float,
+        objective: str,
+        k: int,
+        rng: np.random.Generator | int,
+        dtype: object,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self._cond_dim = check_positive_int(cond_dim, "cond_dim", minimum=0)
+        self.beta = check_scalar(beta, "beta", low=0.0)
+        self.kl_weight = self.beta
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        self.likelihood = likelihood
+        if decoder_variance is not None:
+            if likelihood != "gaussian":
+                raise ValueError(
+                    "decoder_variance only applies to likelihood='gaussian' "
+                    f"(got decoder_variance={decoder_variance!r} with likelihood={likelihood!r})"
+                )
+            decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
+                                            low_inclusive=False)
+        self.decoder_variance = decoder_variance
+        self.activation = str(activation)
+        self.free_bits = free_bits
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.objective = objective
+        self.k = check_positive_int(k, "k")
+        if objective == "iwae" and self.free_bits > 0:
+            raise ValueError(
+                "free_bits > 0 is defined for the ELBO objective only; use objective='elbo' "
+                f"or free_bits=0 (got free_bits={self.free_bits}, objective='iwae')"
+            )
+        rng = check_rng(rng)
+        D, L, C = self.input_dim, self.latent_dim, self._cond_dim
+        self.encoder = MLP([D + C, *self.hidden_sizes, 2 * L], activation=self.activation,
+                           rng=rng, dtype=self.dtype)
+        self.decoder = MLP([L + C, *self.hidden_sizes[::-1], self._decoder_out_dim()],
+                           activation=self.activation, rng=rng, dtype=self.dtype)
+
+    @property
+    def learned_variance(self) -> bool:
+        """True when the decoder outputs a per-pixel log-variance (Gaussian, no fixed variance)."""
+        return self.likelihood == "gaussian" and self.decoder_variance is None
+
+    def _decoder_out_dim(self) -> int:
+        return 2 * self.input_dim if self.learned_variance else self.input_dim
+
+    def _common_config(self) -> dict[str, Any]:
+        return {
+            "hidden_sizes": list(self.hidden_sizes),
+            "latent_dim": self.latent_dim,
+            "beta": self.beta,
+            "likelihood": self.likelihood,
+            "decoder_variance": self.decoder_variance,
+            "activation": self.activation,
+            "free_bits": self.free_bits,
+            "objective": self.objective,
+            "k": self.k,
+            "dtype": self.dtype.name,
+        }
+
+    # -- batches (subclasses say how labels are read) -----------------------------------------
+    def _split_batch(
+        self, batch: Any, mask: object
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """batch -> (X (N, D), mask or None, cond (N, C) or None), all validated."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    # -- networks ----------------------------------------------------------------------------
+    def _encode(self, X: np.ndarray, mask: np.ndarray | None, cond: np.ndarray | None):
+        """Encoder pass.  Returns mu, logvar (clamped), inside (where the clamp lets grads pass),
+        each (N, L)."""
+        inp = fill_missing(X, mask)
+        if cond is not None:
+            inp = np.concatenate([inp, cond], axis=1)
+        h = self.encoder.forward(inp)
+        L = self.latent_dim
+        logvar, inside = clamp_logvar(h[:, L:])
+        return h[:, :L], logvar, inside
+
+    def _decode_out(self, z: np.ndarray, cond: np.ndarray | None) -> np.ndarray:
+        """Decoder pass: z (M, L) [+ cond (M, C)] -> raw output (M, D or 2D)."""
+        inp = z if cond is None else np.concatenate([z, cond], axis=1)
+        return self.decoder.forward(inp.astype(self.dtype, copy=False))
+
+    def _decoder_backward(self, dout: np.ndarray) -> np.ndarray:
+        """Backprop through the decoder; returns d/dz (M, L) (the label part is dropped)."""
+        return self.decoder.backward(dout)[:, : self.latent_dim]
+
+    def _output_mean(self, out: np.ndarray) -> np.ndarray:
+        """Decoder output -> E[x | z]: probabilities (Bernoulli) or the Gaussian mean."""
+        if self.likelihood == "bernoulli":
+            return sigmoid(out).astype(self.dtype, copy=False)
+        return out[:, : self.input_dim]
+
+    def _nll(self, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
+        """Per-example -log p(x | z) (M,) and, if ``need_grad``, d(sum)/d(out) (M, out_dim)."""
+        if self.likelihood == "bernoulli":
+            return reconstruction_nll("bernoulli", out, X, mask, need_grad=need_grad)
+        if not self.learned_variance:
+            return reconstruction_nll("gaussian", out, X, mask, need_grad=need_grad,
+                                      variance=self.decoder_variance)
+        D = self.input_dim
+        mean = out[:, :D]
+        logvar, inside = clamp_logvar(out[:, D:])
+        value = losses.gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
+        if not need_grad:
+            return value, None
+        dmean, dlogvar = losses.gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
+        return value, np.concatenate([dmean, dlogvar * inside], axis=1)
+
+    @staticmethod
+    def _tile(a: np.ndarray | None, k: int) -> np.ndarray | None:
+        """(N, ...) -> (k * N, ...), row i * N + n = a[n] (matches z.reshape(k * N, L))."""
+        return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
+
+    def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
+        if eps is None and rng is None:
+            raise ValueError(
+                f"{type(self).__name__} draws noise: pass rng= (a numpy Generator or int seed) "
+                "or eps= (the noise to reuse, e.g. model.last_eps)"
+            )
+        return None if rng is None else check_rng(rng)
+
+    # -- training contract ------------------------------------------------------------------
+    def loss(self, batch, *, rng=None, eps=None, mask=None) -> tuple[float, dict[str, float]]:
+        """Training objective on a mini-batch (see the module docstring).
+
+        Args:
+            batch: X (N, D) for a VAE, (X, y) for a CVAE.
+            rng: generator or seed for the noise; ignored when ``eps`` is given.
+            eps: noise to reuse, (N, L) for the ELBO or (k, N, L) for IWAE (``self.last_eps``).
+            mask: (N, D) boolean, True = observed; missing entries (may be NaN) are ignored.
+
+        Returns:
+            (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z)), "kl" (mean
+            analytic KL), "elbo" (-(reconstruction + kl)); IWAE adds "iwae_bound".
+        """
+        X, mask, cond = self._split_batch(batch, mask)
+        rng = self._need_noise(rng, eps)
+        if self.objective == "iwae":
+            return self._iwae_loss(X, mask, cond, rng, eps)
+        return self._elbo_loss(X, mask, cond, rng, eps)
+
+    def _elbo_loss(self, X, mask, cond, rng, eps):
+        n = X.shape[0]
+        mu, logvar, inside = self._encode(X, mask, cond)
+        q = DiagonalGaussian(mu, logvar)
+        z = q.rsample(rng, eps=eps)
+        self.last_eps = q.eps
+        out = self._decode_out(z, cond)
+        rec, dout = self._nll(out, X, mask, need_grad=True)
+        kl_dims = q.kl_standard_normal(per_dimension=True)  # (N, L)
+        kl_mean = float(kl_dims.sum(axis=1).mean())
+        beta = self.kl_weight
+        parts: dict[str, float] = {}
+        if self.free_bits > 0:
+            kl_term, weights = free_bits_kl(kl_dims, self.free_bits)
+            dkl = (beta / n) * weights  # (L,): d loss / d kl_dims[n, l]
+            parts["kl_free_bits"] = kl_term
+        else:
+            kl_term, dkl = kl_mean, beta / n
+        rec_mean = float(rec.mean())
+        value = rec_mean + beta * kl_term
+        self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / n, "dkl": dkl}
+        parts = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
+                 "elbo": -(rec_mean + kl_mean), **parts}
+        return value, parts
+
+    def _iwae_loss(self, X, mask, cond, rng, eps):
+        n, k, L = X.shape[0], self.k, self.latent_dim
+        mu, logvar, inside = self._encode(X, mask, cond)
+        q = DiagonalGaussian(mu, logvar)
+        z = q.rsample(rng, n_samples=k, eps=eps)  # (k, N, L)
+        self.last_eps = q.eps
+        out = self._decode_out(z.reshape(k * n, L), self._tile(cond, k))
+        rec, dout = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=True)
+        log_px = -rec.reshape(k, n)
+        log_ratio = standard_normal_log_prob(z) - q.log_prob(z)  # log p(z) - log q(z|x): (k, N)
+        beta = self.kl_weight
+        log_w = log_px + beta * log_ratio
+        bound = log_mean_exp(log_w, axis=0)  # (N,)
+        value = float(-bound.mean())
+        # d loss / d log_w[i, n] = -w~[i, n] / N with w~ the softmax over the k samples.
+        w_norm = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
+        g = (w_norm / n).astype(self.dtype, copy=False)  # weight of grad(-log w_i) in the loss
+        self._pending = {"kind": "iwae", "q": q, "z": z, "inside": inside, "g": g,
+                         "dout": dout * g.reshape(k * n, 1)}
+        rec_mean = float(rec.mean())
+        kl_mean = float(q.kl_standard_normal().mean())
+        true_bound = bound if beta == 1.0 else log_mean_exp(log_px + log_ratio, axis=0)
+        parts = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
+                 "elbo": -(rec_mean + kl_mean), "iwae_bound": float(true_bound.mean())}
+        return value, parts
+
+    def backward(self) -> None:
+        """Accumulate parameter gradients of the last :meth:`loss` (call it once per loss)."""
+        p = self._take_pending()
+        q: DiagonalGaussian = p["q"]
+        dz = self._decoder_backward(p["dout"])
+        if p["kind"] == "elbo":
+            dmu, dlogvar = q.rsample_backward(dz)
+            kmu, klogvar = q.kl_standard_normal_grad()
+            dmu = dmu + p["dkl"] * kmu
+            dlogvar = dlogvar + p["dkl"] * klogvar
+        else:
+            # -log w_i = rec_i + beta * (log q(z_i|x) - log p(z_i)), each a function of z_i and
+            # (for log q) of mu, logvar directly; z_i = mu + sigma * eps_i carries the rest.
+            k, n, L = p["z"].shape
+            z, g, beta = p["z"], p["g"][..., None], self.kl_weight
+            inv_var = np.exp(-q.logvar)
+            diff = z - q.mu  # (k, N, L)
+            dz = dz.reshape(k, n, L) + beta * g * (z - diff * inv_var)
+            dmu, dlogvar = q.rsample_backward(dz)
+            dmu = dmu + beta * np.sum(g * diff * inv_var, axis=0)
+            dlogvar = dlogvar + beta * np.sum(g * (-0.5 + 0.5 * diff**2 * inv_var), axis=0)
+        dlogvar = dlogvar * p["inside"]
+        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
+                                                                              copy=False))
+
+    def per_example_loss(self, batch, *, rng=None, mask=None, eps=None) -> dict[str, np.ndarray]:
+        """Per-example terms of the training objective, no gradient bookkeeping.
+
+        Returns "loss", "reconstruction" (-log p(x|z), averaged over the k samples for IWAE),
+        "kl" (analytic), each (N,).  Free bits are a batch-level correction and are not applied
+        here: "loss" = reconstruction + kl_weight * kl for the ELBO objective.
+        """
+        self._pending = None  # this pass overwrites the layer caches backward() would need
+        X, mask, cond = self._split_batch(batch, mask)
+        rng = self._need_noise(rng, eps)
+        n = X.shape[0]
+        mu, logvar, _ = self._encode(X, mask, cond)
+        q = DiagonalGaussian(mu, logvar)
+        kl = q.kl_standard_normal()
+        k = self.k if self.objective == "iwae" else None
+        z = q.sample(rng, n_samples=k) if eps is None else q.rsample(None, n_samples=k, eps=eps)
+        if k is None:
+            rec, _ = self._nll(self._decode_out(z, cond), X, mask, need_grad=False)
+            loss = rec + self.kl_weight * kl
+        else:
+            out = self._decode_out(z.reshape(k * n, self.latent_dim), self._tile(cond, k))
+            rec_k, _ = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=False)
+            rec_k = rec_k.reshape(k, n)
+            log_ratio = standard_normal_log_prob(z) - q.log_prob(z)
+            loss = -log_mean_exp(-rec_k + self.kl_weight * log_ratio, axis=0)
+            rec = rec_k.mean(axis=0)
+        return {"loss": loss, "reconstruction": rec, "kl": kl}
+
+    def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, logvar) of q(z | x), each (N, L)."""
+        self._pending = None
+        X, mask, cond = self._split_batch(batch, mask)
+        mu, logvar, _ = self._encode(X, mask, cond)
+        return mu, logvar
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _log_weights(self, X, mask, cond, k: int, rng: np.random.Generator):
+        """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k samples: (k, N), plus the
+        reconstruction terms -log p(x|z_i) (k, N).  Decodes in chunks of samples."""
+        n = X.shape[0]
+        mu, logvar, _ = self._encode(X, mask, cond)
+        q = DiagonalGaussian(mu, logvar)
+        per_sample = n * self._decoder_out_dim()
+        chunk = max(1, _CHUNK_ELEMENTS // per_sample)
+        log_w, recs = [], []
+        for start in range(0, k, chunk):
+            kc = min(chunk, k - start)
+            z = q.sample(rng, n_samples=kc)  # (kc, N, L)
+            out = self._decode_out(z.reshape(kc * n, self.latent_dim), self._tile(cond, kc))
+            rec, _ = self._nll(out, self._tile(X, kc), self._tile(mask, kc), need_grad=False)
+            rec = rec.reshape(kc, n)
+            log_w.append(-rec + standard_normal_log_prob(z) - q.log_prob(z))
+            recs.append(rec)
+        return np.concatenate(log_w, axis=0), np.concatenate(recs, axis=0), q
+
+    def elbo(self, batch, rng: np.random.Generator | int, n_samples: int = 1, *,
+             mask: np.ndarray | None = None) -> np.ndarray:
+        """Per-example ELBO = E_q[log p(x|z)] - KL(q || p), the expectation estimated with
+        ``n_samples`` draws and the KL in closed form.  Returns (N,), in nats (higher is better).
+        """
+        self._pending = None
+        n_samples = check_positive_int(n_samples, "n_samples")
+        X, mask, cond = self._split_batch(batch, mask)
+        _, rec, q = self._log_weights(X, mask, cond, n_samples, check_rng(rng))
+        return -rec.mean(axis=0) - q.kl_standard_normal()
+
+    def iwae_bound(self, batch, k: int, rng: np.random.Generator | int, *,
+                   mask: np.ndarray | None = None) -> np.ndarray:
+        """Per-example importance-weighted bound (Burda et al., 2016), (N,):
+
+            L_k(x) = log (1/k) sum_i p(x, z_i) / q(z_i | x),   z_i ~ q(z | x)
+
+        L_1 is an ELBO estimate; E[L_k] increases with k towards log p(x).
+        """
+        self._pending = None
+        k = check_positive_int(k, "k")
+        X, mask, cond = self._split_batch(batch, mask)
+        log_w, _, _ = self._log_weights(X, mask, cond, k, check_rng(rng))
+        return log_mean_exp(log_w, axis=0)
+
+    def log_likelihood(self, batch, k: int = 1000, *, rng: np.random.Generator | int,
+                       mask: np.ndarray | None = None) -> np.ndarray:
+        """Importance-sampled estimate of log p(x) per example, (N,): the IWAE bound with a
+        large ``k`` (the standard VAE test log-likelihood; a slight underestimate on average)."""
+        return self.iwae_bound(batch, k, rng, mask=mask)
+
+    def kl_per_dimension(self, batch, *, mask: np.ndarray | None = None) -> np.ndarray:
+        """Mean over examples of KL(q(z_l | x) || N(0, 1)) for each latent dimension: (L,).
+        Dimensions near 0 are collapsed onto the prior (unused)."""
+        mu, logvar = self.posterior(batch, mask=mask)
+        return DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
+
+    def _sample_x(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draw x ~ p(x | z) from raw decoder outputs (M, out_dim)."""
+        if self.likelihood == "bernoulli":
+            return (rng.random(out.shape) < sigmoid(out)).astype(self.dtype)
+        D = self.input_dim
+        if self.learned_variance:
+            std = np.exp(0.5 * clamp_logvar(out[:, D:])[0])
+        else:
+            std = np.sqrt(self.decoder_variance)
+        return (out[:, :D] + std * rng.standard_normal((out.shape[0], D))).astype(self.dtype)
+
+    def _generate(self, cond: np.ndarray | None, n: int, rng, mean: bool) -> np.ndarray:
+        self._pending = None
+        rng = check_rng(rng)
+        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        out = self._decode_out(z, cond)
+        return self._output_mean(out) if mean else self._sample_x(out, rng)
+
+    def _reconstruct(self, X, mask, cond, rng) -> np.ndarray:
+        self._pending = None
+        mu, logvar, _ = self._encode(X, mask, cond)
+        z = mu if rng is None else DiagonalGaussian(mu, logvar).sample(check_rng(rng))
+        return self._output_mean(self._decode_out(z, cond))
+
+
+@register_model
+class VAE(BaseVAE):
+    """Variational autoencoder with MLP encoder and decoder (beta-VAE, free bits, IWAE).
+
+    Args:
+        input_dim: D, features per example (e.g. 784 for MNIST).
+        hidden_sizes: encoder hidden widths, e.g. [400]; the decoder mirrors them.  May be empty.
+        latent_dim: L.
+        beta: KL weight, >= 0 (1 = ELBO; > 1 beta-VAE).  A training KL schedule overrides it
+            step by step through ``kl_weight``.
+        likelihood: "bernoulli" (data in [0, 1]; decoder outputs logits) or "gaussian".
+        decoder_variance: Gaussian only.  None (default): the decoder also outputs a per-pixel
+            log-variance (learned, clamped to [-30, 20]); a float: that fixed variance.
+        activation: hidden activation name.
+        free_bits: free-bits lambda in nats per latent dimension (0 = off; ELBO only).
+        objective: "elbo" or "iwae" (k importance samples per example).
+        k: number of importance samples for the IWAE objective.
+        rng: generator or seed for the weight initialisation.
+        dtype: float64 (default) or float32.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_sizes: list[int] | tuple[int, ...],
+        latent_dim: int,
+        *,
+        beta: float = 1.0,
+        likelihood: str = "bernoulli",
+        decoder_variance: float | None = None,
+        activation: str = "relu",
+        free_bits: float = 0.0,
+        objective: str = "elbo",
+        k: int = 5,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(
+            input_dim, hidden_sizes, latent_dim, cond_dim=0, beta=beta, likelihood=likelihood,
+            decoder_variance=decoder_variance, activation=activation, free_bits=free_bits,
+            objective=objective, k=k, rng=rng, dtype=dtype,
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"input_dim": self.input_dim, **self._common_config()}
+
+    def _split_batch(self, batch, mask):
+        if isinstance(batch, (tuple, list)):
+            raise TypeError(
+                f"VAE takes a batch X of shape (N, {self.input_dim}), got a "
+                f"{type(batch).__name__}; labels (X, y) are for CVAE"
+            )
+        X, mask, _ = self.check_inputs(batch, mask=mask)
+        return X, mask, None
+
+    # -- public inference ---------------------------------------------------------------------
+    def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None):
+        """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L)."""
+        return self.posterior(X, mask=mask)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """z: (N, L) -> E[x | z] (N, D): pixel probabilities (Bernoulli) or the Gaussian mean."""
+        self._pending = None
+        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
+        return self._output_mean(self._decode_out(z, None))
+
+    def reconstruct(self, X: np.ndarray, rng: np.random.Generator | int | None = None, *,
+                    mask: np.ndarray | None = None) -> np.ndarray:
+        """decode(z) for z = mu(x) (default, deterministic) or z ~ q(z | x) when ``rng`` is
+        given.  X: (N, D) -> (N, D)."""
+        X, mask, _ = self._split_batch(X, mask)
+        return self._reconstruct(X, mask, None, rng)
+
+    def sample(self, n: int, rng: np.random.Generator | int, *, mean: bool = True) -> np.ndarray:
+        """Generate n examples: z ~ N(0, I), then E[x | z] (``mean=True``) or x ~ p(x | z).
+        Returns (n, D)."""
+        return self._generate(None, check_positive_int(n, "n"), rng, mean)

@@ -1,0 +1,176 @@
+"""Checkpoints: bit-exact round trips, optimizer/history storage, refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from minivae.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from minivae.models import CVAE, VAE, Autoencoder, Model
+from minivae.optim import Adam
+from minivae.training import fit
+
+
+def trained(model, X, y=None):
+    fit(model, X, y=y, epochs=2, batch_size=16, verbose=0, seed=0)
+    return model
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((48, 6)), rng.integers(0, 3, 48)
+
+
+def assert_same_params(a, b):
+    pa, pb = list(a.parameters()), list(b.parameters())
+    assert [n for n, _, _ in pa] == [n for n, _, _ in pb]
+    for (name, x, _), (_, y, _) in zip(pa, pb):
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y), name
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Autoencoder(6, [5], 2, output="mse", rng=1),
+    lambda: VAE(6, [5, 4], 3, beta=2.0, rng=1),
+    lambda: VAE(6, [5], 2, likelihood="gaussian", objective="iwae", k=3, rng=1),
+    lambda: VAE(6, [5], 2, rng=1, dtype=np.float32, free_bits=0.1),
+], ids=["ae", "vae", "vae_gauss_iwae", "vae_f32"])
+def test_round_trip_is_bit_exact(tmp_path, data, make):
+    X, _ = data
+    model = trained(make(), X)
+    path = tmp_path / "model.ckpt"  # no .npz suffix: the path is used as given
+    model.save(path)
+    assert path.exists() and not (tmp_path / "model.ckpt.npz").exists()
+    loaded = type(model).load(path)
+    assert type(loaded) is type(model) and loaded.config() == model.config()
+    assert_same_params(model, loaded)
+    v1, _ = model.loss(X, rng=3)
+    v2, _ = loaded.loss(X, rng=3)
+    assert v1 == v2
+    assert np.array_equal(model.per_example_loss(X, rng=4)["loss"],
+                          loaded.per_example_loss(X, rng=4)["loss"])
+
+
+def test_cvae_round_trip_and_load_into_existing(tmp_path, data):
+    X, y = data
+    model = trained(CVAE(6, 3, [5], 2, rng=1), X, y)
+    path = tmp_path / "cvae.npz"
+    save_checkpoint(path, model)
+    target = CVAE(6, 3, [5], 2, rng=99)  # same architecture, other weights
+    ckpt = load_checkpoint(path, model=target)
+    assert ckpt.model is target and ckpt.model_class == "CVAE"
+    assert_same_params(model, target)
+    labels = np.array([0, 1, 2])
+    assert np.array_equal(model.sample(labels, rng=0), target.sample(labels, rng=0))
+
+
+def test_file_is_plain_npz_without_pickle(tmp_path, data):
+    model = VAE(6, [5], 2, rng=1)
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, model)
+    with np.load(path, allow_pickle=False) as f:
+        assert str(f["__format__"]) == "minivae-checkpoint"
+        assert int(f["__version__"]) == FORMAT_VERSION
+        assert str(f["__model_class__"]) == "VAE"
+        assert json.loads(str(f["__config__"])) == model.config()
+        assert np.array_equal(f["param/encoder.layers.0.W"], model.encoder.layers[0].params["W"])
+
+
+def test_optimizer_state_and_history(tmp_path, data):
+    X, _ = data
+    model = VAE(6, [5], 2, rng=1)
+    opt = Adam(model, lr=2e-3)
+    hist = fit(model, X, optimizer=opt, epochs=2, batch_size=16, verbose=0)
+    path = tmp_path / "full.npz"
+    save_checkpoint(path, model, optimizer=opt, history=hist)
+    model2 = VAE(6, [5], 2, rng=5)
+    opt2 = Adam(model2, lr=1.0)
+    ckpt = load_checkpoint(path, model=model2, optimizer=opt2)
+    assert opt2.lr == 2e-3 and opt2.t == opt.t
+    for buf in ("m", "v"):
+        for name in opt.state[buf]:
+            assert np.array_equal(opt.state[buf][name], opt2.state[buf][name])
+    assert ckpt.history.to_dict() == hist.to_dict()
+    # a checkpoint without optimizer state cannot restore an optimizer
+    save_checkpoint(tmp_path / "bare.npz", model)
+    with pytest.raises(ValueError, match="no optimizer state"):
+        load_checkpoint(tmp_path / "bare.npz", optimizer=Adam(VAE(6, [5], 2)))
+
+
+# -------------------------------------------------------------------------------- refusals
+def test_architecture_mismatch_names_the_key(tmp_path):
+    path = tmp_path / "vae.npz"
+    save_checkpoint(path, VAE(6, [5], 3))
+    with pytest.raises(ValueError, match="config key 'latent_dim' is 3 in the checkpoint but 2"):
+        load_checkpoint(path, model=VAE(6, [5], 2))
+    with pytest.raises(ValueError, match="config key 'hidden_sizes'"):
+        load_checkpoint(path, model=VAE(6, [4], 3))
+    with pytest.raises(ValueError, match="config key 'beta'"):
+        load_checkpoint(path, model=VAE(6, [5], 3, beta=2.0))
+    with pytest.raises(ValueError, match="holds a VAE, cannot load it into a CVAE"):
+        load_checkpoint(path, model=CVAE(6, 2, [5], 3))
+    with pytest.raises(ValueError, match="holds a VAE, not a CVAE"):
+        CVAE.load(path)
+
+
+def test_parameter_shape_mismatch_names_the_parameter(tmp_path):
+    model = VAE(6, [5], 3)
+    path = tmp_path / "tampered.npz"
+    save_checkpoint(path, model)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["param/decoder.layers.0.b"] = np.zeros(7)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"parameter 'decoder.layers.0.b' has shape \(7,\)"):
+        load_checkpoint(path)
+    del arrays["param/decoder.layers.0.b"]
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="lacks parameter 'decoder.layers.0.b'"):
+        load_checkpoint(path)
+
+
+def test_corrupt_and_foreign_files(tmp_path):
+    good = tmp_path / "good.npz"
+    save_checkpoint(good, VAE(6, [5], 3))
+    raw = good.read_bytes()
+    cases = {
+        "truncated.npz": raw[: len(raw) // 2],
+        "garbage.npz": b"this is not a checkpoint at all" * 10,
+        "empty.npz": b"",
+    }
+    for name, content in cases.items():
+        p = tmp_path / name
+        p.write_bytes(content)
+        with pytest.raises(ValueError, match="could not read checkpoint"):
+            load_checkpoint(p)
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        load_checkpoint(npy)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a minivae checkpoint"):
+        load_checkpoint(other)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.npz")
+    newer = tmp_path / "newer.npz"
+    with np.load(good) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["__version__"] = np.array(FORMAT_VERSION + 1)
+    np.savez(newer, **arrays)
+    with pytest.raises(ValueError, match="format version 2"):
+        load_checkpoint(newer)
+
+
+def test_unregistered_class_cannot_be_saved(tmp_path):
+    class Unregistered(Autoencoder):
+        pass
+
+    with pytest.raises(ValueError, match="Unregistered"):
+        save_checkpoint(tmp_path / "x.npz", Unregistered(3, [2], 1))
+    with pytest.raises(TypeError, match="model must be a minivae Model"):
+        save_checkpoint(tmp_path / "x.npz", object())
+    assert issubclass(Unregistered, Model)
