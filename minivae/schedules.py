@@ -256,7 +256,7 @@ def _parse_number(text: str, what: str, spec: str) -> int | float:
         raise ValueError(f"KL schedule {spec!r}: {what} must be a number, got {text!r}") from None
 
 
-def get_kl_schedule(spec: object) -> Callable[[int], float]:
+def get_kl_schedule(spec: object, *, default_beta_max: float = 1.0) -> Callable[[int], float]:
     """Build a KL-weight schedule from a config value.
 
     Accepted ``spec``:
@@ -272,13 +272,17 @@ def get_kl_schedule(spec: object) -> Callable[[int], float]:
 
       and optional keyword arguments follow, e.g. ``"linear:1000,beta_max=0.5,start=200"`` or
       ``"cyclical:500,n_cycles=4,ratio=0.5"``.  A bare number string ``"0.5"`` is constant.
+
+    ``default_beta_max`` is the ``beta_max`` of a string spec that does not name one (the
+    values above show the default 1).  :func:`minivae.training.fit` passes the model's ``beta``,
+    so ``VAE(..., beta=4).fit(X, kl_schedule="linear:1000")`` warms the KL weight up to 4.
     """
     if isinstance(spec, bool):
         raise TypeError("KL schedule spec must be a number, a schedule or a string, got a bool")
     if isinstance(spec, (int, float, np.integer, np.floating)):
         return ConstantKL(float(spec))
     if isinstance(spec, str):
-        return _parse_kl_spec(spec)
+        return _parse_kl_spec(spec, default_beta_max)
     if callable(spec):
         return spec
     raise TypeError(
@@ -287,7 +291,7 @@ def get_kl_schedule(spec: object) -> Callable[[int], float]:
     )
 
 
-def _parse_kl_spec(spec: str) -> Schedule:
+def _parse_kl_spec(spec: str, default_beta_max: float = _KL_DEFAULT_BETA_MAX) -> Schedule:
     text = spec.strip().lower()
     if ":" not in text:
         try:
@@ -307,7 +311,7 @@ def _parse_kl_spec(spec: str) -> Schedule:
     parts = rest.split(",")
     kwargs: dict[str, int | float] = {main_arg: _parse_number(parts[0], main_arg, spec)}
     if cls is not ConstantKL:
-        kwargs["beta_max"] = _KL_DEFAULT_BETA_MAX
+        kwargs["beta_max"] = float(default_beta_max)
     for part in parts[1:]:
         if "=" not in part:
             raise ValueError(f"KL schedule {spec!r}: expected key=value after ',', got {part!r}")

@@ -182,7 +182,8 @@ def fit(
         lr: learning rate for a named optimizer (default 1e-3); must be None for an instance.
         kl_schedule: None (keep ``model.beta``) or anything :func:`minivae.schedules.
             get_kl_schedule` accepts (0.5, "linear:1000", a schedule object); it sets
-            ``model.kl_weight`` before every step from the global step count.  The model's
+            ``model.kl_weight`` before every step from the global step count (a string
+            schedule without ``beta_max`` ends at the model's ``beta``).  The model's
             ``kl_weight`` is restored when fit returns.
         clip_norm: if given, clip the global gradient norm to this value every step.
         early_stopping: stop when ``monitor`` has not improved by more than ``min_delta`` for
@@ -245,7 +246,10 @@ def fit(
 
     shuffle_rng, noise_rng, val_seed = _streams(rng, seed)
     opt = _make_optimizer(optimizer, model, lr)
-    schedule = None if kl_schedule is None else get_kl_schedule(kl_schedule)
+    # A string schedule warms up to the model's own beta ("linear:1000" on a beta-VAE with
+    # beta=4 ends at 4), unless the string names beta_max itself.
+    schedule = None if kl_schedule is None else get_kl_schedule(
+        kl_schedule, default_beta_max=float(getattr(model, "beta", 1.0)))
     if monitor is None:
         monitor = "val_loss" if X_val is not None else "loss"
 

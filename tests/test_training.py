@@ -369,3 +369,15 @@ def test_sequence_model_with_time_step_mask():
         fit(TinySeqModel(), bad, mask=mask_bad, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"mask must have shape \(24, 5, 2\) or \(24, 5\)"):
         fit(TinySeqModel(), Xnan, mask=np.ones((24, 2), bool), epochs=1, verbose=0)
+
+
+def test_string_kl_schedule_warms_up_to_the_model_beta():
+    """'linear:N' on a beta-VAE ends at the model's beta, not at 1 (unless beta_max is named)."""
+    from minivae.models import VAE
+
+    X = np.random.default_rng(0).random((16, 5))
+    vae = VAE(5, [4], 2, beta=3.0, rng=0)
+    h = vae.fit(X, epochs=3, batch_size=8, kl_schedule="linear:2", verbose=0)
+    assert h["beta"][-1] == pytest.approx(3.0)
+    h = vae.fit(X, epochs=3, batch_size=8, kl_schedule="linear:2,beta_max=0.5", verbose=0)
+    assert h["beta"][-1] == pytest.approx(0.5)

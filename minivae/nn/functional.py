@@ -9,7 +9,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic function without overflow: uses exp(-|x|) only, which lies in (0, 1]."""
     x = np.asarray(x)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)  # sigmoid(|x|); one exp and one division for both branches
+    return np.where(x >= 0, r, e * r)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

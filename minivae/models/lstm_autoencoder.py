@@ -1,0 +1,615 @@
+r"""Sequence autoencoders built from the hand-written LSTM: shared machinery and LSTMAutoencoder.
+
+Architecture (shapes for a batch ``X: (N, T, D)``, hidden size H, latent size L)::
+
+    X --(NaN -> 0, optional mask channels)--> encoder LSTM --> h_T (N, H) of the top layer
+      --Dense--> code (N, L) (the LSTM-VAE: (N, 2L) = [mu, logvar])
+      --decoder--> out (N, T, D) (output "mse") or (N, T, 2D) = [mean, log-variance] ("gaussian")
+
+Two decoders, as in the code people actually write:
+
+* ``decoder="repeat"`` (repeat-vector, e.g. Srivastava et al. 2015 / the Keras recipe):
+  z is fed as the input at *every* step of a decoder LSTM (:class:`~minivae.nn.RepeatVector`),
+  starting from a zero state; a time-distributed Dense maps each h_t to the output.
+* ``decoder="autoregressive"`` (seq2seq style): the decoder state starts from z,
+  ``h_0 = tanh(Dense_h(z))``, ``c_0 = Dense_c(z)`` (one (H,) block per layer), and step t reads
+  the previous value: a zero start token at t = 0, then x_{t-1}.  It runs on
+  :class:`~minivae.nn.LSTMCell` s, one per layer, with the same output Dense.
+
+Teacher forcing (autoregressive decoder, training only)
+-------------------------------------------------------
+In :meth:`loss`, step t >= 1 is fed the *true* x_{t-1} with probability ``teacher_forcing`` and
+otherwise the model's own previous prediction (the predicted mean).  The decision is drawn
+**per sequence and per step**: ``tf = rng.random((N, T)) < teacher_forcing`` (column 0, the start
+token, is always False), so one batch mixes both kinds of input.  ``teacher_forcing`` 1.0 and 0.0
+are deterministic and draw nothing.  The draw is stored in ``last_eps["teacher_forcing"]``;
+passing ``eps=model.last_eps`` back repeats exactly the same pass (finite-difference checks).
+Where the true previous value is missing (mask False) the prediction is fed instead.
+
+When the prediction is fed back, **the gradient flows through it** (full backpropagation through
+the feedback loop): the loss is differentiated exactly as it was computed, which is what the
+gradient check verifies.  (Many implementations ``detach`` the fed-back value; that is a
+different, biased gradient of the same loss.)
+
+Inference never peeks: :meth:`reconstruct`, :meth:`decode`, :meth:`per_example_loss` and every
+score run the decoder *free running* from z alone (zero start token, then its own predicted
+means), whatever ``teacher_forcing`` is.  So evaluation losses measure what ``reconstruct``
+returns; the training loss (with teacher forcing > 0) is typically lower than the validation loss.
+
+Missing values and variable lengths
+-----------------------------------
+``mask``: (N, T, D) or (N, T) bool, True = observed; X may hold NaN where the mask is False.
+
+* The loss ignores missing entries (masked sums: "sum over observed entries, mean over the
+  batch").
+* The encoder reads X with missing entries replaced by 0; with ``mask_input=True`` the (N, T, D)
+  mask is appended as D extra input channels (1.0 = observed), so the encoder can tell "0" from
+  "missing".  Time steps with *no* observed entry are skipped by the encoder LSTM (its state is
+  carried over them, see :mod:`minivae.nn.lstm`), so trailing padding does not change the code.
+* ``lengths: (N,)`` ints in [1, T] (where accepted) is shorthand for a prefix mask; it is combined
+  with ``mask`` by logical AND.  The training loop only passes ``mask``: to train on padded
+  variable-length batches use ``fit(X, mask=lengths_to_mask(lengths, T))``.
+
+Outputs / likelihoods
+---------------------
+* ``"mse"``: the decoder emits the mean m; reconstruction = sum of squared errors (x - m)^2.
+  As a density this is N(x; m, 1/2) up to the constant 0.5 log(pi) per entry, which is how
+  ``decode(..., return_std=True)`` (std = sqrt(1/2)) and log-probabilities read it.
+* ``"gaussian"``: the decoder emits a per-step, per-feature mean and log-variance (clamped to
+  [-30, 20]); reconstruction = Gaussian negative log-likelihood.  (Unlike the MLP
+  :class:`~minivae.models.Autoencoder`, whose "gaussian" has a fixed unit variance.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minivae import losses
+from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.distributions import LOG_2PI, clamp_logvar
+from minivae.models.autoencoder import fill_missing
+from minivae.models.base import Model, register_model
+from minivae.nn.dense import Dense
+from minivae.nn.lstm import LSTM, LSTMCell
+from minivae.nn.sequence import RepeatVector, lengths_to_mask
+
+DECODERS = ("repeat", "autoregressive")
+OUTPUTS = ("mse", "gaussian")
+# log N(x; m, 1/2) = -0.5 log(pi) - (x - m)^2: the density the "mse" output stands for.
+HALF_LOG_PI = 0.5 * float(np.log(np.pi))
+MSE_STD = float(np.sqrt(0.5))
+# Decoding many latent samples at once is chunked to about this many output numbers (32 MB).
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class BaseLSTMAutoencoder(Model):
+    """Encoder/decoder machinery shared by :class:`LSTMAutoencoder` and ``LSTMVAE``.
+
+    Not registered and not meant to be built directly.  Subclasses say how many numbers the
+    encoder's Dense emits (``code_dim``: L for a plain code, 2L for (mu, logvar)).
+
+    Layers (attribute: parameter prefix):
+        encoder: :class:`~minivae.nn.LSTM` (D or 2D -> H, ``num_layers``)
+        to_latent: Dense (H -> code_dim)
+        decoder_lstm: LSTM (L -> H) — repeat decoder only
+        init_h, init_c: Dense (L -> num_layers * H) — autoregressive decoder only
+        decoder_cells: list of :class:`~minivae.nn.LSTMCell` (D -> H, then H -> H) — autoregressive
+        out_proj: Dense (H -> D or 2D), applied at every step
+    """
+
+    input_ndim = (3,)
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_size: int,
+        latent_dim: int,
+        *,
+        code_dim: int,
+        decoder: str,
+        num_layers: int,
+        teacher_forcing: float,
+        output: str,
+        mask_input: bool,
+        rng: np.random.Generator | int,
+        dtype: object,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        self.decoder_type = decoder
+        self.teacher_forcing = check_scalar(teacher_forcing, "teacher_forcing", low=0.0,
+                                            high=1.0)
+        if decoder == "repeat" and self.teacher_forcing != 1.0:
+            raise ValueError(
+                "teacher_forcing only applies to decoder='autoregressive' (the repeat decoder "
+                f"never reads previous values); got teacher_forcing={teacher_forcing!r} with "
+                "decoder='repeat'"
+            )
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self._out_kind = output
+        if not isinstance(mask_input, (bool, np.bool_)):
+            raise TypeError(f"mask_input must be a bool, got {type(mask_input).__name__}")
+        self.mask_input = bool(mask_input)
+
+        rng = check_rng(rng)
+        D, H, L, nl = self.input_dim, self.hidden_size, self.latent_dim, self.num_layers
+        self.encoder = LSTM(2 * D if self.mask_input else D, H, num_layers=nl, rng=rng,
+                            dtype=self.dtype)
+        self.to_latent = Dense(H, check_positive_int(code_dim, "code_dim"), rng=rng,
+                               dtype=self.dtype)
+        if decoder == "repeat":
+            self.decoder_lstm = LSTM(L, H, num_layers=nl, rng=rng, dtype=self.dtype)
+        else:
+            self.init_h = Dense(L, nl * H, rng=rng, dtype=self.dtype)
+            self.init_c = Dense(L, nl * H, rng=rng, dtype=self.dtype)
+            self.decoder_cells = [LSTMCell(D if l == 0 else H, H, rng=rng, dtype=self.dtype)
+                                  for l in range(nl)]
+        self.out_proj = Dense(H, self._out_dim, rng=rng, dtype=self.dtype)
+        self._dec_cache: Any = None
+
+    # -- small facts --------------------------------------------------------------------------
+    @property
+    def _out_dim(self) -> int:
+        return 2 * self.input_dim if self._out_kind == "gaussian" else self.input_dim
+
+    @property
+    def autoregressive(self) -> bool:
+        return self.decoder_type == "autoregressive"
+
+    def _common_config(self) -> dict[str, Any]:
+        return {
+            "input_dim": self.input_dim,
+            "hidden_size": self.hidden_size,
+            "latent_dim": self.latent_dim,
+            "decoder": self.decoder_type,
+            "num_layers": self.num_layers,
+            "teacher_forcing": self.teacher_forcing,
+            "mask_input": self.mask_input,
+            "dtype": self.dtype.name,
+        }
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def check_inputs(self, X, *, mask=None, y=None, name="X"):
+        """As :meth:`Model.check_inputs`, with a hint for 2-D (univariate) arrays."""
+        if isinstance(X, np.ndarray) and X.ndim != 3:
+            hint = (f"; for univariate series use {name}[..., None] to get shape "
+                    f"{X.shape + (1,)}") if X.ndim == 2 else ""
+            raise ValueError(
+                f"{name} must have 3 dimensions (N, T, D) for {type(self).__name__}, got shape "
+                f"{X.shape}{hint}"
+            )
+        return super().check_inputs(X, mask=mask, y=y, name=name)
+
+    def _prepare(self, X: object, mask: object, lengths: object):
+        """Validate a batch.  Returns X (N, T, D) in the model dtype (NaN allowed where
+        unobserved) and the full observation mask (N, T, D) bool, or None when all is observed.
+        """
+        if lengths is not None:
+            X = check_array(X, "X", ndim=3, dtype=self.dtype, allow_nan=True)
+            N, T = X.shape[:2]
+            lengths = np.asarray(lengths)
+            if lengths.shape != (N,):
+                raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
+            steps = lengths_to_mask(lengths, T, name="lengths")
+            if mask is None:
+                mask = steps
+            else:
+                if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+                    raise TypeError("mask must be a boolean numpy array (True = observed)")
+                if mask.shape == X.shape:
+                    mask = mask & steps[:, :, None]
+                elif mask.shape == (N, T):
+                    mask = mask & steps
+                else:
+                    raise ValueError(f"mask must have shape {X.shape} or {(N, T)} to match X, "
+                                     f"got {mask.shape}")
+        X, mask, _ = self.check_inputs(X, mask=mask)
+        if mask is None:
+            return X, None
+        full = mask if mask.shape == X.shape else np.broadcast_to(mask[:, :, None], X.shape)
+        if full.all():
+            return X, None  # identical numbers, less work
+        return X, np.ascontiguousarray(full)
+
+    def _check_T(self, T: object) -> int:
+        return check_positive_int(T, "T")
+
+    def _check_z(self, z: object) -> np.ndarray:
+        return check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
+
+    # -- encoder --------------------------------------------------------------------------------
+    def _encode(self, X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """X: (N, T, D), mask (N, T, D) or None -> code (N, code_dim); caches for backward."""
+        inp = fill_missing(X, mask)
+        if self.mask_input:
+            channels = np.ones_like(inp) if mask is None else mask.astype(self.dtype)
+            inp = np.concatenate([inp, channels], axis=2)
+        # Steps with nothing observed are skipped: the state is carried over them.
+        steps = None if mask is None else mask.any(axis=2)
+        if steps is not None and steps.all():
+            steps = None
+        _, (hT, _) = self.encoder.forward(inp, mask=steps)
+        h_last = hT if self.num_layers == 1 else hT[-1]  # the top layer's final state
+        return self.to_latent.forward(h_last)
+
+    def _encode_backward(self, dcode: np.ndarray) -> None:
+        dh_last = self.to_latent.backward(dcode)
+        if self.num_layers == 1:
+            dhT = dh_last
+        else:
+            dhT = np.zeros((self.num_layers,) + dh_last.shape, dtype=self.dtype)
+            dhT[-1] = dh_last
+        # The encoder's per-step outputs are unused (dhs = None) and its input gets no gradient.
+        self.encoder.backward(None, dhT, None)
+
+    # -- decoders -------------------------------------------------------------------------------
+    def _decode(self, z: np.ndarray, T: int, *, X: np.ndarray | None = None,
+                feed_true: np.ndarray | None = None, keep: bool = False) -> np.ndarray:
+        """z: (N, L) -> raw decoder output (N, T, out_dim).
+
+        Autoregressive only: ``feed_true`` (N, T, D) bool marks the input entries of step t that
+        are the true ``X[:, t-1]`` (teacher forcing); None = free running.  ``keep=True`` keeps
+        what :meth:`_decode_backward` needs (a training pass).
+        """
+        if not self.autoregressive:
+            rep = RepeatVector(T, dtype=self.dtype)
+            hs, _ = self.decoder_lstm.forward(rep.forward(z))
+            out = self.out_proj.forward(hs)
+            self._dec_cache = rep if keep else None
+            return out
+        return self._decode_autoregressive(z, T, X, feed_true, keep)
+
+    def _decode_autoregressive(self, z, T, X, feed_true, keep):
+        N = z.shape[0]
+        D, H = self.input_dim, self.hidden_size
+        h0 = np.tanh(self.init_h.forward(z))  # (N, layers*H), block l = layer l
+        c0 = self.init_c.forward(z)
+        hs = [h0[:, l * H:(l + 1) * H] for l in range(self.num_layers)]
+        cs = [c0[:, l * H:(l + 1) * H] for l in range(self.num_layers)]
+        for cell in self.decoder_cells:
+            cell.reset()
+        # The output Dense is applied step by step (its output feeds the next step), so its
+        # affine map is written out here and its gradient accumulated by hand in backward.
+        W, b = self.out_proj.params["W"], self.out_proj.params["b"]
+        out = np.empty((N, T, self._out_dim), dtype=self.dtype)
+        tops = np.empty((N, T, H), dtype=self.dtype)
+        prev = np.zeros((N, D), dtype=self.dtype)  # the start token
+        for t in range(T):
+            inp = prev
+            for l, cell in enumerate(self.decoder_cells):
+                hs[l], cs[l] = cell.forward(inp, hs[l], cs[l])
+                inp = hs[l]
+            tops[:, t] = inp
+            y = inp @ W + b
+            out[:, t] = y
+            if t + 1 < T:
+                pred = y[:, :D]  # the predicted mean is what gets fed back
+                prev = pred if feed_true is None else np.where(feed_true[:, t + 1], X[:, t], pred)
+        if keep:
+            self._dec_cache = (h0, tops, feed_true)
+        else:
+            for cell in self.decoder_cells:  # nothing will be backpropagated: drop the caches
+                cell.reset()
+            self._dec_cache = None
+        return out
+
+    def _decode_backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout: (N, T, out_dim) -> dz (N, L); accumulates every decoder gradient."""
+        if not self.autoregressive:
+            rep = self._dec_cache
+            dhs = self.out_proj.backward(dout)
+            dzr, _, _ = self.decoder_lstm.backward(dhs)
+            return rep.backward(dzr)
+        h0, tops, feed_true = self._dec_cache
+        N, T, H = tops.shape
+        D, nl = self.input_dim, self.num_layers
+        W = self.out_proj.params["W"]
+        dW = np.zeros_like(W)
+        db = np.zeros_like(self.out_proj.params["b"])
+        dh = [np.zeros((N, H), dtype=self.dtype) for _ in range(nl)]
+        dc = [np.zeros((N, H), dtype=self.dtype) for _ in range(nl)]
+        dfeed = np.zeros((N, D), dtype=self.dtype)  # d loss / d (prediction fed to step t+1)
+        for t in reversed(range(T)):
+            dy = dout[:, t].copy()
+            dy[:, :D] += dfeed
+            dW += tops[:, t].T @ dy
+            db += dy.sum(axis=0)
+            dh[-1] = dh[-1] + dy @ W.T
+            for l in reversed(range(nl)):
+                dx, dh[l], dc[l] = self.decoder_cells[l].backward(dh[l], dc[l])
+                if l > 0:
+                    dh[l - 1] = dh[l - 1] + dx  # layer l read layer l-1's h at this step
+            # dx is the gradient w.r.t. this step's input; it reaches the previous prediction
+            # only where that prediction (not the true value) was fed.
+            dfeed = dx if feed_true is None else np.where(feed_true[:, t], 0.0, dx)
+        self.out_proj.grads["W"] += dW
+        self.out_proj.grads["b"] += db
+        dh0 = np.concatenate(dh, axis=1) * (1.0 - h0 * h0)  # through h_0 = tanh(.)
+        return self.init_h.backward(dh0) + self.init_c.backward(np.concatenate(dc, axis=1))
+
+    # -- teacher forcing --------------------------------------------------------------------------
+    def _teacher_forcing_draw(self, N: int, T: int, rng: np.random.Generator | None,
+                              given: object) -> np.ndarray:
+        """(N, T) bool, True = step t is fed the true x[:, t-1]; column 0 is always False."""
+        if given is not None:
+            given = np.asarray(given)
+            if given.dtype != bool or given.shape != (N, T):
+                raise ValueError(
+                    f"eps['teacher_forcing'] must be a bool array of shape (N, T)=({N}, {T}), "
+                    f"got {given.dtype} {given.shape}"
+                )
+            tf = given.copy()
+        elif self.teacher_forcing in (0.0, 1.0):
+            tf = np.full((N, T), self.teacher_forcing == 1.0)  # deterministic: no draw
+        else:
+            if rng is None:
+                raise ValueError(
+                    f"teacher_forcing={self.teacher_forcing} draws which steps are fed the true "
+                    "value: pass rng= (a numpy Generator or int seed) or eps= (e.g. "
+                    "model.last_eps)"
+                )
+            tf = rng.random((N, T)) < self.teacher_forcing
+        tf[:, 0] = False
+        return tf
+
+    @staticmethod
+    def _feed_true(tf: np.ndarray, mask: np.ndarray | None, D: int) -> np.ndarray:
+        """(N, T, D): True where step t's input entry is the true x[:, t-1] — teacher forced
+        and actually observed."""
+        feed = np.repeat(tf[:, :, None], D, axis=2)
+        if mask is not None:
+            feed[:, 1:] &= mask[:, :-1]
+        return feed
+
+    @staticmethod
+    def _unpack_eps(eps: object, keys: tuple[str, ...]) -> dict[str, Any]:
+        if eps is None:
+            return {}
+        if not isinstance(eps, dict):
+            raise TypeError(
+                f"eps must be None or a dict with keys {keys} (as stored in model.last_eps), "
+                f"got {type(eps).__name__}"
+            )
+        unknown = sorted(set(eps) - set(keys))
+        if unknown:
+            raise ValueError(f"eps has unknown keys {unknown}; expected {keys}")
+        return eps
+
+    # -- likelihood ---------------------------------------------------------------------------
+    def _nll(self, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
+        """Per-sequence reconstruction loss (N,) and, if ``need_grad``, d(sum)/d(out)."""
+        D = self.input_dim
+        if self._out_kind == "mse":
+            value = losses.mse(out, X, mask=mask, reduction="none")
+            grad = losses.mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
+            return value, grad
+        mean = out[..., :D]
+        logvar, inside = clamp_logvar(out[..., D:])
+        value = losses.gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
+        if not need_grad:
+            return value, None
+        dmean, dlogvar = losses.gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
+        return value, np.concatenate([dmean, dlogvar * inside], axis=2)
+
+    def _log_prob_entries(self, out: np.ndarray, X: np.ndarray,
+                          mask: np.ndarray | None) -> np.ndarray:
+        """log p(x_{t,d} | z) per entry (M, T, D); 0 where missing."""
+        D = self.input_dim
+        mean = out[..., :D]
+        Xf = fill_missing(X, mask)
+        if self._out_kind == "mse":
+            lp = -HALF_LOG_PI - (Xf - mean) ** 2
+        else:
+            logvar = clamp_logvar(out[..., D:])[0]
+            lp = -0.5 * (LOG_2PI + logvar + (Xf - mean) ** 2 * np.exp(-logvar))
+        return lp if mask is None else lp * mask
+
+    def _mean(self, out: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(out[..., : self.input_dim])
+
+    def _std(self, out: np.ndarray) -> np.ndarray:
+        if self._out_kind == "mse":
+            return np.full(out.shape[:-1] + (self.input_dim,), MSE_STD, dtype=self.dtype)
+        return np.exp(0.5 * clamp_logvar(out[..., self.input_dim:])[0])
+
+    def _decode_public(self, z: object, T: object, return_std: bool):
+        """Free-running decode for the public API."""
+        self._pending = None
+        z = self._check_z(z)
+        out = self._decode(z, self._check_T(T))
+        return (self._mean(out), self._std(out)) if return_std else self._mean(out)
+
+
+@register_model
+class LSTMAutoencoder(BaseLSTMAutoencoder):
+    """Deterministic LSTM sequence autoencoder (see the module docstring for the design).
+
+    Args:
+        input_dim: D, features per time step.
+        hidden_size: H, LSTM width (encoder and decoder).
+        latent_dim: L, size of the code z.
+        decoder: "repeat" (z fed at every step) or "autoregressive" (state from z, previous
+            values fed back).
+        num_layers: stacked LSTM layers in encoder and decoder.
+        teacher_forcing: autoregressive only, in [0, 1]: probability that a training step is fed
+            the true previous value (drawn per sequence and step from the rng given to
+            :meth:`loss`).  Inference is always free running.
+        output: "mse" (squared error) or "gaussian" (per-step mean and log-variance, NLL).
+        mask_input: append the observation mask as D extra encoder input channels.
+        rng: generator or seed for the weight initialisation.
+        dtype: float64 (default, for gradient checks) or float32.
+
+    Shapes: X (N, T, D) -> z (N, L) -> reconstruction (N, T, D).  ``last_eps`` is None for the
+    repeat decoder and ``{"teacher_forcing": (N, T) bool}`` for the autoregressive one.
+
+    Example::
+
+        model = LSTMAutoencoder(1, 32, 8, decoder="autoregressive", teacher_forcing=0.5, rng=0)
+        history = model.fit(X, epochs=20, batch_size=32, lr=1e-2, seed=0)   # X: (N, T, 1)
+        X_hat = model.reconstruct(X)
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_size: int,
+        latent_dim: int,
+        *,
+        decoder: str = "repeat",
+        num_layers: int = 1,
+        teacher_forcing: float = 1.0,
+        output: str = "mse",
+        mask_input: bool = False,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(
+            input_dim, hidden_size, latent_dim, code_dim=latent_dim, decoder=decoder,
+            num_layers=num_layers, teacher_forcing=teacher_forcing, output=output,
+            mask_input=mask_input, rng=rng, dtype=dtype,
+        )
+
+    @property
+    def output(self) -> str:
+        """"mse" or "gaussian"."""
+        return self._out_kind
+
+    def config(self) -> dict[str, Any]:
+        return {**self._common_config(), "output": self._out_kind}
+
+    # -- inference ------------------------------------------------------------------------------
+    def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None,
+               lengths: np.ndarray | None = None) -> np.ndarray:
+        """X: (N, T, D) -> z: (N, L).  ``mask``/``lengths`` as in the module docstring."""
+        self._pending = None  # this forward pass overwrites what backward() would need
+        X, mask = self._prepare(X, mask, lengths)
+        return self._encode(X, mask)
+
+    def decode(self, z: np.ndarray, T: int, *, return_std: bool = False):
+        """z: (N, L) -> reconstruction mean (N, T, D), free running (only z is read).
+
+        With ``return_std=True`` returns ``(mean, std)``: the learned per-step std for
+        output="gaussian", the constant sqrt(1/2) of the squared error for output="mse".
+        """
+        return self._decode_public(z, T, return_std)
+
+    def reconstruct(self, X: np.ndarray, *, mask: np.ndarray | None = None,
+                    lengths: np.ndarray | None = None) -> np.ndarray:
+        """decode(encode(X), T): (N, T, D).  The decoder never reads X (free running)."""
+        self._pending = None
+        X, mask = self._prepare(X, mask, lengths)
+        return self._mean(self._decode(self._encode(X, mask), X.shape[1]))
+
+    # -- training contract ----------------------------------------------------------------------
+    def loss(self, batch, *, rng=None, eps=None, mask=None,
+             lengths=None) -> tuple[float, dict[str, float]]:
+        """Mean reconstruction loss of a batch X: (N, T, D) (sum over observed entries).
+
+        Args:
+            batch: X (N, T, D), NaN allowed where ``mask`` is False.
+            rng: generator or seed for the teacher-forcing draw (needed only for an
+                autoregressive decoder with 0 < teacher_forcing < 1).
+            eps: ``{"teacher_forcing": (N, T) bool}`` to reuse a draw (``model.last_eps``).
+            mask: (N, T, D) or (N, T) bool, True = observed.
+            lengths: (N,) valid lengths (prefix mask), combined with ``mask``.
+
+        Returns:
+            (loss, {"loss", "reconstruction", "kl" (always 0)}).
+        """
+        X, mask = self._prepare(batch, mask, lengths)
+        given = self._unpack_eps(eps, ("teacher_forcing",))
+        rng = None if rng is None else check_rng(rng)
+        N, T, D = X.shape
+        z = self._encode(X, mask)
+        feed, tf = None, None
+        if self.autoregressive:
+            tf = self._teacher_forcing_draw(N, T, rng, given.get("teacher_forcing"))
+            feed = self._feed_true(tf, mask, D)
+        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed, keep=True)
+        rec, dout = self._nll(out, X, mask, need_grad=True)
+        self.last_eps = None if tf is None else {"teacher_forcing": tf}
+        self._pending = {"dout": dout / N}
+        value = float(rec.mean())
+        return value, {"loss": value, "reconstruction": value, "kl": 0.0}
+
+    def backward(self) -> None:
+        """Accumulate parameter gradients of the last :meth:`loss` (once per loss)."""
+        pending = self._take_pending()
+        self._encode_backward(self._decode_backward(pending["dout"]))
+
+    def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
+                         eps=None) -> dict[str, np.ndarray]:
+        """Per-sequence reconstruction loss (N,), free running (inference mode: no teacher
+        forcing, so it scores exactly what :meth:`reconstruct` returns).  ``rng``/``eps`` are
+        accepted for interface compatibility and ignored."""
+        self._pending = None
+        X, mask = self._prepare(batch, mask, lengths)
+        out = self._decode(self._encode(X, mask), X.shape[1])
+        rec, _ = self._nll(out, X, mask, need_grad=False)
+        return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}
+
+
+# ------------------------------------------------------------------------- gradient checks
+def _random_mask(rng: np.random.Generator, N: int, T: int, D: int) -> np.ndarray:
+    """A per-entry mask with every sequence's first step observed and ~30% missing."""
+    mask = rng.random((N, T, D)) < 0.7
+    mask[:, 0, 0] = True
+    return mask
+
+
+def _gradcheck_batch(rng, N, T, D, masked: bool):
+    X = rng.standard_normal((N, T, D))
+    if not masked:
+        return X, {}
+    mask = _random_mask(rng, N, T, D)
+    return np.where(mask, X, np.nan), {"mask": mask}
+
+
+def _perturb_biases(model: Model, rng: np.random.Generator) -> None:
+    """Dense biases start at 0: make every bias generic for the check."""
+    for name, p, _ in model.parameters():
+        if name.endswith(".b"):
+            p += 0.1 * rng.standard_normal(p.shape)
+
+
+_AE_CHECKS = {
+    # name: (decoder, output, teacher_forcing, masked, num_layers, mask_input)
+    "repeat": ("repeat", "mse", 1.0, False, 1, False),
+    "repeat.gaussian_masked": ("repeat", "gaussian", 1.0, True, 1, True),
+    "repeat.stacked": ("repeat", "mse", 1.0, False, 2, False),
+    "autoregressive.tf0": ("autoregressive", "mse", 0.0, False, 1, False),
+    "autoregressive.tf05_masked": ("autoregressive", "gaussian", 0.5, True, 1, False),
+    "autoregressive.tf1": ("autoregressive", "mse", 1.0, False, 1, False),
+    "autoregressive.stacked_tf05": ("autoregressive", "mse", 0.5, False, 2, True),
+}
+
+
+def _register_gradchecks(register) -> None:
+    """Hook for ``python -m minivae.gradcheck``: checks named ``models.lstm_ae.<config>``."""
+
+    def make(spec):
+        decoder, output, tf, masked, nl, mask_input = spec
+
+        def check(rng):
+            from minivae.gradcheck import check_model
+
+            N, T, D, H, L = (int(v) for v in rng.integers(1, 4, size=5))
+            model = LSTMAutoencoder(D, H + 1, L, decoder=decoder, output=output,
+                                    teacher_forcing=tf, num_layers=nl, mask_input=mask_input,
+                                    rng=rng)
+            _perturb_biases(model, rng)
+            batch, kwargs = _gradcheck_batch(rng, N, T + 1, D, masked)
+            return check_model(model, batch, rng=rng, loss_kwargs=kwargs, max_entries=12)
+
+        return check
+
+    for name, spec in _AE_CHECKS.items():
+        register(f"models.lstm_ae.{name}", make(spec))

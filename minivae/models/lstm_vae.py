@@ -1,0 +1,388 @@
+r"""The LSTM variational autoencoder for time series (in the style of Park, Hoshi & Kemp, 2018).
+
+Generative model and approximate posterior, for a sequence ``x = x_{1:T}``, x_t in R^D::
+
+    p(z) = N(0, I)                     q(z | x) = N(mu(x), diag(exp(logvar(x))))
+    p(x | z) = prod_t N(x_t; m_t(z), diag(s_t(z)^2))     (likelihood="gaussian")
+
+The encoder is an LSTM whose final hidden state is mapped by a Dense layer to [mu, logvar]
+(logvar clamped to [-30, 20]); z = mu + exp(logvar / 2) * eps is decoded by an LSTM decoder —
+z repeated at every step, or autoregressive — with a time-distributed Dense emitting the per-step
+mean and log-variance.  All of this is shared with :class:`~minivae.models.LSTMAutoencoder`; see
+:mod:`minivae.models.lstm_autoencoder` for the decoders, teacher forcing (training only; inference
+is free running), missing values (``mask``) and variable lengths (``lengths``).
+
+Objective (per sequence; the loss is the batch mean)::
+
+    loss = -log p(x | z) + beta * KL(q(z | x) || N(0, I)),      z one reparameterized sample
+
+summed over the *observed* entries.  ``beta`` is the KL weight (``kl_weight`` during training,
+set step by step by a KL schedule); ``free_bits = lambda > 0`` replaces the KL by
+sum_l max(lambda, batch-mean KL_l) (:func:`minivae.schedules.free_bits_kl`).  With
+``likelihood="mse"`` the reconstruction term is the sum of squared errors (a Gaussian of fixed
+variance 1/2 up to a constant; then "beta" trades squared error against nats).
+
+Reconstruction probability (An & Cho, 2015)
+-------------------------------------------
+:meth:`LSTMVAE.reconstruction_log_prob` estimates E_{q(z|x)}[log p(x | z)] with L samples
+z_1..z_L ~ q(z | x) as the **mean of the log-likelihoods** (1/L) sum_l log p(x | z_l), per time
+step (N, T) or per sequence (N,); ``average="logmeanexp"`` gives log (1/L) sum_l p(x | z_l)
+instead (a Monte Carlo estimate of log E_q[p(x|z)], >= the mean by Jensen's inequality).  Low
+values flag anomalies; use ``-reconstruction_log_prob(...)`` as the anomaly score.
+
+``last_eps`` after :meth:`~LSTMVAE.loss` is ``{"z": (N, L) noise, "teacher_forcing": (N, T) bool
+or None}``; pass it back as ``eps=`` to repeat the pass exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minivae._validation import check_positive_int, check_rng, check_scalar
+from minivae.distributions import DiagonalGaussian, clamp_logvar
+from minivae.models.autoencoder import fill_missing
+from minivae.models.base import register_model
+from minivae.models.lstm_autoencoder import (
+    _CHUNK_ELEMENTS,
+    BaseLSTMAutoencoder,
+    _gradcheck_batch,
+    _perturb_biases,
+)
+from minivae.nn.functional import log_mean_exp
+from minivae.schedules import free_bits_kl
+
+LIKELIHOODS = ("gaussian", "mse")
+AVERAGES = ("mean", "logmeanexp")
+
+
+@register_model
+class LSTMVAE(BaseLSTMAutoencoder):
+    """LSTM variational autoencoder for sequences X: (N, T, D).
+
+    Args:
+        input_dim: D, features per time step.
+        hidden_size: H, LSTM width (encoder and decoder).
+        latent_dim: L.
+        decoder: "repeat" (z fed at every step; Park et al.) or "autoregressive".
+        num_layers: stacked LSTM layers in encoder and decoder.
+        likelihood: "gaussian" (per-step mean and log-variance) or "mse".
+        beta: KL weight >= 0 (1 = the ELBO); a training KL schedule overrides it via
+            ``kl_weight``.
+        free_bits: free-bits lambda in nats per latent dimension (0 = off).
+        teacher_forcing: autoregressive only: probability that a training step is fed the true
+            previous value (per sequence and step).  Inference is always free running.
+        mask_input: append the observation mask as D extra encoder input channels.
+        rng: generator or seed for the weight initialisation.
+        dtype: float64 (default, for gradient checks) or float32.
+
+    Example::
+
+        vae = LSTMVAE(1, 32, 4, likelihood="gaussian", rng=0)
+        vae.fit(X, epochs=30, batch_size=32, lr=5e-3, kl_schedule="linear:200", seed=0)
+        score = -vae.reconstruction_log_prob(X_test, n_samples=10, rng=0, per_step=False)
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_size: int,
+        latent_dim: int,
+        *,
+        decoder: str = "repeat",
+        num_layers: int = 1,
+        likelihood: str = "gaussian",
+        beta: float = 1.0,
+        free_bits: float = 0.0,
+        teacher_forcing: float = 1.0,
+        mask_input: bool = False,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        super().__init__(
+            input_dim, hidden_size, latent_dim, code_dim=2 * latent_dim, decoder=decoder,
+            num_layers=num_layers, teacher_forcing=teacher_forcing, output=likelihood,
+            mask_input=mask_input, rng=rng, dtype=dtype,
+        )
+        self.beta = check_scalar(beta, "beta", low=0.0)
+        self.kl_weight = self.beta
+        self.free_bits = free_bits
+
+    @property
+    def likelihood(self) -> str:
+        """"gaussian" or "mse"."""
+        return self._out_kind
+
+    def config(self) -> dict[str, Any]:
+        return {**self._common_config(), "likelihood": self._out_kind, "beta": self.beta,
+                "free_bits": self.free_bits}
+
+    # -- posterior -----------------------------------------------------------------------------
+    def _posterior(self, X: np.ndarray, mask: np.ndarray | None):
+        """Encoder pass -> (q, inside): q(z|x) with clamped logvar, and where the clamp lets
+        gradients through (N, L)."""
+        code = self._encode(X, mask)
+        L = self.latent_dim
+        logvar, inside = clamp_logvar(code[:, L:])
+        return DiagonalGaussian(np.ascontiguousarray(code[:, :L]), logvar), inside
+
+    @staticmethod
+    def _need_noise(rng: object, z_eps: object) -> np.random.Generator | None:
+        if z_eps is None and rng is None:
+            raise ValueError(
+                "LSTMVAE draws noise: pass rng= (a numpy Generator or int seed) or eps= (the "
+                "noise to reuse, e.g. model.last_eps)"
+            )
+        return None if rng is None else check_rng(rng)
+
+    def _split_eps(self, eps: object) -> tuple[Any, Any]:
+        """eps: None, an (N, L) array (latent noise only) or a dict like ``last_eps``."""
+        if eps is None:
+            return None, None
+        if isinstance(eps, np.ndarray):
+            return eps, None
+        given = self._unpack_eps(eps, ("z", "teacher_forcing"))
+        return given.get("z"), given.get("teacher_forcing")
+
+    # -- training contract ----------------------------------------------------------------------
+    def loss(self, batch, *, rng=None, eps=None, mask=None,
+             lengths=None) -> tuple[float, dict[str, float]]:
+        """Negative ELBO (beta-weighted, optionally with free bits) of a batch X: (N, T, D).
+
+        Args:
+            batch: X (N, T, D), NaN allowed where ``mask`` is False.
+            rng: generator or seed for the latent noise (and the teacher-forcing draw).
+            eps: ``model.last_eps`` (a dict) to repeat a pass, or an (N, L) array of latent
+                noise (teacher-forcing decisions are then drawn from ``rng`` if needed).
+            mask: (N, T, D) or (N, T) bool, True = observed.
+            lengths: (N,) valid lengths (prefix mask), combined with ``mask``.
+
+        Returns:
+            (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z), or the squared
+            error), "kl" (mean analytic KL), "elbo" (gaussian likelihood only) and
+            "kl_free_bits" when free bits are on.
+        """
+        X, mask = self._prepare(batch, mask, lengths)
+        z_eps, tf_eps = self._split_eps(eps)
+        rng = self._need_noise(rng, z_eps)
+        N, T, D = X.shape
+        q, inside = self._posterior(X, mask)
+        z = q.rsample(rng, eps=z_eps)
+        tf = feed = None
+        if self.autoregressive:
+            tf = self._teacher_forcing_draw(N, T, rng, tf_eps)
+            feed = self._feed_true(tf, mask, D)
+        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed, keep=True)
+        rec, dout = self._nll(out, X, mask, need_grad=True)
+        self.last_eps = {"z": q.eps, "teacher_forcing": tf}
+
+        kl_dims = q.kl_standard_normal(per_dimension=True)  # (N, L)
+        kl_mean = float(kl_dims.sum(axis=1).mean())
+        beta = self.kl_weight
+        parts: dict[str, float] = {}
+        if self.free_bits > 0:
+            kl_term, weights = free_bits_kl(kl_dims, self.free_bits)
+            dkl = (beta / N) * weights  # (L,): d loss / d kl_dims[n, l]
+            parts["kl_free_bits"] = kl_term
+        else:
+            kl_term, dkl = kl_mean, beta / N
+        rec_mean = float(rec.mean())
+        value = rec_mean + beta * kl_term
+        self._pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": dkl}
+        head = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean}
+        if self._out_kind == "gaussian":
+            head["elbo"] = -(rec_mean + kl_mean)
+        return value, {**head, **parts}
+
+    def backward(self) -> None:
+        """Accumulate parameter gradients of the last :meth:`loss` (once per loss)."""
+        p = self._take_pending()
+        q: DiagonalGaussian = p["q"]
+        dz = self._decode_backward(p["dout"])
+        dmu, dlogvar = q.rsample_backward(dz)
+        kmu, klogvar = q.kl_standard_normal_grad()
+        dmu = dmu + p["dkl"] * kmu
+        dlogvar = (dlogvar + p["dkl"] * klogvar) * p["inside"]
+        self._encode_backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
+                                                                            copy=False))
+
+    def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
+                         eps=None) -> dict[str, np.ndarray]:
+        """Per-sequence "loss" = reconstruction + kl_weight * kl, "reconstruction" and "kl",
+        each (N,), with one z ~ q(z|x) per sequence (from ``rng``, or the latent noise ``eps``:
+        an (N, L) array or a ``last_eps`` dict) and a free-running decoder.  Free bits (a
+        batch-level correction) are not applied."""
+        self._pending = None
+        X, mask = self._prepare(batch, mask, lengths)
+        z_eps, _ = self._split_eps(eps)
+        rng = self._need_noise(rng, z_eps)
+        q, _ = self._posterior(X, mask)
+        z = q.sample(rng) if z_eps is None else q.rsample(None, eps=z_eps)
+        rec, _ = self._nll(self._decode(z, X.shape[1]), X, mask, need_grad=False)
+        kl = q.kl_standard_normal()
+        return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
+
+    def posterior(self, batch, *, mask=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, logvar) of q(z | x), each (N, L)."""
+        self._pending = None
+        X, mask = self._prepare(batch, mask, lengths)
+        q, _ = self._posterior(X, mask)
+        return q.mu, q.logvar
+
+    # -- public inference ---------------------------------------------------------------------
+    def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None,
+               lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """X: (N, T, D) -> (mu, logvar) of q(z | x), each (N, L)."""
+        return self.posterior(X, mask=mask, lengths=lengths)
+
+    def decode(self, z: np.ndarray, T: int, *, return_std: bool = False):
+        """z: (N, L) -> E[x | z] (N, T, D), free running (only z is read).
+
+        ``return_std=True`` returns ``(mean, std)``: the learned per-step std (gaussian), or the
+        constant sqrt(1/2) that the squared error stands for (mse).
+        """
+        return self._decode_public(z, T, return_std)
+
+    def reconstruct(self, X: np.ndarray, rng: np.random.Generator | int | None = None, *,
+                    mask: np.ndarray | None = None,
+                    lengths: np.ndarray | None = None) -> np.ndarray:
+        """decode(z, T) with z = mu(x) (default, deterministic) or z ~ q(z | x) when ``rng`` is
+        given.  X: (N, T, D) -> (N, T, D).  The decoder never reads X (free running)."""
+        self._pending = None
+        X, mask = self._prepare(X, mask, lengths)
+        q, _ = self._posterior(X, mask)
+        z = q.mu if rng is None else q.sample(check_rng(rng))
+        return self._mean(self._decode(z, X.shape[1]))
+
+    def sample(self, n: int, T: int, rng: np.random.Generator | int, *,
+               mean: bool = True) -> np.ndarray:
+        """Generate n sequences of length T: z ~ N(0, I), then E[x | z] (``mean=True``) or
+        x ~ p(x | z) = mean + std * noise, independent per step (the free-running means are what
+        the decoder conditions on, so the noise is not fed back).  Returns (n, T, D)."""
+        self._pending = None
+        n = check_positive_int(n, "n")
+        T = self._check_T(T)
+        rng = check_rng(rng)
+        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        out = self._decode(z, T)
+        m = self._mean(out)
+        if mean:
+            return m
+        return (m + self._std(out) * rng.standard_normal(m.shape)).astype(self.dtype)
+
+    def reconstruction_log_prob(
+        self,
+        X: np.ndarray,
+        *,
+        n_samples: int = 10,
+        rng: np.random.Generator | int,
+        mask: np.ndarray | None = None,
+        lengths: np.ndarray | None = None,
+        per_step: bool = True,
+        average: str = "mean",
+    ) -> np.ndarray:
+        """Reconstruction log-probability of An & Cho (2015), in nats (higher = more normal).
+
+        Draws z_1..z_L ~ q(z | x) (``L = n_samples``, ``rng.standard_normal((L, N, latent))``
+        in one stream), decodes each free running and evaluates log p(x | z_l) over the
+        observed entries (summed over D at each step).
+
+        Args:
+            X: (N, T, D).
+            n_samples: L >= 1.
+            rng: generator or seed for the latent samples.
+            mask, lengths: which entries are observed (missing ones contribute nothing).
+            per_step: True -> (N, T) per time step (NaN at steps with no observed entry);
+                False -> (N,) per sequence (sum over steps).
+            average: "mean" -> (1/L) sum_l log p(x | z_l), the Monte Carlo estimate of
+                E_q[log p(x|z)]; "logmeanexp" -> log (1/L) sum_l p(x | z_l) (computed stably).
+
+        Returns:
+            (N, T) or (N,).  For "mean" the per-sequence value is the sum of the per-step ones.
+        """
+        self._pending = None
+        n_samples = check_positive_int(n_samples, "n_samples")
+        if average not in AVERAGES:
+            raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
+        rng = check_rng(rng)
+        X, mask = self._prepare(X, mask, lengths)
+        N, T, _ = X.shape
+        q, _ = self._posterior(X, mask)
+        chunk = max(1, _CHUNK_ELEMENTS // (N * T * self._out_dim))
+        per_sample = []
+        for start in range(0, n_samples, chunk):
+            k = min(chunk, n_samples - start)
+            z = q.sample(rng, n_samples=k)  # (k, N, L); row i * N + n below is z[i, n]
+            out = self._decode(z.reshape(k * N, self.latent_dim), T)
+            tile = (k, 1, 1)
+            lp = self._log_prob_entries(out, np.tile(X, tile),
+                                        None if mask is None else np.tile(mask, tile))
+            per_sample.append(lp.sum(axis=2).reshape(k, N, T))
+        lp = np.concatenate(per_sample, axis=0)  # (L, N, T)
+        if not per_step:
+            lp = lp.sum(axis=2)  # (L, N)
+        value = lp.mean(axis=0) if average == "mean" else log_mean_exp(lp, axis=0)
+        if per_step and mask is not None:
+            value[~mask.any(axis=2)] = np.nan  # nothing observed: no score
+        return value
+
+    def kl_per_dimension(self, X: np.ndarray, *, mask: np.ndarray | None = None,
+                         lengths: np.ndarray | None = None) -> np.ndarray:
+        """Mean over sequences of KL(q(z_l | x) || N(0, 1)) per latent dimension: (L,)."""
+        mu, logvar = self.posterior(X, mask=mask, lengths=lengths)
+        return DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
+
+
+# ------------------------------------------------------------------------- gradient checks
+_VAE_CHECKS = {
+    # name: (decoder, likelihood, teacher_forcing, masked, num_layers, free_bits, beta)
+    "repeat.gaussian": ("repeat", "gaussian", 1.0, False, 1, False, 1.0),
+    "repeat.mse_masked": ("repeat", "mse", 1.0, True, 1, False, 1.0),
+    "repeat.stacked_beta": ("repeat", "gaussian", 1.0, False, 2, False, 2.5),
+    "repeat.free_bits": ("repeat", "gaussian", 1.0, False, 1, True, 1.0),
+    "autoregressive.tf0": ("autoregressive", "gaussian", 0.0, False, 1, False, 1.0),
+    "autoregressive.tf05_masked": ("autoregressive", "mse", 0.5, True, 1, False, 0.5),
+    "autoregressive.tf1": ("autoregressive", "gaussian", 1.0, False, 1, False, 1.0),
+    "autoregressive.stacked_tf05": ("autoregressive", "gaussian", 0.5, True, 2, False, 1.0),
+}
+
+
+def _set_free_bits_in_gap(model: LSTMVAE, X: np.ndarray, mask: np.ndarray | None) -> None:
+    """Put ``free_bits`` in the middle of the widest gap between the per-dimension KLs of X, so
+    some dimensions sit above it and some below, none near the kink of the max (for checks)."""
+    kl = np.sort(model.kl_per_dimension(X, mask=mask))
+    if kl.size < 2:
+        model.free_bits = float(kl[0]) * 0.5  # the single dimension stays above the floor
+        return
+    i = int(np.argmax(np.diff(kl)))
+    model.free_bits = float(0.5 * (kl[i] + kl[i + 1]))
+
+
+def _register_gradchecks(register) -> None:
+    """Hook for ``python -m minivae.gradcheck``: checks named ``models.lstm_vae.<config>``."""
+
+    def make(spec):
+        decoder, likelihood, tf, masked, nl, free_bits, beta = spec
+
+        def check(rng):
+            from minivae.gradcheck import check_model
+
+            N, T, D, H, L = (int(v) for v in rng.integers(1, 4, size=5))
+            if free_bits:
+                N, L = N + 1, L + 1
+            model = LSTMVAE(D, H + 1, L, decoder=decoder, likelihood=likelihood,
+                            teacher_forcing=tf, num_layers=nl, beta=beta, rng=rng)
+            _perturb_biases(model, rng)
+            batch, kwargs = _gradcheck_batch(rng, N, T + 1, D, masked)
+            if free_bits:
+                _set_free_bits_in_gap(model, batch, kwargs.get("mask"))
+            return check_model(model, batch, rng=rng, loss_kwargs=kwargs, max_entries=12)
+
+        return check
+
+    for name, spec in _VAE_CHECKS.items():
+        register(f"models.lstm_vae.{name}", make(spec))
