@@ -53,10 +53,10 @@ def run_ecg(args: argparse.Namespace) -> int:
     from minivae import plots
     from minivae.anomaly import AnomalyDetector, rolling_zscore_scores
     from minivae.data import ecg, inject_anomalies, mask_gaps, mask_mcar
-    from minivae.impute import impute_gp, impute_linear, impute_mean
     from minivae.imputation_study import ModelImputer
+    from minivae.impute import impute_gp, impute_linear, impute_mean
     from minivae.metrics import pr_auc, precision_recall_f1, roc_auc
-    from minivae.models.lstm_vae import LSTMVAE
+    from minivae.models import LSTMVAE
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,8 @@ def run_ecg(args: argparse.Namespace) -> int:
     test_ecg = ecg(duration=60 * (0.75 if quick else 1.5), fs=fs, heart_rate=72,
                    rng=int(seeds[2]))
     test, labels = inject_anomalies(
-        test_ecg.signal, kinds=("spike", "noise_burst", "flat_line", "wide_qrs", "inverted_t", "missing_beat"),
+        test_ecg.signal,
+        kinds=("spike", "noise_burst", "flat_line", "wide_qrs", "inverted_t", "missing_beat"),
         n=6 if quick else 10, r_peaks=test_ecg.r_peaks, fs=fs, rng=int(seeds[3]))
     observed = mask_mcar(train.shape, 0.05, rng=int(seeds[4])) & mask_gaps(
         train.shape, missing_rate=0.05, gap_length=(5, 20), rng=int(seeds[5]))

@@ -69,7 +69,7 @@ class DiagonalGaussian:
         if eps is None:
             eps = check_rng(rng).standard_normal(shape).astype(self.mu.dtype, copy=False)
         else:
-            eps = check_array(eps, "eps", shape=shape)
+            eps = check_array(eps, "eps", shape=shape, dtype=self.mu.dtype)
         self.eps = eps
         return self.mu + self.std * eps
 
@@ -113,6 +113,8 @@ class DiagonalGaussian:
         When z carries extra leading sample axes, dmu and dlogvar are summed over them.
         """
         z = check_array(z, "z")
+        if z.shape[-self.mu.ndim:] != self.mu.shape:
+            raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
         inv_var = np.exp(-self.logvar)
         diff = z - self.mu
         dz = -diff * inv_var
@@ -143,7 +145,10 @@ class DiagonalGaussian:
         return self.mu.copy(), 0.5 * (np.exp(self.logvar) - 1.0)
 
     def kl(self, other: DiagonalGaussian) -> np.ndarray:
-        """KL(self || other) per example, closed form for diagonal Gaussians:
+        """KL(self || other) per example, closed form for diagonal Gaussians.
+
+        Here p = self and q = other (in a VAE, self is usually the posterior and other the
+        prior, e.g. a conditional prior):
 
         0.5 * sum(lv_q - lv_p + (exp(lv_p) + (mu_p - mu_q)^2) / exp(lv_q) - 1).
         """

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_same_shape
+from minivae._validation import check_array, check_same_shape, check_scalar
 from minivae.nn.functional import sigmoid, softplus
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -147,8 +147,7 @@ def gaussian_nll_grad(mean, logvar, target, *, mask=None, reduction: str = "mean
 def gaussian_nll_fixed_variance(mean, target, *, variance: float = 1.0, mask=None,
                                 reduction: str = "mean"):
     """Gaussian NLL with a fixed scalar variance: 0.5*(log 2pi var + (x-mean)^2/var) per element."""
-    if not variance > 0:
-        raise ValueError(f"variance must be > 0, got {variance}")
+    variance = check_scalar(variance, "variance", low=0.0, low_inclusive=False)
     mean, target, mask = _prepare(mean, target, mask, reduction)
     nll = 0.5 * (LOG_2PI + np.log(variance) + (target - mean) ** 2 / variance)
     if mask is not None:
@@ -159,6 +158,7 @@ def gaussian_nll_fixed_variance(mean, target, *, variance: float = 1.0, mask=Non
 def gaussian_nll_fixed_variance_grad(mean, target, *, variance: float = 1.0, mask=None,
                                      reduction: str = "mean") -> np.ndarray:
     """d/dmean = (mean - x) / var, scaled by the reduction."""
+    variance = check_scalar(variance, "variance", low=0.0, low_inclusive=False)
     mean, target, mask = _prepare(mean, target, mask, reduction)
     g = (mean - target) / variance * _scale(mean.shape[0], reduction)
     return g * mask if mask is not None else g

@@ -13,12 +13,13 @@ class Identity(Layer):
     """y = x."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.cache = True
-        return np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x, dtype=self.dtype)
+        self.cache = x.shape
+        return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        self._need_cache()
-        return np.asarray(dy, dtype=self.dtype)
+        shape = self._need_cache()
+        return self._check_dy(dy, shape, self.dtype)
 
 
 class ReLU(Layer):
@@ -32,6 +33,7 @@ class ReLU(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         positive = self._need_cache()
+        dy = self._check_dy(dy, positive.shape, self.dtype)
         return np.where(positive, dy, 0.0).astype(self.dtype, copy=False)
 
 
@@ -49,7 +51,8 @@ class LeakyReLU(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         positive = self._need_cache()
-        return np.where(positive, dy, self.alpha * np.asarray(dy)).astype(self.dtype, copy=False)
+        dy = self._check_dy(dy, positive.shape, self.dtype)
+        return np.where(positive, dy, self.alpha * dy).astype(self.dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"LeakyReLU(alpha={self.alpha})"
@@ -65,7 +68,8 @@ class Tanh(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._need_cache()
-        return (dy * (1.0 - y * y)).astype(self.dtype, copy=False)
+        dy = self._check_dy(dy, y.shape, self.dtype)
+        return dy * (1.0 - y * y)
 
 
 class Sigmoid(Layer):
@@ -78,7 +82,8 @@ class Sigmoid(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         y = self._need_cache()
-        return (dy * y * (1.0 - y)).astype(self.dtype, copy=False)
+        dy = self._check_dy(dy, y.shape, self.dtype)
+        return dy * y * (1.0 - y)
 
 
 class Softplus(Layer):
@@ -91,6 +96,7 @@ class Softplus(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         x = self._need_cache()
+        dy = self._check_dy(dy, x.shape, self.dtype)
         return (dy * sigmoid(x)).astype(self.dtype, copy=False)
 
 

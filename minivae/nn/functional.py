@@ -29,7 +29,8 @@ def logsumexp(a: np.ndarray, axis: int | None = None, keepdims: bool = False) ->
     a = np.asarray(a)
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):  # all -inf input: log(0) = -inf is the right answer
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
     if not keepdims:
         out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
     return out

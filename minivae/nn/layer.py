@@ -122,5 +122,13 @@ class Layer:
             )
         return self.cache
 
+    @staticmethod
+    def _check_dy(dy: object, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """The upstream gradient must have the output's shape exactly (no broadcasting)."""
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != shape:
+            raise ValueError(f"dy must have the output's shape {shape}, got {dy.shape}")
+        return dy
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
