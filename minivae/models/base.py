@@ -268,10 +268,15 @@ class Model(Layer):
 
     # -- conveniences -------------------------------------------------------------------------
     def fit(self, X: np.ndarray, **kwargs: Any) -> History:
-        """Train on X; see :func:`minivae.training.fit` for the keyword arguments."""
+        """Train on X; see :func:`minivae.training.fit` for the keyword arguments.
+
+        The returned history is also kept as ``self.history_`` (the marker of a trained model
+        that e.g. :class:`~minivae.anomaly.AnomalyDetector` looks for).
+        """
         from minivae.training import fit
 
-        return fit(self, X, **kwargs)
+        self.history_ = fit(self, X, **kwargs)
+        return self.history_
 
     def save(self, path: str | PathLike, optimizer: object = None, history: object = None) -> None:
         """Write a checkpoint (see :func:`minivae.checkpoint.save_checkpoint`)."""
