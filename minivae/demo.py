@@ -2,16 +2,17 @@
 
 What it does, step by step (every number is seeded: the same ``--seed`` prints the same table):
 
-1. generates an ECG-like training series with about 10 % of its samples missing (random points
-   and gaps) and a separate test series with injected anomalies (spikes, noise bursts, abnormal
-   beats, flat lines);
+1. generates an ECG-like recording (Gaussian P-QRS-T waves with heart-rate variability), cut into
+   one window per heartbeat, with about 10 % of the training samples missing (random points and
+   gaps), and a test recording with anomalies injected into 20 % of its beats (spikes, level
+   shifts, noise bursts, flat lines, frequency changes, wide QRS, inverted T, missing beats);
 2. trains an LSTM-VAE (Park et al. 2018 style: LSTM encoder -> Gaussian z -> LSTM decoder fed z
-   at every step -> per-step Gaussian mean and log-variance) on windows of the incomplete series
-   with the mask-aware loss (missing samples contribute nothing);
-3. anomaly detection: scores the test series by the reconstruction probability of An & Cho (the
-   negative average log-likelihood over L latent samples), thresholds it at mu + k*sigma of the
-   scores on held-out normal data, and compares with a rolling z-score baseline;
-4. imputation: removes known gaps from a clean series and fills them with the LSTM-VAE
+   at every step -> per-step Gaussian mean and log-variance) on the incomplete beats with the
+   mask-aware loss (missing samples contribute nothing);
+3. anomaly detection: scores every test beat by the reconstruction probability of An & Cho (the
+   negative average log-likelihood over L latent samples), thresholds at mu + 3 sigma of the
+   scores of held-out normal beats, and compares with a rolling z-score baseline;
+4. imputation: removes a gap from each of 40 normal test beats and fills it with the LSTM-VAE
    (iterated reconstruction), mean fill, linear interpolation and a Gaussian process;
 5. prints the table and writes the figures to the output folder it names at the end.
 
@@ -50,127 +51,137 @@ def _say(msg: str) -> None:
 
 
 def run_ecg(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from minivae import plots
     from minivae.anomaly import AnomalyDetector, rolling_zscore_scores
-    from minivae.data import ecg, inject_anomalies, mask_gaps, mask_mcar
-    from minivae.imputation_study import ModelImputer
+    from minivae.data import StandardScaler, mask_gaps, mask_mcar, windows_to_series
+    from minivae.experiments.timeseries import FULL, make_anomaly_data
+    from minivae.imputation_study import impute_with_model
     from minivae.impute import impute_gp, impute_linear, impute_mean
     from minivae.metrics import pr_auc, precision_recall_f1, roc_auc
     from minivae.models import LSTMVAE
+    from minivae.thresholds import fit_threshold
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    seeds = rng.integers(0, 2**31 - 1, size=8)
-    fs = 125.0
-    window = 64
     quick = args.quick
-    minutes_train = 1.5 if quick else 4.0
-    epochs = args.epochs or (6 if quick else 12)
-    hidden, latent = (24, 4) if quick else (32, 6)
+    setting = replace(FULL, train_seconds=120.0 if quick else 200.0,
+                      test_seconds=80.0 if quick else 150.0)
+    epochs = args.epochs or (25 if quick else 60)
+    seed = args.seed
+    rng = np.random.default_rng([seed, 1])
 
-    # 1. data ---------------------------------------------------------------------------------
+    # 1. data: one window per heartbeat; missing values in the training beats ----------------
     t0 = time.perf_counter()
-    train = ecg(duration=60 * minutes_train, fs=fs, heart_rate=72, rng=int(seeds[0])).signal
-    normal_val = ecg(duration=60 * 1.0, fs=fs, heart_rate=72, rng=int(seeds[1])).signal
-    test_ecg = ecg(duration=60 * (0.75 if quick else 1.5), fs=fs, heart_rate=72,
-                   rng=int(seeds[2]))
-    test, labels = inject_anomalies(
-        test_ecg.signal,
-        kinds=("spike", "noise_burst", "flat_line", "wide_qrs", "inverted_t", "missing_beat"),
-        n=6 if quick else 10, r_peaks=test_ecg.r_peaks, fs=fs, rng=int(seeds[3]))
-    observed = mask_mcar(train.shape, 0.05, rng=int(seeds[4])) & mask_gaps(
-        train.shape, missing_rate=0.05, gap_length=(5, 20), rng=int(seeds[5]))
-    train_missing = np.where(observed, train, np.nan)
-    _say(f"[1/4] data: training series {train.size} samples ({fs:g} Hz) with "
-         f"{100 * (1 - observed.mean()):.1f}% missing; test series {test.size} samples with "
-         f"{labels.mean() * 100:.1f}% anomalous   ({time.perf_counter() - t0:.1f} s)")
+    d = make_anomaly_data(setting, seed)
+    train = d["train_windows"]  # (B, W, 1) normal beats
+    n_val = max(8, len(train) // 5)  # held-out normal beats: threshold
+    train, normal_val = train[:-n_val], train[-n_val:]
+    observed = mask_mcar(train.shape, 0.05, rng=rng) & mask_gaps(
+        train.shape, missing_rate=0.05, gap_length=(3, 8), rng=rng)
+    scaler = StandardScaler().fit(np.where(observed, train, np.nan))  # NaN-aware
+    train_scaled = np.where(observed, scaler.transform(np.where(observed, train, 0.0)), np.nan)
+    test_windows, labels = d["test_windows"], d["window_labels"]
+    _say(f"[1/4] data: {len(train)} normal heartbeats of {setting.window} samples "
+         f"({setting.fs:g} Hz) for training, {100 * (1 - observed.mean()):.1f}% of their samples "
+         f"missing; {len(test_windows)} test beats, {int(labels.sum())} with injected anomalies "
+         f"({time.perf_counter() - t0:.1f} s)")
 
-    # 2. train the LSTM-VAE on windows of the incomplete series (mask-aware loss) -------------
+    # 2. train the LSTM-VAE with the mask-aware loss --------------------------------------------
     t0 = time.perf_counter()
-    model = LSTMVAE(1, hidden, latent, likelihood="gaussian", rng=int(seeds[6]))
-    imputer = ModelImputer(model, window=window, train_stride=8, stride=8, n_iter=5)
-    _say(f"[2/4] training LSTM-VAE (H={hidden}, latent={latent}, window={window}) for {epochs} "
-         f"epochs on backend {_backend_name()} ...")
-    imputer.fit(train_missing, epochs=epochs, batch_size=32, lr=5e-3,
-                kl_schedule=f"linear:{max(1, epochs * 10)}", seed=int(seeds[7]), verbose=1)
-    history = imputer.history_
+    model = LSTMVAE(1, setting.hidden, setting.latent, likelihood="gaussian", free_bits=0.25,
+                    rng=seed)
+    _say(f"[2/4] training an LSTM-VAE (H={setting.hidden}, latent={setting.latent}) for {epochs} "
+         f"epochs, backend {_backend_name()} ...")
+    history = model.fit(train_scaled, mask=observed, epochs=epochs, batch_size=32, lr=5e-3,
+                        kl_schedule="linear:300", clip_norm=5.0, seed=seed, diagnostics=False,
+                        verbose=1 if epochs <= 30 else 2)
     last = {k: history.metrics[k][-1] for k in ("loss", "reconstruction", "kl")}
-    _say(f"      trained in {time.perf_counter() - t0:.1f} s; final loss parts: "
-         + ", ".join(f"{k} {v:.3f}" for k, v in last.items()) + " (nats per window)")
+    _say(f"      trained in {time.perf_counter() - t0:.1f} s; final "
+         + ", ".join(f"{k} {v:.2f}" for k, v in last.items()) + " (nats per beat)")
 
-    # 3. anomaly detection ----------------------------------------------------------------------
+    # 3. anomaly detection: reconstruction probability, threshold mu + 3 sigma ------------------
     t0 = time.perf_counter()
     detector = AnomalyDetector(model, score="reconstruction_probability", threshold="mu_k_sigma",
-                               k=3.0, window=window, stride=4, n_samples=10, validation_split=0.5,
-                               rng=args.seed)
+                               k=3.0, n_samples=10, validation_split=0.5, rng=seed)
     detector.fit(normal_val, train=False)
-    scores = detector.score(test)
-    pred = scores > detector.step_threshold_
+    scores = detector.score(test_windows)
     auc = roc_auc(labels, scores)
     ap = pr_auc(labels, scores)
-    _, _, f1 = precision_recall_f1(labels, pred)
-    z_scores = rolling_zscore_scores(test, window=window)
-    z_auc = roc_auc(labels, z_scores)
-    _say(f"[3/4] anomaly detection scored {test.size} steps ({time.perf_counter() - t0:.1f} s)")
+    _, _, f1 = precision_recall_f1(labels, (scores > detector.window_threshold_).astype(int))
+    # Baseline: rolling z-score of the raw signal, a beat's score is its maximum.
+    zw = 2 * int(setting.fs)
+    z = rolling_zscore_scores(d["test_signal"], zw)
+    z_beats = np.array([np.nanmax(z[a:a + setting.window]) for a in d["test_starts"]])
+    z_auc = roc_auc(labels, np.nan_to_num(z_beats))
+    z_train = rolling_zscore_scores(d["train_signal"], zw)[zw:]
+    z_thr = fit_threshold(z_train, "mu_k_sigma", k=3.0)
+    _, _, z_f1 = precision_recall_f1(labels, (z_beats > z_thr).astype(int))
+    _say(f"[3/4] scored {len(test_windows)} test beats ({time.perf_counter() - t0:.1f} s)")
 
-    # 4. imputation -----------------------------------------------------------------------------
+    # 4. imputation: remove gaps from normal test beats, fill them, compare --------------------
     t0 = time.perf_counter()
-    truth = ecg(duration=20.0, fs=fs, heart_rate=72, rng=int(seeds[2]) + 1).signal
-    gap_mask = mask_gaps(truth.shape, missing_rate=0.2, gap_length=(8, 16), rng=args.seed + 11)
-    with_gaps = np.where(gap_mask, truth, np.nan)
+    truth = test_windows[~labels][:40, :, 0]  # (M, W) complete normal beats
+    gaps = np.stack([mask_gaps((truth.shape[1],), n_gaps=1, gap_length=(4, 8), rng=rng)
+                     for _ in truth])  # one gap per beat
+    with_gaps = np.where(gaps, truth, np.nan)
     estimates = {
-        "LSTM-VAE": imputer.transform(with_gaps),
-        "mean fill": impute_mean(with_gaps),
-        "linear": impute_linear(with_gaps),
-        "GP": impute_gp(with_gaps),
+        "LSTM-VAE": impute_with_model(model, with_gaps[..., None], n_iter=10, init="linear",
+                                      scaler=scaler)[..., 0],
+        "mean fill": np.stack([impute_mean(row) for row in with_gaps]),
+        "linear interpolation": np.stack([impute_linear(row) for row in with_gaps]),
+        "Gaussian process": np.stack([impute_gp(row) for row in with_gaps]),
     }
-    missing = ~gap_mask
+    missing = ~gaps
     mae = {k: float(np.mean(np.abs(v[missing] - truth[missing]))) for k, v in estimates.items()}
-    _say(f"[4/4] imputed {missing.sum()} removed samples ({time.perf_counter() - t0:.1f} s)")
+    _say(f"[4/4] imputed {missing.sum()} removed samples in {len(truth)} beats "
+         f"({time.perf_counter() - t0:.1f} s)")
 
     # table ---------------------------------------------------------------------------------------
     _say("")
-    _say("  anomaly detection (per time step)        LSTM-VAE   rolling z-score")
-    _say(f"    ROC-AUC                                  {auc:6.3f}    {z_auc:6.3f}")
+    _say("  anomaly detection, per heartbeat           LSTM-VAE   rolling z-score")
+    _say(f"    ROC-AUC                                  {auc:6.3f}     {z_auc:6.3f}")
     _say(f"    PR-AUC                                   {ap:6.3f}")
-    _say(f"    F1 at mu + 3 sigma                       {f1:6.3f}")
+    _say(f"    F1 at mu + 3 sigma                       {f1:6.3f}     {z_f1:6.3f}")
     _say("  imputation of removed gaps, MAE (lower is better)")
     for name, value in sorted(mae.items(), key=lambda kv: kv[1]):
         _say(f"    {name:<40s} {value:6.4f}")
     _say("")
 
     # figures -------------------------------------------------------------------------------------
-    wins = np.lib.stride_tricks.sliding_window_view(test_ecg.signal, window)[::window][:4]
-    scaler = imputer.scaler_
-    wins_scaled = scaler.transform(wins[..., None])
-    recon = model.reconstruct(wins_scaled)
     files = []
-    fig = plots.plot_series_reconstructions(wins_scaled, recon, out / "reconstructions.png",
-                                            title="ECG windows (scaled): input vs reconstruction")
+    pick = np.concatenate([np.flatnonzero(~labels)[:2], np.flatnonzero(labels)[:2]])
+    Xs = scaler.transform(test_windows[pick])
+    mu, _ = model.encode(Xs)
+    mean, std = model.decode(mu, Xs.shape[1], return_std=True)
+    kinds = ", ".join(d["window_kinds"][i] or "normal" for i in pick)
+    plots.close(plots.plot_series_reconstructions(
+        Xs, mean, out / "reconstructions.png", std=std,
+        title=f"heartbeats (scaled) vs LSTM-VAE reconstruction: {kinds}"))
     files.append("reconstructions.png")
-    plots.close(fig)
-    fig = plots.plot_anomaly_scores(test, scores, detector.step_threshold_, labels,
-                                    out / "anomaly_scores.png",
-                                    title="reconstruction-probability anomaly score")
+    T = d["test_signal"].shape[0]
+    steps = windows_to_series(detector.score_steps(test_windows), d["test_starts"], T)
+    steps = np.where(np.isfinite(steps), steps, np.nanmin(steps))
+    span = slice(0, min(T, int(25 * setting.fs)))
+    plots.close(plots.plot_anomaly_scores(
+        d["test_signal"][span], steps[span], detector.step_threshold_, d["step_labels"][span],
+        out / "anomaly_scores.png", title="reconstruction-probability anomaly score (first 25 s)"))
     files.append("anomaly_scores.png")
-    plots.close(fig)
-    all_wins = np.lib.stride_tricks.sliding_window_view(normal_val, window)[::8]
-    mu, _ = model.encode(scaler.transform(all_wins[..., None]))
-    phase = np.argmax(all_wins, axis=1)  # where the R peak falls in the window
-    fig = plots.plot_latent_scatter(mu, phase, out / "latent_codes.png",
-                                    title="latent means of normal windows",
-                                    label_name="R-peak position in window")
+    mu_all, _ = model.encode(scaler.transform(test_windows))
+    plots.close(plots.plot_latent_scatter(
+        mu_all, labels.astype(int), out / "latent_codes.png",
+        title="latent means of test beats (PCA)", label_name="anomalous"))
     files.append("latent_codes.png")
-    plots.close(fig)
-    fig = plots.plot_imputation(truth[:600], gap_mask[:600],
-                                {k: v[:600] for k, v in estimates.items()},
-                                out / "imputation.png", title="imputed gaps vs truth")
+    n_show = 6
+    plots.close(plots.plot_imputation(
+        truth[:n_show].reshape(-1), gaps[:n_show].reshape(-1),
+        {k: v[:n_show].reshape(-1) for k, v in estimates.items()},
+        out / "imputation.png", title=f"imputed gaps vs truth ({n_show} beats side by side)"))
     files.append("imputation.png")
-    plots.close(fig)
-    fig = plots.plot_history(history.metrics, out / "training.png", title="LSTM-VAE training")
+    plots.close(plots.plot_history(history.metrics, out / "training.png",
+                                   title="LSTM-VAE training"))
     files.append("training.png")
-    plots.close(fig)
     _say(f"figures written to {out.resolve()}: " + ", ".join(files))
     return 0
 
