@@ -405,12 +405,14 @@ def adam_update(
 def _adam_update_fn():
     """The per-array Adam update for the active backend.
 
-    Hook for acceleration: when ``minivae/kernels/adam.py`` provides a Numba kernel with the
-    signature of :func:`adam_update` (tested against it), return it in the Numba branch.  Until
-    then both backends use the NumPy reference.
+    With the Numba backend this is the fused kernel of :mod:`minivae.kernels.adam` (one pass
+    over the array instead of NumPy's temporaries; tests/test_kernels.py checks it against
+    :func:`adam_update`).
     """
     if backend.use_numba():
-        return adam_update  # replace with minivae.kernels.adam.adam_update once it exists
+        from minivae.kernels import numba_kernels
+
+        return numba_kernels().adam_update
     return adam_update
 
 

@@ -26,6 +26,9 @@ from minivae.nn.lstm import (
 )
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 
+# Every test here runs on the NumPy reference and on the Numba kernels (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 TOL = 1e-7
 EPS = 1e-5
 

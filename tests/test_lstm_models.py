@@ -24,6 +24,9 @@ from minivae.models.lstm_autoencoder import HALF_LOG_PI, MSE_STD, LSTMAutoencode
 from minivae.models.lstm_vae import LSTMVAE, _set_free_bits_in_gap
 from minivae.nn.sequence import lengths_to_mask
 
+# Every test here runs on the NumPy reference and on the Numba kernels (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 TOL = 1e-7
 
 

@@ -14,6 +14,9 @@ from minivae.nn.lstm import LSTM, LSTMCell
 
 torch = pytest.importorskip("torch")
 
+# Every test here runs on the NumPy reference and on the Numba kernels (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 ATOL = 1e-10
 
 

@@ -50,7 +50,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minivae import backend
 from minivae._validation import check_array, check_positive_int, check_rng
+from minivae.kernels import numba_kernels
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
@@ -255,6 +257,12 @@ class LSTMLayer(Layer):
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Unroll over time on already validated inputs (padded x entries already zeroed)."""
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
+        if backend.use_numba():
+            # Same equations in one compiled loop over all T steps (minivae.kernels.lstm);
+            # tests/test_kernels.py holds it to this NumPy code within 1e-12 in float64.
+            hs, hT, cT, kcache = numba_kernels().lstm_forward(x, h, c, Wx, Wh, b, mask)
+            self.cache = ("numba", kcache, mask, x.shape)
+            return hs, (hT, cT)
         N, T, _ = x.shape
         hs = np.zeros((N, T, self.hidden_size), dtype=self.dtype)
         caches = []
@@ -270,7 +278,7 @@ class LSTMLayer(Layer):
                 h = np.where(m, h_new, h)
                 c = np.where(m, c_new, c)
                 hs[:, t] = np.where(m, h_new, 0.0)
-        self.cache = (caches, mask, x.shape)
+        self.cache = ("numpy", caches, mask, x.shape)
         return hs, (h, c)
 
     def backward(
@@ -279,11 +287,18 @@ class LSTMLayer(Layer):
         dhT: np.ndarray | None = None,
         dcT: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        caches, mask, (N, T, D) = self._need_cache()
+        path, caches, mask, (N, T, D) = self._need_cache()
         H = self.hidden_size
         dhs = _check_state(dhs, "dhs", (N, T, H), self.dtype)
         dh = _check_state(dhT, "dhT", (N, H), self.dtype)  # gradient carried back in time
         dc = _check_state(dcT, "dcT", (N, H), self.dtype)
+        if path == "numba":
+            dx, dh0, dc0, dWx, dWh, db = numba_kernels().lstm_backward(
+                dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"])
+            self.grads["Wx"] += dWx
+            self.grads["Wh"] += dWh
+            self.grads["b"] += db
+            return dx, dh0, dc0
         dx = np.zeros((N, T, D), dtype=self.dtype)
         dWx = np.zeros_like(self.params["Wx"])
         dWh = np.zeros_like(self.params["Wh"])
@@ -500,7 +515,9 @@ class LSTMCell(Layer):
         shape = (N, self.hidden_size)
         h_prev = _check_state(h_prev, "h_prev", shape, self.dtype)
         c_prev = _check_state(c_prev, "c_prev", shape, self.dtype)
-        h, c, step_cache = lstm_step_forward(
+        # The Numba step kernel returns the same cache tuple, so backward can pop either kind.
+        step = numba_kernels().lstm_step_forward if backend.use_numba() else lstm_step_forward
+        h, c, step_cache = step(
             x_t, h_prev, c_prev, self.params["Wx"], self.params["Wh"], self.params["b"]
         )
         self.cache.append(step_cache)
@@ -518,7 +535,9 @@ class LSTMCell(Layer):
         dh = check_array(dh, "dh", shape=shape, dtype=self.dtype)
         dc = _check_state(dc, "dc", shape, self.dtype)
         step_cache = self.cache.pop()
-        dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, step_cache)
+        step_backward = (numba_kernels().lstm_step_backward if backend.use_numba()
+                         else lstm_step_backward)
+        dx, dh_prev, dc_prev, dWx, dWh, db = step_backward(dh, dc, step_cache)
         self.grads["Wx"] += dWx
         self.grads["Wh"] += dWh
         self.grads["b"] += db
