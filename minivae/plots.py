@@ -95,8 +95,15 @@ def plot_manifold(decoded: np.ndarray, grid_values: np.ndarray, path=None, *, im
     h, w = image_shape
     canvas = np.asarray(decoded).reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig, ax = plt.subplots(figsize=(7, 7))
-    lo, hi = float(grid_values[0]), float(grid_values[-1])
-    ax.imshow(canvas, cmap="gray", extent=(lo, hi, lo, hi), vmin=0, vmax=1)
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
+    # Ticks at cell centres labelled with the actual grid values: the grid need not be evenly
+    # spaced (an inverse-normal grid is denser near 0), so a linear axis would mislabel it.
+    step = max(1, n // 7)
+    centres = (np.arange(0, n, step) + 0.5) * w
+    values = np.asarray(grid_values, dtype=float)[::step]
+    ax.set_xticks(centres, [f"{v:.2g}" for v in values])
+    values_down = np.asarray(grid_values, dtype=float)[::-1][::step]  # rows: z[1] decreasing
+    ax.set_yticks((np.arange(0, n, step) + 0.5) * h, [f"{v:.2g}" for v in values_down])
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title("decoded latent manifold")
