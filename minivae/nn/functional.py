@@ -6,11 +6,18 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function without overflow: uses exp(-|x|) only, which lies in (0, 1]."""
+    """Logistic function 1 / (1 + exp(-x)), stable for every input.
+
+    For x < -709 (float64) exp(-x) overflows to inf and 1 / (1 + inf) = 0, which is the correct
+    limit, so the overflow warning is silenced rather than avoided; no NaN can arise.  Computed
+    in place in one buffer: the LSTM calls this on every gate at every step.
+    """
     x = np.asarray(x)
-    e = np.exp(-np.abs(x))
-    r = 1.0 / (1.0 + e)  # sigmoid(|x|); one exp and one division for both branches
-    return np.where(x >= 0, r, e * r)
+    with np.errstate(over="ignore"):
+        out = np.exp(-x)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
