@@ -52,7 +52,10 @@ CheckFn = Callable[[np.random.Generator], list[GradCheckResult]]
 REGISTRY: dict[str, CheckFn] = {}
 
 #: Modules imported (if they exist) to let them register checks through the hook.
-PLUGIN_MODULES: list[str] = ["minivae.nn.lstm", "minivae.models", "minivae.kernels"]
+PLUGIN_MODULES: list[str] = [
+    "minivae.nn.lstm", "minivae.models", "minivae.kernels", "minivae.separation",
+    "minivae.volatility",
+]
 #: Packages whose direct submodules are imported for the same reason.
 PLUGIN_PACKAGES: list[str] = ["minivae.nn", "minivae.models"]
 
