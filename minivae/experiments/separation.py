@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from minivae.data.synthetic import fetal_maternal_mixture, harmonic_sources
+from minivae.experiments._cli import resolve_seeds
 from minivae.separation import SpectrogramVAESeparator, oracle_separation
 from minivae.signal import bss_eval, stft
 
@@ -329,14 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     s = TINY if args.tiny else QUICK if args.quick else FULL
-    if args.seeds is not None:
-        if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
-            parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
-        seeds = tuple(args.seeds)
-    else:
-        if args.seed < 0:
-            parser.error(f"--seed must be >= 0, got {args.seed}")
-        seeds = tuple(range(args.seed, args.seed + s.n_seeds))
+    seeds = resolve_seeds(parser, args, s.n_seeds)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"

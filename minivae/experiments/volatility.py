@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from minivae.experiments._cli import resolve_seeds
 from minivae.volatility import (
     DEFAULT_LOG_MONEYNESS,
     DEFAULT_MATURITIES,
@@ -264,14 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     s = TINY if args.tiny else QUICK if args.quick else FULL
-    if args.seeds is not None:
-        if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
-            parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
-        seeds = tuple(args.seeds)
-    else:
-        if args.seed < 0:
-            parser.error(f"--seed must be >= 0, got {args.seed}")
-        seeds = tuple(range(args.seed, args.seed + s.n_seeds))
+    seeds = resolve_seeds(parser, args, s.n_seeds)
     if not 0.0 < args.fraction <= 1.0:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     if args.quote_noise < 0:
