@@ -3,7 +3,7 @@
 What it does, step by step (every number is seeded: the same ``--seed`` prints the same table):
 
 1. generates an ECG-like recording (Gaussian P-QRS-T waves with heart-rate variability), cut into
-   one window per heartbeat, with about 10 % of the training samples missing (random points and
+   one window per heartbeat, with some of the training samples missing (random points and
    gaps), and a test recording with anomalies injected into 20 % of its beats (spikes, level
    shifts, noise bursts, flat lines, frequency changes, wide QRS, inverted T, missing beats);
 2. trains an LSTM-VAE (Park et al. 2018 style: LSTM encoder -> Gaussian z -> LSTM decoder fed z
