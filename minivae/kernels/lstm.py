@@ -420,6 +420,25 @@ def _same_dtype(dtype: np.dtype, **arrays: np.ndarray) -> None:
             )
 
 
+def _buffer(
+    workspace: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
+    """An uninitialised array for the kernels' own scratch/cache use.
+
+    With a ``workspace`` dict (owned by the calling layer) the array of the same name is reused
+    when its shape and dtype still match: the (T, N, 4H) buffers are several MB, and allocating
+    them afresh every call costs a page fault per 4 KiB on first touch, measured as much time
+    as the arithmetic of the forward pass.  Never used for arrays handed back to the caller.
+    """
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    buf = workspace.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype=dtype)
+        workspace[name] = buf
+    return buf
+
+
 def _check_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], desc: str) -> None:
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {desc}={shape}, got {arr.shape}")
@@ -433,6 +452,7 @@ def lstm_forward(
     Wh: np.ndarray,
     b: np.ndarray,
     valid: np.ndarray | None = None,
+    workspace: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMSeqCache]:
     """LSTM over a whole sequence (Numba kernel, same math as ``minivae.nn.lstm``).
 
@@ -441,6 +461,8 @@ def lstm_forward(
         x: (N, T, D); h0, c0: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,)
         valid: (N, T) bool or None (= every step valid).  At a padded step the state is carried,
             the output is 0 and no gradient flows through it; x there is ignored (may be NaN).
+        workspace: a dict the caller keeps between calls (see :func:`_buffer`); the returned
+            cache then lives in it and stays valid only until the next call with the same dict.
 
     Returns:
         hs: (N, T, H) hidden state per step (0 at padded steps),
@@ -458,7 +480,8 @@ def lstm_forward(
     _check_shape(b, "b", (4 * H,), "(4H,)")
     _check_shape(h0, "h0", (N, H), "(N, H)")
     _check_shape(c0, "c0", (N, H), "(N, H)")
-    x_tm = x.transpose(1, 0, 2).copy()  # (T, N, D), a copy: padded entries are zeroed below
+    x_tm = _buffer(workspace, "x", (T, N, D), dtype)  # padded entries are zeroed below
+    x_tm[...] = x.transpose(1, 0, 2)
     if valid is None:
         valid = np.ones((N, T), dtype=np.bool_)
     else:
@@ -468,11 +491,11 @@ def lstm_forward(
         valid = np.ascontiguousarray(valid)
         # Padded inputs may hold anything (even NaN): keep them out of x Wx and dWx = x^T da.
         x_tm[~valid.T] = 0
-    gates = np.empty((T, N, 4 * H), dtype=dtype)
+    gates = _buffer(workspace, "gates", (T, N, 4 * H), dtype)
     hs = np.empty((N, T, H), dtype=dtype)
-    h_prev = np.empty((T, N, H), dtype=dtype)
-    c_prev = np.empty((T, N, H), dtype=dtype)
-    tanh_c = np.empty((T, N, H), dtype=dtype)
+    h_prev = _buffer(workspace, "h_prev", (T, N, H), dtype)
+    c_prev = _buffer(workspace, "c_prev", (T, N, H), dtype)
+    tanh_c = _buffer(workspace, "tanh_c", (T, N, H), dtype)
     hT = np.empty((N, H), dtype=dtype)
     cT = np.empty((N, H), dtype=dtype)
     # Transposed weights: their rows are the columns of Wx, Wh, so the kernel's matrix products
@@ -496,6 +519,7 @@ def lstm_backward(
     cache: LSTMSeqCache,
     Wx: np.ndarray,
     Wh: np.ndarray,
+    workspace: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Backprop through time for :func:`lstm_forward`.
 
@@ -503,6 +527,7 @@ def lstm_backward(
         dhs: (N, T, H) dL/dhs or None (zeros); entries at padded steps are ignored
         dhT, dcT: (N, H) dL/dhT, dL/dcT or None (zeros)
         cache: from :func:`lstm_forward`; Wx: (D, 4H), Wh: (H, 4H) (the same parameters)
+        workspace: scratch buffers reused between calls (may be the forward's dict)
 
     Returns fresh arrays (the caller accumulates the parameter gradients):
         dx: (N, T, D) (0 at padded steps), dh0: (N, H), dc0: (N, H),
@@ -529,7 +554,8 @@ def lstm_backward(
     else:
         dhs = np.zeros((N, 1, H), dtype=dtype)  # never read (use_dhs=False): a typed placeholder
     n_chunks = _n_chunks(N)
-    dx_tm = np.zeros((T, N, D), dtype=dtype)
+    dx_tm = _buffer(workspace, "dx", (T, N, D), dtype)
+    dx_tm.fill(0)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)
     # One private copy of each parameter gradient per chunk (no two threads write the same
@@ -546,7 +572,7 @@ def lstm_backward(
     dWx = dWx_parts.sum(axis=0)
     dWh = dWh_parts.sum(axis=0)
     db = db_parts.sum(axis=0)
-    dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
+    dx = dx_tm.transpose(1, 0, 2).copy()  # always a copy: dx_tm may be a workspace buffer
     return dx, dh0, dc0, dWx, dWh, db
 
 
