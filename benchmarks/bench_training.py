@@ -228,10 +228,15 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
     if impl in ("numpy", "numba"):
         from minivae import backend
 
+        from minivae.blas import threads_for_training
+
         backend.set_backend(impl)
-        step, _, _ = minivae_step(c, dtype, X)
-        # the first Numba call compiles (or loads from the cache): more warm-up
-        res = measure(step, repeats, warmup=warmup + (2 if impl == "numba" else 0))
+        step, model, _ = minivae_step(c, dtype, X)
+        # The thread policy fit applies (BLAS pinned to one thread for LSTM models on the
+        # Numba backend, see minivae/blas.py); the first Numba call compiles (or loads from
+        # the cache): more warm-up.
+        with threads_for_training(model):
+            res = measure(step, repeats, warmup=warmup + (2 if impl == "numba" else 0))
         if impl == "numba":
             res["kernels_loaded"] = "minivae.kernels.lstm" in sys.modules
         backend.set_backend("numpy")
