@@ -161,6 +161,32 @@ def test_lstm_all_padded_row_carries_state():
     assert np.all(got["dx"][1] == 0.0)
 
 
+@pytest.mark.parametrize("T,N", [(4, 6), (1, 5), (3, 1)])  # T = 1 / N = 1: transposes are views
+def test_lstm_workspace_reuse_never_aliases_returned_arrays(T, N):
+    """With a workspace, the internal buffers are reused, but every array handed back (hs, hT,
+    cT, dx and the gradients) is fresh: results of an earlier call stay intact, and each call
+    equals a call without a workspace."""
+    rng = np.random.default_rng(5)
+    p1 = make_problem(rng, N, T, 3, 4, np.float64, masked=False)
+    p2 = make_problem(rng, N, T, 3, 4, np.float64, masked=False)
+    args = ("x", "h0", "c0", "Wx", "Wh", "b")
+    ws: dict = {}
+    out1 = K.lstm_forward(*(p1[k] for k in args), workspace=ws)
+    back1 = K.lstm_backward(p1["dhs"], p1["dhT"], p1["dcT"], out1[3], p1["Wx"], p1["Wh"],
+                            workspace=ws)
+    saved = [a.copy() for a in out1[:3] + back1]
+    out2 = K.lstm_forward(*(p2[k] for k in args), workspace=ws)
+    back2 = K.lstm_backward(p2["dhs"], p2["dhT"], p2["dcT"], out2[3], p2["Wx"], p2["Wh"],
+                            workspace=ws)
+    for kept, now in zip(saved, out1[:3] + back1):
+        np.testing.assert_array_equal(now, kept)
+    fresh = K.lstm_forward(*(p2[k] for k in args))
+    fresh_back = K.lstm_backward(p2["dhs"], p2["dhT"], p2["dcT"], fresh[3], p2["Wx"], p2["Wh"])
+    for got, want in zip(out2[:3] + back2, fresh[:3] + fresh_back):
+        np.testing.assert_array_equal(got, want)
+    assert ws["gates"].shape == (T, N, 16)  # the buffers really were reused
+
+
 def test_lstm_kernel_rejects_mixed_dtypes_and_bad_shapes():
     p = make_problem(np.random.default_rng(4), 2, 3, 2, 4, np.float64, masked=False)
     with pytest.raises(TypeError, match="Wh must have dtype float64"):

@@ -31,8 +31,10 @@ def numba_kernels() -> SimpleNamespace:
 
     Returns a namespace with:
 
-    * ``lstm_forward(x, h0, c0, Wx, Wh, b, valid=None) -> (hs, hT, cT, cache)``
-    * ``lstm_backward(dhs, dhT, dcT, cache, Wx, Wh) -> (dx, dh0, dc0, dWx, dWh, db)``
+    * ``lstm_forward(x, h0, c0, Wx, Wh, b, valid=None, workspace=None) -> (hs, hT, cT, cache)``
+    * ``lstm_backward(dhs, dhT, dcT, cache, Wx, Wh, workspace=None)``
+      ``-> (dx, dh0, dc0, dWx, dWh, db)``
+      (``workspace``: a dict the caller keeps, so the large internal buffers are reused)
     * ``lstm_step_forward(x_t, h_prev, c_prev, Wx, Wh, b) -> (h, c, cache)``
     * ``lstm_step_backward(dh, dc, cache) -> (dx, dh_prev, dc_prev, dWx, dWh, db)``
     * ``adam_update(param, grad, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)``
