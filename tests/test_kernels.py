@@ -33,9 +33,14 @@ TOL = {np.float64: 1e-12, np.float32: 1e-5}
 DTYPES = [np.float64, np.float32]
 
 
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    """max|got - want| relative to the largest entry of want (exact zeros compare exactly)."""
-    scale = float(np.max(np.abs(want), initial=0.0))
+def rel_err(got: np.ndarray, want: np.ndarray, floor: float = 0.0) -> float:
+    """max|got - want| relative to the largest entry of want (exact zeros compare exactly).
+
+    ``floor`` bounds the scale from below: a float32 result that cancels to ~1e-4 from O(1)
+    terms carries their absolute rounding error (~1e-7 sqrt(D)), so relative to itself it is
+    legitimately off by more than 1e-5.
+    """
+    scale = max(float(np.max(np.abs(want), initial=0.0)), floor)
     diff = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0))
     return diff if scale == 0.0 else diff / scale
 
@@ -104,7 +109,7 @@ def assert_parity(got, want, dtype):
     for name, w in want.items():
         assert got[name].dtype == dtype, f"{name}: dtype {got[name].dtype}, expected {dtype}"
         assert got[name].shape == w.shape, name
-        err = rel_err(got[name], w)
+        err = rel_err(got[name], w, floor=0.1 if dtype == np.float32 else 0.0)  # see rel_err
         assert err <= TOL[dtype], f"{name}: relative error {err:.2e} > {TOL[dtype]:.0e}"
 
 
@@ -204,7 +209,8 @@ def test_lstm_kernel_rejects_mixed_dtypes_and_bad_shapes():
 # ----------------------------------------------------------------------------- step kernels
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(max_examples=10, deadline=None)
-@given(N=st.integers(1, 9), D=st.one_of(st.integers(1, 4), st.integers(32, 36)), H=st.integers(1, 7),
+@given(N=st.integers(1, 9), D=st.one_of(st.integers(1, 4), st.integers(32, 36)),
+       H=st.integers(1, 7),
        seed=st.integers(0, 999))
 def test_lstm_step_matches_reference(dtype, N, D, H, seed):
     rng = np.random.default_rng(seed)
@@ -214,13 +220,14 @@ def test_lstm_step_matches_reference(dtype, N, D, H, seed):
     h, c, cache = K.lstm_step_forward(*args)
     h_ref, c_ref, cache_ref = lstm_step_forward(*(a.astype(np.float64) for a in args))
     assert h.dtype == dtype and c.dtype == dtype
-    assert rel_err(h, h_ref) <= TOL[dtype] and rel_err(c, c_ref) <= TOL[dtype]
+    floor = 0.1 if dtype == np.float32 else 0.0  # see rel_err: tiny (N=1, H=1) results cancel
+    assert rel_err(h, h_ref, floor) <= TOL[dtype] and rel_err(c, c_ref, floor) <= TOL[dtype]
     want = lstm_step_backward(dh.astype(np.float64), dc.astype(np.float64), cache_ref)
     # The caches have the same layout: each backward accepts the other's cache.
     for got in (K.lstm_step_backward(dh, dc, cache), lstm_step_backward(dh, dc, cache)):
         for g, w in zip(got, want):
             assert g.dtype == dtype and g.shape == w.shape
-            assert rel_err(g, w) <= TOL[dtype]
+            assert rel_err(g, w, floor) <= TOL[dtype]
     got = K.lstm_step_backward(dh.astype(np.float64), dc.astype(np.float64), cache_ref)
     for g, w in zip(got, want):
         assert rel_err(g, w) <= 1e-12
