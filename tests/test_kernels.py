@@ -342,3 +342,42 @@ def test_kernels_package_imports_without_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# ----------------------------------------------------------------------------- static input
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=15, deadline=None)
+@given(N=st.integers(1, 9), T=st.integers(1, 6),
+       D=st.one_of(st.integers(1, 5), st.integers(32, 34)), H=st.integers(1, 6),
+       masked=st.booleans(), seed=st.integers(0, 2**16))
+def test_lstm_static_input_equals_repeated_input(dtype, N, T, D, H, masked, seed):
+    """x: (N, D) with steps=T is the repeat-vector input x[:, None].repeat(T): same outputs and
+    gradients, with dx summed over the steps (what RepeatVector's backward does)."""
+    p = make_problem(np.random.default_rng(seed), N, T, D, H, dtype, masked)
+    z = p["x"][:, 0]
+    valid = p["valid"] if masked else None
+    rep = np.ascontiguousarray(np.repeat(z[:, None], T, axis=1))
+    hs, hT, cT, cache = K.lstm_forward(z, p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], valid,
+                                       steps=T, workspace={})
+    hs_r, hT_r, cT_r, cache_r = K.lstm_forward(rep, p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"],
+                                               valid)
+    got = K.lstm_backward(p["dhs"], p["dhT"], p["dcT"], cache, p["Wx"], p["Wh"])
+    want = K.lstm_backward(p["dhs"], p["dhT"], p["dcT"], cache_r, p["Wx"], p["Wh"])
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    floor = 0.1 if dtype == np.float32 else 0.0
+    for g, w in zip((hs, hT, cT), (hs_r, hT_r, cT_r)):
+        assert rel_err(g, w, floor) <= tol
+    assert got[0].shape == (N, D)
+    assert rel_err(got[0], want[0].sum(axis=1), floor) <= tol  # dx summed over the steps
+    for g, w in zip(got[1:], want[1:]):
+        assert g.dtype == dtype and rel_err(g, w, floor) <= tol
+
+
+def test_lstm_static_input_shape_errors():
+    p = make_problem(np.random.default_rng(6), 2, 3, 2, 4, np.float64, masked=False)
+    with pytest.raises(ValueError, match=r"with steps=T, x must be \(N, D\)"):
+        K.lstm_forward(p["x"], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], steps=3)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        K.lstm_forward(p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], steps=0)
+    with pytest.raises(ValueError, match=r"x must be \(N, T, D\)"):
+        K.lstm_forward(p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])

@@ -43,13 +43,14 @@ activations).
 Sequence cache layout (what :func:`lstm_forward` returns for :func:`lstm_backward`)
 -----------------------------------------------------------------------------------
 Time-major, so that one step's rows of one chunk form a contiguous block;
-:class:`LSTMSeqCache` ``(x, valid, gates, h_prev, c_prev, tanh_c)``:
+:class:`LSTMSeqCache` ``(x, valid, gates, h_prev, c_prev, tanh_c, static)``:
 
-* ``x: (T, N, D)``: the input, padded steps set to 0,
+* ``x: (T, N, D)``: the input, padded steps set to 0 (``(1, N, D)`` for a static input),
 * ``valid: (N, T) bool`` (all True when no mask was given),
 * ``gates: (T, N, 4H)``: activated gates ``[i | f | g | o]`` (0 at padded steps),
 * ``h_prev, c_prev: (T, N, H)``: the state *entering* each step,
-* ``tanh_c: (T, N, H)``: ``tanh(c_t)`` after each step (0 at padded steps).
+* ``tanh_c: (T, N, H)``: ``tanh(c_t)`` after each step (0 at padded steps),
+* ``static``: True when the forward was given one (N, D) input for every step (``steps=T``).
 """
 
 from __future__ import annotations
@@ -288,11 +289,13 @@ def _input_projection(x, Wx, WxT, b, a):  # type: ignore[no-untyped-def]
 def _seq_forward_chunk(ci, n0, n1, x, Wx, WxT, b, h0, c0, WhT, valid_tm, hs, gates, h_prev, c_prev, tanh_c, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
     """All T steps for batch rows n0:n1 (chunk number ``ci``, unused here).
 
-    x: (T, N, D) time-major input; Wx: (D, 4H), WxT: (4H, D) = Wx.T, b: (4H,); h0, c0: (N, H);
-    WhT: (4H, H) = Wh.T; valid_tm: (T, N) bool.  Writes hs: (N, T, H), gates: (T, N, 4H),
-    h_prev, c_prev, tanh_c: (T, N, H) and hT, cT: (N, H) for these rows.
+    x: (T, N, D) time-major input, or (1, N, D): the same input at every step (a repeat-vector
+    decoder), whose projection x Wx + b is then computed once; Wx: (D, 4H), WxT: (4H, D) = Wx.T,
+    b: (4H,); h0, c0: (N, H); WhT: (4H, H) = Wh.T; valid_tm: (T, N) bool.  Writes hs: (N, T, H),
+    gates: (T, N, 4H), h_prev, c_prev, tanh_c: (T, N, H) and hT, cT: (N, H) for these rows.
     """
-    T = x.shape[0]
+    T = valid_tm.shape[0]
+    static = x.shape[0] == 1
     H = WhT.shape[1]
     nc = n1 - n0
     zero = x.dtype.type(0.0)
@@ -301,8 +304,14 @@ def _seq_forward_chunk(ci, n0, n1, x, Wx, WxT, b, h0, c0, WhT, valid_tm, hs, gat
     _copy(h, h0[n0:n1])
     _copy(c, c0[n0:n1])
     a = np.empty((nc, 4 * H), dtype=x.dtype)  # pre-activations of one step
+    a_x = np.empty((nc, 4 * H), dtype=x.dtype)  # x Wx + b of a static input
+    if static:
+        _input_projection(x[0, n0:n1], Wx, WxT, b, a_x)
     for t in range(T):
-        _input_projection(x[t, n0:n1], Wx, WxT, b, a)  # a = x_t Wx + b
+        if static:
+            _copy(a, a_x)
+        else:
+            _input_projection(x[t, n0:n1], Wx, WxT, b, a)  # a = x_t Wx + b
         _gemm_nt(h, WhT, a)  # a += h_{t-1} Wh
         _copy(h_prev[t, n0:n1], h)
         _copy(c_prev[t, n0:n1], c)
@@ -320,13 +329,15 @@ def _seq_forward_chunk(ci, n0, n1, x, Wx, WxT, b, h0, c0, WhT, valid_tm, hs, gat
 def _seq_backward_chunk(ci, n0, n1, dhs, use_dhs, dhT, dcT, x, gates, h_prev, c_prev, tanh_c, Wx, Wh, valid_tm, dx, dh0, dc0, dWx_parts, dWh_parts, db_parts):  # type: ignore[no-untyped-def]  # noqa: E501
     """Backprop through time for batch rows n0:n1, chunk number ``ci``.
 
-    dhs: (N, T, H) (ignored unless ``use_dhs``); dhT, dcT: (N, H); the forward's x: (T, N, D),
-    gates: (T, N, 4H), h_prev, c_prev, tanh_c: (T, N, H); Wx: (D, 4H), Wh: (H, 4H);
-    valid_tm: (T, N).  Writes, for these rows, dx: (T, N, D) (must be zero on entry), dh0, dc0:
-    (N, H), and this chunk's share of the parameter gradients into dWx_parts[ci]: (D, 4H),
-    dWh_parts[ci]: (H, 4H), db_parts[ci]: (4H,) (zero on entry; the caller sums the chunks).
+    dhs: (N, T, H) (ignored unless ``use_dhs``); dhT, dcT: (N, H); the forward's x: (T, N, D)
+    or (1, N, D) (static input), gates: (T, N, 4H), h_prev, c_prev, tanh_c: (T, N, H);
+    Wx: (D, 4H), Wh: (H, 4H); valid_tm: (T, N).  Writes, for these rows, dx: shaped like x
+    (must be zero on entry), dh0, dc0: (N, H), and this chunk's share of the parameter gradients
+    into dWx_parts[ci]: (D, 4H), dWh_parts[ci]: (H, 4H), db_parts[ci]: (4H,) (zero on entry;
+    the caller sums the chunks).
     """
     T = gates.shape[0]
+    static = x.shape[0] == 1
     H = Wh.shape[0]
     G = 4 * H
     nc = n1 - n0
@@ -340,16 +351,22 @@ def _seq_backward_chunk(ci, n0, n1, dhs, use_dhs, dhT, dcT, x, gates, h_prev, c_
     dWx = dWx_parts[ci]
     dWh = dWh_parts[ci]
     db = db_parts[ci]
+    da_sum = np.zeros((nc, G), dtype=gates.dtype)  # static input: sum over t of da_t
     for t in range(T - 1, -1, -1):
         _gates_backward(dh, dhs, n0, t, use_dhs, dc, gates[t, n0:n1], c_prev[t, n0:n1],
                         tanh_c[t, n0:n1], valid_tm[t, n0:n1], da)
         # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
         _gemm_tn(h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
-        _gemm_tn(x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
-        for m in range(nc):
-            for j in range(G):
-                db[j] += da[m, j]
-        _gemm_nt(da, Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
+        if static:  # x Wx + b is the same term at every step: its gradients need only sum_t da_t
+            for m in range(nc):
+                for j in range(G):
+                    da_sum[m, j] += da[m, j]
+        else:
+            _gemm_tn(x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
+            for m in range(nc):
+                for j in range(G):
+                    db[j] += da[m, j]
+            _gemm_nt(da, Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
         for m in range(nc):
             for k in range(H):
                 dhn[m, k] = zero
@@ -358,6 +375,12 @@ def _seq_backward_chunk(ci, n0, n1, dhs, use_dhs, dhT, dcT, x, gates, h_prev, c_
             if valid_tm[t, n0 + m]:  # padded rows keep dh (the state was carried)
                 for k in range(H):
                     dh[m, k] = dhn[m, k]
+    if static:
+        _gemm_tn(x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
+        for m in range(nc):
+            for j in range(G):
+                db[j] += da_sum[m, j]
+        _gemm_nt(da_sum, Wx, dx[0, n0:n1])  # dx = (sum_t da_t) Wx^T
     _copy(dh0[n0:n1], dh)
     _copy(dc0[n0:n1], dc)
 
@@ -414,6 +437,7 @@ class LSTMSeqCache(NamedTuple):
     h_prev: np.ndarray  # (T, N, H) hidden state entering each step
     c_prev: np.ndarray  # (T, N, H) cell state entering each step
     tanh_c: np.ndarray  # (T, N, H) tanh of the cell state after each step (0 at padded steps)
+    static: bool = False  # x was (N, D), the same input at every step (x is then (1, N, D))
 
 
 def _same_dtype(dtype: np.dtype, **arrays: np.ndarray) -> None:
@@ -458,12 +482,16 @@ def lstm_forward(
     b: np.ndarray,
     valid: np.ndarray | None = None,
     workspace: dict[str, np.ndarray] | None = None,
+    steps: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMSeqCache]:
     """LSTM over a whole sequence (Numba kernel, same math as ``minivae.nn.lstm``).
 
     Inputs (all float32 or all float64; only shapes and dtypes are checked here, the layer
     validates values):
-        x: (N, T, D); h0, c0: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,)
+        x: (N, T, D), or (N, D) with ``steps=T``: the same input at every one of T steps (what
+            a repeat-vector decoder feeds; its projection x Wx + b is computed once, and the
+            backward returns dx: (N, D) summed over the steps)
+        h0, c0: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,)
         valid: (N, T) bool or None (= every step valid).  At a padded step the state is carried,
             the output is 0 and no gradient flows through it; x there is ignored (may be NaN).
         workspace: a dict the caller keeps between calls (see :func:`_buffer`); the returned
@@ -474,7 +502,18 @@ def lstm_forward(
         hT, cT: (N, H) state after each sequence's last valid step,
         cache: :class:`LSTMSeqCache` for :func:`lstm_backward`.
     """
-    N, T, D = x.shape
+    static = steps is not None
+    if static:
+        if x.ndim != 2:
+            raise ValueError(f"with steps=T, x must be (N, D) (one input for every step), got "
+                             f"shape {x.shape}")
+        if int(steps) < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        (N, D), T = x.shape, int(steps)
+    else:
+        if x.ndim != 3:
+            raise ValueError(f"x must be (N, T, D), got shape {x.shape}")
+        N, T, D = x.shape
     H = Wh.shape[0]
     dtype = x.dtype
     if dtype not in (np.float32, np.float64):
@@ -485,8 +524,8 @@ def lstm_forward(
     _check_shape(b, "b", (4 * H,), "(4H,)")
     _check_shape(h0, "h0", (N, H), "(N, H)")
     _check_shape(c0, "c0", (N, H), "(N, H)")
-    x_tm = _buffer(workspace, "x", (T, N, D), dtype)  # padded entries are zeroed below
-    x_tm[...] = x.transpose(1, 0, 2)
+    x_tm = _buffer(workspace, "x", (1 if static else T, N, D), dtype)
+    x_tm[...] = x[None] if static else x.transpose(1, 0, 2)  # padded entries are zeroed below
     if valid is None:
         valid = np.ones((N, T), dtype=np.bool_)
     else:
@@ -495,7 +534,8 @@ def lstm_forward(
         _check_shape(valid, "valid", (N, T), "(N, T)")
         valid = np.ascontiguousarray(valid)
         # Padded inputs may hold anything (even NaN): keep them out of x Wx and dWx = x^T da.
-        x_tm[~valid.T] = 0
+        if not static:
+            x_tm[~valid.T] = 0
     gates = _buffer(workspace, "gates", (T, N, 4 * H), dtype)
     hs = np.empty((N, T, H), dtype=dtype)
     h_prev = _buffer(workspace, "h_prev", (T, N, H), dtype)
@@ -514,7 +554,7 @@ def lstm_forward(
         np.ascontiguousarray(h0), np.ascontiguousarray(c0), WhT, valid_tm,
         hs, gates, h_prev, c_prev, tanh_c, hT, cT,
     )
-    return hs, hT, cT, LSTMSeqCache(x_tm, valid, gates, h_prev, c_prev, tanh_c)
+    return hs, hT, cT, LSTMSeqCache(x_tm, valid, gates, h_prev, c_prev, tanh_c, static)
 
 
 def lstm_backward(
@@ -535,12 +575,13 @@ def lstm_backward(
         workspace: scratch buffers reused between calls (may be the forward's dict)
 
     Returns fresh arrays (the caller accumulates the parameter gradients):
-        dx: (N, T, D) (0 at padded steps), dh0: (N, H), dc0: (N, H),
+        dx: (N, T, D) (0 at padded steps), or (N, D) for a static input (``steps=T`` in the
+        forward), dh0: (N, H), dc0: (N, H),
         dWx: (D, 4H), dWh: (H, 4H), db: (4H,)
     """
-    x_tm, valid, gates, h_prev, c_prev, tanh_c = cache
-    T, N, D = x_tm.shape
-    H = h_prev.shape[2]
+    x_tm, valid, gates, h_prev, c_prev, tanh_c, static = cache
+    T, N, H = h_prev.shape
+    D = x_tm.shape[2]
     dtype = gates.dtype
     _same_dtype(dtype, Wx=Wx, Wh=Wh)
     _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
@@ -559,7 +600,7 @@ def lstm_backward(
     else:
         dhs = np.zeros((N, 1, H), dtype=dtype)  # never read (use_dhs=False): a typed placeholder
     n_chunks = _n_chunks(N)
-    dx_tm = _buffer(workspace, "dx", (T, N, D), dtype)
+    dx_tm = _buffer(workspace, "dx", x_tm.shape, dtype)
     dx_tm.fill(0)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)
@@ -577,7 +618,8 @@ def lstm_backward(
     dWx = dWx_parts.sum(axis=0)
     dWh = dWh_parts.sum(axis=0)
     db = db_parts.sum(axis=0)
-    dx = dx_tm.transpose(1, 0, 2).copy()  # always a copy: dx_tm may be a workspace buffer
+    # always a copy: dx_tm may be a workspace buffer
+    dx = dx_tm[0].copy() if static else dx_tm.transpose(1, 0, 2).copy()
     return dx, dh0, dc0, dWx, dWh, db
 
 
