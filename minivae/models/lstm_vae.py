@@ -348,6 +348,7 @@ _VAE_CHECKS = {
     "autoregressive.tf05_masked": ("autoregressive", "mse", 0.5, True, 1, False, 0.5),
     "autoregressive.tf1": ("autoregressive", "gaussian", 1.0, False, 1, False, 1.0),
     "autoregressive.stacked_tf05": ("autoregressive", "gaussian", 0.5, True, 2, False, 1.0),
+    "autoregressive.stacked_tf1": ("autoregressive", "mse", 1.0, False, 2, False, 1.0),
 }
 
 
