@@ -5,19 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function 1 / (1 + exp(-x)), stable for every input.
 
-    For x < -709 (float64) exp(-x) overflows to inf and 1 / (1 + inf) = 0, which is the correct
-    limit, so the overflow warning is silenced rather than avoided; no NaN can arise.  Computed
-    in place in one buffer: the LSTM calls this on every gate at every step.
+    Inputs:
+        x: array of any shape (integers and bools are computed in float64)
+        out: optional array of x's shape to write the result into; may be ``x`` itself (an
+            in-place sigmoid, what the LSTM does with its gate pre-activations)
+
+    Returns an array of x's shape and floating dtype (``out`` if given; a scalar for a scalar).
+
+    For x < -88 (float32) or x < -709 (float64) exp(-x) overflows to inf, and 1 / (1 + inf) = 0
+    is the correct limit, so the overflow warning is silenced rather than avoided; for large
+    positive x, exp(-x) underflows to 0 and the result is 1.  No NaN can arise from a non-NaN
+    input.  Four passes over one buffer (negate, exp, add, reciprocal) and no temporaries: the
+    LSTM calls this on its gates at every time step.
     """
     x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)  # np.negative refuses bools; ints would stay integer
+    result = np.empty_like(x) if out is None else out
+    np.negative(x, out=result)
     with np.errstate(over="ignore"):
-        out = np.exp(-x)
-    out += 1.0
-    np.reciprocal(out, out=out)
-    return out
+        np.exp(result, out=result)
+    result += 1.0
+    np.reciprocal(result, out=result)
+    if out is None and result.ndim == 0:
+        return result[()]  # a scalar in, a scalar out
+    return result
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
