@@ -9,8 +9,9 @@ Architecture (shapes for a batch ``X: (N, T, D)``, hidden size H, latent size L)
 Two decoders, as in the code people actually write:
 
 * ``decoder="repeat"`` (repeat-vector, e.g. Srivastava et al. 2015 / the Keras recipe):
-  z is fed as the input at *every* step of a decoder LSTM (:class:`~minivae.nn.RepeatVector`),
-  starting from a zero state; a time-distributed Dense maps each h_t to the output.
+  z is fed as the input at *every* step of a decoder LSTM (like :class:`~minivae.nn.RepeatVector`
+  followed by an LSTM; here the LSTM's ``steps=T`` mode, which projects z once), starting from a
+  zero state; a time-distributed Dense maps each h_t to the output.
 * ``decoder="autoregressive"`` (seq2seq style): the decoder state starts from z,
   ``h_0 = tanh(Dense_h(z))``, ``c_0 = Dense_c(z)`` (one (H,) block per layer), and step t reads
   the previous value: a zero start token at t = 0, then x_{t-1}.  It runs on
@@ -79,7 +80,7 @@ from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, register_model
 from minivae.nn.dense import Dense
 from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer
-from minivae.nn.sequence import RepeatVector, lengths_to_mask
+from minivae.nn.sequence import lengths_to_mask
 
 DECODERS = ("repeat", "autoregressive")
 OUTPUTS = ("mse", "gaussian")
@@ -271,10 +272,11 @@ class BaseLSTMAutoencoder(Model):
         what :meth:`_decode_backward` needs (a training pass).
         """
         if not self.autoregressive:
-            rep = RepeatVector(T, dtype=self.dtype)
-            hs, _ = self.decoder_lstm.forward(rep.forward(z))
+            # z at every step, as RepeatVector(T) would feed it, without materialising the
+            # (N, T, L) copy: the LSTM's steps=T mode (x Wx + b computed once per sequence).
+            hs, _ = self.decoder_lstm.forward(z, steps=T)
             out = self.out_proj.forward(hs)
-            self._dec_cache = rep if keep else None
+            self._dec_cache = "repeat" if keep else None
             return out
         # Column 0 (the start token) is never "true"; every later entry teacher forced and
         # observed means no prediction is ever fed back: one pass over the whole sequence.
@@ -380,10 +382,9 @@ class BaseLSTMAutoencoder(Model):
     def _decode_backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, T, out_dim) -> dz (N, L); accumulates every decoder gradient."""
         if not self.autoregressive:
-            rep = self._dec_cache
             dhs = self.out_proj.backward(dout)
-            dzr, _, _ = self.decoder_lstm.backward(dhs)
-            return rep.backward(dzr)
+            dz, _, _ = self.decoder_lstm.backward(dhs)  # (N, L): summed over the T steps
+            return dz
         path, h0, *saved = self._dec_cache
         if path == "sequence":
             dh0s, dc0s = self._teacher_forced_backward(dout, *saved)

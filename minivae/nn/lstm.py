@@ -185,33 +185,31 @@ def _check_sequence_input(
     dtype: np.dtype,
     mask: object = None,
     lengths: object = None,
+    steps: object = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate ``x: (N, T, D)`` and the optional mask/lengths.
+    """Validate ``x: (N, T, D)`` (or ``x: (N, D)`` with ``steps=T``, the same input at every
+    step) and the optional mask/lengths.
 
     Returns ``(x, mask)`` where padded entries of x are replaced by 0 (so NaN there is harmless)
     and mask is ``(N, T)`` bool or None (None = every step valid, the fast path).
     """
+    if steps is not None:
+        T = check_positive_int(steps, "steps")
+        x = check_array(x, "x", ndim=2, dtype=dtype)  # one input for every step: all finite
+        N, D = x.shape
+        if D != input_size:
+            raise ValueError(
+                f"x must have input_size={input_size} features on its last axis, got shape "
+                f"{x.shape}"
+            )
+        return x, _check_mask(mask, lengths, N, T)
     x = check_array(x, "x", ndim=3, dtype=dtype, allow_nan=True)
     N, T, D = x.shape
     if D != input_size:
         raise ValueError(
             f"x must have input_size={input_size} features on its last axis, got shape {x.shape}"
         )
-    if mask is not None and lengths is not None:
-        raise ValueError("pass either mask or lengths, not both")
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.shape != (N,):
-            raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
-        mask = lengths_to_mask(lengths, T, name="lengths")
-    elif mask is not None:
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_:
-            raise TypeError(
-                f"mask must be a bool array (True = valid step), got dtype {mask.dtype}"
-            )
-        if mask.shape != (N, T):
-            raise ValueError(f"mask must have shape (N, T)=({N}, {T}), got {mask.shape}")
+    mask = _check_mask(mask, lengths, N, T)
     valid = np.ones((N, T), dtype=bool) if mask is None else mask
     finite = np.isfinite(x).all(axis=2)
     bad = valid & ~finite
@@ -225,6 +223,26 @@ def _check_sequence_input(
     if mask is not None:
         x = np.where(mask[:, :, None], x, 0.0).astype(dtype, copy=False)
     return x, mask
+
+
+def _check_mask(mask: object, lengths: object, N: int, T: int) -> np.ndarray | None:
+    """``mask: (N, T)`` bool, or ``lengths: (N,)`` turned into one, or None (every step valid)."""
+    if mask is not None and lengths is not None:
+        raise ValueError("pass either mask or lengths, not both")
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.shape != (N,):
+            raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
+        return lengths_to_mask(lengths, T, name="lengths")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(
+                f"mask must be a bool array (True = valid step), got dtype {mask.dtype}"
+            )
+        if mask.shape != (N, T):
+            raise ValueError(f"mask must have shape (N, T)=({N}, {T}), got {mask.shape}")
+    return mask
 
 
 def _check_state(s: object, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -480,12 +498,15 @@ class LSTMLayer(Layer):
     The forward's cache lives in buffers the layer reuses, so only the latest forward can be
     backpropagated (as with every layer: each forward replaces ``cache``).
 
-    forward(x, h0=None, c0=None, *, mask=None, lengths=None) -> (hs, (hT, cT))
-        x: (N, T, D);  h0, c0: (N, H) (default zeros)
+    forward(x, h0=None, c0=None, *, mask=None, lengths=None, steps=None) -> (hs, (hT, cT))
+        x: (N, T, D), or x: (N, D) with ``steps=T``: the same input at every step (what a
+        repeat-vector decoder feeds; equal to passing ``x[:, None]`` repeated T times, but
+        ``x Wx + b`` is computed once on the Numba backend);  h0, c0: (N, H) (default zeros)
         hs: (N, T, H) hidden state at each step (0 at padded steps);  hT, cT: (N, H)
     backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
         dhs: (N, T, H) or None (zeros);  dhT, dcT: (N, H) or None (zeros)
-        dx: (N, T, D) (exactly 0 at padded steps);  dh0, dc0: (N, H)
+        dx: (N, T, D) (exactly 0 at padded steps), or (N, D) summed over the steps when the
+        forward had ``steps=T``;  dh0, dc0: (N, H)
         Parameter gradients are *added* to ``grads``.
     """
 
@@ -512,18 +533,22 @@ class LSTMLayer(Layer):
         *,
         mask: np.ndarray | None = None,
         lengths: np.ndarray | None = None,
+        steps: int | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths)
+        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths, steps)
         shape = (x.shape[0], self.hidden_size)
         h0 = _check_state(h0, "h0", shape, self.dtype)
         c0 = _check_state(c0, "c0", shape, self.dtype)
-        return self._forward(x, h0, c0, mask)
+        return self._forward(x, h0, c0, mask, steps)
 
     def _forward(
-        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, mask: np.ndarray | None
+        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, mask: np.ndarray | None,
+        steps: int | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Unroll over time on already validated inputs (padded x entries already zeroed)."""
+        """Unroll over time on already validated inputs (padded x entries already zeroed;
+        ``steps=T`` with x: (N, D) = the same input at every step)."""
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
+        static = steps is not None
         if backend.use_numba():
             # Same equations in one compiled loop over all T steps (minivae.kernels.lstm);
             # tests/test_kernels.py holds it to this NumPy code within 1e-12 in float64.
@@ -531,11 +556,16 @@ class LSTMLayer(Layer):
             # from call to call: fresh multi-MB arrays every step cost more in page faults than
             # the arithmetic (measured 2x on the forward).  Only one cache per layer is alive.
             hs, hT, cT, kcache = numba_kernels().lstm_forward(
-                x, h, c, Wx, Wh, b, mask, workspace=self._workspace)
-            self.cache = ("numba", kcache, mask, x.shape)
+                x, h, c, Wx, Wh, b, mask, workspace=self._workspace, steps=steps)
+            self.cache = ("numba", kcache, mask, hs.shape[:2] + (self.input_size,), static)
             return hs, (hT, cT)
+        if static:
+            # The reference path simply feeds the repeated input (backward sums dx over time).
+            x = np.repeat(x[:, None], steps, axis=1)
+            if mask is not None:
+                x[~mask] = 0.0
         hs, hT, cT, cache = _sequence_forward(x, h, c, Wx, Wh, b, mask, self._buffers)
-        self.cache = ("numpy", cache, mask, x.shape)
+        self.cache = ("numpy", cache, mask, x.shape, static)
         return hs, (hT, cT)
 
     def backward(
@@ -544,10 +574,10 @@ class LSTMLayer(Layer):
         dhT: np.ndarray | None = None,
         dcT: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        path, caches, mask, (N, T, D) = self._need_cache()
+        path, caches, mask, (N, T, D), static = self._need_cache()
         H = self.hidden_size
-        dhs_given = dhs is not None  # None (e.g. an encoder that only uses hT) skips an add/step
-        dhs = _check_state(dhs, "dhs", (N, T, H), self.dtype)
+        # None (e.g. an encoder that only uses hT) skips reading/adding a zero array per step
+        dhs = None if dhs is None else check_array(dhs, "dhs", shape=(N, T, H), dtype=self.dtype)
         dh = _check_state(dhT, "dhT", (N, H), self.dtype)  # gradient carried back in time
         dc = _check_state(dcT, "dcT", (N, H), self.dtype)
         if path == "numba":
@@ -559,11 +589,12 @@ class LSTMLayer(Layer):
             self.grads["b"] += db
             return dx, dh0, dc0
         dx, dh0, dc0, dWx, dWh, db = _sequence_backward(
-            dhs if dhs_given else None, dh, dc, caches, self.params["Wx"], self.params["Wh"],
-            self._buffers)
+            dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"], self._buffers)
         self.grads["Wx"] += dWx
         self.grads["Wh"] += dWh
         self.grads["b"] += db
+        if static:
+            dx = dx.sum(axis=1)  # the same x fed every step: its gradient is the sum over steps
         return dx, dh0, dc0
 
     def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
@@ -587,11 +618,14 @@ class LSTM(Layer):
         num_layers == 1:  h0, c0, hT, cT (and dh0, dc0, dhT, dcT) are (N, H)
         num_layers  > 1:  they are (num_layers, N, H), index l = layer l (like PyTorch)
 
-    forward(x, h0=None, c0=None, *, mask=None, lengths=None) -> (hs, (hT, cT))
+    forward(x, h0=None, c0=None, *, mask=None, lengths=None, steps=None) -> (hs, (hT, cT))
         x: (N, T, D); mask: (N, T) bool (True = valid) or lengths: (N,) ints in [1, T]
+        or x: (N, D) with ``steps=T``: the same input at every step (a repeat-vector decoder;
+        see :class:`LSTMLayer`)
         hs: (N, T, H) outputs of the last layer (0 at padded steps)
     backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
         dhs: (N, T, H) or None (zeros, e.g. an encoder that only uses hT); dx: (N, T, D)
+        ((N, D), summed over the steps, after a forward with ``steps=T``)
         Parameter gradients are *added* to ``grads``.
 
     Example::
@@ -644,19 +678,21 @@ class LSTM(Layer):
         *,
         mask: np.ndarray | None = None,
         lengths: np.ndarray | None = None,
+        steps: int | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths)
+        x, mask = _check_sequence_input(x, self.input_size, self.dtype, mask, lengths, steps)
         shape = self._state_shape(x.shape[0])
         h0s = self._per_layer(_check_state(h0, "h0", shape, self.dtype))
         c0s = self._per_layer(_check_state(c0, "c0", shape, self.dtype))
         hTs, cTs = [], []
         hs = x
-        for layer, h, c in zip(self.layers, h0s, c0s):
+        for l, (layer, h, c) in enumerate(zip(self.layers, h0s, c0s)):
             # hs of the layer below is 0 at padded steps, the same mask keeps it ignored.
-            hs, (hT, cT) = layer._forward(hs, h, c, mask)
+            # Only the first layer can have a static input; the ones above read its hs.
+            hs, (hT, cT) = layer._forward(hs, h, c, mask, steps if l == 0 else None)
             hTs.append(hT)
             cTs.append(cT)
-        self.cache = x.shape
+        self.cache = hs.shape[:2]
         return hs, (self._stack(hTs), self._stack(cTs))
 
     def backward(
@@ -665,7 +701,7 @@ class LSTM(Layer):
         dhT: np.ndarray | None = None,
         dcT: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        N, T, _ = self._need_cache()
+        N, T = self._need_cache()
         shape = self._state_shape(N)
         dhTs = self._per_layer(_check_state(dhT, "dhT", shape, self.dtype))
         dcTs = self._per_layer(_check_state(dcT, "dcT", shape, self.dtype))
