@@ -78,7 +78,13 @@ from minivae.gradcheck.core import DEFAULT_H, DEFAULT_TOL, _central_differences
 from minivae.nn.activations import ReLU, Sigmoid
 from minivae.nn.dense import Dense
 from minivae.nn.functional import sigmoid, softplus
-from minivae.nn.lstm import LSTMLayer, lstm_step_backward, lstm_step_forward
+from minivae.nn.lstm import (
+    LSTMLayer,
+    _sequence_backward,
+    _sequence_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 
 __all__ = [
     "EXERCISES",
@@ -1190,8 +1196,10 @@ def _seq_inputs(seed: int) -> tuple[np.ndarray, ...]:
 
 def _lstm_forward_solution(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, Wx: np.ndarray,
                            Wh: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, list]:
-    """SOLUTIONS["lstm_forward"]: the loop of :meth:`minivae.nn.lstm.LSTMLayer._forward`
-    (without masks): one :func:`lstm_step_forward` per time step, h and c carried along."""
+    """SOLUTIONS["lstm_forward"]: the equations of :meth:`minivae.nn.lstm.LSTMLayer._forward`
+    (without masks) as a plain loop: one :func:`lstm_step_forward` per time step, h and c
+    carried along.  (The layer computes the same thing reorganised for speed, in
+    ``minivae.nn.lstm._sequence_forward``.)"""
     N, T, _ = x.shape
     hs = np.zeros((N, T, h0.shape[1]))
     h, c, caches = h0, c0, []
@@ -1203,9 +1211,10 @@ def _lstm_forward_solution(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, Wx: np
 
 
 def _lstm_backward_solution(dhs: np.ndarray, caches: Sequence[tuple]) -> tuple[np.ndarray, ...]:
-    """SOLUTIONS["lstm_backward"]: the loop of :meth:`minivae.nn.lstm.LSTMLayer.backward`
-    (without masks): :func:`lstm_step_backward` from the last step to the first, carrying dh and
-    dc back in time and SUMMING the parameter gradients of all steps."""
+    """SOLUTIONS["lstm_backward"]: the equations of :meth:`minivae.nn.lstm.LSTMLayer.backward`
+    (without masks) as a plain loop: :func:`lstm_step_backward` from the last step to the first,
+    carrying dh and dc back in time and SUMMING the parameter gradients of all steps.  (The
+    layer's reorganised version is ``minivae.nn.lstm._sequence_backward``.)"""
     return _bptt_variant(dhs, caches)
 
 
@@ -1469,9 +1478,9 @@ _CATALOGUE = [
     ("lstm_step_backward", _STEP_BWD_SIG, check_lstm_step_backward, lstm_step_backward,
      (lstm_step_backward,), "05_rnn_lstm_bptt"),
     ("lstm_forward", _SEQ_FWD_SIG, check_lstm_forward, _lstm_forward_solution,
-     (LSTMLayer._forward,), "05_rnn_lstm_bptt"),
+     (LSTMLayer._forward, _sequence_forward), "05_rnn_lstm_bptt"),
     ("lstm_backward", _SEQ_BWD_SIG, check_lstm_backward, _lstm_backward_solution,
-     (LSTMLayer.backward,), "05_rnn_lstm_bptt"),
+     (LSTMLayer.backward, _sequence_backward), "05_rnn_lstm_bptt"),
 ]
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).
