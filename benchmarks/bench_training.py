@@ -227,7 +227,6 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
 
     if impl in ("numpy", "numba"):
         from minivae import backend
-
         from minivae.blas import threads_for_training
 
         backend.set_backend(impl)

@@ -32,7 +32,7 @@ from minivae._validation import check_positive_int, check_rng, check_scalar
 from minivae.blas import threads_for_training
 from minivae.diagnostics import active_units, kl_per_dimension_mean
 from minivae.models.base import Model
-from minivae.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm
+from minivae.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm, nonfinite_grad_names
 from minivae.schedules import get_kl_schedule
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
@@ -371,7 +371,7 @@ def _train_step(model: Model, opt: Optimizer, batch: Any, mask: np.ndarray | Non
                 f"(parts: {_fmt_parts(parts)})" + _REMEDIES.format(lr=opt.lr)
             )
         model.backward()
-    bad_grads = [name for name, _, g in model.parameters() if not np.all(np.isfinite(g))]
+    bad_grads = nonfinite_grad_names(model.parameters())  # a fast check that misses nothing
     if bad_grads:
         raise FloatingPointError(
             f"non-finite gradient at {where} in parameter {bad_grads[0]!r}"

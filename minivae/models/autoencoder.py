@@ -36,8 +36,10 @@ def reconstruction_nll(
     ``kind``: "bernoulli" (out = logits), "gaussian" (out = mean, fixed ``variance``) or "mse".
     """
     if kind == "bernoulli":
+        if need_grad:  # one call: the inputs are validated once, not twice
+            return losses.bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
         value = losses.bernoulli_nll(out, X, mask=mask, reduction="none")
-        grad = losses.bernoulli_nll_grad(out, X, mask=mask, reduction="none") if need_grad else None
+        grad = None
     elif kind == "gaussian":
         value = losses.gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
                                                    reduction="none")
@@ -98,8 +100,10 @@ class Autoencoder(Model):
         self.output = output
         self.activation = str(activation)
         rng = check_rng(rng)
+        # The encoder's input is the data: its backward need not compute d(loss)/dX.
         self.encoder = MLP([self.input_dim, *self.hidden_sizes, self.latent_dim],
-                           activation=self.activation, rng=rng, dtype=self.dtype)
+                           activation=self.activation, rng=rng, dtype=self.dtype,
+                           input_grad=False)
         self.decoder = MLP([self.latent_dim, *self.hidden_sizes[::-1], self.input_dim],
                            activation=self.activation, rng=rng, dtype=self.dtype)
 

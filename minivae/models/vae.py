@@ -110,8 +110,10 @@ class BaseVAE(Model):
             )
         rng = check_rng(rng)
         D, L, C = self.input_dim, self.latent_dim, self._cond_dim
+        # The encoder reads data (and labels): its backward need not compute d(loss)/d(input),
+        # which saves a product as large as its first layer's forward pass.
         self.encoder = MLP([D + C, *self.hidden_sizes, 2 * L], activation=self.activation,
-                           rng=rng, dtype=self.dtype)
+                           rng=rng, dtype=self.dtype, input_grad=False)
         self.decoder = MLP([L + C, *self.hidden_sizes[::-1], self._decoder_out_dim()],
                            activation=self.activation, rng=rng, dtype=self.dtype)
 

@@ -28,10 +28,18 @@ class Sequential(Layer):
         self.cache = True
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """Chain rule in reverse order.  Returns d(loss)/dx, or ``None`` when the first layer
+        skips its input gradient (``Dense(..., input_grad=False)``)."""
         self._need_cache()
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dy = self.layers[i].backward(dy)
+            if dy is None and i > 0:
+                raise RuntimeError(
+                    f"layer {i} ({self.layers[i]!r}) returned no input gradient "
+                    "(input_grad=False) but the layers before it need one; only the first "
+                    "layer of a Sequential may skip it"
+                )
         return dy
 
     def __len__(self) -> int:
@@ -51,6 +59,10 @@ class MLP(Sequential):
     ``MLP([784, 400, 20], activation="relu")`` is Dense(784, 400) -> ReLU -> Dense(400, 20);
     ``output_activation`` (default identity) follows the last Dense.
     x: (N, sizes[0]) or (N, T, sizes[0]) -> y: (N, sizes[-1]) or (N, T, sizes[-1]).
+
+    ``input_grad=False`` is for an MLP whose input is data (an encoder): the first Dense skips
+    the product for d(loss)/dx and :meth:`backward` returns ``None`` (see :class:`Dense`).
+    The attribute ``input_grad`` reads and sets that flag.
     """
 
     def __init__(
@@ -61,6 +73,7 @@ class MLP(Sequential):
         output_activation: str = "identity",
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
+        input_grad: bool = True,
     ) -> None:
         sizes = [check_positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         if len(sizes) < 2:
@@ -76,3 +89,15 @@ class MLP(Sequential):
                 layers.append(get_activation(act, dtype=dtype))
         super().__init__(*layers, dtype=dtype)
         self.sizes = sizes
+        self.input_grad = input_grad
+
+    @property
+    def input_grad(self) -> bool:
+        """Whether :meth:`backward` computes d(loss)/dx (the first Dense's flag)."""
+        return self.layers[0].input_grad
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"input_grad must be a bool, got {type(value).__name__}")
+        self.layers[0].input_grad = bool(value)
