@@ -231,9 +231,9 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
 
         backend.set_backend(impl)
         step, model, _ = minivae_step(c, dtype, X)
-        # The thread policy fit applies (BLAS pinned to one thread for LSTM models on the
-        # Numba backend, see minivae/blas.py); the first Numba call compiles (or loads from
-        # the cache): more warm-up.
+        # The thread policy fit applies (BLAS pinned to one thread while an LSTM model
+        # trains, see minivae/blas.py); the first Numba call compiles (or loads from the
+        # cache): more warm-up.
         with threads_for_training(model):
             res = measure(step, repeats, warmup=warmup + (2 if impl == "numba" else 0))
         if impl == "numba":
@@ -733,7 +733,9 @@ def _promotion_trace(step, model, dtype: str) -> None:
 
 # =============================================================================== report
 TARGETS = {
-    # (case, impl, dtype): (max ratio to the faster PyTorch, the issue's wording)
+    # (case, impl, dtype): (max ratio, the issue's wording).  Checked against the faster of
+    # stock and tuned PyTorch, except where the issue names stock PyTorch: then against stock,
+    # with the ratio to the faster one shown next to it.
     ("W1", "numba", "float32"): (1.0, "≤ 1.0× tuned PyTorch per epoch"),
     ("W1", "numpy", "float32"): (1.0, "NumPy backend ≤ 1.0×"),
     ("W2 D=1", "numba", "float32"): (1.0, "≤ 1.0× tuned PyTorch (~18 ms; stretch 15 ms)"),
@@ -850,11 +852,17 @@ def report(results: dict[str, Any]) -> str:
             key = (cr["name"], impl, dtype)
             if key in TARGETS and impl in r and best:
                 limit, text = TARGETS[key]
-                q = r[impl]["ms"] / best
-                checks.append([cr["name"], impl, text, fmt_ratio(q),
+                q_best = r[impl]["ms"] / best
+                if "stock PyTorch" in text and stock:
+                    q = r[impl]["ms"] / stock
+                    shown = f"{fmt_ratio(q)} (÷ faster: {fmt_ratio(q_best)})"
+                else:
+                    q, shown = q_best, fmt_ratio(q_best)
+                checks.append([cr["name"], impl, text, shown,
                                "met" if q <= limit else "NOT met"])
     if checks:
-        out += ["", "### Targets of the issue (checked against the faster PyTorch)", "",
+        out += ["", "### Targets of the issue (against the faster PyTorch, or stock where the "
+                "issue says stock)", "",
                 markdown_table(["Workload", "backend", "target", "measured", ""], checks,
                                align="lllrl")]
     if results.get("jit"):

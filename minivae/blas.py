@@ -11,9 +11,14 @@ cores away from the kernel.  Measured on the LSTM-VAE training step of ``benchma
 (batch 64, T = 100, H = 64, float32, 2 cores): 57 ms with 2 BLAS threads, 33 ms with BLAS
 pinned to one thread; the dense layers of such a model are tiny and lose nothing.
 
-So :func:`minivae.training.fit` pins BLAS to one thread while it trains a model that runs
-threaded Numba kernels (:func:`threads_for_training`), and restores it afterwards.  A
-hand-written training loop can do the same with ``with limit_blas_threads(1): ...``.
+On the NumPy backend an LSTM model's time goes into hundreds of small per-step products
+((64 x 64) @ (64 x 256) at H = 64), too small to gain from a second BLAS thread: measured on the
+same step, 2 threads were 1.0-1.2x *slower* than one (also at H = 256 and at batch 256).
+
+So :func:`minivae.training.fit` pins BLAS to one thread while it trains a model with LSTM layers
+or cells, on either backend (:func:`threads_for_training`), and restores it afterwards; an
+MLP model, whose time is all large BLAS products, keeps every thread.  A hand-written training
+loop can do the same with ``with limit_blas_threads(1): ...``.
 
 The environment variables ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` only act when NumPy is
 first imported; these functions talk to the BLAS library NumPy actually loaded, through
@@ -127,14 +132,14 @@ def limit_blas_threads(n: int) -> Iterator[None]:
         set_blas_num_threads(current)
 
 
-def uses_threaded_kernels(model: object) -> bool:
-    """True when ``model`` (a Layer) contains LSTM layers or cells and the Numba backend is
-    active: then its time is spent in minivae's own threads, not in BLAS."""
-    from minivae import backend
+def is_recurrent(model: object) -> bool:
+    """True when ``model`` (a Layer) contains LSTM layers or cells: then its time is spent in
+    minivae's own kernel threads (Numba) or in small per-step products (NumPy), not in large
+    BLAS products."""
     from minivae.nn.layer import Layer
     from minivae.nn.lstm import LSTMCell, LSTMLayer
 
-    if not backend.use_numba() or not isinstance(model, Layer):
+    if not isinstance(model, Layer):
         return False
     stack = [model]
     while stack:
@@ -148,8 +153,8 @@ def uses_threaded_kernels(model: object) -> bool:
 @contextmanager
 def threads_for_training(model: object) -> Iterator[None]:
     """The thread policy :func:`minivae.training.fit` applies: BLAS pinned to one thread while
-    a model with threaded Numba kernels trains (see the module docstring), else unchanged."""
-    if uses_threaded_kernels(model):
+    a recurrent model trains (see the module docstring), else unchanged."""
+    if is_recurrent(model):
         with limit_blas_threads(1):
             yield
     else:

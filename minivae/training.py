@@ -263,8 +263,9 @@ def fit(
     best_value, best_state, wait = math.inf, None, 0
     step = 0
     model.train()
-    # An LSTM model on the Numba backend runs its own threads: keep NumPy's BLAS to one thread
-    # meanwhile, or its spinning workers steal a core (minivae/blas.py; measured 1.7x).
+    # An LSTM model runs its own kernel threads (Numba) or tiny per-step products (NumPy): keep
+    # NumPy's BLAS to one thread meanwhile, or its spinning workers steal a core
+    # (minivae/blas.py; measured 1.7x per step on the Numba backend).
     thread_policy = ExitStack()
     thread_policy.enter_context(threads_for_training(model))
     try:

@@ -8,10 +8,10 @@ import pytest
 from minivae import backend
 from minivae.blas import (
     blas_num_threads,
+    is_recurrent,
     limit_blas_threads,
     set_blas_num_threads,
     threads_for_training,
-    uses_threaded_kernels,
 )
 from minivae.models import VAE, LSTMAutoencoder
 
@@ -68,20 +68,17 @@ def test_products_unchanged_by_thread_count(blas_threads):
         np.testing.assert_allclose(a @ b, ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.skipif(not backend.numba_available(), reason="numba not installed")
-def test_uses_threaded_kernels_only_for_lstm_models_on_numba():
-    lstm_model = LSTMAutoencoder(2, 4, 2, rng=0)
-    mlp = VAE(6, [5], 2, rng=0)
-    with backend.use_backend("numba"):
-        assert uses_threaded_kernels(lstm_model)
-        assert not uses_threaded_kernels(mlp)
-        assert not uses_threaded_kernels("not a layer")
-    with backend.use_backend("numpy"):
-        assert not uses_threaded_kernels(lstm_model)
+def test_is_recurrent_finds_lstm_layers_and_cells():
+    assert is_recurrent(LSTMAutoencoder(2, 4, 2, rng=0))
+    assert is_recurrent(LSTMAutoencoder(2, 4, 2, decoder="autoregressive", rng=0))
+    assert not is_recurrent(VAE(6, [5], 2, rng=0))
+    assert not is_recurrent("not a layer")
 
 
-@pytest.mark.skipif(not backend.numba_available(), reason="numba not installed")
-def test_fit_pins_blas_for_lstm_models_and_restores(blas_threads):
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_fit_pins_blas_for_lstm_models_and_restores(blas_threads, name):
+    if name == "numba" and not backend.numba_available():
+        pytest.skip("numba not installed")
     set_blas_num_threads(2)
     seen = []
 
@@ -90,7 +87,7 @@ def test_fit_pins_blas_for_lstm_models_and_restores(blas_threads):
         return False
 
     X = np.random.default_rng(0).standard_normal((8, 5, 2))
-    with backend.use_backend("numba"):
+    with backend.use_backend(name):
         LSTMAutoencoder(2, 4, 2, rng=0).fit(X, epochs=2, batch_size=4, verbose=0,
                                             callbacks=[record])
         assert seen == [1, 1]
