@@ -16,48 +16,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lstm_reference import reference_sequence, rel_err
 
 from minivae.backend import use_backend
 from minivae.nn.functional import sigmoid
-from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer, lstm_step_backward, lstm_step_forward
+from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 NAMES = ("hs", "hT", "cT", "dx", "dh0", "dc0", "dWx", "dWh", "db")
-
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    """max|got - want| relative to the largest entry of want (all-zero want: absolute)."""
-    scale = float(np.max(np.abs(want), initial=0.0))
-    diff = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0))
-    return diff if scale == 0.0 else diff / scale
-
-
-def step_loop(x, h0, c0, Wx, Wh, b, valid, dhs, dhT, dcT):
-    """Forward + backprop through time as one loop of the step functions, in float64, with the
-    padding convention of the module docstring (carried state, zero output, zero gradient)."""
-    x, h0, c0, Wx, Wh, b, dhs, dhT, dcT = (
-        np.asarray(a, dtype=np.float64) for a in (x, h0, c0, Wx, Wh, b, dhs, dhT, dcT))
-    N, T, _ = x.shape
-    x = np.where(valid[:, :, None], x, 0.0)
-    h, c, caches = h0, c0, []
-    hs = np.zeros((N, T, h0.shape[1]))
-    for t in range(T):
-        h_new, c_new, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
-        caches.append(cache)
-        m = valid[:, t, None]
-        h, c = np.where(m, h_new, h), np.where(m, c_new, c)
-        hs[:, t] = np.where(m, h_new, 0.0)
-    out = {"hs": hs, "hT": h, "cT": c}
-    dx = np.zeros_like(x)
-    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
-    dh, dc = dhT, dcT
-    for t in reversed(range(T)):
-        m = valid[:, t, None]
-        dx[:, t], dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(
-            np.where(m, dh + dhs[:, t], 0.0), np.where(m, dc, 0.0), caches[t])
-        dh, dc = np.where(m, dh_prev, dh), np.where(m, dc_prev, dc)
-        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
-    return out | {"dx": dx, "dh0": dh, "dc0": dc, "dWx": dWx, "dWh": dWh, "db": db}
 
 
 def problem(rng, N, T, D, H, dtype, masking):
@@ -103,7 +69,7 @@ def test_layer_equals_loop_of_step_functions(dtype, N, T, D, H, masking, use_dhs
     p = problem(np.random.default_rng(seed), N, T, D, H, dtype, masking)
     got = run_layer(p, dtype, use_dhs)
     dhs = p["dhs"] if use_dhs else np.zeros_like(p["dhs"])
-    want = step_loop(p["x"], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], p["valid"], dhs,
+    want = reference_sequence(p["x"], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], p["valid"], dhs,
                      p["dhT"], p["dcT"])
     for name in NAMES:
         assert got[name].dtype == dtype, name
@@ -177,8 +143,8 @@ def test_saturated_gates_are_exact_limits_without_warnings(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = run_layer(p, dtype)
-    want = step_loop(p["x"], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], p["valid"], p["dhs"],
-                     p["dhT"], p["dcT"])
+    want = reference_sequence(p["x"], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"], p["valid"],
+                              p["dhs"], p["dhT"], p["dcT"])
     for name in NAMES:
         assert np.all(np.isfinite(got[name])), name
         assert rel_err(got[name], want[name]) <= TOL[dtype], name
@@ -197,11 +163,11 @@ def test_stacked_lstm_on_numpy_backend_matches_layer_by_layer_loop():
         dx, _, _ = lstm.backward(dhs)
     z = np.zeros((N, H))
     l0, l1 = (layer.params for layer in lstm.layers)
-    low = step_loop(x, z, z, l0["Wx"], l0["Wh"], l0["b"], valid, np.zeros((N, T, H)), z, z)
-    top = step_loop(low["hs"], z, z, l1["Wx"], l1["Wh"], l1["b"], valid, dhs, z, z)
+    low = reference_sequence(x, z, z, l0["Wx"], l0["Wh"], l0["b"], valid, np.zeros((N, T, H)), z, z)
+    top = reference_sequence(low["hs"], z, z, l1["Wx"], l1["Wh"], l1["b"], valid, dhs, z, z)
     assert rel_err(hs, top["hs"]) <= 1e-12 and rel_err(hT[1], top["hT"]) <= 1e-12
     # The lower layer's output gradient is the upper layer's input gradient.
-    low = step_loop(x, z, z, l0["Wx"], l0["Wh"], l0["b"], valid, top["dx"], z, z)
+    low = reference_sequence(x, z, z, l0["Wx"], l0["Wh"], l0["b"], valid, top["dx"], z, z)
     assert rel_err(dx, low["dx"]) <= 1e-12
     assert rel_err(lstm.layers[0].grads["Wh"], low["dWh"]) <= 1e-12
 
