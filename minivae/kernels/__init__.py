@@ -37,6 +37,10 @@ def numba_kernels() -> SimpleNamespace:
       (``workspace``: a dict the caller keeps, so the large internal buffers are reused)
     * ``lstm_step_forward(x_t, h_prev, c_prev, Wx, Wh, b) -> (h, c, cache)``
     * ``lstm_step_backward(dh, dc, cache) -> (dx, dh_prev, dc_prev, dWx, dWh, db)``
+    * ``ar_decoder_forward(X, feed, h0, c0, Wx, Wh, b, Wout, bout, T, workspace=None)``
+      ``-> (out, cache)`` and ``ar_decoder_backward(dout, cache, Wx, Wh, Wout)``
+      ``-> (dh0, dc0, dWx, dWh, db, dWout, dbout)``: a one-layer autoregressive decoder
+      (prediction fed back) in one call
     * ``adam_update(param, grad, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)``
     * ``LSTMSeqCache`` (the cache type of the sequence kernels)
 
@@ -56,6 +60,8 @@ def numba_kernels() -> SimpleNamespace:
             lstm_backward=lstm.lstm_backward,
             lstm_step_forward=lstm.lstm_step_forward,
             lstm_step_backward=lstm.lstm_step_backward,
+            ar_decoder_forward=lstm.ar_decoder_forward,
+            ar_decoder_backward=lstm.ar_decoder_backward,
             adam_update=adam.adam_update,
             LSTMSeqCache=lstm.LSTMSeqCache,
         )

@@ -724,3 +724,233 @@ def lstm_step_backward(
     _step_backward(_c(dh), dc_prev, gates, _c(c_prev), _c(tanh_c), _c(x_t), _c(h_prev), _c(Wx),
                    _c(Wh), dx, dh_prev, dWx, dWh, db)
     return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+# ======================================================================= autoregressive decoder
+# One LSTM layer whose output Dense feeds its predicted mean back as the next step's input
+# (teacher forcing < 1, missing values, free running): the whole loop in one compiled call per
+# batch chunk, instead of T step-kernel calls from Python.  Same math as the step loop of
+# minivae.models.lstm_autoencoder (BaseLSTMAutoencoder._decode_autoregressive).
+@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
+def _ar_forward_chunk(ci, n0, n1, X, feed, use_feed, Wx, WxT, b, h0, c0, WhT, WoutT, bout, valid_tm, xs, gates, h_prev, c_prev, tanh_c, tops, out):  # type: ignore[no-untyped-def]  # noqa: E501
+    """All T steps for batch rows n0:n1.
+
+    X: (T, N, D) true values (read only where ``use_feed`` and feed is True; may hold NaN
+    elsewhere); feed: (T, N, D) bool, True = step t's input entry is the true X[t-1] (row 0
+    unused: step 0 reads a zero start token); Wx: (D, 4H), WxT: (4H, D), b: (4H,); h0, c0:
+    (N, H); WhT: (4H, H); WoutT: (O, H) = Wout.T, bout: (O,) with O >= D (the first D outputs
+    are the predicted mean that is fed back); valid_tm: (T, N) all True.
+    Writes xs: (T, N, D) the inputs actually read, gates: (T, N, 4H), h_prev, c_prev, tanh_c,
+    tops: (T, N, H) (tops[t] = h_t), and out: (T, N, O) = h_t Wout + bout.
+    """
+    T = xs.shape[0]
+    D = xs.shape[2]
+    H = WhT.shape[1]
+    O = bout.shape[0]
+    nc = n1 - n0
+    zero = xs.dtype.type(0.0)
+    h = np.empty((nc, H), dtype=xs.dtype)
+    c = np.empty((nc, H), dtype=xs.dtype)
+    _copy(h, h0[n0:n1])
+    _copy(c, c0[n0:n1])
+    a = np.empty((nc, 4 * H), dtype=xs.dtype)
+    for t in range(T):
+        x_in = xs[t, n0:n1]
+        for m in range(nc):  # the start token, then the true value or the previous prediction
+            for d in range(D):
+                if t == 0:
+                    x_in[m, d] = zero
+                elif use_feed and feed[t, n0 + m, d]:
+                    x_in[m, d] = X[t - 1, n0 + m, d]
+                else:
+                    x_in[m, d] = out[t - 1, n0 + m, d]
+        _input_projection(x_in, Wx, WxT, b, a)  # a = x_t Wx + b
+        _gemm_nt(h, WhT, a)  # a += h_{t-1} Wh
+        _copy(h_prev[t, n0:n1], h)
+        _copy(c_prev[t, n0:n1], c)
+        _gates_forward(a, c_prev[t, n0:n1], valid_tm[t, n0:n1], gates[t, n0:n1],
+                       tanh_c[t, n0:n1], c, h)
+        _copy(tops[t, n0:n1], h)
+        y = out[t, n0:n1]
+        for m in range(nc):
+            for o in range(O):
+                y[m, o] = bout[o]
+        _gemm_nt(h, WoutT, y)  # y_t = h_t Wout + bout
+
+
+@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
+def _ar_backward_chunk(ci, n0, n1, dout, feed, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, Wx, Wh, Wout, valid_tm, dh0, dc0, dWx_parts, dWh_parts, db_parts, dWout_parts, dbout_parts):  # type: ignore[no-untyped-def]  # noqa: E501
+    """Backprop through time and through every fed-back prediction, rows n0:n1.
+
+    dout: (T, N, O) dL/d out; the rest as written by :func:`_ar_forward_chunk`; Wout: (H, O).
+    Writes dh0, dc0: (N, H) for these rows and this chunk's parameter gradients into the
+    ``*_parts[ci]`` arrays (zero on entry).
+    """
+    T = xs.shape[0]
+    D = xs.shape[2]
+    H = Wh.shape[0]
+    G = 4 * H
+    O = dout.shape[2]
+    nc = n1 - n0
+    dt = xs.dtype
+    zero = dt.type(0.0)
+    dh = np.zeros((nc, H), dtype=dt)  # dL/dh_t from the later steps
+    dc = np.zeros((nc, H), dtype=dt)
+    dhn = np.empty((nc, H), dtype=dt)
+    da = np.empty((nc, G), dtype=dt)
+    dy = np.empty((nc, O), dtype=dt)
+    dpred = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
+    dx_in = np.empty((nc, D), dtype=dt)
+    no_dhs = np.zeros((1, 1, 1), dtype=dt)
+    dWx = dWx_parts[ci]
+    dWh = dWh_parts[ci]
+    db = db_parts[ci]
+    dWout = dWout_parts[ci]
+    dbout = dbout_parts[ci]
+    for t in range(T - 1, -1, -1):
+        # y_t feeds the loss and (its mean part) step t+1's input
+        for m in range(nc):
+            for o in range(O):
+                dy[m, o] = dout[t, n0 + m, o]
+            for d in range(D):
+                dy[m, d] += dpred[m, d]
+        _gemm_tn(tops[t, n0:n1], dy, dWout)  # dWout += h_t^T dy_t
+        for m in range(nc):
+            for o in range(O):
+                dbout[o] += dy[m, o]
+        _gemm_nt(dy, Wout, dh)  # dh_t += dy_t Wout^T
+        _gates_backward(dh, no_dhs, n0, t, False, dc, gates[t, n0:n1], c_prev[t, n0:n1],
+                        tanh_c[t, n0:n1], valid_tm[t, n0:n1], da)
+        _gemm_tn(h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
+        _gemm_tn(xs[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
+        for m in range(nc):
+            for j in range(G):
+                db[j] += da[m, j]
+        for m in range(nc):
+            for d in range(D):
+                dx_in[m, d] = zero
+            for k in range(H):
+                dhn[m, k] = zero
+        _gemm_nt(da, Wx, dx_in)  # dL/d(input of step t)
+        _gemm_nt(da, Wh, dhn)  # dL/dh_{t-1}
+        _copy(dh, dhn)
+        # step t's input reached the previous prediction only where it was not the true value
+        for m in range(nc):
+            for d in range(D):
+                fed_true = use_feed and feed[t, n0 + m, d]
+                dpred[m, d] = zero if (t == 0 or fed_true) else dx_in[m, d]
+    _copy(dh0[n0:n1], dh)
+    _copy(dc0[n0:n1], dc)
+
+
+class ARDecoderCache(NamedTuple):
+    """What :func:`ar_decoder_forward` keeps for :func:`ar_decoder_backward` (time-major)."""
+
+    feed: np.ndarray  # (T, N, D) bool (unused when use_feed is False)
+    use_feed: bool
+    xs: np.ndarray  # (T, N, D) the inputs actually read
+    gates: np.ndarray  # (T, N, 4H)
+    h_prev: np.ndarray  # (T, N, H)
+    c_prev: np.ndarray  # (T, N, H)
+    tanh_c: np.ndarray  # (T, N, H)
+    tops: np.ndarray  # (T, N, H) h_t, the output Dense's input
+    valid: np.ndarray  # (T, N) all True (the gate kernels' padding argument)
+
+
+def ar_decoder_forward(
+    X: np.ndarray | None,
+    feed: np.ndarray | None,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    Wout: np.ndarray,
+    bout: np.ndarray,
+    T: int,
+    workspace: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, ARDecoderCache]:
+    """One-layer autoregressive LSTM decoder over T steps (Numba kernel).
+
+    Step t reads x_t (a zero start token at t = 0; then the true ``X[:, t-1]`` where ``feed``
+    is True, else the previous step's predicted mean ``y_{t-1}[:, :D]``), runs one LSTM step
+    and emits ``y_t = h_t Wout + bout``.
+
+    Inputs (one float dtype): X: (N, T, D) or None (free running: every input is the previous
+    prediction); feed: (N, T, D) bool or None (= free running); h0, c0: (N, H); Wx: (D, 4H),
+    Wh: (H, 4H), b: (4H,) the cell; Wout: (H, O), bout: (O,) the output Dense, O >= D.
+    Returns out: (N, T, O) (a fresh array) and the cache for :func:`ar_decoder_backward`.
+    """
+    N, H = h0.shape
+    D = Wx.shape[0]
+    O = Wout.shape[1]
+    dtype = h0.dtype
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"h0 must be float32 or float64, got {dtype}")
+    _same_dtype(dtype, c0=c0, Wx=Wx, Wh=Wh, b=b, Wout=Wout, bout=bout)
+    _check_shape(c0, "c0", (N, H), "(N, H)")
+    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
+    _check_shape(b, "b", (4 * H,), "(4H,)")
+    _check_shape(Wout, "Wout", (H, O), "(H, O)")
+    _check_shape(bout, "bout", (O,), "(O,)")
+    if O < D:
+        raise ValueError(f"Wout must emit at least D={D} outputs (the fed-back mean), got {O}")
+    use_feed = feed is not None
+    if use_feed:
+        if X is None:
+            raise ValueError("feed given without X: the true values to feed are missing")
+        _same_dtype(dtype, X=X)
+        _check_shape(X, "X", (N, T, D), "(N, T, D)")
+        _check_shape(feed, "feed", (N, T, D), "(N, T, D)")
+        X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
+        feed_tm = np.ascontiguousarray(feed.transpose(1, 0, 2), dtype=np.bool_)
+    else:  # typed placeholders, never read
+        X_tm = np.zeros((1, 1, 1), dtype=dtype)
+        feed_tm = np.zeros((1, 1, 1), dtype=np.bool_)
+    xs = _buffer(workspace, "ar_x", (T, N, D), dtype)
+    gates = _buffer(workspace, "ar_gates", (T, N, 4 * H), dtype)
+    h_prev = _buffer(workspace, "ar_h_prev", (T, N, H), dtype)
+    c_prev = _buffer(workspace, "ar_c_prev", (T, N, H), dtype)
+    tanh_c = _buffer(workspace, "ar_tanh_c", (T, N, H), dtype)
+    tops = _buffer(workspace, "ar_tops", (T, N, H), dtype)
+    out_tm = np.empty((T, N, O), dtype=dtype)
+    valid = np.ones((T, N), dtype=np.bool_)
+    _run_chunks(
+        _ar_forward_chunk, N, _n_chunks(N),
+        X_tm, feed_tm, use_feed, np.ascontiguousarray(Wx), np.ascontiguousarray(Wx.T),
+        np.ascontiguousarray(b), np.ascontiguousarray(h0), np.ascontiguousarray(c0),
+        np.ascontiguousarray(Wh.T), np.ascontiguousarray(Wout.T), np.ascontiguousarray(bout),
+        valid, xs, gates, h_prev, c_prev, tanh_c, tops, out_tm,
+    )
+    cache = ARDecoderCache(feed_tm, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, valid)
+    return out_tm.transpose(1, 0, 2).copy(), cache
+
+
+def ar_decoder_backward(
+    dout: np.ndarray, cache: ARDecoderCache, Wx: np.ndarray, Wh: np.ndarray, Wout: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Backward of :func:`ar_decoder_forward`.  dout: (N, T, O) dL/d out ->
+    dh0, dc0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,), dWout: (H, O), dbout: (O,)
+    (fresh arrays; the caller accumulates the parameter gradients)."""
+    feed_tm, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, valid = cache
+    T, N, D = xs.shape
+    H = h_prev.shape[2]
+    O = Wout.shape[1]
+    dtype = xs.dtype
+    _same_dtype(dtype, dout=dout, Wx=Wx, Wh=Wh, Wout=Wout)
+    _check_shape(dout, "dout", (N, T, O), "(N, T, O)")
+    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
+    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
+    n_chunks = _n_chunks(N)
+    dh0 = np.empty((N, H), dtype=dtype)
+    dc0 = np.empty((N, H), dtype=dtype)
+    parts = [np.zeros((n_chunks,) + shape, dtype=dtype)
+             for shape in ((D, 4 * H), (H, 4 * H), (4 * H,), (H, O), (O,))]
+    _run_chunks(
+        _ar_backward_chunk, N, n_chunks,
+        np.ascontiguousarray(dout.transpose(1, 0, 2)), feed_tm, use_feed, xs, gates, h_prev,
+        c_prev, tanh_c, tops, np.ascontiguousarray(Wx), np.ascontiguousarray(Wh),
+        np.ascontiguousarray(Wout), valid, dh0, dc0, *parts,
+    )
+    dWx, dWh, db, dWout, dbout = (p.sum(axis=0) for p in parts)
+    return dh0, dc0, dWx, dWh, db, dWout, dbout

@@ -73,9 +73,10 @@ from typing import Any
 
 import numpy as np
 
-from minivae import losses
+from minivae import backend, losses
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
 from minivae.distributions import LOG_2PI, clamp_logvar
+from minivae.kernels import numba_kernels
 from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, register_model
 from minivae.nn.dense import Dense
@@ -162,6 +163,7 @@ class BaseLSTMAutoencoder(Model):
         self.out_proj = Dense(H, self._out_dim, rng=rng, dtype=self.dtype)
         self._dec_cache: Any = None
         self._seq_layers: list[LSTMLayer] | None = None  # see _decoder_layers
+        self._ar_workspace: dict[str, np.ndarray] = {}  # buffers of the decoder kernel
 
     # -- small facts --------------------------------------------------------------------------
     @property
@@ -259,9 +261,11 @@ class BaseLSTMAutoencoder(Model):
         self.encoder.backward(None, dhT, None)
 
     # -- decoders -------------------------------------------------------------------------------
-    # Private switch (tests set it to False on an instance): run the step loop even when every
-    # decoder input is known in advance, to compare it with the whole-sequence path.
+    # Private switches (tests set them to False on an instance): run the step loop even when
+    # every decoder input is known in advance / when the one-layer decoder kernel could run, to
+    # compare the paths.
     _fuse_known_inputs = True
+    _use_decoder_kernel = True
 
     def _decode(self, z: np.ndarray, T: int, *, X: np.ndarray | None = None,
                 feed_true: np.ndarray | None = None, keep: bool = False) -> np.ndarray:
@@ -282,7 +286,26 @@ class BaseLSTMAutoencoder(Model):
         # observed means no prediction is ever fed back: one pass over the whole sequence.
         if feed_true is not None and self._fuse_known_inputs and feed_true[:, 1:].all():
             return self._decode_teacher_forced(z, X, keep)
+        if self._use_decoder_kernel and self.num_layers == 1 and backend.use_numba():
+            return self._decode_autoregressive_kernel(z, T, X, feed_true, keep)
         return self._decode_autoregressive(z, T, X, feed_true, keep)
+
+    def _decode_autoregressive_kernel(self, z, T, X, feed_true, keep):
+        """:meth:`_decode_autoregressive` for one layer on the Numba backend: the same steps
+        (start token, true value or fed-back predicted mean, LSTM step, output Dense) in one
+        compiled loop over T (``minivae.kernels.lstm.ar_decoder_forward``) instead of T
+        step-kernel calls from Python.  Equal to the step loop to 1e-12 in float64
+        (tests/test_decoder_fused.py)."""
+        h0 = np.tanh(self.init_h.forward(z))  # (N, H)
+        c0 = self.init_c.forward(z)
+        cell = self.decoder_cells[0]
+        cell.reset()
+        out, kcache = numba_kernels().ar_decoder_forward(
+            X if feed_true is not None else None, feed_true, h0, c0, cell.params["Wx"],
+            cell.params["Wh"], cell.params["b"], self.out_proj.params["W"],
+            self.out_proj.params["b"], T, workspace=self._ar_workspace)
+        self._dec_cache = ("kernel", h0, kcache) if keep else None
+        return out
 
     def _decoder_layers(self) -> list[LSTMLayer]:
         """The decoder cells as whole-sequence layers, for :meth:`_decode_teacher_forced`.
@@ -388,6 +411,15 @@ class BaseLSTMAutoencoder(Model):
         path, h0, *saved = self._dec_cache
         if path == "sequence":
             dh0s, dc0s = self._teacher_forced_backward(dout, *saved)
+        elif path == "kernel":
+            cell, proj = self.decoder_cells[0], self.out_proj
+            dh0, dc0, dWx, dWh, db, dW, dbo = numba_kernels().ar_decoder_backward(
+                dout, saved[0], cell.params["Wx"], cell.params["Wh"], proj.params["W"])
+            for grads, names, values in ((cell.grads, ("Wx", "Wh", "b"), (dWx, dWh, db)),
+                                         (proj.grads, ("W", "b"), (dW, dbo))):
+                for name, value in zip(names, values):
+                    grads[name] += value
+            dh0s, dc0s = [dh0], [dc0]
         else:
             dh0s, dc0s = self._autoregressive_backward(dout, *saved)
         # dh0s, dc0s: per layer (N, H), the gradients w.r.t. the initial state
