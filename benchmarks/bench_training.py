@@ -377,6 +377,8 @@ def jit_child(args: argparse.Namespace) -> None:
     valid = np.ones((N, T), dtype=bool)
     valid[0, -1] = False
     p, g, m, v = arr(5, 3), arr(5, 3), np.zeros((5, 3), dt), np.zeros((5, 3), dt)
+    Wout, bout = arr(H, 2 * D), arr(2 * D)  # the autoregressive decoder's output Dense
+    feed = rng.random((N, T, D)) < 0.5
 
     calls = {
         "lstm_forward": lambda: k.lstm_forward(x, h0, c0, Wx, Wh, b),
@@ -387,6 +389,11 @@ def jit_child(args: argparse.Namespace) -> None:
         "lstm_step_backward": lambda: k.lstm_step_backward(
             arr(N, H), arr(N, H), k.lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)[2]),
         "adam_update": lambda: k.adam_update(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1, 0.0, False),
+        "ar_decoder_forward": lambda: k.ar_decoder_forward(
+            x, feed, h0, c0, Wx, Wh, b, Wout, bout, T),
+        "ar_decoder_backward": lambda: k.ar_decoder_backward(
+            arr(N, T, 2 * D), k.ar_decoder_forward(None, None, h0, c0, Wx, Wh, b, Wout, bout,
+                                                   T)[1], Wx, Wh, Wout),
     }
     for round_ in ("first", "second"):
         cpu0 = time.process_time()
