@@ -28,6 +28,10 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
   spin for a while, taking a core from these kernels; :mod:`minivae.blas` explains how ``fit``
   pins BLAS to one thread while an LSTM model trains on this backend (measured 1.7x per step).
+* **A repeat-vector input is projected once** (``steps=T`` with x: (N, D)), and a decoder that
+  feeds its own predicted mean back as the next input (autoregressive, teacher forcing < 1,
+  free running) has its own one-layer kernel pair, :func:`ar_decoder_forward` /
+  :func:`ar_decoder_backward`: the whole feedback loop in one compiled call per batch chunk.
 * **Vectorizable activations.**  ``math.exp``/``math.tanh`` are scalar C calls in Numba (no SVML
   here): :mod:`minivae.kernels.activations` has branch-free versions accurate to a few ulp.
   The gate math works on one batch row at a time through 1-D contiguous views (the same loops

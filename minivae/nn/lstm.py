@@ -37,6 +37,14 @@ sequence's last valid step, exactly as if the padding were not there (the same c
 PyTorch's packed sequences).  A mask with holes (missing steps in the middle) simply skips them.
 Values of ``x`` at padded steps are ignored and may be NaN.
 
+The same input at every step
+----------------------------
+``LSTM.forward(z, steps=T)`` with ``z: (N, D)`` feeds z at each of the T steps: the same
+numbers as ``LSTM.forward(RepeatVector(T).forward(z))``, and ``backward`` returns ``dz: (N, D)``
+summed over the steps (what ``RepeatVector.backward`` would do).  The repeat-vector decoder of
+the sequence VAEs uses it: on the Numba backend ``z Wx + b`` is then computed once per
+sequence and its gradients need only ``sum_t da_t``.
+
 A whole sequence: the step equations, reorganised
 --------------------------------------------------
 :class:`LSTMLayer` (on the NumPy backend) does not call the step functions T times: its loop,
