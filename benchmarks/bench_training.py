@@ -633,13 +633,18 @@ def _targeted(c: Case, model, opt, X, step_ms: float) -> None:
             tot[key] += T * ms
     Wx_enc = model.encoder.layers[0].params["Wx"]
     da = np.ones((B, 4 * H), dtype=Wx_enc.dtype)
-    rows.append(("lstm_step_forward, encoder + decoder, T steps each", tot["fwd"]))
+    # The step functions: what LSTMCell runs (the step-loop decoder); LSTMLayer's own loop
+    # (nn.lstm._sequence_forward/_backward) does the same math with the products hoisted, so
+    # for the layer these rows are an upper bound (see the cProfile above for what it costs).
+    rows.append(("lstm_step_forward (as LSTMCell runs it), enc + dec, T steps each",
+                 tot["fwd"]))
     rows.append(("   of which the matrix products x Wx + h Wh + b", tot["mm_f"]))
     rows.append(("   of which the 3 gate sigmoids (stable np.where form)", tot["sig"]))
     a = np.zeros((B, 4 * H), dtype=model.dtype)
     rows.append(("   (alternative: one 1 / (1 + exp(-x)) over the (B, 4H) block)",
                  2 * T * cpu(lambda: _sigmoid_exp_recip(a), 200)))
-    rows.append(("lstm_step_backward, encoder + decoder, T steps each", tot["bwd"]))
+    rows.append(("lstm_step_backward (as LSTMCell runs it), enc + dec, T steps each",
+                 tot["bwd"]))
     rows.append(("   of which the 4 matrix products", tot["mm_b"]))
     rows.append(("   of which encoder dx = da @ Wx.T (never used)",
                  T * cpu(lambda: da @ Wx_enc.T, 200)))
