@@ -67,6 +67,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from minivae._workspace import buffer
 from minivae.kernels.activations import sigmoid, tanh
 
 # Reassociation lets LLVM vectorize the dot-product reductions of the matrix product; it is not
@@ -453,25 +454,6 @@ def _same_dtype(dtype: np.dtype, **arrays: np.ndarray) -> None:
             )
 
 
-def _buffer(
-    workspace: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype: np.dtype
-) -> np.ndarray:
-    """An uninitialised array for the kernels' own scratch/cache use.
-
-    With a ``workspace`` dict (owned by the calling layer) the array of the same name is reused
-    when its shape and dtype still match: the (T, N, 4H) buffers are several MB, and allocating
-    them afresh every call costs a page fault per 4 KiB on first touch, measured as much time
-    as the arithmetic of the forward pass.  Never used for arrays handed back to the caller.
-    """
-    if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    buf = workspace.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = np.empty(shape, dtype=dtype)
-        workspace[name] = buf
-    return buf
-
-
 def _check_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], desc: str) -> None:
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {desc}={shape}, got {arr.shape}")
@@ -498,8 +480,9 @@ def lstm_forward(
         h0, c0: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,)
         valid: (N, T) bool or None (= every step valid).  At a padded step the state is carried,
             the output is 0 and no gradient flows through it; x there is ignored (may be NaN).
-        workspace: a dict the caller keeps between calls (see :func:`_buffer`); the returned
-            cache then lives in it and stays valid only until the next call with the same dict.
+        workspace: a dict the caller keeps between calls (see
+            :func:`minivae._workspace.buffer`); the returned cache then lives in it and stays
+            valid only until the next call with the same dict.
 
     Returns:
         hs: (N, T, H) hidden state per step (0 at padded steps),
@@ -528,7 +511,7 @@ def lstm_forward(
     _check_shape(b, "b", (4 * H,), "(4H,)")
     _check_shape(h0, "h0", (N, H), "(N, H)")
     _check_shape(c0, "c0", (N, H), "(N, H)")
-    x_tm = _buffer(workspace, "x", (1 if static else T, N, D), dtype)
+    x_tm = buffer(workspace, "x", (1 if static else T, N, D), dtype)
     x_tm[...] = x[None] if static else x.transpose(1, 0, 2)  # padded entries are zeroed below
     if valid is None:
         valid = np.ones((N, T), dtype=np.bool_)
@@ -540,11 +523,11 @@ def lstm_forward(
         # Padded inputs may hold anything (even NaN): keep them out of x Wx and dWx = x^T da.
         if not static:
             x_tm[~valid.T] = 0
-    gates = _buffer(workspace, "gates", (T, N, 4 * H), dtype)
+    gates = buffer(workspace, "gates", (T, N, 4 * H), dtype)
     hs = np.empty((N, T, H), dtype=dtype)
-    h_prev = _buffer(workspace, "h_prev", (T, N, H), dtype)
-    c_prev = _buffer(workspace, "c_prev", (T, N, H), dtype)
-    tanh_c = _buffer(workspace, "tanh_c", (T, N, H), dtype)
+    h_prev = buffer(workspace, "h_prev", (T, N, H), dtype)
+    c_prev = buffer(workspace, "c_prev", (T, N, H), dtype)
+    tanh_c = buffer(workspace, "tanh_c", (T, N, H), dtype)
     hT = np.empty((N, H), dtype=dtype)
     cT = np.empty((N, H), dtype=dtype)
     # Transposed weights: their rows are the columns of Wx, Wh, so the kernel's matrix products
@@ -604,7 +587,7 @@ def lstm_backward(
     else:
         dhs = np.zeros((N, 1, H), dtype=dtype)  # never read (use_dhs=False): a typed placeholder
     n_chunks = _n_chunks(N)
-    dx_tm = _buffer(workspace, "dx", x_tm.shape, dtype)
+    dx_tm = buffer(workspace, "dx", x_tm.shape, dtype)
     dx_tm.fill(0)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)
@@ -911,12 +894,12 @@ def ar_decoder_forward(
     else:  # typed placeholders, never read
         X_tm = np.zeros((1, 1, 1), dtype=dtype)
         feed_tm = np.zeros((1, 1, 1), dtype=np.bool_)
-    xs = _buffer(workspace, "ar_x", (T, N, D), dtype)
-    gates = _buffer(workspace, "ar_gates", (T, N, 4 * H), dtype)
-    h_prev = _buffer(workspace, "ar_h_prev", (T, N, H), dtype)
-    c_prev = _buffer(workspace, "ar_c_prev", (T, N, H), dtype)
-    tanh_c = _buffer(workspace, "ar_tanh_c", (T, N, H), dtype)
-    tops = _buffer(workspace, "ar_tops", (T, N, H), dtype)
+    xs = buffer(workspace, "ar_x", (T, N, D), dtype)
+    gates = buffer(workspace, "ar_gates", (T, N, 4 * H), dtype)
+    h_prev = buffer(workspace, "ar_h_prev", (T, N, H), dtype)
+    c_prev = buffer(workspace, "ar_c_prev", (T, N, H), dtype)
+    tanh_c = buffer(workspace, "ar_tanh_c", (T, N, H), dtype)
+    tops = buffer(workspace, "ar_tops", (T, N, H), dtype)
     out_tm = np.empty((T, N, O), dtype=dtype)
     valid = np.ones((T, N), dtype=np.bool_)
     _run_chunks(

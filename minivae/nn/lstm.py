@@ -86,6 +86,7 @@ import numpy as np
 
 from minivae import backend
 from minivae._validation import check_array, check_positive_int, check_rng
+from minivae._workspace import buffer
 from minivae.kernels import numba_kernels
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
@@ -295,20 +296,6 @@ class _SequenceCache(NamedTuple):
     padded: np.ndarray | None  # (T, 1, N) bool, True = padded step; None = no padding
 
 
-def _buffer(
-    workspace: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype: np.dtype
-) -> np.ndarray:
-    """An uninitialised array, reused from ``workspace`` when one of that shape and dtype is
-    there.  Each of the (T, ., N) arrays is several MB; allocated afresh at every call, every
-    first touch of one of its pages is a page fault, which costs more than the arithmetic."""
-    if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    buf = workspace.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = workspace[name] = np.empty(shape, dtype=dtype)
-    return buf
-
-
 def _sequence_forward(
     x: np.ndarray,
     h0: np.ndarray,
@@ -340,15 +327,15 @@ def _sequence_forward(
     # product gives dWx and db together.  (Also faster than x Wx + b for small D: OpenBLAS is
     # slow on products with K = D = 1, measured 6x.)  These pre-activations are activated in
     # place, so `gates` ends up holding [i; f; g; o] of every step.
-    x1 = _buffer(workspace, "x1", (T, D + 1, N), dtype)  # [x_t^T; 1] of every step
+    x1 = buffer(workspace, "x1", (T, D + 1, N), dtype)  # [x_t^T; 1] of every step
     x1[:, :D] = x.transpose(1, 2, 0)
     x1[:, D] = 1.0
     Wb = np.concatenate([Wx, b[None, :]])  # (D + 1, 4H): [Wx; b]
-    gates = _buffer(workspace, "gates", (T, 4 * H, N), dtype)
+    gates = buffer(workspace, "gates", (T, 4 * H, N), dtype)
     np.matmul(Wb.T, x1, out=gates)  # (4H, D + 1) @ (T, D + 1, N) -> (T, 4H, N)
-    hs = _buffer(workspace, "h", (T + 1, H, N), dtype)
-    cs = _buffer(workspace, "c", (T + 1, H, N), dtype)
-    tanh_cs = _buffer(workspace, "tanh_c", (T, H, N), dtype)
+    hs = buffer(workspace, "h", (T + 1, H, N), dtype)
+    cs = buffer(workspace, "c", (T + 1, H, N), dtype)
+    tanh_cs = buffer(workspace, "tanh_c", (T, H, N), dtype)
     hs[0] = h0.T
     cs[0] = c0.T
     padded = None if mask is None else ~mask.T[:, None, :]  # (T, 1, N)
@@ -423,7 +410,7 @@ def _sequence_backward(
     # depend on later steps; the factors they multiply are known from the forward, so they are
     # computed here for all steps at once.  `da` holds these factors until step t multiplies
     # its block in place.
-    da = _buffer(workspace, "da", gates.shape, dtype)
+    da = buffer(workspace, "da", gates.shape, dtype)
     da_i, da_f, da_g, da_o = (da[:, k * H : (k + 1) * H] for k in range(4))
     np.subtract(1.0, i, out=da_i)  # g * i(1-i)   (sigma' = sigma (1 - sigma))
     da_i *= i
@@ -437,13 +424,13 @@ def _sequence_backward(
     np.subtract(1.0, o, out=da_o)  # tanh_c * o(1-o)
     da_o *= o
     da_o *= tanh_cs
-    dc_from_h = _buffer(workspace, "dc_from_h", tanh_cs.shape, dtype)
+    dc_from_h = buffer(workspace, "dc_from_h", tanh_cs.shape, dtype)
     np.multiply(tanh_cs, tanh_cs, out=dc_from_h)  # o * (1 - tanh_c^2): the path h_t -> c_t
     np.subtract(1.0, dc_from_h, out=dc_from_h)
     dc_from_h *= o
 
     if dhs is not None:
-        dhs_t = _buffer(workspace, "dhs", (T, H, N), dtype)
+        dhs_t = buffer(workspace, "dhs", (T, H, N), dtype)
         dhs_t[...] = dhs.transpose(1, 2, 0)
     # (H, N) gradients carried back in time, updated in place: copies, never views of the inputs
     dh = dhT.T.copy()
@@ -531,7 +518,7 @@ class LSTMLayer(Layer):
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
         self._workspace: dict[str, np.ndarray] = {}  # scratch buffers of the Numba kernels
-        self._buffers: dict[str, np.ndarray] = {}  # the same for the NumPy path (see _buffer)
+        self._buffers: dict[str, np.ndarray] = {}  # the same for the NumPy path (_workspace.py)
 
     def forward(
         self,
