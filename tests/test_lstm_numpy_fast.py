@@ -127,7 +127,7 @@ def test_reused_buffers_leave_earlier_results_intact():
     first = run_layer(p1, np.float64, layer=layer)
     saved = {k: v.copy() for k, v in first.items()}
     second = run_layer(p2, np.float64, layer=layer)
-    assert layer._buffers, "the NumPy path should keep its buffers"
+    assert layer._workspace, "the NumPy path should keep its buffers"
     for k in NAMES:
         np.testing.assert_array_equal(first[k], saved[k], err_msg=k)
         np.testing.assert_array_equal(second[k], run_layer(p2, np.float64)[k], err_msg=k)

@@ -459,6 +459,15 @@ def _check_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], desc: str) 
         raise ValueError(f"{name} must have shape {desc}={shape}, got {arr.shape}")
 
 
+def _check_lstm_params(D: int, H: int, Wx: np.ndarray, Wh: np.ndarray,
+                       b: np.ndarray | None = None) -> None:
+    """Wx: (D, 4H), Wh: (H, 4H) and (unless None) b: (4H,), as every kernel expects them."""
+    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
+    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
+    if b is not None:
+        _check_shape(b, "b", (4 * H,), "(4H,)")
+
+
 def lstm_forward(
     x: np.ndarray,
     h0: np.ndarray,
@@ -506,9 +515,7 @@ def lstm_forward(
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"x must be float32 or float64, got {dtype}")
     _same_dtype(dtype, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
-    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
-    _check_shape(b, "b", (4 * H,), "(4H,)")
+    _check_lstm_params(D, H, Wx, Wh, b)
     _check_shape(h0, "h0", (N, H), "(N, H)")
     _check_shape(c0, "c0", (N, H), "(N, H)")
     x_tm = buffer(workspace, "x", (1 if static else T, N, D), dtype)
@@ -571,8 +578,7 @@ def lstm_backward(
     D = x_tm.shape[2]
     dtype = gates.dtype
     _same_dtype(dtype, Wx=Wx, Wh=Wh)
-    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
-    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
+    _check_lstm_params(D, H, Wx, Wh)
     zeros = np.zeros((N, H), dtype=dtype)
     dhT = zeros if dhT is None else np.ascontiguousarray(dhT)
     dcT = zeros if dcT is None else np.ascontiguousarray(dcT)
@@ -672,9 +678,7 @@ def lstm_step_forward(
     D = x_t.shape[1]
     _check_shape(x_t, "x_t", (N, D), "(N, D)")
     _check_shape(c_prev, "c_prev", (N, H), "(N, H)")
-    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
-    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
-    _check_shape(b, "b", (4 * H,), "(4H,)")
+    _check_lstm_params(D, H, Wx, Wh, b)
     gates = np.empty((N, 4 * H), dtype=dtype)
     tanh_c = np.empty((N, H), dtype=dtype)
     c = np.empty((N, H), dtype=dtype)
@@ -876,8 +880,7 @@ def ar_decoder_forward(
         raise TypeError(f"h0 must be float32 or float64, got {dtype}")
     _same_dtype(dtype, c0=c0, Wx=Wx, Wh=Wh, b=b, Wout=Wout, bout=bout)
     _check_shape(c0, "c0", (N, H), "(N, H)")
-    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
-    _check_shape(b, "b", (4 * H,), "(4H,)")
+    _check_lstm_params(D, H, Wx, Wh, b)
     _check_shape(Wout, "Wout", (H, O), "(H, O)")
     _check_shape(bout, "bout", (O,), "(O,)")
     if O < D:
@@ -926,8 +929,7 @@ def ar_decoder_backward(
     dtype = xs.dtype
     _same_dtype(dtype, dout=dout, Wx=Wx, Wh=Wh, Wout=Wout)
     _check_shape(dout, "dout", (N, T, O), "(N, T, O)")
-    _check_shape(Wx, "Wx", (D, 4 * H), "(D, 4H)")
-    _check_shape(Wh, "Wh", (H, 4 * H), "(H, 4H)")
+    _check_lstm_params(D, H, Wx, Wh)
     n_chunks = _n_chunks(N)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)

@@ -517,8 +517,9 @@ class LSTMLayer(Layer):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
-        self._workspace: dict[str, np.ndarray] = {}  # scratch buffers of the Numba kernels
-        self._buffers: dict[str, np.ndarray] = {}  # the same for the NumPy path (_workspace.py)
+        # Cache and scratch arrays reused from call to call by either backend
+        # (minivae/_workspace.py); only the latest forward's cache is ever read.
+        self._workspace: dict[str, np.ndarray] = {}
 
     def forward(
         self,
@@ -547,9 +548,7 @@ class LSTMLayer(Layer):
         if backend.use_numba():
             # Same equations in one compiled loop over all T steps (minivae.kernels.lstm);
             # tests/test_kernels.py holds it to this NumPy code within 1e-12 in float64.
-            # The layer lends the kernel a workspace for its internal (T, N, .) buffers, reused
-            # from call to call: fresh multi-MB arrays every step cost more in page faults than
-            # the arithmetic (measured 2x on the forward).  Only one cache per layer is alive.
+            # The kernel keeps its (T, N, .) cache in the layer's workspace (see __init__).
             hs, hT, cT, kcache = numba_kernels().lstm_forward(
                 x, h, c, Wx, Wh, b, mask, workspace=self._workspace, steps=steps)
             self.cache = ("numba", kcache, mask, hs.shape[:2] + (self.input_size,), static)
@@ -559,7 +558,7 @@ class LSTMLayer(Layer):
             x = np.repeat(x[:, None], steps, axis=1)
             if mask is not None:
                 x[~mask] = 0.0
-        hs, hT, cT, cache = _sequence_forward(x, h, c, Wx, Wh, b, mask, self._buffers)
+        hs, hT, cT, cache = _sequence_forward(x, h, c, Wx, Wh, b, mask, self._workspace)
         self.cache = ("numpy", cache, mask, x.shape, static)
         return hs, (hT, cT)
 
@@ -584,7 +583,7 @@ class LSTMLayer(Layer):
             self.grads["b"] += db
             return dx, dh0, dc0
         dx, dh0, dc0, dWx, dWh, db = _sequence_backward(
-            dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"], self._buffers)
+            dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"], self._workspace)
         self.grads["Wx"] += dWx
         self.grads["Wh"] += dWh
         self.grads["b"] += db
