@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ import numpy as np
 
 from minivae._validation import check_array, check_rng
 from minivae.data.mnist import load_mnist
+from minivae.experiments._cli import blas_threads_note
 
 __all__ = [
     "CONFIGS",
@@ -679,11 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     s = _setting(args)
     out = args.out if args.out is not None else Path("minivae_output") / "mnist" / args.config
     out.mkdir(parents=True, exist_ok=True)
-    threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
     print(f"mnist --config {args.config}: {s.epochs} epochs, batch {s.batch_size}, seed "
-          f"{args.seed}{' (quick)' if args.quick else ''}; BLAS threads: "
-          f"{threads or 'library default (set OPENBLAS_NUM_THREADS=1 on a shared machine)'}",
-          flush=True)
+          f"{args.seed}{' (quick)' if args.quick else ''}; {blas_threads_note()}", flush=True)
     t0 = time.perf_counter()
     figs = _Figures(out, enabled=not args.no_figures)
     results = CONFIGS[args.config](args, s, figs)

@@ -31,17 +31,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from minivae.data.synthetic import fetal_maternal_mixture, harmonic_sources
-from minivae.experiments._cli import resolve_seeds
+from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
 from minivae.separation import SpectrogramVAESeparator, oracle_separation
 from minivae.signal import bss_eval, stft
 
@@ -329,17 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the sweeps, print the tables, write figures and results.json; returns 0."""
     parser = _parser()
     args = parser.parse_args(argv)
-    s = TINY if args.tiny else QUICK if args.quick else FULL
+    mode = size_mode(args)
+    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
     seeds = resolve_seeds(parser, args, s.n_seeds)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
-    threads = os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS")
-    _say(f"separation ({mode}): seeds {list(seeds)}, BLAS threads "
-         f"{threads or 'default (set OMP_NUM_THREADS=1 on a shared machine)'}")
+    _say(f"separation ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
     t_start = time.perf_counter()
-    results: dict[str, Any] = {"mode": mode, "seeds": list(seeds), "setting": asdict(s),
-                               "argv": list(sys.argv[1:] if argv is None else argv)}
+    results = run_record(mode, seeds, s, argv)
     ecg_runs: list[dict] = []
     audio_runs: list[dict] = []
 

@@ -31,16 +31,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from minivae.experiments._cli import resolve_seeds
+from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -469,19 +468,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run both studies, print their tables, write figures and results.json; returns 0."""
     parser = _parser()
     args = parser.parse_args(argv)
-    s = TINY if args.tiny else QUICK if args.quick else FULL
+    mode = size_mode(args)
+    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
     seeds = resolve_seeds(parser, args, s.n_seeds)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     from minivae.backend import get_backend
 
-    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
-    threads = os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS")
-    _say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, BLAS threads "
-         f"{threads or 'default (set OMP_NUM_THREADS=1 on a shared machine)'}")
+    _say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, "
+         f"{blas_threads_note()}")
     t_start = time.perf_counter()
-    results: dict[str, Any] = {"mode": mode, "seeds": list(seeds), "setting": asdict(s),
-                               "argv": list(sys.argv[1:] if argv is None else argv)}
+    results = run_record(mode, seeds, s, argv)
     figures: list[str] = []
 
     if not args.skip_anomaly:

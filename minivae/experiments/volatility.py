@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from minivae.experiments._cli import resolve_seeds
+from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
 from minivae.volatility import (
     DEFAULT_LOG_MONEYNESS,
     DEFAULT_MATURITIES,
@@ -264,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the completion study, print the table, write figures and results.json."""
     parser = _parser()
     args = parser.parse_args(argv)
-    s = TINY if args.tiny else QUICK if args.quick else FULL
+    mode = size_mode(args)
+    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
     seeds = resolve_seeds(parser, args, s.n_seeds)
     if not 0.0 < args.fraction <= 1.0:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
@@ -272,11 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--quote-noise must be >= 0, got {args.quote_noise}")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
-    threads = os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS")
     _say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
-         f"{s.latent}, BLAS threads "
-         f"{threads or 'default (set OMP_NUM_THREADS=1 on a shared machine)'}")
+         f"{s.latent}, {blas_threads_note()}")
     t_start = time.perf_counter()
     runs = []
     for seed in seeds:
@@ -296,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
          f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
          f"{interp.mean():.3f} vol pts)")
     results: dict[str, Any] = {
-        "mode": mode, "seeds": list(seeds), "setting": asdict(s), "fraction": args.fraction,
+        **run_record(mode, seeds, s, argv), "fraction": args.fraction,
         "quote_noise": args.quote_noise,
         "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
     }
