@@ -144,6 +144,16 @@ class DiagonalGaussian:
         """(dmu, dlogvar) of the summed KL to N(0, I): mu and 0.5 * (exp(logvar) - 1)."""
         return self.mu.copy(), 0.5 * (np.exp(self.logvar) - 1.0)
 
+    def elbo_backward(self, dz: np.ndarray, dkl: float | np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """(dmu, dlogvar) of an ELBO-style loss ``f(z) + sum_{n,l} dkl_l * KL[n, l]``: the
+        decoder's gradient dz = df/dz through the reparameterization, plus the closed-form KL
+        gradient weighted by ``dkl`` (a scalar, or (L,) per dimension as free bits give it;
+        e.g. beta / N).  dz: (N, L) like mu."""
+        dmu, dlogvar = self.rsample_backward(dz)
+        kmu, klogvar = self.kl_standard_normal_grad()
+        return dmu + dkl * kmu, dlogvar + dkl * klogvar
+
     def kl(self, other: DiagonalGaussian) -> np.ndarray:
         """KL(self || other) per example, closed form for diagonal Gaussians.
 

@@ -360,3 +360,26 @@ def free_bits_kl(kl_per_dim: np.ndarray, lambda_: float) -> tuple[float, np.ndar
     value = float(np.sum(np.maximum(kl_mean, lam)))
     grad_weights = (kl_mean > lam).astype(kl.dtype)
     return value, grad_weights
+
+
+def kl_loss_term(
+    kl_per_dim: np.ndarray, beta: float, free_bits: float
+) -> tuple[float, float, np.ndarray | float, dict[str, float]]:
+    """The KL part of a (beta-, free-bits-) ELBO loss ``reconstruction + beta * term``.
+
+    Args:
+        kl_per_dim: (N, L) per-example, per-dimension KL; beta: the KL weight;
+        free_bits: nats per dimension granted free (0: the ordinary batch-mean KL).
+
+    Returns:
+        kl_mean: float, the batch-mean KL (what gets reported as "kl"),
+        term: the KL term beta multiplies (``free_bits_kl`` value, or kl_mean),
+        dkl: d(beta * term) / d kl_per_dim[n, l], a scalar or an (L,) array (1/N included),
+        extra: loss parts to report besides ("kl_free_bits" when free bits are on).
+    """
+    N = kl_per_dim.shape[0]
+    kl_mean = float(kl_per_dim.sum(axis=1).mean())
+    if free_bits > 0:
+        term, weights = free_bits_kl(kl_per_dim, free_bits)
+        return kl_mean, term, (beta / N) * weights, {"kl_free_bits": term}
+    return kl_mean, kl_mean, beta / N, {}

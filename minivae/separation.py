@@ -258,10 +258,8 @@ class SourceVAE(Model):
         p = self._take_pending()
         q: DiagonalGaussian = p["q"]
         dz = self.decoder.backward(p["dout"])
-        dmu, dlogvar = q.rsample_backward(dz)
-        kmu, klogvar = q.kl_standard_normal_grad()
-        dmu = dmu + p["dkl"] * kmu
-        dlogvar = (dlogvar + p["dkl"] * klogvar) * p["inside"]
+        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
+        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
         self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))
 
     def per_example_loss(self, batch, *, rng=None, mask=None, eps=None):

@@ -22,6 +22,7 @@ from minivae.schedules import (
     StepLR,
     free_bits_kl,
     get_kl_schedule,
+    kl_loss_term,
 )
 
 
@@ -216,3 +217,16 @@ def test_free_bits_errors():
         free_bits_kl(np.zeros((2, 3)), -0.1)
     with pytest.raises(ValueError, match="non-finite"):
         free_bits_kl(np.array([[np.nan, 1.0]]), 0.1)
+
+
+def test_kl_loss_term_hand_worked():
+    """N = 2, L = 2: batch-mean KL 1.5; with free bits 0.5 only dimension 0 (mean 1.25) is
+    above the floor, so the term is 1.25 + 0.5 and only its gradient flows (beta / N each)."""
+    kl = np.array([[2.0, 0.1], [0.5, 0.4]])
+    kl_mean, term, dkl, extra = kl_loss_term(kl, beta=4.0, free_bits=0.0)
+    assert kl_mean == pytest.approx(1.5) and term == pytest.approx(1.5)
+    assert dkl == pytest.approx(2.0) and extra == {}
+    kl_mean, term, dkl, extra = kl_loss_term(kl, beta=4.0, free_bits=0.5)
+    assert kl_mean == pytest.approx(1.5) and term == pytest.approx(1.75)
+    np.testing.assert_allclose(dkl, [2.0, 0.0])
+    assert extra == {"kl_free_bits": pytest.approx(1.75)}

@@ -51,7 +51,7 @@ from minivae.models.lstm_autoencoder import (
     _perturb_biases,
 )
 from minivae.nn.functional import log_mean_exp
-from minivae.schedules import free_bits_kl
+from minivae.schedules import kl_loss_term
 
 LIKELIHOODS = ("gaussian", "mse")
 AVERAGES = ("mean", "logmeanexp")
@@ -180,33 +180,23 @@ class LSTMVAE(BaseLSTMAutoencoder):
         rec, dout = self._nll(out, X, mask, need_grad=True)
         self.last_eps = {"z": q.eps, "teacher_forcing": tf}
 
-        kl_dims = q.kl_standard_normal(per_dimension=True)  # (N, L)
-        kl_mean = float(kl_dims.sum(axis=1).mean())
-        beta = self.kl_weight
-        parts: dict[str, float] = {}
-        if self.free_bits > 0:
-            kl_term, weights = free_bits_kl(kl_dims, self.free_bits)
-            dkl = (beta / N) * weights  # (L,): d loss / d kl_dims[n, l]
-            parts["kl_free_bits"] = kl_term
-        else:
-            kl_term, dkl = kl_mean, beta / N
+        kl_mean, kl_term, dkl, extra = kl_loss_term(
+            q.kl_standard_normal(per_dimension=True), self.kl_weight, self.free_bits)
         rec_mean = float(rec.mean())
-        value = rec_mean + beta * kl_term
+        value = rec_mean + self.kl_weight * kl_term
         self._pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": dkl}
         head = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean}
         if self._out_kind == "gaussian":
             head["elbo"] = -(rec_mean + kl_mean)
-        return value, {**head, **parts}
+        return value, {**head, **extra}
 
     def backward(self) -> None:
         """Accumulate parameter gradients of the last :meth:`loss` (once per loss)."""
         p = self._take_pending()
         q: DiagonalGaussian = p["q"]
         dz = self._decode_backward(p["dout"])
-        dmu, dlogvar = q.rsample_backward(dz)
-        kmu, klogvar = q.kl_standard_normal_grad()
-        dmu = dmu + p["dkl"] * kmu
-        dlogvar = (dlogvar + p["dkl"] * klogvar) * p["inside"]
+        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
+        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
         self._encode_backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
                                                                             copy=False))
 

@@ -43,7 +43,7 @@ from minivae.models.autoencoder import fill_missing, reconstruction_nll
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import log_mean_exp, logsumexp, sigmoid
 from minivae.nn.sequential import MLP
-from minivae.schedules import free_bits_kl
+from minivae.schedules import kl_loss_term
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
@@ -230,21 +230,13 @@ class BaseVAE(Model):
         self.last_eps = q.eps
         out = self._decode_out(z, cond)
         rec, dout = self._nll(out, X, mask, need_grad=True)
-        kl_dims = q.kl_standard_normal(per_dimension=True)  # (N, L)
-        kl_mean = float(kl_dims.sum(axis=1).mean())
-        beta = self.kl_weight
-        parts: dict[str, float] = {}
-        if self.free_bits > 0:
-            kl_term, weights = free_bits_kl(kl_dims, self.free_bits)
-            dkl = (beta / n) * weights  # (L,): d loss / d kl_dims[n, l]
-            parts["kl_free_bits"] = kl_term
-        else:
-            kl_term, dkl = kl_mean, beta / n
+        kl_mean, kl_term, dkl, extra = kl_loss_term(
+            q.kl_standard_normal(per_dimension=True), self.kl_weight, self.free_bits)
         rec_mean = float(rec.mean())
-        value = rec_mean + beta * kl_term
+        value = rec_mean + self.kl_weight * kl_term
         self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / n, "dkl": dkl}
         parts = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                 "elbo": -(rec_mean + kl_mean), **parts}
+                 "elbo": -(rec_mean + kl_mean), **extra}
         return value, parts
 
     def _iwae_loss(self, X, mask, cond, rng, eps):
@@ -279,10 +271,7 @@ class BaseVAE(Model):
         q: DiagonalGaussian = p["q"]
         dz = self._decoder_backward(p["dout"])
         if p["kind"] == "elbo":
-            dmu, dlogvar = q.rsample_backward(dz)
-            kmu, klogvar = q.kl_standard_normal_grad()
-            dmu = dmu + p["dkl"] * kmu
-            dlogvar = dlogvar + p["dkl"] * klogvar
+            dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
         else:
             # -log w_i = rec_i + beta * (log q(z_i|x) - log p(z_i)), each a function of z_i and
             # (for log q) of mu, logvar directly; z_i = mu + sigma * eps_i carries the rest.
