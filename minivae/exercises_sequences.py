@@ -43,12 +43,11 @@ import inspect
 import math
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from minivae.exercises import ExerciseResult, _Grader, _Mistake, _rng
+from minivae.exercises import Exercise, ExerciseResult, _Grader, _Mistake, _rng
 from minivae.experiments.mnist import norm_ppf as _norm_ppf_reference
 from minivae.impute import gp_posterior as _gp_posterior_reference
 from minivae.metrics import anomaly_segments
@@ -473,16 +472,8 @@ def check_free_bits_kl(fn: Callable[..., Any], *, raise_on_fail: bool = False,
 
 
 # ================================================================================ catalogue
-@dataclass(frozen=True)
-class SequenceExercise:
-    """One exercise: its name, the signature you implement, the checker and the solution."""
-
-    name: str
-    signature: str
-    checker: Callable[..., ExerciseResult]
-    solution: Callable[..., Any]
-    library_source: tuple[Any, ...]
-    lesson: str
+#: The same record as the first catalogue's (:class:`minivae.exercises.Exercise`).
+SequenceExercise = Exercise
 
 
 def _point_adjust_solution(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
