@@ -151,6 +151,23 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _two_class_inputs(y_true: object, scores: object, name: str
+                      ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Flattened labels and scores of one shape, both classes present (else ``name`` is
+    undefined: ValueError); returns (t, s, number of positives, number of negatives)."""
+    t = _check_labels(y_true, "y_true").ravel()
+    s = _check_scores(scores).ravel()
+    check_same_shape(t, s, "y_true (flattened)", "scores (flattened)")
+    n_pos = int(t.sum())
+    n_neg = t.shape[0] - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(
+            f"{name} is undefined when y_true has only one class; "
+            f"got {n_pos} positive(s) and {n_neg} negative(s)"
+        )
+    return t, s, n_pos, n_neg
+
+
 def roc_auc(y_true: object, scores: object) -> float:
     """Area under the ROC curve via the Mann-Whitney U statistic.
 
@@ -168,16 +185,7 @@ def roc_auc(y_true: object, scores: object) -> float:
     Returns:
     - AUC in [0, 1].  Raises ValueError if y_true has only one class (AUC undefined).
     """
-    t = _check_labels(y_true, "y_true").ravel()
-    s = _check_scores(scores).ravel()
-    check_same_shape(t, s, "y_true (flattened)", "scores (flattened)")
-    n_pos = int(t.sum())
-    n_neg = t.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(
-            "roc_auc is undefined when y_true has only one class; "
-            f"got {n_pos} positive(s) and {n_neg} negative(s)"
-        )
+    t, s, n_pos, n_neg = _two_class_inputs(y_true, scores, "roc_auc")
     ranks = _average_ranks(s)
     u = ranks[t == 1].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
@@ -216,16 +224,7 @@ def roc_curve(y_true: object, scores: object) -> tuple[np.ndarray, np.ndarray, n
     - thresholds: (K + 1,) decreasing, thresholds[0] = +inf.
     Raises ValueError if y_true has only one class.
     """
-    t = _check_labels(y_true, "y_true").ravel()
-    s = _check_scores(scores).ravel()
-    check_same_shape(t, s, "y_true (flattened)", "scores (flattened)")
-    n_pos = int(t.sum())
-    n_neg = t.shape[0] - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(
-            "roc_curve is undefined when y_true has only one class; "
-            f"got {n_pos} positive(s) and {n_neg} negative(s)"
-        )
+    t, s, n_pos, n_neg = _two_class_inputs(y_true, scores, "roc_curve")
     thr, tps, fps = _cumulative_counts(t, s)
     fpr = np.concatenate(([0.0], fps / n_neg))
     tpr = np.concatenate(([0.0], tps / n_pos))
