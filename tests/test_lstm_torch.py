@@ -38,6 +38,32 @@ def close(a: np.ndarray, t) -> None:
     np.testing.assert_allclose(a, t.detach().numpy(), rtol=0, atol=ATOL)
 
 
+def backprop_torch(outputs, grads) -> None:
+    """Backward of sum(output * given gradient) over PyTorch's (hs, hT, cT): the same upstream
+    gradients minivae's backward receives."""
+    sum((out * torch.from_numpy(g)).sum() for out, g in zip(outputs, grads)).backward()
+
+
+def assert_matches(lstm, ref, squeeze, mine, outputs, inputs) -> None:
+    """minivae's (hs, hT, cT, dx, dh0, dc0) and every parameter gradient against PyTorch's."""
+    hs, hT, cT, dx, dh0, dc0 = mine
+    hst, hTt, cTt = outputs
+    xt, h0t, c0t = inputs
+    close(hs, hst)
+    close(hT, squeeze(hTt))
+    close(cT, squeeze(cTt))
+    close(dx, xt.grad)
+    close(dh0, squeeze(h0t.grad))
+    close(dc0, squeeze(c0t.grad))
+    for l, layer in enumerate(lstm.layers):
+        close(layer.grads["Wx"], getattr(ref, f"weight_ih_l{l}").grad.T)
+        close(layer.grads["Wh"], getattr(ref, f"weight_hh_l{l}").grad.T)
+        # b feeds the pre-activation exactly like either torch bias, so both grads equal db.
+        close(layer.grads["b"], getattr(ref, f"bias_ih_l{l}").grad)
+        close(layer.grads["b"], getattr(ref, f"bias_hh_l{l}").grad)
+
+
+
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize(("N", "T", "D", "H"), [(3, 5, 4, 6), (1, 1, 2, 3), (2, 7, 1, 1)])
 def test_matches_torch_outputs_and_all_gradients(num_layers, N, T, D, H):
@@ -56,25 +82,9 @@ def test_matches_torch_outputs_and_all_gradients(num_layers, N, T, D, H):
 
     xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     hst, (hTt, cTt) = ref(xt, (h0t, c0t))
-    loss = (
-        (hst * torch.from_numpy(dhs)).sum()
-        + (hTt * torch.from_numpy(dhT)).sum()
-        + (cTt * torch.from_numpy(dcT)).sum()
-    )
-    loss.backward()
+    backprop_torch((hst, hTt, cTt), (dhs, dhT, dcT))
 
-    close(hs, hst)
-    close(hT, squeeze(hTt))
-    close(cT, squeeze(cTt))
-    close(dx, xt.grad)
-    close(dh0, squeeze(h0t.grad))
-    close(dc0, squeeze(c0t.grad))
-    for l, layer in enumerate(lstm.layers):
-        close(layer.grads["Wx"], getattr(ref, f"weight_ih_l{l}").grad.T)
-        close(layer.grads["Wh"], getattr(ref, f"weight_hh_l{l}").grad.T)
-        # b feeds the pre-activation exactly like either torch bias, so both grads equal db.
-        close(layer.grads["b"], getattr(ref, f"bias_ih_l{l}").grad)
-        close(layer.grads["b"], getattr(ref, f"bias_hh_l{l}").grad)
+    assert_matches(lstm, ref, squeeze, (hs, hT, cT, dx, dh0, dc0), (hst, hTt, cTt), (xt, h0t, c0t))
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -102,23 +112,9 @@ def test_matches_torch_packed_sequences(num_layers):
     )
     out, (hTt, cTt) = ref(packed, (h0t, c0t))
     hst, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
-    loss = (
-        (hst * torch.from_numpy(dhs)).sum()
-        + (hTt * torch.from_numpy(dhT)).sum()
-        + (cTt * torch.from_numpy(dcT)).sum()
-    )
-    loss.backward()
+    backprop_torch((hst, hTt, cTt), (dhs, dhT, dcT))
 
-    close(hs, hst)
-    close(hT, squeeze(hTt))
-    close(cT, squeeze(cTt))
-    close(dx, xt.grad)
-    close(dh0, squeeze(h0t.grad))
-    close(dc0, squeeze(c0t.grad))
-    for l, layer in enumerate(lstm.layers):
-        close(layer.grads["Wx"], getattr(ref, f"weight_ih_l{l}").grad.T)
-        close(layer.grads["Wh"], getattr(ref, f"weight_hh_l{l}").grad.T)
-        close(layer.grads["b"], getattr(ref, f"bias_ih_l{l}").grad)
+    assert_matches(lstm, ref, squeeze, (hs, hT, cT, dx, dh0, dc0), (hst, hTt, cTt), (xt, h0t, c0t))
 
 
 def test_cell_matches_torch_lstmcell():
