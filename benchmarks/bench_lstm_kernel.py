@@ -1,7 +1,7 @@
 """Microbenchmark: one LSTM layer, forward + backward over a whole sequence.
 
 Compares the NumPy reference (``minivae.nn.lstm.LSTMLayer`` on the NumPy backend), the Numba
-kernels (``minivae.kernels``) and, when installed, ``torch.nn.LSTM`` (2 threads; also run in a
+kernels (``minivae.fast``) and, when installed, ``torch.nn.LSTM`` (2 threads; also run in a
 subprocess with glibc's malloc tuned so that large buffers are reused instead of mmap'ed and
 unmapped every call).
 
@@ -57,7 +57,7 @@ def problem(N: int, T: int, D: int, H: int, dtype: type, seed: int = 0) -> dict[
 
 
 def bench_numpy(p: dict[str, np.ndarray], repeat: int) -> tuple[float, float]:
-    from minivae import backend
+    from minivae.fast import backend
     from minivae.nn.lstm import LSTMLayer
 
     N, T, D = p["x"].shape
@@ -75,7 +75,7 @@ def bench_numpy(p: dict[str, np.ndarray], repeat: int) -> tuple[float, float]:
 
 
 def bench_numba(p: dict[str, np.ndarray], repeat: int) -> tuple[float, float]:
-    from minivae.kernels import numba_kernels
+    from minivae.fast import numba_kernels
 
     k = numba_kernels()
 

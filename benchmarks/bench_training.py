@@ -22,7 +22,7 @@ Workloads (``--only`` takes any of W1, W2, W3, W4, JIT, MEM):
 * MEM: peak resident memory (ru_maxrss of a child process) of one W1 epoch for each
   implementation, and of ``python -m minivae.demo --quick``.
 
-A minivae step is exactly what ``minivae.training.fit`` does per mini-batch (its ``_train_step``:
+A minivae step is exactly what ``minivae.train.loop.fit`` does per mini-batch (its ``_train_step``:
 zero_grad, loss, finiteness checks, backward, gradient finiteness check, Adam step) on a batch
 gathered from a shuffled permutation.  A PyTorch step is ``zero_grad(); loss = model.loss(x);
 loss.backward(); opt.step(); loss.item()`` with the equivalent model of ``torch_models.py``.
@@ -165,8 +165,8 @@ def minivae_step(c: Case, dtype: str, X):
     import numpy as np
 
     from minivae.models import LSTMVAE, VAE
-    from minivae.optim import Adam
-    from minivae.training import _train_step  # fit's own per-batch step
+    from minivae.train.loop import _train_step  # fit's own per-batch step
+    from minivae.train.optim import Adam
 
     if c.kind == "mlp":
         model = VAE(c.D, [c.H], c.L, likelihood="bernoulli", activation="relu", rng=0,
@@ -226,8 +226,8 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
     from _common import measure
 
     if impl in ("numpy", "numba"):
-        from minivae import backend
-        from minivae.blas import threads_for_training
+        from minivae.fast import backend
+        from minivae.fast.blas import threads_for_training
 
         backend.set_backend(impl)
         step, model, _ = minivae_step(c, dtype, X)
@@ -237,7 +237,7 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
         with threads_for_training(model):
             res = measure(step, repeats, warmup=warmup + (2 if impl == "numba" else 0))
         if impl == "numba":
-            res["kernels_loaded"] = "minivae.kernels.lstm" in sys.modules
+            res["kernels_loaded"] = "minivae.fast.lstm" in sys.modules
         backend.set_backend("numpy")
     else:
         step = torch_step(c, dtype, X, threads, variant="fused" if impl == "torch_fused" else "")
@@ -246,9 +246,9 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
 
 
 def fit_check(c: Case, dtype: str, X, impl: str, steps: int) -> float:
-    """ms per step of ``minivae.training.fit`` itself on ``steps`` batches (one epoch, no
+    """ms per step of ``minivae.train.loop.fit`` itself on ``steps`` batches (one epoch, no
     validation, no diagnostics): cross-checks that the timed step matches what fit does."""
-    from minivae import backend
+    from minivae.fast import backend
     from minivae.models import VAE
 
     backend.set_backend(impl)
@@ -360,7 +360,7 @@ def jit_child(args: argparse.Namespace) -> None:
     import numpy as np
 
     t0 = time.perf_counter()
-    from minivae.kernels import numba_kernels
+    from minivae.fast import numba_kernels
 
     k = numba_kernels()  # imports numba and the kernel modules (no compilation yet)
     res: dict[str, Any] = {"import_s": time.perf_counter() - t0, "first": {}, "second": {},
@@ -407,7 +407,7 @@ def jit_child(args: argparse.Namespace) -> None:
     # What a user meets: the first training steps through the layers on the Numba backend
     # (the kernels above are now compiled or loaded, so this is the rest: other signatures
     # the layers use, plus NumPy work).  Tiny shapes: the time is compilation, not arithmetic.
-    from minivae import backend
+    from minivae.fast import backend
 
     backend.set_backend("numba")
     tiny = [Case("LSTM-VAE repeat", "JIT", "repeat", B=8, D=2, H=4, L=2, T=6),
@@ -435,7 +435,7 @@ def mem_child(args: argparse.Namespace) -> None:
     impl = args.mem_child
     c = build_cases({"W1"}, quick=True)[0]
     if impl in ("numpy", "numba"):
-        from minivae import backend
+        from minivae.fast import backend
 
         backend.set_backend(impl)
         X = make_data(c, args.dtype)
@@ -530,7 +530,7 @@ def run_profile(args: argparse.Namespace) -> None:
 
     from _common import measure
 
-    from minivae import backend
+    from minivae.fast import backend
 
     backend.set_backend("numpy")
     dtype = "float32"
@@ -598,7 +598,7 @@ def _targeted(c: Case, model, opt, X, step_ms: float) -> None:
     from minivae._validation import check_array
     from minivae.nn.functional import sigmoid
     from minivae.nn.lstm import lstm_step_forward
-    from minivae.optim import _collect
+    from minivae.train.optim import _collect
 
     def cpu(fn, n: int = 50) -> float:
         return measure(fn, n)["cpu_ms"]
@@ -837,7 +837,7 @@ def report(results: dict[str, Any]) -> str:
                 f"{k} {v:.2f}" for k, v in cr["fit_ms"].items()) + " (timed step: " + ", ".join(
                 f"{k} {ms(k):.2f}" for k in cr["fit_ms"] if ms(k)) + ")")
         if "numba" in r and not r["numba"].get("kernels_loaded", True):
-            notes.append(f"{cr['name']}: the Numba backend did not load minivae.kernels "
+            notes.append(f"{cr['name']}: the Numba backend did not load minivae.fast "
                          "(kernels not wired into the layers yet): numba = numpy here")
     out = ["", "### Training step times", "", lines[0], "",
            markdown_table(["Workload", "unit", "minivae numpy", "minivae numba", "PyTorch",

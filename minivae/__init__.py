@@ -1,6 +1,6 @@
 """minivae: readable from-scratch NumPy variational autoencoders, with Numba-accelerated loops."""
 
-from minivae.backend import get_backend, set_backend, use_backend
+from minivae.fast.backend import get_backend, set_backend, use_backend
 
 __version__ = "0.1.0"
 

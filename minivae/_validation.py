@@ -111,3 +111,18 @@ def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
         f"{name} must be a numpy.random.Generator or an int seed, got {type(rng).__name__}; "
         "use numpy.random.default_rng(seed)"
     )
+
+
+# ----------------------------------------------------------------------------- dtypes
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_dtype(dtype: object) -> np.dtype:
+    """Normalise a dtype argument to ``float32`` or ``float64`` with a clear error otherwise."""
+    try:
+        dt = np.dtype(dtype)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dt not in DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt

@@ -54,14 +54,14 @@ def run_ecg(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from minivae import plots
-    from minivae.anomaly import AnomalyDetector, rolling_zscore_scores
     from minivae.data import StandardScaler, mask_gaps, mask_mcar, windows_to_series
     from minivae.experiments.timeseries import FULL, make_anomaly_data
-    from minivae.imputation_study import impute_with_model
-    from minivae.impute import impute_gp, impute_linear, impute_mean
-    from minivae.metrics import pr_auc, precision_recall_f1, roc_auc
     from minivae.models import LSTMVAE
-    from minivae.thresholds import fit_threshold
+    from minivae.timeseries.anomaly import AnomalyDetector, rolling_zscore_scores
+    from minivae.timeseries.imputation_study import impute_with_model
+    from minivae.timeseries.impute import impute_gp, impute_linear, impute_mean
+    from minivae.timeseries.metrics import pr_auc, precision_recall_f1, roc_auc
+    from minivae.timeseries.thresholds import fit_threshold
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def run_mnist(args: argparse.Namespace) -> int:
 
 
 def _backend_name() -> str:
-    from minivae.backend import get_backend
+    from minivae.fast.backend import get_backend
 
     return get_backend()
 
@@ -230,7 +230,7 @@ def _backend_name() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.backend is not None:
-        from minivae.backend import set_backend
+        from minivae.fast.backend import set_backend
 
         set_backend(args.backend)
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from minivae.backend import numba_available, use_backend
+from minivae.fast.backend import numba_available, use_backend
 
 BACKENDS = ["numpy"] + (["numba"] if numba_available() else [])
 

@@ -1,4 +1,5 @@
-"""Tests for minivae.anomaly: scores, thresholds, re-aggregation, baselines and bad input."""
+"""Tests for minivae.timeseries.anomaly: scores, thresholds, re-aggregation, baselines and bad
+input."""
 
 from __future__ import annotations
 
@@ -7,14 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.anomaly import (
-    AnomalyDetector,
-    RollingZScoreDetector,
-    fit_error_gaussian,
-    mahalanobis_scores,
-    reconstruction_errors,
-    rolling_zscore_scores,
-)
 from minivae.data import (
     inject_spikes,
     multi_sine,
@@ -22,9 +15,17 @@ from minivae.data import (
     window_starts,
     windows_to_series,
 )
-from minivae.metrics import roc_auc
 from minivae.models import Autoencoder
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.timeseries.anomaly import (
+    AnomalyDetector,
+    RollingZScoreDetector,
+    fit_error_gaussian,
+    mahalanobis_scores,
+    reconstruction_errors,
+    rolling_zscore_scores,
+)
+from minivae.timeseries.metrics import roc_auc
 
 # ----------------------------------------------------------------------------------------------
 # Stub models: deterministic reconstructions with known errors (no training needed)

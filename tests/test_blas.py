@@ -1,12 +1,12 @@
-"""BLAS thread control (minivae.blas) and the thread policy fit applies."""
+"""BLAS thread control (minivae.fast.blas) and the thread policy fit applies."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from minivae import backend
-from minivae.blas import (
+from minivae.fast import backend
+from minivae.fast.blas import (
     blas_num_threads,
     is_recurrent,
     limit_blas_threads,

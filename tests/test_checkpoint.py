@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from minivae.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from minivae.models import CVAE, VAE, Autoencoder, Model
-from minivae.optim import Adam
-from minivae.training import fit
+from minivae.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from minivae.train.loop import fit
+from minivae.train.optim import Adam
 
 
 def trained(model, X, y=None):

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minivae import backend
+from minivae.fast import backend
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
-from minivae.optim import Adam
+from minivae.train.optim import Adam
 
 pytestmark = pytest.mark.usefixtures("each_backend")
 

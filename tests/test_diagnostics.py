@@ -1,4 +1,4 @@
-"""Tests for minivae.diagnostics: active units and per-dimension KL on constructed latents."""
+"""Tests for minivae.train.diagnostics: active units and per-dimension KL on constructed latents."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from minivae.diagnostics import active_units, kl_per_dimension_mean, latent_activity
-from minivae.distributions import DiagonalGaussian
+from minivae.objectives.distributions import DiagonalGaussian
+from minivae.train.diagnostics import active_units, kl_per_dimension_mean, latent_activity
 
 
 def constructed_mu(n: int = 400) -> np.ndarray:

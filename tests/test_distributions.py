@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import losses
-from minivae.distributions import (
+from minivae.gradcheck import check_function
+from minivae.objectives import losses
+from minivae.objectives.distributions import (
     LOGVAR_MAX,
     LOGVAR_MIN,
     Bernoulli,
@@ -17,7 +18,6 @@ from minivae.distributions import (
     clamp_logvar,
     standard_normal_log_prob,
 )
-from minivae.gradcheck import check_function
 
 LOG_2PI = np.log(2 * np.pi)
 SETTINGS = settings(max_examples=25, deadline=None)

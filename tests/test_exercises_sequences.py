@@ -1,4 +1,4 @@
-"""Tests of the checkers in minivae.exercises_sequences: the library's solution passes, classic
+"""Tests of the checkers in minivae.exercises.sequences: the library's solution passes, classic
 mistakes fail with a message naming them, untouched TODO stubs are recognisable."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minivae import exercises_sequences as ex
 from minivae.exercises import ExerciseFailed, ExerciseResult
+from minivae.exercises import sequences as ex
 from minivae.nn.functional import log_mean_exp
 
 

@@ -106,7 +106,7 @@ def test_manifold_grid_is_equal_probability_spacing():
 
 def test_adam_on_mean_loss_with_scaled_eps_equals_adam_on_summed_loss():
     from minivae.models import VAE
-    from minivae.optim import Adam
+    from minivae.train.optim import Adam
 
     B = 16
     X = np.random.default_rng(0).random((B, 6))

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
 
-from minivae import losses
-from minivae.distributions import DiagonalGaussian
 from minivae.gradcheck import (
     BUILTIN_CHECKS,
     REGISTRY,
@@ -28,8 +25,9 @@ from minivae.gradcheck import (
     sample_indices,
     unregister_check,
 )
-from minivae.gradcheck import registry as registry_module
 from minivae.nn import MLP, Dense, Layer, ReLU
+from minivae.objectives import losses
+from minivae.objectives.distributions import DiagonalGaussian
 
 
 # =========================================================================== numerical_gradient
@@ -499,7 +497,7 @@ def test_crashing_check_is_reported_not_raised(capsys):
         raise ValueError("shape mismatch in my new layer")
 
     try:
-        results = run_checks(only="zz_test.crash", plugins=False)
+        results = run_checks(only="zz_test.crash")
         assert len(results) == 1 and not results[0].passed and results[0].status == "ERROR"
         assert "shape mismatch in my new layer" in str(results[0])
         assert main(["--only", "zz_test.crash"]) == 1
@@ -516,37 +514,43 @@ def test_register_check_refuses_duplicates():
 
 
 def test_each_check_draws_the_same_numbers_alone_or_with_others():
-    alone = run_checks(seed=4, only="kl.gaussians", plugins=False)
-    together = [r for r in run_checks(seed=4, only="kl", plugins=False)
+    alone = run_checks(seed=4, only="kl.gaussians")
+    together = [r for r in run_checks(seed=4, only="kl")
                 if r.check == "kl.gaussians"]
     assert [(r.name, r.shape, r.max_rel_error) for r in alone] == [
         (r.name, r.shape, r.max_rel_error) for r in together]
-    other_seed = run_checks(seed=5, only="kl.gaussians", plugins=False)
+    other_seed = run_checks(seed=5, only="kl.gaussians")
     assert [r.max_rel_error for r in other_seed] != [r.max_rel_error for r in alone]
 
 
-def test_plugin_hook_and_broken_plugin_module(monkeypatch, tmp_path):
-    module = types.ModuleType("zz_fake_gradcheck_plugin")
-
+def test_a_user_registered_check_runs_and_a_crashing_check_fails_with_its_error():
     def ok_check(rng):
         x = rng.standard_normal(3)
         return [check_gradient(lambda: np.sum(x**2), x, 2 * x, name="x")]
 
-    module._register_gradchecks = lambda register: register("zz_plugin.ok", ok_check)
-    monkeypatch.setitem(sys.modules, "zz_fake_gradcheck_plugin", module)
-    (tmp_path / "zz_broken_plugin.py").write_text("raise RuntimeError('half-written module')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry_module, "PLUGIN_MODULES",
-                        ["zz_fake_gradcheck_plugin", "zz_broken_plugin", "zz_does_not_exist"])
-    monkeypatch.setattr(registry_module, "PLUGIN_PACKAGES", [])
-    monkeypatch.setattr(registry_module, "_loaded_modules", set())
-    monkeypatch.setattr(registry_module, "_import_errors", {})
+    def broken_check(rng):
+        raise RuntimeError("half-written check")
+
+    register_check("zz_user.ok", ok_check)
+    register_check("zz_user.broken", broken_check)
     try:
-        results = run_checks(only="zz_")
-        by_check = {r.check: r for r in results}
-        assert by_check["zz_plugin.ok"].passed
-        broken = by_check["import:zz_broken_plugin"]
-        assert not broken.passed and "half-written module" in str(broken)
-        assert not any("zz_does_not_exist" in r.check for r in results)
+        by_check = {r.check: r for r in run_checks(only="zz_")}
+        assert by_check["zz_user.ok"].passed
+        broken = by_check["zz_user.broken"]
+        assert not broken.passed and "half-written check" in str(broken)
     finally:
-        REGISTRY.pop("zz_plugin.ok", None)
+        REGISTRY.pop("zz_user.ok", None)
+        REGISTRY.pop("zz_user.broken", None)
+
+
+def test_library_modules_hold_no_gradient_check_registrations():
+    """Checks live in minivae.gradcheck.checks, never inside the modules they check."""
+    import pathlib
+
+    import minivae
+
+    root = pathlib.Path(minivae.__file__).parent
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "gradcheck" not in p.parts
+                 and ("register_check" in p.read_text() or "_register_gradchecks" in p.read_text())]
+    assert offenders == []

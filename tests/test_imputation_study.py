@@ -1,4 +1,5 @@
-"""Tests for minivae.imputation_study: iterated reconstruction and the simulation test."""
+"""Tests for minivae.timeseries.imputation_study: iterated reconstruction and the simulation
+test."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import numpy as np
 import pytest
 
 from minivae.data import multi_sine
-from minivae.imputation_study import (
+from minivae.models.lstm_vae import LSTMVAE
+from minivae.timeseries.imputation_study import (
     MODEL_METHOD,
     ModelImputer,
     SimulationResult,
     impute_with_model,
     simulation_test,
 )
-from minivae.impute import BASELINES
-from minivae.models.lstm_vae import LSTMVAE
+from minivae.timeseries.impute import BASELINES
 
 
 class WindowMeanModel:

@@ -1,4 +1,5 @@
-"""Tests for minivae.impute: baselines on hand cases, GP against closed forms, bad inputs."""
+"""Tests for minivae.timeseries.impute: baselines on hand cases, GP against closed forms, bad
+inputs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import impute as IM
-from minivae.metrics import mae
+from minivae.timeseries import impute as IM
+from minivae.timeseries.metrics import mae
 
 nan = np.nan
 

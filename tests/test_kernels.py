@@ -24,10 +24,10 @@ pytest.importorskip("numba")
 from lstm_reference import reference_sequence, rel_err  # noqa: E402
 from numba import njit  # noqa: E402
 
-from minivae.kernels import numba_kernels  # noqa: E402
-from minivae.kernels.activations import exp_nonpos, sigmoid, tanh  # noqa: E402
+from minivae.fast import numba_kernels  # noqa: E402
+from minivae.fast.activations import exp_nonpos, sigmoid, tanh  # noqa: E402
 from minivae.nn.lstm import lstm_step_backward, lstm_step_forward  # noqa: E402
-from minivae.optim import adam_update as adam_update_reference  # noqa: E402
+from minivae.train.optim import adam_update as adam_update_reference  # noqa: E402
 
 K = numba_kernels()
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -283,10 +283,10 @@ def test_activations_accuracy_and_dtype(dtype):
 def test_kernels_package_imports_without_numba():
     code = (
         "import sys; sys.modules['numba'] = None\n"
-        "import minivae, minivae.kernels\n"
+        "import minivae, minivae.fast\n"
         "assert 'numba' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
         "try:\n"
-        "    minivae.kernels.numba_kernels()\n"
+        "    minivae.fast.numba_kernels()\n"
         "except ImportError as exc:\n"
         "    assert 'pip install numba' in str(exc), exc\n"
         "else:\n"

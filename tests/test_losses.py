@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import losses
 from minivae.gradcheck import check_function
+from minivae.objectives import losses
 
 LOG_2PI = np.log(2 * np.pi)
 SETTINGS = settings(max_examples=25, deadline=None)

@@ -15,14 +15,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from minivae.checkpoint import load_checkpoint
 from minivae.data.synthetic import sine_dataset
 from minivae.gradcheck import check_model, format_table
-from minivae.gradcheck.registry import REGISTRY, check_rng_for, load_plugins
+from minivae.gradcheck.checks._common import set_free_bits_in_widest_gap
+from minivae.gradcheck.registry import REGISTRY, check_rng_for
 from minivae.models.base import Model, get_model_class
 from minivae.models.lstm_autoencoder import HALF_LOG_PI, MSE_STD, LSTMAutoencoder
-from minivae.models.lstm_vae import LSTMVAE, _set_free_bits_in_gap
+from minivae.models.lstm_vae import LSTMVAE
 from minivae.nn.sequence import lengths_to_mask
+from minivae.train.checkpoint import load_checkpoint
 
 # Every test here runs on the NumPy reference and on the Numba kernels (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("each_backend")
@@ -158,7 +159,7 @@ def test_vae_gradients_hypothesis(N, T, D, H, L, cfg, beta, free_bits, seed):
         mask = kw.get("mask")
         if "lengths" in kw:
             mask = lengths_to_mask(kw["lengths"], T)
-        _set_free_bits_in_gap(model, X, mask)
+        set_free_bits_in_widest_gap(model, model.kl_per_dimension(X, mask=mask))
         assert model.free_bits > 0
     assert_grads_ok(model, X, kw, seed=seed, max_entries=4)
 
@@ -167,7 +168,7 @@ def test_free_bits_gradient_skips_dimensions_below_lambda():
     rng = np.random.default_rng(5)
     model = LSTMVAE(2, 4, 4, rng=rng)
     X = rng.standard_normal((6, 5, 2))
-    _set_free_bits_in_gap(model, X, None)
+    set_free_bits_in_widest_gap(model, model.kl_per_dimension(X))
     kl = model.kl_per_dimension(X)
     below = kl < model.free_bits
     assert below.any() and (~below).any()
@@ -178,7 +179,6 @@ def test_free_bits_gradient_skips_dimensions_below_lambda():
 
 
 def test_registered_gradchecks_exist_and_one_of_each_passes():
-    load_plugins()
     ae = [n for n in REGISTRY if n.startswith("models.lstm_ae.")]
     vae = [n for n in REGISTRY if n.startswith("models.lstm_vae.")]
     assert len(ae) >= 5 and len(vae) >= 6

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lstm_reference import reference_sequence, rel_err
 
-from minivae.backend import use_backend
+from minivae.fast.backend import use_backend
 from minivae.nn.functional import sigmoid
 from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer
 

@@ -1,4 +1,5 @@
-"""Tests for minivae.metrics: hand-worked cases, brute-force cross-checks and bad inputs."""
+"""Tests for minivae.timeseries.metrics: hand-worked cases, brute-force cross-checks and bad
+inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import metrics as M
+from minivae.timeseries import metrics as M
 
 # ------------------------------------------------------------------------------------------
 # Confusion counts, precision / recall / F1

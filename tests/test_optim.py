@@ -1,4 +1,5 @@
-"""Tests for minivae.optim: hand-computed steps, convergence, clipping, checkpoints, dtypes."""
+"""Tests for minivae.train.optim: hand-computed steps, convergence, clipping, checkpoints,
+dtypes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from minivae import backend
+from minivae.fast import backend
 from minivae.nn.dense import Dense
-from minivae.optim import (
+from minivae.train.optim import (
     SGD,
     Adam,
     Momentum,

@@ -1,4 +1,4 @@
-"""Tests for minivae.schedules: values at hand-picked steps, KL specs, free bits."""
+"""Tests for minivae.train.schedules: values at hand-picked steps, KL specs, free bits."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.optim import SGD
-from minivae.schedules import (
+from minivae.objectives.kl import free_bits_kl, kl_loss_term
+from minivae.train.optim import SGD
+from minivae.train.schedules import (
     ConstantKL,
     ConstantLR,
     CosineLR,
@@ -20,9 +21,7 @@ from minivae.schedules import (
     LinearWarmup,
     SigmoidKL,
     StepLR,
-    free_bits_kl,
     get_kl_schedule,
-    kl_loss_term,
 )
 
 

@@ -1,4 +1,4 @@
-"""Tests for minivae.separation: VAE source separation on spectrogram patches."""
+"""Tests for minivae.apps.separation: VAE source separation on spectrogram patches."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.data.synthetic import harmonic_sources
-from minivae.separation import (
+from minivae.apps.separation import (
     SourceVAE,
     SpectrogramVAESeparator,
     _delog,
@@ -17,7 +16,8 @@ from minivae.separation import (
     oracle_separation,
     patches_to_frames,
 )
-from minivae.signal import bss_eval, denormalize_spectrogram, normalize_spectrogram
+from minivae.apps.signal import bss_eval, denormalize_spectrogram, normalize_spectrogram
+from minivae.data.synthetic import harmonic_sources
 
 FS = 4000.0
 
@@ -217,14 +217,11 @@ def test_bad_inputs_raise_clear_errors(trained):
 
 
 
-def test_gradcheck_hook_passes_with_the_project_checker():
-    from minivae.separation import _check_source_vae, _register_gradchecks
+def test_registered_gradcheck_passes():
+    from minivae.gradcheck.registry import REGISTRY, check_rng_for
 
-    results = _check_source_vae(np.random.default_rng(4))
+    results = REGISTRY["separation.source_vae"](check_rng_for(4, "separation.source_vae"))
     assert results and all(r.passed for r in results), [str(r) for r in results if not r.passed]
-    names = []
-    _register_gradchecks(lambda name, fn: names.append(name))
-    assert names == ["separation.source_vae"]
 
 
 def test_experiment_tiny_run_writes_tables_figures_and_json(tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""Tests for minivae.signal: STFT round trips, masks, and BSS-Eval metrics on hand-built cases."""
+"""Tests for minivae.apps.signal: STFT round trips, masks, and BSS-Eval metrics on hand-built
+cases."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.signal import (
+from minivae.apps.signal import (
     MAX_DB,
     apply_masks,
     bss_eval,

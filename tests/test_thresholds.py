@@ -1,4 +1,4 @@
-"""Tests for minivae.thresholds."""
+"""Tests for minivae.timeseries.thresholds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import thresholds as TH
+from minivae.timeseries import thresholds as TH
 
 SCORES = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
 

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from minivae import training
 from minivae.models import CVAE, VAE, Autoencoder, Model
 from minivae.nn import Dense
-from minivae.optim import SGD, Adam
-from minivae.schedules import LinearKLWarmup
-from minivae.training import History, fit
+from minivae.train import loop as training
+from minivae.train.loop import History, fit
+from minivae.train.optim import SGD, Adam
+from minivae.train.schedules import LinearKLWarmup
 
 
 def make_data(n=240, d=12, seed=0):

@@ -1,4 +1,4 @@
-"""Tests for minivae.volatility: SSVI surfaces, arbitrage checks, VAEs and completion."""
+"""Tests for minivae.apps.volatility: SSVI surfaces, arbitrage checks, VAEs and completion."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.volatility import (
+from minivae.apps.volatility import (
     DEFAULT_LOG_MONEYNESS,
     DEFAULT_MATURITIES,
     PointwiseVAE,
@@ -267,14 +267,11 @@ def test_bad_inputs_raise_clear_errors(surfaces):
         interpolate_surface(obs, mask, method="cubic")
 
 
-def test_gradcheck_hook_passes_with_the_project_checker():
-    from minivae.volatility import _check_pointwise_vae, _register_gradchecks
+def test_registered_gradcheck_passes():
+    from minivae.gradcheck.registry import REGISTRY, check_rng_for
 
-    results = _check_pointwise_vae(np.random.default_rng(4))
+    results = REGISTRY["volatility.pointwise_vae"](check_rng_for(4, "volatility.pointwise_vae"))
     assert results and all(r.passed for r in results), [str(r) for r in results if not r.passed]
-    names = []
-    _register_gradchecks(lambda name, fn: names.append(name))
-    assert names == ["volatility.pointwise_vae"]
 
 
 def test_experiment_tiny_run_writes_table_figures_and_json(tmp_path, capsys):

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import losses
 from minivae.gradcheck import check_layer
 from minivae.models import VAE, Autoencoder
 from minivae.nn import MLP, Dense, ReLU, Sequential
-from minivae.optim import SGD, Adam, adam_update, nonfinite_grad_names
-from minivae.training import _train_step
+from minivae.objectives import losses
+from minivae.train.loop import _train_step
+from minivae.train.optim import SGD, Adam, adam_update, nonfinite_grad_names
 
 SETTINGS = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)

@@ -27,9 +27,9 @@ def size_mode(args: argparse.Namespace) -> str:
 
 
 def blas_threads_note() -> str:
-    """How many threads NumPy's BLAS uses (asked of the library, see :mod:`minivae.blas`), for
+    """How many threads NumPy's BLAS uses (asked of the library, see :mod:`minivae.fast.blas`), for
     the header line of a run, with a hint when several threads share a possibly busy machine."""
-    from minivae.blas import blas_num_threads
+    from minivae.fast.blas import blas_num_threads
 
     n = blas_num_threads()
     if n is None:

@@ -274,7 +274,7 @@ class _EpochPrinter:
 def _train(label: str, model: Any, args: argparse.Namespace, s: Setting, X, X_val, *, y=None,
            y_val=None, optimizer: Any = "adam", lr: float | None = 1e-3):
     """fit() with per-epoch printing; returns the History."""
-    from minivae.training import fit
+    from minivae.train.loop import fit
 
     print(f"[{label}] {model!r}: {model.num_parameters()} parameters; "
           f"{s.epochs} epochs, batch {s.batch_size}", flush=True)
@@ -406,7 +406,7 @@ def _run_pytorch_example(args: argparse.Namespace, s: Setting, figs: _Figures) -
     """PyTorch examples/vae: 784-400-20, grey-level BCE, Adam lr 1e-3 on the summed loss."""
     from minivae import plots
     from minivae.models import VAE
-    from minivae.optim import Adam
+    from minivae.train.optim import Adam
 
     X, _, X_te, _ = _load(args, s)
     model = VAE(784, [400], 20, likelihood="bernoulli", activation="relu", rng=args.seed,
@@ -562,8 +562,8 @@ def _plot_rate_distortion(rows: list[dict[str, Any]], path: Path):
 
 def _run_beta(args: argparse.Namespace, s: Setting, figs: _Figures) -> dict[str, Any]:
     """beta-VAE sweep on a 784-256-32 VAE: rate vs distortion, active units, traversals."""
-    from minivae.diagnostics import active_units
     from minivae.models import VAE
+    from minivae.train.diagnostics import active_units
 
     X, _, X_te, _ = _load(args, s)
     values = np.linspace(-3.0, 3.0, 7)

@@ -1,7 +1,7 @@
 """``python -m minivae.experiments separation``: VAE source separation on generated signals.
 
 Two cases from the VAE review of Singh & Ogunfunmi (Entropy, 2022), separated with
-:class:`minivae.separation.SpectrogramVAESeparator` (one VAE per source on log-magnitude
+:class:`minivae.apps.separation.SpectrogramVAESeparator` (one VAE per source on log-magnitude
 spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
 
 1. **Maternal / fetal ECG** (the main case).  An abdominal-ECG-like mixture: a maternal heartbeat
@@ -13,7 +13,7 @@ spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
    vibrato (:func:`minivae.data.harmonic_sources`, 8 kHz), single STFT frames as examples.
 
 Both are swept over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %, as in the
-review.  Scores are BSS-Eval SDR / SIR / SAR in dB (:func:`minivae.signal.bss_eval`, gain-only
+review.  Scores are BSS-Eval SDR / SIR / SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only
 distortion filter), for: the mixture itself (floor), the VAEs' encoder codes ("encode"), the codes
 after latent refinement ("refine", the default), and Wiener masks from the true sources
 (oracle, ceiling; the residual noise counts as one more source, mirroring the noise model).  The
@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from minivae.apps.separation import SpectrogramVAESeparator, oracle_separation
+from minivae.apps.signal import bss_eval, stft
 from minivae.data.synthetic import fetal_maternal_mixture, harmonic_sources
 from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
-from minivae.separation import SpectrogramVAESeparator, oracle_separation
-from minivae.signal import bss_eval, stft
 
 METHODS = ("mixture", "encode", "refine", "oracle")
 

@@ -16,7 +16,8 @@ Two studies on generated data, every number seeded (``--seed`` / ``--seeds``):
 2. **Imputation on smooth signals.**  "Seasonal" series: two sinusoids of fixed periods (48 and
    17 steps) with a random amplitude and phase per series, plus white noise -- many series that
    share a structure (like sensors with daily and weekly cycles).  The simulation test
-   (:func:`minivae.imputation_study.simulation_test`) removes known points at several missing
+   (:func:`minivae.timeseries.imputation_study.simulation_test`) removes known points at several
+   missing
    rates and gap lengths and compares the baselines (mean, median, ffill, linear, weighted
    average, GP) with the LSTM-VAE (autoregressive decoder) trained on *incomplete* training series
    with the mask-aware loss, alone and after a baseline fill.  MAE / MSE on the removed points.
@@ -204,7 +205,7 @@ def seasonal_series(n: int, length: int, rng: np.random.Generator | int, *,
 
 def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
              ) -> dict[str, float]:
-    from minivae.metrics import point_adjusted_f1, pr_auc, precision_recall_f1, roc_auc
+    from minivae.timeseries.metrics import point_adjusted_f1, pr_auc, precision_recall_f1, roc_auc
 
     win_pred = (win_scores > win_thr).astype(int)
     step_pred = (step_scores > step_thr).astype(int)
@@ -221,10 +222,10 @@ def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
 
 def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str, Any]:
     """Train the LSTM-VAE on normal beats of one seed and evaluate every detector."""
-    from minivae.anomaly import AnomalyDetector, rolling_zscore_scores
     from minivae.data import windows_to_series
     from minivae.models.lstm_vae import LSTMVAE
-    from minivae.thresholds import fit_threshold
+    from minivae.timeseries.anomaly import AnomalyDetector, rolling_zscore_scores
+    from minivae.timeseries.thresholds import fit_threshold
 
     t0 = time.perf_counter()
     d = make_anomaly_data(s, seed)
@@ -336,8 +337,8 @@ def format_per_kind(runs: list[dict[str, Any]]) -> str:
 
 
 def run_imputation(s: Setting, seeds: tuple[int, ...], *, verbose: bool = True):
-    from minivae.imputation_study import simulation_test
     from minivae.models.lstm_vae import LSTMVAE
+    from minivae.timeseries.imputation_study import simulation_test
 
     def factory(input_dim: int, seed: int):
         # The autoregressive decoder learns these oscillations in far fewer steps than the
@@ -417,8 +418,8 @@ def _anomaly_figures(run: dict[str, Any], s: Setting, out: Path) -> list[str]:
 
 def _imputation_figure(res, s: Setting, out: Path) -> list[str]:
     from minivae import plots
-    from minivae.imputation_study import condition_mask
-    from minivae.impute import impute
+    from minivae.timeseries.imputation_study import condition_mask
+    from minivae.timeseries.impute import impute
 
     seed = res.seeds[0]
     if seed not in res.imputers:
@@ -473,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = resolve_seeds(parser, args, s.n_seeds)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    from minivae.backend import get_backend
+    from minivae.fast.backend import get_backend
 
     _say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, "
          f"{blas_threads_note()}")

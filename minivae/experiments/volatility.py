@@ -1,7 +1,7 @@
 """``python -m minivae.experiments volatility``: completing implied-vol surfaces with beta-VAEs.
 
 The volatility application of the VAE review of Singh & Ogunfunmi (Entropy, 2022), after
-Bergeron et al. (2021).  Every surface is generated (:mod:`minivae.volatility`):
+Bergeron et al. (2021).  Every surface is generated (:mod:`minivae.apps.volatility`):
 
 1. **Data.**  Arbitrage-free SSVI surfaces with random parameters on an 8 x 11 grid (maturities
    1 month .. 2 years, log-moneyness -0.4 .. 0.4); every generated training surface is checked
@@ -10,7 +10,7 @@ Bergeron et al. (2021).  Every surface is generated (:mod:`minivae.volatility`):
    the *pointwise* form (the decoder maps ``[z, t, k]`` to one vol).
 3. **Completion.**  On new test surfaces 20 % of the grid points are observed, with quote noise
    (0.25 vol points by default).  Each VAE finds the MAP latent code for those points
-   (:meth:`~minivae.volatility.VolSurfaceVAE.complete`); the baselines are a least-squares SSVI
+   (:meth:`~minivae.apps.volatility.VolSurfaceVAE.complete`); the baselines are a least-squares SSVI
    fit (the *true* model family, so a strong reference), thin-plate, linear (membrane) and
    nearest-neighbour interpolation.  Scores: RMSE on the unobserved points in vol points, mean ±
    std over seeds, and the share of completed surfaces that pass the arbitrage checks.
@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
-from minivae.volatility import (
+from minivae.apps.volatility import (
     DEFAULT_LOG_MONEYNESS,
     DEFAULT_MATURITIES,
     VolSurfaceVAE,
@@ -45,6 +44,7 @@ from minivae.volatility import (
     interpolate_surface,
     mask_random_points,
 )
+from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ Modules:
 
 * :mod:`~minivae.gradcheck.core` — numerical gradients, relative error, the checkers and
   :class:`GradCheckResult` (how to read the numbers is explained there);
-* :mod:`~minivae.gradcheck.registry` — named checks, the plugin hook
-  ``_register_gradchecks(register)`` for other modules, and :func:`run_checks`;
-* :mod:`~minivae.gradcheck.builtin` — the checks of the core layers, losses and distributions;
+* :mod:`~minivae.gradcheck.registry` — named checks (:func:`register_check`) and
+  :func:`run_checks`;
+* :mod:`~minivae.gradcheck.checks` — every check of the library, one module per area (importing
+  this package registers them);
 * :mod:`~minivae.gradcheck.cli` — the command line.
 """
 
-from minivae.gradcheck.builtin import BUILTIN_CHECKS  # importing it registers the built-ins
+from minivae.gradcheck.checks import BUILTIN_CHECKS  # importing it registers every check
 from minivae.gradcheck.cli import main
 from minivae.gradcheck.core import (
     DEFAULT_H,
@@ -40,10 +41,7 @@ from minivae.gradcheck.core import (
     sample_indices,
 )
 from minivae.gradcheck.registry import (
-    PLUGIN_MODULES,
-    PLUGIN_PACKAGES,
     REGISTRY,
-    load_plugins,
     register_check,
     run_checks,
     unregister_check,
@@ -54,8 +52,6 @@ __all__ = [
     "DEFAULT_H",
     "DEFAULT_TOL",
     "GradCheckResult",
-    "PLUGIN_MODULES",
-    "PLUGIN_PACKAGES",
     "REGISTRY",
     "check_function",
     "check_gradient",
@@ -64,7 +60,6 @@ __all__ = [
     "compare",
     "diagnose",
     "format_table",
-    "load_plugins",
     "main",
     "noise_floor",
     "numerical_gradient",

@@ -1,8 +1,8 @@
 """Command line: ``python -m minivae.gradcheck [--seed N] [--only NAME] [--builtin] [--verbose]
 [--list]``.
 
-Runs every registered gradient check (built-in layers, losses and distributions, plus those of
-modules that register through the plugin hook, see :mod:`minivae.gradcheck.registry`), prints a
+Runs every registered gradient check (:mod:`minivae.gradcheck.checks`: layers, losses and
+distributions, the LSTM, every model, plus any you registered yourself), prints a
 table, explains every failure, and exits with status 0 only if everything passed (1 if a check
 failed, 2 if ``--only`` matched nothing).
 """
@@ -13,9 +13,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minivae.gradcheck.builtin import BUILTIN_CHECKS
+from minivae.gradcheck.checks import BUILTIN_CHECKS
 from minivae.gradcheck.core import format_table
-from minivae.gradcheck.registry import REGISTRY, load_plugins, run_checks, select
+from minivae.gradcheck.registry import REGISTRY, run_checks, select
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only checks whose name contains NAME or matches it as a glob "
                              "(e.g. 'dense', 'loss.*', 'activation.relu')")
     parser.add_argument("--builtin", action="store_true",
-                        help="only the built-in checks of the core layers, losses and "
-                             "distributions (no plugin modules such as the LSTM or the models)")
+                        help="only the quick checks of the core layers, losses and "
+                             "distributions (not the LSTM or the models)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="print the detailed line of every result, not only of failures")
     parser.add_argument("--list", action="store_true", help="list the check names and exit")
@@ -43,11 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
-    if args.builtin:
-        candidates = list(BUILTIN_CHECKS)
-    else:
-        load_plugins()
-        candidates = list(REGISTRY)
+    candidates = list(BUILTIN_CHECKS if args.builtin else REGISTRY)
     if args.list:
         print("\n".join(select(args.only, candidates)))
         return 0
@@ -56,8 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     timings: dict[str, float] = {}
-    results = run_checks(seed=args.seed, only=args.only, names=candidates,
-                         plugins=not args.builtin, timings=timings)
+    results = run_checks(seed=args.seed, only=args.only, names=candidates, timings=timings)
     print(format_table(results))
     failed = [r for r in results if not r.passed]
     details = results if args.verbose else failed

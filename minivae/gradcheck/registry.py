@@ -4,39 +4,24 @@ A *check* is a function ``check(rng) -> list[GradCheckResult]`` that builds some
 float64 from ``rng`` (a layer at a random shape, a loss, a model) and returns the results of
 :func:`~minivae.gradcheck.check_layer`, :func:`~minivae.gradcheck.check_function`, ... on it.
 
-Adding a check
---------------
-Anywhere, with the decorator::
+The library's checks live in :mod:`minivae.gradcheck.checks` (one module per area), never in
+the modules they check.  Adding one of your own, e.g. in an exercise or a course repository::
 
     from minivae.gradcheck import register_check
 
-    @register_check("lstm.masked")
-    def _check_masked_lstm(rng):
-        lstm = LSTM(2, 3, rng=rng)
-        ...
-        return check_layer(lstm, {"x": x}, forward_fn=..., backward_fn=...)
+    @register_check("my_layer")
+    def _check_my_layer(rng):
+        layer = MyLayer(2, 3, rng=rng)
+        return check_layer(layer, rng.standard_normal((4, 2)), rng=rng)
 
-Registration happens when that module is imported.  So that the CLI finds checks of modules
-nobody imported yet, without a hard-coded import list in the library core, a module may instead
-define the **hook**::
-
-    def _register_gradchecks(register):
-        register("lstm.masked", _check_masked_lstm)
-
-:func:`load_plugins` imports every module in :data:`PLUGIN_MODULES` and every module of the
-packages in :data:`PLUGIN_PACKAGES` that exists, and calls its ``_register_gradchecks`` (once
-per process) with :func:`register_check`.  A module that exists but fails to import is reported
-as a failing check ``import:<module>`` rather than silently skipped.
-
-Each check gets its own generator derived from ``(seed, name)``, so a check draws the same
-shapes and values whether it runs alone (``--only``) or with all the others.
+Registration happens when that module is imported.  Each check gets its own generator derived
+from ``(seed, name)``, so a check draws the same shapes and values whether it runs alone
+(``--only``) or with all the others.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
-import pkgutil
 import time
 import traceback
 import zlib
@@ -50,20 +35,6 @@ CheckFn = Callable[[np.random.Generator], list[GradCheckResult]]
 
 #: name -> check function, in registration order.
 REGISTRY: dict[str, CheckFn] = {}
-
-#: Modules imported (if they exist) to let them register checks through the hook.
-PLUGIN_MODULES: list[str] = [
-    "minivae.nn.lstm", "minivae.models", "minivae.kernels", "minivae.separation",
-    "minivae.volatility",
-]
-#: Packages whose direct submodules are imported for the same reason.
-PLUGIN_PACKAGES: list[str] = ["minivae.nn", "minivae.models"]
-
-HOOK_NAME = "_register_gradchecks"
-
-_loaded_modules: set[str] = set()
-_import_errors: dict[str, str] = {}
-
 
 def register_check(
     name: str, fn: CheckFn | None = None, *, replace: bool = False
@@ -97,46 +68,6 @@ def unregister_check(name: str) -> None:
     del REGISTRY[name]
 
 
-def _candidate_modules() -> list[str]:
-    names = list(PLUGIN_MODULES)
-    for package in PLUGIN_PACKAGES:
-        try:
-            pkg = importlib.import_module(package)
-        except ImportError:
-            continue
-        for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
-            names.append(f"{package}.{info.name}")
-    return list(dict.fromkeys(names))  # unique, in order
-
-
-def load_plugins() -> dict[str, str]:
-    """Import the plugin modules and call their ``_register_gradchecks(register)`` hook.
-
-    Returns the modules that exist but failed to import (name -> error text).
-    """
-    for module_name in _candidate_modules():
-        if module_name in _loaded_modules or module_name in _import_errors:
-            continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name or module_name.startswith(f"{exc.name}."):
-                continue  # the module simply does not exist (yet): nothing to register
-            _import_errors[module_name] = traceback.format_exc()
-            continue
-        except Exception:  # a module that exists but is broken must not pass silently
-            _import_errors[module_name] = traceback.format_exc()
-            continue
-        _loaded_modules.add(module_name)
-        hook = getattr(module, HOOK_NAME, None)
-        if callable(hook):
-            try:
-                hook(register_check)
-            except Exception:  # e.g. a duplicate name: report it as a failing check
-                _import_errors[module_name] = traceback.format_exc()
-    return dict(_import_errors)
-
-
 def check_rng_for(seed: int, name: str) -> np.random.Generator:
     """Generator of one check: depends on the seed and the check's name only."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
@@ -164,23 +95,15 @@ def run_checks(
     only: str | None = None,
     *,
     names: Iterable[str] | None = None,
-    plugins: bool = True,
     timings: dict[str, float] | None = None,
 ) -> list[GradCheckResult]:
     """Run the registered checks (optionally only those matching ``only``); return all results.
 
-    ``names`` restricts the candidates (e.g. ``BUILTIN_CHECKS``); ``plugins=False`` skips
-    importing plugin modules.  A check that raises becomes one failing result carrying the
-    error message.  Each result's ``check`` field names the check it came from.  ``timings``
-    (if given) receives seconds per check.
+    ``names`` restricts the candidates (e.g. ``BUILTIN_CHECKS``).  A check that raises becomes one
+    failing result carrying the error message.  Each result's ``check`` field names the check it
+    came from.  ``timings`` (if given) receives seconds per check.
     """
-    errors = load_plugins() if plugins else {}
     results: list[GradCheckResult] = []
-    for module_name, text in errors.items():
-        check_name = f"import:{module_name}"
-        if not select(only, [check_name]):
-            continue
-        results.append(_crash_result(check_name, text))
     for name in select(only, names):
         if name not in REGISTRY:
             raise KeyError(f"no gradient check named {name!r}; registered: {sorted(REGISTRY)}")

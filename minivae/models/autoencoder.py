@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from minivae import losses
 from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
+from minivae.objectives import losses
 
 OUTPUTS = ("bernoulli", "gaussian", "mse")
 

@@ -5,7 +5,8 @@ A model is a :class:`~minivae.nn.Layer` (so ``parameters()``, ``zero_grad()`` an
 
 ``loss(batch, *, rng=None, eps=None, mask=None) -> (value, parts)``
     One forward pass over a mini-batch.  ``value`` is the scalar objective (a Python float, mean
-    over the batch, summed over data dimensions: the convention of :mod:`minivae.losses`) and
+    over the batch, summed over data dimensions: the convention of
+    :mod:`minivae.objectives.losses`) and
     ``parts`` a dict of floats for logging (``"loss"``, ``"reconstruction"``, ``"kl"``, ...).
     Everything :meth:`backward` needs is kept.  A stochastic model stores the noise it drew in
     ``self.last_eps``; passing it back as ``eps=`` repeats exactly the same pass, which is what
@@ -46,8 +47,8 @@ from minivae._validation import check_array, check_scalar
 from minivae.nn.layer import Layer
 
 if TYPE_CHECKING:  # imported lazily at run time: training and checkpoint import this module
-    from minivae.checkpoint import Checkpoint
-    from minivae.training import History
+    from minivae.train.checkpoint import Checkpoint
+    from minivae.train.loop import History
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
 
@@ -268,19 +269,19 @@ class Model(Layer):
 
     # -- conveniences -------------------------------------------------------------------------
     def fit(self, X: np.ndarray, **kwargs: Any) -> History:
-        """Train on X; see :func:`minivae.training.fit` for the keyword arguments.
+        """Train on X; see :func:`minivae.train.loop.fit` for the keyword arguments.
 
         The returned history is also kept as ``self.history_`` (the marker of a trained model
-        that e.g. :class:`~minivae.anomaly.AnomalyDetector` looks for).
+        that e.g. :class:`~minivae.timeseries.anomaly.AnomalyDetector` looks for).
         """
-        from minivae.training import fit
+        from minivae.train.loop import fit
 
         self.history_ = fit(self, X, **kwargs)
         return self.history_
 
     def save(self, path: str | PathLike, optimizer: object = None, history: object = None) -> None:
-        """Write a checkpoint (see :func:`minivae.checkpoint.save_checkpoint`)."""
-        from minivae.checkpoint import save_checkpoint
+        """Write a checkpoint (see :func:`minivae.train.checkpoint.save_checkpoint`)."""
+        from minivae.train.checkpoint import save_checkpoint
 
         save_checkpoint(path, self, optimizer=optimizer, history=history)
 
@@ -290,7 +291,7 @@ class Model(Layer):
 
         Called on a subclass (``VAE.load``), the checkpoint must hold that class (or a subclass).
         """
-        from minivae.checkpoint import load_checkpoint
+        from minivae.train.checkpoint import load_checkpoint
 
         ckpt: Checkpoint = load_checkpoint(path)
         if not isinstance(ckpt.model, cls):

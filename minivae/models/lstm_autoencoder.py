@@ -73,15 +73,15 @@ from typing import Any
 
 import numpy as np
 
-from minivae import backend, losses
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.distributions import LOG_2PI, clamp_logvar
-from minivae.kernels import numba_kernels
+from minivae.fast import backend, numba_kernels
 from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, register_model
 from minivae.nn.dense import Dense
 from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer
 from minivae.nn.sequence import lengths_to_mask
+from minivae.objectives import losses
+from minivae.objectives.distributions import LOG_2PI, clamp_logvar
 
 DECODERS = ("repeat", "autoregressive")
 OUTPUTS = ("mse", "gaussian")
@@ -293,7 +293,7 @@ class BaseLSTMAutoencoder(Model):
     def _decode_autoregressive_kernel(self, z, T, X, feed_true, keep):
         """:meth:`_decode_autoregressive` for one layer on the Numba backend: the same steps
         (start token, true value or fed-back predicted mean, LSTM step, output Dense) in one
-        compiled loop over T (``minivae.kernels.lstm.ar_decoder_forward``) instead of T
+        compiled loop over T (``minivae.fast.lstm.ar_decoder_forward``) instead of T
         step-kernel calls from Python.  Equal to the step loop to 1e-12 in float64
         (tests/test_decoder_fused.py)."""
         h0 = np.tanh(self.init_h.forward(z))  # (N, H)
@@ -697,63 +697,3 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         out = self._decode(self._encode(X, mask), X.shape[1])
         rec, _ = self._nll(out, X, mask, need_grad=False)
         return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}
-
-
-# ------------------------------------------------------------------------- gradient checks
-def _random_mask(rng: np.random.Generator, N: int, T: int, D: int) -> np.ndarray:
-    """A per-entry mask with every sequence's first step observed and ~30% missing."""
-    mask = rng.random((N, T, D)) < 0.7
-    mask[:, 0, 0] = True
-    return mask
-
-
-def _gradcheck_batch(rng, N, T, D, masked: bool):
-    X = rng.standard_normal((N, T, D))
-    if not masked:
-        return X, {}
-    mask = _random_mask(rng, N, T, D)
-    return np.where(mask, X, np.nan), {"mask": mask}
-
-
-def _perturb_biases(model: Model, rng: np.random.Generator) -> None:
-    """Dense biases start at 0: make every bias generic for the check."""
-    for name, p, _ in model.parameters():
-        if name.endswith(".b"):
-            p += 0.1 * rng.standard_normal(p.shape)
-
-
-_AE_CHECKS = {
-    # name: (decoder, output, teacher_forcing, masked, num_layers, mask_input)
-    "repeat": ("repeat", "mse", 1.0, False, 1, False),
-    "repeat.gaussian_masked": ("repeat", "gaussian", 1.0, True, 1, True),
-    "repeat.stacked": ("repeat", "mse", 1.0, False, 2, False),
-    "autoregressive.tf0": ("autoregressive", "mse", 0.0, False, 1, False),
-    "autoregressive.tf05_masked": ("autoregressive", "gaussian", 0.5, True, 1, False),
-    "autoregressive.tf1": ("autoregressive", "mse", 1.0, False, 1, False),
-    "autoregressive.stacked_tf05": ("autoregressive", "mse", 0.5, False, 2, True),
-    # tf1 without missing values runs the whole-sequence path (_decode_teacher_forced).
-    "autoregressive.stacked_tf1": ("autoregressive", "gaussian", 1.0, False, 2, False),
-}
-
-
-def _register_gradchecks(register) -> None:
-    """Hook for ``python -m minivae.gradcheck``: checks named ``models.lstm_ae.<config>``."""
-
-    def make(spec):
-        decoder, output, tf, masked, nl, mask_input = spec
-
-        def check(rng):
-            from minivae.gradcheck import check_model
-
-            N, T, D, H, L = (int(v) for v in rng.integers(1, 4, size=5))
-            model = LSTMAutoencoder(D, H + 1, L, decoder=decoder, output=output,
-                                    teacher_forcing=tf, num_layers=nl, mask_input=mask_input,
-                                    rng=rng)
-            _perturb_biases(model, rng)
-            batch, kwargs = _gradcheck_batch(rng, N, T + 1, D, masked)
-            return check_model(model, batch, rng=rng, loss_kwargs=kwargs, max_entries=12)
-
-        return check
-
-    for name, spec in _AE_CHECKS.items():
-        register(f"models.lstm_ae.{name}", make(spec))

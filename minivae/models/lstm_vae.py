@@ -18,7 +18,7 @@ Objective (per sequence; the loss is the batch mean)::
 
 summed over the *observed* entries.  ``beta`` is the KL weight (``kl_weight`` during training,
 set step by step by a KL schedule); ``free_bits = lambda > 0`` replaces the KL by
-sum_l max(lambda, batch-mean KL_l) (:func:`minivae.schedules.free_bits_kl`).  With
+sum_l max(lambda, batch-mean KL_l) (:func:`minivae.objectives.kl.free_bits_kl`).  With
 ``likelihood="mse"`` the reconstruction term is the sum of squared errors (a Gaussian of fixed
 variance 1/2 up to a constant; then "beta" trades squared error against nats).
 
@@ -41,17 +41,15 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.distributions import DiagonalGaussian, clamp_logvar
 from minivae.models.autoencoder import fill_missing
 from minivae.models.base import register_model
 from minivae.models.lstm_autoencoder import (
     _CHUNK_ELEMENTS,
     BaseLSTMAutoencoder,
-    _gradcheck_batch,
-    _perturb_biases,
 )
 from minivae.nn.functional import log_mean_exp
-from minivae.schedules import kl_loss_term
+from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
+from minivae.objectives.kl import kl_loss_term
 
 LIKELIHOODS = ("gaussian", "mse")
 AVERAGES = ("mean", "logmeanexp")
@@ -325,55 +323,3 @@ class LSTMVAE(BaseLSTMAutoencoder):
         """Mean over sequences of KL(q(z_l | x) || N(0, 1)) per latent dimension: (L,)."""
         mu, logvar = self.posterior(X, mask=mask, lengths=lengths)
         return DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
-
-
-# ------------------------------------------------------------------------- gradient checks
-_VAE_CHECKS = {
-    # name: (decoder, likelihood, teacher_forcing, masked, num_layers, free_bits, beta)
-    "repeat.gaussian": ("repeat", "gaussian", 1.0, False, 1, False, 1.0),
-    "repeat.mse_masked": ("repeat", "mse", 1.0, True, 1, False, 1.0),
-    "repeat.stacked_beta": ("repeat", "gaussian", 1.0, False, 2, False, 2.5),
-    "repeat.free_bits": ("repeat", "gaussian", 1.0, False, 1, True, 1.0),
-    "autoregressive.tf0": ("autoregressive", "gaussian", 0.0, False, 1, False, 1.0),
-    "autoregressive.tf05_masked": ("autoregressive", "mse", 0.5, True, 1, False, 0.5),
-    "autoregressive.tf1": ("autoregressive", "gaussian", 1.0, False, 1, False, 1.0),
-    "autoregressive.stacked_tf05": ("autoregressive", "gaussian", 0.5, True, 2, False, 1.0),
-    "autoregressive.stacked_tf1": ("autoregressive", "mse", 1.0, False, 2, False, 1.0),
-}
-
-
-def _set_free_bits_in_gap(model: LSTMVAE, X: np.ndarray, mask: np.ndarray | None) -> None:
-    """Put ``free_bits`` in the middle of the widest gap between the per-dimension KLs of X, so
-    some dimensions sit above it and some below, none near the kink of the max (for checks)."""
-    kl = np.sort(model.kl_per_dimension(X, mask=mask))
-    if kl.size < 2:
-        model.free_bits = float(kl[0]) * 0.5  # the single dimension stays above the floor
-        return
-    i = int(np.argmax(np.diff(kl)))
-    model.free_bits = float(0.5 * (kl[i] + kl[i + 1]))
-
-
-def _register_gradchecks(register) -> None:
-    """Hook for ``python -m minivae.gradcheck``: checks named ``models.lstm_vae.<config>``."""
-
-    def make(spec):
-        decoder, likelihood, tf, masked, nl, free_bits, beta = spec
-
-        def check(rng):
-            from minivae.gradcheck import check_model
-
-            N, T, D, H, L = (int(v) for v in rng.integers(1, 4, size=5))
-            if free_bits:
-                N, L = N + 1, L + 1
-            model = LSTMVAE(D, H + 1, L, decoder=decoder, likelihood=likelihood,
-                            teacher_forcing=tf, num_layers=nl, beta=beta, rng=rng)
-            _perturb_biases(model, rng)
-            batch, kwargs = _gradcheck_batch(rng, N, T + 1, D, masked)
-            if free_bits:
-                _set_free_bits_in_gap(model, batch, kwargs.get("mask"))
-            return check_model(model, batch, rng=rng, loss_kwargs=kwargs, max_entries=12)
-
-        return check
-
-    for name, spec in _VAE_CHECKS.items():
-        register(f"models.lstm_vae.{name}", make(spec))

@@ -15,7 +15,7 @@ Objectives (per example; the loss is their mean over the batch):
   eps one reparameterized sample and the KL in closed form.  beta = 1 is the negative ELBO, beta
   != 1 a beta-VAE (Higgins et al., 2017).  With ``free_bits = lambda > 0`` the KL term becomes
   sum_l max(lambda, batch-mean KL_l) (Kingma et al., 2016; see
-  :func:`minivae.schedules.free_bits_kl`).
+  :func:`minivae.objectives.kl.free_bits_kl`).
 * ``objective="iwae"`` (Burda et al., 2016): loss = -log (1/k) sum_i w_i with k samples z_i and
   log w_i = log p(x | z_i) + beta * (log p(z_i) - log q(z_i | x)).  Its gradient is
   sum_i w~_i * grad(-log w_i), w~ = softmax(log w) the normalized importance weights, each
@@ -32,18 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from minivae import losses
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.distributions import (
-    DiagonalGaussian,
-    clamp_logvar,
-    standard_normal_log_prob,
-)
 from minivae.models.autoencoder import fill_missing, reconstruction_nll
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import log_mean_exp, logsumexp, sigmoid
 from minivae.nn.sequential import MLP
-from minivae.schedules import kl_loss_term
+from minivae.objectives import losses
+from minivae.objectives.distributions import (
+    DiagonalGaussian,
+    clamp_logvar,
+    standard_normal_log_prob,
+)
+from minivae.objectives.kl import kl_loss_term
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")

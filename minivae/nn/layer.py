@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from minivae.backend import as_dtype
+from minivae._validation import as_dtype
 
 
 class Layer:

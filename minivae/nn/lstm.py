@@ -84,10 +84,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae import backend
 from minivae._validation import check_array, check_positive_int, check_rng
-from minivae._workspace import buffer
-from minivae.kernels import numba_kernels
+from minivae.fast import backend, numba_kernels
+from minivae.fast.workspace import buffer
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
@@ -546,7 +545,7 @@ class LSTMLayer(Layer):
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
         static = steps is not None
         if backend.use_numba():
-            # Same equations in one compiled loop over all T steps (minivae.kernels.lstm);
+            # Same equations in one compiled loop over all T steps (minivae.fast.lstm);
             # tests/test_kernels.py holds it to this NumPy code within 1e-12 in float64.
             # The kernel keeps its (T, N, .) cache in the layer's workspace (see __init__).
             hs, hT, cT, kcache = numba_kernels().lstm_forward(
@@ -815,55 +814,3 @@ class LSTMCell(Layer):
 
     def __repr__(self) -> str:
         return f"LSTMCell({self.input_size}, {self.hidden_size})"
-
-
-# ============================================================================ gradcheck plugin
-def _register_gradchecks(register) -> None:
-    """Hook for ``python -m minivae.gradcheck``: registers the LSTM checks (float64, small
-    random sizes).  Imported lazily so this module never depends on the gradcheck package."""
-
-    def sizes(rng: np.random.Generator) -> tuple[int, int, int, int]:
-        N, T, D, H = (int(v) for v in rng.integers(1, 4, size=4))
-        return N, T + 1, D, H
-
-    def check_lstm(num_layers: int, masking: str | None):
-        def check(rng: np.random.Generator):
-            from minivae.gradcheck import check_layer
-
-            N, T, D, H = sizes(rng)
-            lstm = LSTM(D, H, num_layers=num_layers, rng=rng)
-            state = (N, H) if num_layers == 1 else (num_layers, N, H)
-            x = rng.standard_normal((N, T, D))
-            h0, c0 = rng.standard_normal(state), rng.standard_normal(state)
-            mask = lengths = None
-            if masking == "lengths":
-                lengths = rng.integers(1, T + 1, size=N)
-            elif masking == "mask":
-                mask = rng.random((N, T)) < 0.6
-
-            def forward(x, h0, c0):
-                return lstm.forward(x, h0, c0, mask=mask, lengths=lengths)
-
-            return check_layer(lstm, {"x": x, "h0": h0, "c0": c0}, forward_fn=forward, rng=rng)
-
-        return check
-
-    def check_cell(rng: np.random.Generator):
-        from minivae.gradcheck import check_layer
-
-        N, _, D, H = sizes(rng)
-        cell = LSTMCell(D, H, rng=rng)
-
-        def forward(x_t, h, c):
-            cell.reset()  # each finite-difference evaluation is a fresh single step
-            return cell.forward(x_t, h, c)
-
-        inputs = {"x_t": rng.standard_normal((N, D)), "h_prev": rng.standard_normal((N, H)),
-                  "c_prev": rng.standard_normal((N, H))}
-        return check_layer(cell, inputs, forward_fn=forward, rng=rng)
-
-    register("lstm", check_lstm(1, None))
-    register("lstm.stacked", check_lstm(2, None))
-    register("lstm.lengths", check_lstm(1, "lengths"))
-    register("lstm.stacked_mask", check_lstm(2, "mask"))
-    register("lstm_cell", check_cell)

@@ -45,7 +45,7 @@ class Checkpoint:
     Attributes:
         model: the model with the stored parameters.
         optimizer_state: the stored ``optimizer.state_dict()`` (values as arrays), or None.
-        history: the stored :class:`~minivae.training.History`, or None.
+        history: the stored :class:`~minivae.train.loop.History`, or None.
         model_class: the stored class name.
         config: the stored architecture (``model.config()``).
         version: the file's format version.
@@ -205,7 +205,7 @@ def load_checkpoint(
 
     history = None
     if "__history__" in contents:
-        from minivae.training import History
+        from minivae.train.loop import History
 
         try:
             history = History.from_dict(json.loads(_text(contents, "__history__", path)))

@@ -3,7 +3,7 @@
 Why minivae needs this
 ----------------------
 The Numba backend runs each LSTM sequence on its own threads (one slice of the batch per
-thread, see :mod:`minivae.kernels.lstm`).  NumPy's OpenBLAS has a second thread pool for the
+thread, see :mod:`minivae.fast.lstm`).  NumPy's OpenBLAS has a second thread pool for the
 dense layers, and after every multi-threaded product its worker threads keep *spinning* (busy
 waiting for more work) for a while before they sleep.  In an LSTM model the next LSTM kernel
 starts long before that, so on a 2-core laptop the spinning BLAS thread takes one of the two
@@ -15,7 +15,7 @@ On the NumPy backend an LSTM model's time goes into hundreds of small per-step p
 ((64 x 64) @ (64 x 256) at H = 64), too small to gain from a second BLAS thread: measured on the
 same step, 2 threads were 1.0-1.2x *slower* than one (also at H = 256 and at batch 256).
 
-So :func:`minivae.training.fit` pins BLAS to one thread while it trains a model with LSTM layers
+So :func:`minivae.train.loop.fit` pins BLAS to one thread while it trains a model with LSTM layers
 or cells, on either backend (:func:`threads_for_training`), and restores it afterwards; an
 MLP model, whose time is all large BLAS products, keeps every thread.  A hand-written training
 loop can do the same with ``with limit_blas_threads(1): ...``.
@@ -152,7 +152,7 @@ def is_recurrent(model: object) -> bool:
 
 @contextmanager
 def threads_for_training(model: object) -> Iterator[None]:
-    """The thread policy :func:`minivae.training.fit` applies: BLAS pinned to one thread while
+    """The thread policy :func:`minivae.train.loop.fit` applies: BLAS pinned to one thread while
     a recurrent model trains (see the module docstring), else unchanged."""
     if is_recurrent(model):
         with limit_blas_threads(1):

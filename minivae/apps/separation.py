@@ -10,7 +10,7 @@ Representation
 ``X = stft(mixture)`` has shape (n_frames, n_freq).  Magnitudes are taken relative to the
 mixture's loudest bin, ``scale = max |X|`` (computable from the mixture alone, so training and
 test use the same convention), and log-compressed to [0, 1] as in
-:func:`minivae.signal.normalize_spectrogram`::
+:func:`minivae.apps.signal.normalize_spectrogram`::
 
     u = (log(|S| / scale + eps) - log eps) / (log(1 + eps) - log eps),   eps = 10^(-range_db/20)
 
@@ -55,7 +55,8 @@ Separation (:meth:`SpectrogramVAESeparator.separate`)
    mixture phase gives the separated signals.  Masks sum to one in every bin, so sources plus the
    noise estimate add up to the mixture exactly.
 
-Evaluate with :func:`minivae.signal.bss_eval`; :func:`oracle_separation` gives the usual ceiling
+Evaluate with :func:`minivae.apps.signal.bss_eval`; :func:`oracle_separation` gives the usual
+ceiling
 (the same masks computed from the true sources) and the mixture itself the floor.
 """
 
@@ -66,19 +67,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae import losses
 from minivae._validation import (
     check_array,
     check_positive_int,
     check_rng,
     check_scalar,
 )
-from minivae.distributions import DiagonalGaussian, clamp_logvar
+from minivae.apps.signal import apply_masks, stft, wiener_masks
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
-from minivae.optim import Adam
-from minivae.signal import apply_masks, stft, wiener_masks
+from minivae.objectives import losses
+from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
+from minivae.train.optim import Adam
 
 __all__ = [
     "ENCODER_INPUTS",
@@ -326,7 +327,7 @@ def _log_bounds(eps: float) -> tuple[float, float]:
 def log_normalize(rel_mag: np.ndarray, eps: float) -> np.ndarray:
     """Relative magnitudes ``|S| / scale`` (>= 0, any shape) -> log-compressed values in [0, 1].
 
-    Same formula as :func:`minivae.signal.normalize_spectrogram` with ``method="log"`` but with
+    Same formula as :func:`minivae.apps.signal.normalize_spectrogram` with ``method="log"`` but with
     the scale supplied by the caller (the *mixture's* peak, also for the sources).  Values above
     the mixture peak are clipped to 1.
     """
@@ -527,7 +528,7 @@ class SpectrogramVAESeparator:
           their sum (noise): that remainder trains the noise spectrum.
         - max_examples: train on at most this many patches (a random subset; neighbouring
           patches overlap in all but one frame, so a subset loses little and saves time).
-        - epochs, batch_size, lr, seed, verbose: passed to :func:`minivae.training.fit`.
+        - epochs, batch_size, lr, seed, verbose: passed to :func:`minivae.train.loop.fit`.
 
         Returns self.
         """
@@ -729,24 +730,3 @@ def oracle_separation(
     X = stft(x, fs, **frame)
     est = apply_masks(X, wiener_masks(mags), fs, length=x.shape[0], **frame)
     return est[: src.shape[0]]
-
-
-# ============================================================================ gradient checks
-def _check_source_vae(rng: np.random.Generator) -> list:
-    """Finite-difference check of :class:`SourceVAE` (both likelihoods) through its loss."""
-    from minivae.gradcheck import check_model
-
-    results = []
-    for likelihood in LIKELIHOODS:
-        vae = SourceVAE(5, [6], 3, output_dim=4, likelihood=likelihood, decoder_variance=0.5,
-                        activation="tanh", beta=1.5, rng=rng)
-        X, Y = rng.uniform(size=(4, 5)), rng.uniform(size=(4, 4))
-        for res in check_model(vae, (X, Y), rng=rng):
-            res.name = f"{likelihood}:{res.name}"
-            results.append(res)
-    return results
-
-
-def _register_gradchecks(register: Callable[..., Any]) -> None:
-    """Hook for ``python -m minivae.gradcheck`` (see :mod:`minivae.gradcheck.registry`)."""
-    register("separation.source_vae", _check_source_vae)

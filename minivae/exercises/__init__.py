@@ -71,8 +71,6 @@ from typing import Any
 
 import numpy as np
 
-from minivae import losses
-from minivae.distributions import DiagonalGaussian
 from minivae.gradcheck import GradCheckResult, check_gradient, compare, numerical_gradient
 from minivae.gradcheck.core import DEFAULT_H, DEFAULT_TOL, _central_differences
 from minivae.nn.activations import ReLU, Sigmoid
@@ -85,6 +83,8 @@ from minivae.nn.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from minivae.objectives import losses
+from minivae.objectives.distributions import DiagonalGaussian
 
 __all__ = [
     "EXERCISES",
@@ -698,7 +698,8 @@ _KL_GRAD_MISTAKES = [
 def check_kl_standard_normal(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                              seed: int = 0) -> ExerciseResult:
     """Grade ``kl_standard_normal(mu, logvar) -> (N,)``, KL(N(mu, diag exp(logvar)) || N(0, I))
-    per example, against :meth:`minivae.distributions.DiagonalGaussian.kl_standard_normal`.
+    per example, against
+    :meth:`minivae.objectives.distributions.DiagonalGaussian.kl_standard_normal`.
 
     Two cases: random (mu, logvar) of shape (4, 3), and mu = logvar = 0 where the KL must be 0.
     """
@@ -865,18 +866,20 @@ _GNLL_GRAD_SIG = ("gaussian_nll_grad(mean, logvar, target) -> (dmean, dlogvar); 
 
 
 def _bce_solution(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """SOLUTIONS["bce_with_logits"]: :func:`minivae.losses.bernoulli_nll`, per example."""
+    """SOLUTIONS["bce_with_logits"]: :func:`minivae.objectives.losses.bernoulli_nll`, per
+    example."""
     return losses.bernoulli_nll(logits, target, reduction="none")
 
 
 def _gnll_solution(mean: np.ndarray, logvar: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """SOLUTIONS["gaussian_nll"]: :func:`minivae.losses.gaussian_nll`, per example."""
+    """SOLUTIONS["gaussian_nll"]: :func:`minivae.objectives.losses.gaussian_nll`, per example."""
     return losses.gaussian_nll(mean, logvar, target, reduction="none")
 
 
 def _gnll_grad_solution(mean: np.ndarray, logvar: np.ndarray, target: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """SOLUTIONS["gaussian_nll_grad"]: :func:`minivae.losses.gaussian_nll_grad` of the sum."""
+    """SOLUTIONS["gaussian_nll_grad"]: :func:`minivae.objectives.losses.gaussian_nll_grad` of the
+    sum."""
     return losses.gaussian_nll_grad(mean, logvar, target, reduction="sum")
 
 
@@ -909,7 +912,7 @@ _STABILITY_ADVICE = (
 def check_bce_with_logits(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                           seed: int = 0) -> ExerciseResult:
     """Grade ``bce_with_logits(logits, target) -> (N,)`` against
-    :func:`minivae.losses.bernoulli_nll` (``reduction="none"``).
+    :func:`minivae.objectives.losses.bernoulli_nll` (``reduction="none"``).
 
     Two cases: moderate random logits with soft targets in [0, 1], then extreme logits
     (+-1000, +-800, +-40) one per example, where a naive ``log(sigmoid(l))`` overflows or gives
@@ -997,7 +1000,8 @@ _GNLL_GRAD_MISTAKES = [
 def check_gaussian_nll(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                        seed: int = 0) -> ExerciseResult:
     """Grade ``gaussian_nll(mean, logvar, target) -> (N,)`` against
-    :func:`minivae.losses.gaussian_nll` (``reduction="none"``); (mean, logvar, target): (4, 6)."""
+    :func:`minivae.objectives.losses.gaussian_nll` (``reduction="none"``); (mean, logvar, target):
+    (4, 6)."""
     g = _Grader("gaussian_nll", fn, ["nll"], _GNLL_SIG)
     rng = _rng(seed)
     mean, logvar, target = (rng.standard_normal((4, 6)), rng.standard_normal((4, 6)),

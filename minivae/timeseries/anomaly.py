@@ -6,7 +6,7 @@ The recipe (Malhotra et al. 2016; An & Cho 2015; Park, Hoshi & Kemp 2018):
 2. score new windows by how badly the model explains them;
 3. pick a threshold on the scores of held-out *normal* validation windows (mu + k sigma, a
    percentile or the maximum) and flag everything above it (strict ``>``, as
-   :func:`minivae.thresholds.apply_threshold`).
+   :func:`minivae.timeseries.thresholds.apply_threshold`).
 
 :class:`AnomalyDetector` wraps any minivae model (LSTM autoencoder / LSTM-VAE on windows
 ``(N, T, D)``, or an MLP autoencoder / VAE, which then sees each window flattened to
@@ -43,7 +43,7 @@ import numpy as np
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
 from minivae.data.scaling import StandardScaler
 from minivae.data.windows import sliding_windows, window_starts, windows_to_series
-from minivae.thresholds import THRESHOLD_METHODS, apply_threshold, fit_threshold
+from minivae.timeseries.thresholds import THRESHOLD_METHODS, apply_threshold, fit_threshold
 
 __all__ = [
     "SCORES",

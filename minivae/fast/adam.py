@@ -1,5 +1,5 @@
 """Adam / AdamW update as one fused Numba loop (the NumPy reference is
-:func:`minivae.optim.adam_update`).
+:func:`minivae.train.optim.adam_update`).
 
 The NumPy version makes about ten passes over each parameter array (and allocates temporaries);
 this kernel reads ``param, grad, m, v`` once and writes ``param, m, v`` once.  It performs the
@@ -56,7 +56,7 @@ def adam_update(
 ) -> None:
     """One Adam / AdamW step for one array, in place on ``param``, ``m`` and ``v``.
 
-    Same signature and semantics as :func:`minivae.optim.adam_update` (see there for the
+    Same signature and semantics as :func:`minivae.train.optim.adam_update` (see there for the
     equations): all arrays have the same shape and dtype (float32 or float64), ``grad`` is only
     read, ``t >= 1`` is the number of this step.  ``param``, ``m``, ``v`` must be C-contiguous.
     """

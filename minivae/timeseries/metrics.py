@@ -347,7 +347,7 @@ def point_adjusted_f1(
     - y_true: binary labels of shape (T,).
     - y_pred: binary predictions of shape (T,); or, when ``threshold`` is given, finite
       anomaly scores of shape (T,), turned into predictions ``scores > threshold`` (strict,
-      as ``minivae.thresholds.apply_threshold``).
+      as ``minivae.timeseries.thresholds.apply_threshold``).
     - threshold: optional float, see above.
     - zero_division: value returned for 0/0, see ``precision_recall_f1``.
 

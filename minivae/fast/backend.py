@@ -7,7 +7,7 @@ One switch picks the path every accelerated layer takes:
 
 The default is ``numba`` when it can be imported and ``numpy`` otherwise, so ``import minivae``
 works on a machine without Numba.  The NumPy code is always the reference: every Numba kernel in
-:mod:`minivae.kernels` is tested against it.
+:mod:`minivae.fast` is tested against it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import numpy as np
 
 BACKENDS = ("numpy", "numba")
 
@@ -77,18 +75,3 @@ def use_backend(name: str) -> Iterator[None]:
 def use_numba() -> bool:
     """True when the active backend is Numba (what layers ask before dispatching)."""
     return _backend == "numba"
-
-
-# ----------------------------------------------------------------------------- dtypes
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def as_dtype(dtype: object) -> np.dtype:
-    """Normalise a dtype argument to ``float32`` or ``float64`` with a clear error otherwise."""
-    try:
-        dt = np.dtype(dtype)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
-    if dt not in DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt

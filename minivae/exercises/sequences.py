@@ -10,7 +10,7 @@ can tell an untouched TODO stub from a wrong answer.
 
 Usage::
 
-    from minivae.exercises_sequences import check_iwae_bound
+    from minivae.exercises.sequences import check_iwae_bound
 
     def iwae_bound(log_w):
         m = log_w.max(axis=0)
@@ -49,15 +49,15 @@ import numpy as np
 
 from minivae.exercises import Exercise, ExerciseResult, _Grader, _Mistake, _rng
 from minivae.experiments.mnist import norm_ppf as _norm_ppf_reference
-from minivae.impute import gp_posterior as _gp_posterior_reference
-from minivae.metrics import anomaly_segments
-from minivae.metrics import point_adjust as _point_adjust_reference
 from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder, LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.nn.functional import log_mean_exp
 from minivae.nn.lstm import lstm_step_forward
 from minivae.nn.sequence import RepeatVector
-from minivae.schedules import free_bits_kl as _free_bits_kl_reference
+from minivae.objectives.kl import free_bits_kl as _free_bits_kl_reference
+from minivae.timeseries.impute import gp_posterior as _gp_posterior_reference
+from minivae.timeseries.metrics import anomaly_segments
+from minivae.timeseries.metrics import point_adjust as _point_adjust_reference
 
 __all__ = [
     "EXERCISES",
@@ -244,7 +244,8 @@ _PA_MISTAKES = [
 def check_point_adjust(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                        seed: int = 0) -> ExerciseResult:
     """Grade ``point_adjust(y_true, y_pred) -> adjusted`` against
-    :func:`minivae.metrics.point_adjust`: a hand-made case (a detected segment, a missed one,
+    :func:`minivae.timeseries.metrics.point_adjust`: a hand-made case (a detected segment, a missed
+    one,
     a false positive, segments touching the ends) and a random one."""
     g = _Grader("point_adjust", fn, ["adjusted"], _PA_SIG)
     y_true = np.array([1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1])
@@ -261,7 +262,7 @@ def check_point_adjust(fn: Callable[..., Any], *, raise_on_fail: bool = False,
         want = _point_adjust_reference(t, p).astype(np.float64)
         if not g.check_value(0, out[0], want, mistakes=_PA_MISTAKES, inputs=(t, p), case=case):
             break
-    return g.result(raise_on_fail, "matches minivae.metrics.point_adjust")
+    return g.result(raise_on_fail, "matches minivae.timeseries.metrics.point_adjust")
 
 
 # ================================================================================ GP posterior
@@ -308,7 +309,8 @@ _GP_MISTAKES = [
 def check_gp_posterior(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                        seed: int = 0) -> ExerciseResult:
     """Grade ``gp_posterior(t_train, y_train, t_test, lengthscale, signal_var, noise_var) ->
-    (mean, var)`` against :func:`minivae.impute.gp_posterior` (n=8 noisy training points, m=6
+    (mean, var)`` against :func:`minivae.timeseries.impute.gp_posterior` (n=8 noisy training
+    points, m=6
     test times inside and outside the data)."""
     g = _Grader("gp_posterior", fn, ["mean", "var"], _GP_SIG)
     rng = _rng(seed)
@@ -323,11 +325,11 @@ def check_gp_posterior(fn: Callable[..., Any], *, raise_on_fail: bool = False,
         for k in (0, 1):
             g.check_value(k, out[k], want[k], mistakes=_GP_MISTAKES,
                           inputs=(t, y, ts, ell, sv, nv))
-    return g.result(raise_on_fail, "mean and var match minivae.impute.gp_posterior")
+    return g.result(raise_on_fail, "mean and var match minivae.timeseries.impute.gp_posterior")
 
 
 def _gp_solution(t_train, y_train, t_test, lengthscale, signal_var, noise_var):
-    """SOLUTIONS["gp_posterior"]: :func:`minivae.impute.gp_posterior` (std squared)."""
+    """SOLUTIONS["gp_posterior"]: :func:`minivae.timeseries.impute.gp_posterior` (std squared)."""
     return _gp_reference(np.asarray(t_train, float), np.asarray(y_train, float),
                          np.asarray(t_test, float), lengthscale, signal_var, noise_var)
 
@@ -455,7 +457,7 @@ _FB_MISTAKES = [
 def check_free_bits_kl(fn: Callable[..., Any], *, raise_on_fail: bool = False,
                        seed: int = 0) -> ExerciseResult:
     """Grade ``free_bits_kl(kl_per_dim, lambda_) -> (value, grad_weights)`` against
-    :func:`minivae.schedules.free_bits_kl` (N=6, L=5, some dimensions above and some below
+    :func:`minivae.objectives.kl.free_bits_kl` (N=6, L=5, some dimensions above and some below
     lambda)."""
     g = _Grader("free_bits_kl", fn, ["value", "grad_weights"], _FB_SIG)
     rng = _rng(seed)
@@ -468,7 +470,7 @@ def check_free_bits_kl(fn: Callable[..., Any], *, raise_on_fail: bool = False,
         g.check_value(0, out[0], np.asarray(value), mistakes=_FB_MISTAKES, inputs=(kl, lam))
         g.check_value(1, out[1], np.asarray(weights, dtype=np.float64), mistakes=_FB_MISTAKES,
                       inputs=(kl, lam))
-    return g.result(raise_on_fail, "matches minivae.schedules.free_bits_kl")
+    return g.result(raise_on_fail, "matches minivae.objectives.kl.free_bits_kl")
 
 
 # ================================================================================ catalogue
@@ -477,12 +479,12 @@ SequenceExercise = Exercise
 
 
 def _point_adjust_solution(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """SOLUTIONS["point_adjust"]: :func:`minivae.metrics.point_adjust`."""
+    """SOLUTIONS["point_adjust"]: :func:`minivae.timeseries.metrics.point_adjust`."""
     return _point_adjust_reference(y_true, y_pred)
 
 
 def _free_bits_solution(kl_per_dim: np.ndarray, lambda_: float) -> tuple[float, np.ndarray]:
-    """SOLUTIONS["free_bits_kl"]: :func:`minivae.schedules.free_bits_kl`."""
+    """SOLUTIONS["free_bits_kl"]: :func:`minivae.objectives.kl.free_bits_kl`."""
     return _free_bits_kl_reference(kl_per_dim, lambda_)
 
 

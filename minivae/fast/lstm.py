@@ -26,14 +26,14 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   each first touch of a 4 KiB page is a page fault (measured: the forward pass took 2x as
   long).  A layer passes a ``workspace`` dict that keeps them from call to call.
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
-  spin for a while, taking a core from these kernels; :mod:`minivae.blas` explains how ``fit``
+  spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains how ``fit``
   pins BLAS to one thread while an LSTM model trains on this backend (measured 1.7x per step).
 * **A repeat-vector input is projected once** (``steps=T`` with x: (N, D)), and a decoder that
   feeds its own predicted mean back as the next input (autoregressive, teacher forcing < 1,
   free running) has its own one-layer kernel pair, :func:`ar_decoder_forward` /
   :func:`ar_decoder_backward`: the whole feedback loop in one compiled call per batch chunk.
 * **Vectorizable activations.**  ``math.exp``/``math.tanh`` are scalar C calls in Numba (no SVML
-  here): :mod:`minivae.kernels.activations` has branch-free versions accurate to a few ulp.
+  here): :mod:`minivae.fast.activations` has branch-free versions accurate to a few ulp.
   The gate math works on one batch row at a time through 1-D contiguous views (the same loops
   over 2-D blocks measured ~6x slower: LLVM did not vectorize them).
 
@@ -41,7 +41,7 @@ Compilation is lazy (the first call with a given dtype compiles that version) an
 disk (``cache=True``; ``NUMBA_CACHE_DIR`` chooses where).  float32 inputs are computed in
 float32 throughout: every constant is created in the array's dtype.  Numba invalidates a
 cached function only when *its own* source file changes: after editing
-:mod:`minivae.kernels.activations`, clear the cache (or this file's cached kernels keep the old
+:mod:`minivae.fast.activations`, clear the cache (or this file's cached kernels keep the old
 activations).
 
 Sequence cache layout (what :func:`lstm_forward` returns for :func:`lstm_backward`)
@@ -67,8 +67,8 @@ import numba
 import numpy as np
 from numba import njit
 
-from minivae._workspace import buffer
-from minivae.kernels.activations import sigmoid, tanh
+from minivae.fast.activations import sigmoid, tanh
+from minivae.fast.workspace import buffer
 
 # Reassociation lets LLVM vectorize the dot-product reductions of the matrix product; it is not
 # used for the gate math (the activations' range reduction must be evaluated as written).
@@ -490,7 +490,7 @@ def lstm_forward(
         valid: (N, T) bool or None (= every step valid).  At a padded step the state is carried,
             the output is 0 and no gradient flows through it; x there is ignored (may be NaN).
         workspace: a dict the caller keeps between calls (see
-            :func:`minivae._workspace.buffer`); the returned cache then lives in it and stays
+            :func:`minivae.fast.workspace.buffer`); the returned cache then lives in it and stays
             valid only until the next call with the same dict.
 
     Returns:

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.blas import threads_for_training
-from minivae.diagnostics import active_units, kl_per_dimension_mean
+from minivae.fast.blas import threads_for_training
 from minivae.models.base import Model
-from minivae.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm, nonfinite_grad_names
-from minivae.schedules import get_kl_schedule
+from minivae.train.diagnostics import active_units, kl_per_dimension_mean
+from minivae.train.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm, nonfinite_grad_names
+from minivae.train.schedules import get_kl_schedule
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 DEFAULT_LR = 1e-3
@@ -179,10 +179,10 @@ def fit(
             rows, as given (shuffle beforehand if X is ordered, e.g. by class).
         epochs: passes over the training data, >= 1.
         batch_size: >= 1; the last batch of an epoch may be smaller.
-        optimizer: "adam", "sgd", "momentum", or an :class:`~minivae.optim.Optimizer` built on
+        optimizer: "adam", "sgd", "momentum", or an :class:`~minivae.train.optim.Optimizer` built on
             this model's parameters.
         lr: learning rate for a named optimizer (default 1e-3); must be None for an instance.
-        kl_schedule: None (keep ``model.beta``) or anything :func:`minivae.schedules.
+        kl_schedule: None (keep ``model.beta``) or anything :func:`minivae.train.schedules.
             get_kl_schedule` accepts (0.5, "linear:1000", a schedule object); it sets
             ``model.kl_weight`` before every step from the global step count (a string
             schedule without ``beta_max`` ends at the model's ``beta``).  The model's

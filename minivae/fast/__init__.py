@@ -2,13 +2,13 @@
 
 Importing this package never imports Numba: the kernels live in submodules that are loaded on
 first use through :func:`numba_kernels`, which layers call only when the Numba backend is
-selected (``minivae.backend.use_numba()``).  So ``import minivae`` works without Numba, and a
+selected (``minivae.fast.backend.use_numba()``).  So ``import minivae`` works without Numba, and a
 NumPy-only run never pays Numba's import or compile time.
 
 Usage from a layer::
 
-    from minivae import backend
-    from minivae.kernels import numba_kernels
+    from minivae.fast import backend
+    from minivae.fast import numba_kernels
 
     if backend.use_numba():
         k = numba_kernels()
@@ -49,11 +49,11 @@ def numba_kernels() -> SimpleNamespace:
     global _KERNELS
     if _KERNELS is None:
         try:
-            from minivae.kernels import adam, lstm
+            from minivae.fast import adam, lstm
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "the Numba kernels need numba (pip install numba), or select the NumPy backend: "
-                "MINIVAE_BACKEND=numpy / minivae.backend.set_backend('numpy')"
+                "MINIVAE_BACKEND=numpy / minivae.fast.backend.set_backend('numpy')"
             ) from exc
         _KERNELS = SimpleNamespace(
             lstm_forward=lstm.lstm_forward,

@@ -31,8 +31,8 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from minivae import backend
 from minivae._validation import check_scalar
+from minivae.fast import backend
 
 Triple = tuple[str, np.ndarray, np.ndarray]
 
@@ -442,12 +442,12 @@ def adam_update(
 def _adam_update_fn():
     """The per-array Adam update for the active backend.
 
-    With the Numba backend this is the fused kernel of :mod:`minivae.kernels.adam` (one pass
+    With the Numba backend this is the fused kernel of :mod:`minivae.fast.adam` (one pass
     over the array instead of NumPy's temporaries; tests/test_kernels.py checks it against
     :func:`adam_update`).
     """
     if backend.use_numba():
-        from minivae.kernels import numba_kernels
+        from minivae.fast import numba_kernels
 
         return numba_kernels().adam_update
     return adam_update

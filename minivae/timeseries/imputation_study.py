@@ -25,7 +25,7 @@ The simulation test
 :func:`simulation_test` removes known points from *complete* series (contiguous gaps of several
 lengths at several missing rates; gap length 1 is scattered single points), imputes them with
 every method, and reports MAE / MSE on the removed points only, as mean ± std over seeds.  Methods:
-the baselines of :mod:`minivae.impute`, ``"lstm_vae"`` (``init="model"``) and pipelines
+the baselines of :mod:`minivae.timeseries.impute`, ``"lstm_vae"`` (``init="model"``) and pipelines
 ``"<baseline>+model"`` (baseline fill, then iterated reconstruction).
 """
 
@@ -42,8 +42,8 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.data.scaling import StandardScaler
 from minivae.data.synthetic import mask_gaps
 from minivae.data.windows import sliding_windows, window_starts, windows_to_series
-from minivae.impute import BASELINES, impute
-from minivae.metrics import masked_error
+from minivae.timeseries.impute import BASELINES, impute
+from minivae.timeseries.metrics import masked_error
 
 __all__ = [
     "INITS",

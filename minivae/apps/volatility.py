@@ -56,13 +56,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae import losses
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.distributions import DiagonalGaussian, clamp_logvar
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.models.vae import VAE
 from minivae.nn.sequential import MLP
-from minivae.optim import Adam
+from minivae.objectives import losses
+from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
+from minivae.train.optim import Adam
 
 __all__ = [
     "DEFAULT_LOG_MONEYNESS",
@@ -929,27 +929,3 @@ class VolSurfaceVAE:
         completed = self.decode(z_best)
         completed = completed[0] if single else completed
         return (completed, z_best) if return_latent else completed
-
-
-
-# ============================================================================ gradient checks
-def _check_pointwise_vae(rng: np.random.Generator) -> list:
-    """Finite-difference check of :class:`PointwiseVAE`, with and without an observation mask."""
-    from minivae.gradcheck import check_model
-
-    coords = rng.uniform(-1.0, 1.0, size=(6, 2))
-    model = PointwiseVAE(coords, [5], 3, decoder_hidden=[4], beta=2.0, decoder_variance=0.5,
-                         activation="tanh", rng=rng)
-    X = rng.standard_normal((3, 6))
-    mask = rng.random((3, 6)) < 0.6
-    results = check_model(model, X, rng=rng)
-    for res in check_model(model, np.where(mask, X, np.nan), rng=rng,
-                           loss_kwargs={"mask": mask}):
-        res.name = f"masked:{res.name}"
-        results.append(res)
-    return results
-
-
-def _register_gradchecks(register: Callable[..., Any]) -> None:
-    """Hook for ``python -m minivae.gradcheck`` (see :mod:`minivae.gradcheck.registry`)."""
-    register("volatility.pointwise_vae", _check_pointwise_vae)

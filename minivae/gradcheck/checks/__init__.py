@@ -1,0 +1,22 @@
+"""Every registered gradient check of the library, one module per area.
+
+Importing this package registers them all (``python -m minivae.gradcheck`` runs them).  The
+library's own modules never import the checker: the checks live here, beside it.
+
+* :mod:`.layers` — Dense, activations, MLPs;
+* :mod:`.objectives` — reconstruction losses, KLs, the reparameterized sample, log-densities;
+* :mod:`.lstm` — the LSTM layer (stacked, lengths, masks) and cell;
+* :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
+* :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing;
+* :mod:`.apps` — the separation and volatility VAEs.
+"""
+
+from minivae.gradcheck.checks import apps, layers, lstm, models, objectives, sequence_models
+from minivae.gradcheck.registry import REGISTRY
+
+#: The checks of the core layers, losses and distributions (``--builtin``): quick, no models.
+BUILTIN_CHECKS: tuple[str, ...] = tuple(
+    name for name, fn in REGISTRY.items() if fn.__module__ in (layers.__name__, objectives.__name__)
+)
+
+__all__ = ["BUILTIN_CHECKS", "apps", "layers", "lstm", "models", "objectives", "sequence_models"]

@@ -1,0 +1,15 @@
+"""What a model optimises: likelihoods (reconstruction losses), distributions with their closed-form
+KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
+
+* :mod:`~minivae.objectives.losses` — MSE, Bernoulli NLL from logits, Gaussian NLL, each with its
+  gradient ("sum over data dimensions, mean over the batch");
+* :mod:`~minivae.objectives.distributions` — :class:`DiagonalGaussian` (reparameterized sample,
+  closed-form KLs, log-density), the standard-normal prior;
+* :mod:`~minivae.objectives.kl` — :func:`kl_loss_term` and :func:`free_bits_kl`.
+"""
+
+from minivae.objectives import distributions, kl, losses
+from minivae.objectives.distributions import DiagonalGaussian
+from minivae.objectives.kl import free_bits_kl, kl_loss_term
+
+__all__ = ["DiagonalGaussian", "distributions", "free_bits_kl", "kl", "kl_loss_term", "losses"]
