@@ -1,21 +1,27 @@
-"""Backend selection: the readable NumPy reference, or Numba-jitted kernels.
+"""The one switch between the reference NumPy code and its compiled twins.
 
-One switch picks the path every accelerated layer takes:
+* the environment variable ``MINIVAE_BACKEND`` (``numpy`` or ``numba``), read at import, or
+* :func:`set_backend` / :func:`use_backend` at run time (re-exported as ``minivae.set_backend``).
 
-* the environment variable ``MINIVAE_BACKEND`` (``numpy`` or ``numba``) read at import, or
-* :func:`set_backend` at run time.
+``numpy`` runs every function of the library as written (the reference a lesson shows).
+``numba`` runs, for each function marked :func:`minivae.twins.reference`, the compiled twin
+that :data:`TWINS` names for it; everything else is the same code on both backends.  The
+default is ``numba`` when it can be imported and ``numpy`` otherwise, so ``import minivae``
+works on a machine without Numba.  Numba itself is imported only when a twin is first called.
 
-The default is ``numba`` when it can be imported and ``numpy`` otherwise, so ``import minivae``
-works on a machine without Numba.  The NumPy code is always the reference: every Numba kernel in
-:mod:`minivae.fast` is tested against it.
+This module is the only place that decides which code runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from minivae import twins
 
 BACKENDS = ("numpy", "numba")
 
@@ -40,7 +46,34 @@ def _initial_backend() -> str:
     return requested
 
 
-_backend = _initial_backend()
+#: reference (the marked function's name) -> its compiled twin ("module:function" in minivae.fast)
+TWINS: dict[str, str] = {
+    "minivae.nn.lstm.lstm_step_forward": "minivae.fast.lstm:lstm_step_forward",
+    "minivae.nn.lstm.lstm_step_backward": "minivae.fast.lstm:lstm_step_backward",
+    "minivae.train.optim.adam_update": "minivae.fast.adam:adam_update",
+}
+
+
+def numba_twins() -> dict[str, Callable[..., Any]]:
+    """Import the compiled twins (and Numba): the table :func:`minivae.twins.install` takes."""
+    if not _NUMBA_AVAILABLE:
+        raise ImportError("the numba backend needs numba (pip install numba), or select "
+                          "MINIVAE_BACKEND=numpy / minivae.set_backend('numpy')")
+    table = {}
+    for name, target in TWINS.items():
+        module, function = target.split(":")
+        table[name] = getattr(importlib.import_module(module), function)
+    return table
+
+
+def _select(name: str) -> None:
+    global _backend
+    twins.install(numba_twins if name == "numba" else {})
+    _backend = name
+
+
+_backend = ""
+_select(_initial_backend())
 
 
 def get_backend() -> str:
@@ -50,7 +83,6 @@ def get_backend() -> str:
 
 def set_backend(name: str) -> None:
     """Select the backend for every layer from now on (``"numpy"`` or ``"numba"``)."""
-    global _backend
     name = str(name).strip().lower()
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
@@ -58,7 +90,7 @@ def set_backend(name: str) -> None:
         raise ImportError(
             "backend 'numba' requested but numba is not installed (pip install numba)"
         )
-    _backend = name
+    _select(name)
 
 
 @contextmanager
@@ -73,5 +105,6 @@ def use_backend(name: str) -> Iterator[None]:
 
 
 def use_numba() -> bool:
-    """True when the active backend is Numba (what layers ask before dispatching)."""
+    """True when the active backend is Numba.  (Transitional: the sequence LSTM and the decoder
+    still ask; they move behind :mod:`minivae.twins` next.)"""
     return _backend == "numba"

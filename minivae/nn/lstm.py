@@ -90,6 +90,7 @@ from minivae.fast.workspace import buffer
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
+from minivae.twins import reference
 
 # What lstm_step_forward hands to lstm_step_backward:
 # (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c).  A plain tuple keeps the step functions free
@@ -98,6 +99,7 @@ StepCache = tuple[np.ndarray, ...]
 
 
 # ============================================================================ one time step
+@reference
 def lstm_step_forward(
     x_t: np.ndarray,
     h_prev: np.ndarray,
@@ -130,6 +132,7 @@ def lstm_step_forward(
     return h, c, cache
 
 
+@reference
 def lstm_step_backward(
     dh: np.ndarray, dc: np.ndarray, cache: StepCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -780,9 +783,7 @@ class LSTMCell(Layer):
         shape = (N, self.hidden_size)
         h_prev = _check_state(h_prev, "h_prev", shape, self.dtype)
         c_prev = _check_state(c_prev, "c_prev", shape, self.dtype)
-        # The Numba step kernel returns the same cache tuple, so backward can pop either kind.
-        step = numba_kernels().lstm_step_forward if backend.use_numba() else lstm_step_forward
-        h, c, step_cache = step(
+        h, c, step_cache = lstm_step_forward(
             x_t, h_prev, c_prev, self.params["Wx"], self.params["Wh"], self.params["b"]
         )
         self.cache.append(step_cache)
@@ -801,9 +802,7 @@ class LSTMCell(Layer):
             dh = check_array(dh, "dh", shape=shape, dtype=self.dtype)
         dc = _check_state(dc, "dc", shape, self.dtype)
         step_cache = self.cache.pop()
-        step_backward = (numba_kernels().lstm_step_backward if backend.use_numba()
-                         else lstm_step_backward)
-        dx, dh_prev, dc_prev, dWx, dWh, db = step_backward(dh, dc, step_cache)
+        dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, step_cache)
         self.grads["Wx"] += dWx
         self.grads["Wh"] += dWh
         self.grads["b"] += db

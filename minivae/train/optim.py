@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from minivae._validation import check_scalar
-from minivae.fast import backend
+from minivae.twins import reference
 
 Triple = tuple[str, np.ndarray, np.ndarray]
 
@@ -383,6 +383,7 @@ class Momentum(Optimizer):
 
 
 # ---------------------------------------------------------------------------------- Adam
+@reference
 def adam_update(
     param: np.ndarray,
     grad: np.ndarray,
@@ -439,20 +440,6 @@ def adam_update(
     param -= step
 
 
-def _adam_update_fn():
-    """The per-array Adam update for the active backend.
-
-    With the Numba backend this is the fused kernel of :mod:`minivae.fast.adam` (one pass
-    over the array instead of NumPy's temporaries; tests/test_kernels.py checks it against
-    :func:`adam_update`).
-    """
-    if backend.use_numba():
-        from minivae.fast import numba_kernels
-
-        return numba_kernels().adam_update
-    return adam_update
-
-
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction; ``decoupled=True`` gives AdamW.
 
@@ -501,12 +488,8 @@ class Adam(Optimizer):
             raise TypeError(f"decoupled must be a bool, got {type(self.decoupled).__name__}")
         self.decoupled = bool(self.decoupled)
 
-    def step(self) -> None:
-        self._kernel = _adam_update_fn()  # looked up once per step, not once per array
-        super().step()
-
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray) -> None:
-        self._kernel(
+        adam_update(
             param, grad, self.state["m"][name], self.state["v"][name],
             self.lr, self.beta1, self.beta2, self.eps, self.t, self.weight_decay, self.decoupled,
         )
