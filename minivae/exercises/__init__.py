@@ -72,7 +72,8 @@ from typing import Any
 import numpy as np
 
 from minivae.gradcheck import GradCheckResult, check_gradient, compare, numerical_gradient
-from minivae.gradcheck.core import DEFAULT_H, DEFAULT_TOL, _central_differences
+from minivae.gradcheck.numerical import DEFAULT_H, DEFAULT_TOL
+from minivae.gradcheck.numerical import central_differences as _central_differences
 from minivae.nn.activations import ReLU, Sigmoid
 from minivae.nn.dense import Dense
 from minivae.nn.functional import sigmoid, softplus
