@@ -155,10 +155,12 @@ def _gnll_elem(m: np.ndarray, lv: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _gnll_with(m: np.ndarray, lv: np.ndarray, x: np.ndarray, *, log2pi: bool = True,
-               logvar_term: bool = True, inv_scale: Callable[[np.ndarray], np.ndarray] | None
-               = None) -> np.ndarray:
-    """The Gaussian NLL per example with one term changed (for recognising mistakes)."""
-    scale = np.exp(-lv) if inv_scale is None else inv_scale(lv)
+               logvar_term: bool = True,
+               inv_scale: Callable[[np.ndarray], np.ndarray] = lambda lv: np.exp(-lv)
+               ) -> np.ndarray:
+    """The Gaussian NLL per example with one term changed (for recognising mistakes);
+    ``inv_scale(logvar)`` multiplies the squared error (correct: 1 / variance)."""
+    scale = inv_scale(lv)
     elem = ((np.log(2 * np.pi) if log2pi else 0.0) + (lv if logvar_term else 0.0)
             + (x - m) ** 2 * scale)
     return (0.5 * elem).sum(axis=1)
