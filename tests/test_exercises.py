@@ -128,7 +128,7 @@ def test_lstm_sequence_solutions_are_the_library_references():
 def test_show_solution_prints_the_library_code_that_runs(name):
     exercise = EXERCISES[name]
     text = show_solution(name)
-    assert text.startswith(f"# Exercise {name} (lesson {exercise.lesson}): ")
+    assert text.startswith(f"# Exercise {name} (lesson {exercise.lesson}):")
     assert exercise.source
     for path in exercise.source:
         assert path.startswith("minivae.") and not path.startswith("minivae.exercises")
