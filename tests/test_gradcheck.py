@@ -541,16 +541,3 @@ def test_a_user_registered_check_runs_and_a_crashing_check_fails_with_its_error(
     finally:
         REGISTRY.pop("zz_user.ok", None)
         REGISTRY.pop("zz_user.broken", None)
-
-
-def test_library_modules_hold_no_gradient_check_registrations():
-    """Checks live in minivae.gradcheck.checks, never inside the modules they check."""
-    import pathlib
-
-    import minivae
-
-    root = pathlib.Path(minivae.__file__).parent
-    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
-                 if "gradcheck" not in p.parts
-                 and ("register_check" in p.read_text() or "_register_gradchecks" in p.read_text())]
-    assert offenders == []

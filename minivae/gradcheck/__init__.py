@@ -11,10 +11,17 @@ From the shell, every built-in check (and every registered one)::
 
     python -m minivae.gradcheck [--seed N] [--only NAME] [--builtin] [--verbose] [--list]
 
-Modules:
+Modules, one concept each:
 
-* :mod:`~minivae.gradcheck.core` — numerical gradients, relative error, the checkers and
-  :class:`GradCheckResult` (how to read the numbers is explained there);
+* :mod:`~minivae.gradcheck.numerical` — central differences and the relative error (how to read
+  the numbers, kinks, why float64, is explained there);
+* :mod:`~minivae.gradcheck.result` — :class:`GradCheckResult` (the message) and the table;
+* :mod:`~minivae.gradcheck.diagnosis` — the patterns of common backward bugs, in words;
+* :mod:`~minivae.gradcheck.compare` — two gradients -> a result;
+* :mod:`~minivae.gradcheck.checkers` — :func:`check_gradient` (one array) and
+  :func:`check_function` (a function and its gradient function);
+* :mod:`~minivae.gradcheck.layer_check` — :func:`check_layer`;
+* :mod:`~minivae.gradcheck.model_check` — :func:`check_model`;
 * :mod:`~minivae.gradcheck.registry` — named checks (:func:`register_check`) and
   :func:`run_checks`;
 * :mod:`~minivae.gradcheck.checks` — every check of the library, one module per area (importing
@@ -22,19 +29,16 @@ Modules:
 * :mod:`~minivae.gradcheck.cli` — the command line.
 """
 
+from minivae.gradcheck.checkers import check_function, check_gradient
 from minivae.gradcheck.checks import BUILTIN_CHECKS  # importing it registers every check
 from minivae.gradcheck.cli import main
-from minivae.gradcheck.core import (
+from minivae.gradcheck.compare import compare
+from minivae.gradcheck.diagnosis import diagnose
+from minivae.gradcheck.layer_check import check_layer
+from minivae.gradcheck.model_check import check_model
+from minivae.gradcheck.numerical import (
     DEFAULT_H,
     DEFAULT_TOL,
-    GradCheckResult,
-    check_function,
-    check_gradient,
-    check_layer,
-    check_model,
-    compare,
-    diagnose,
-    format_table,
     noise_floor,
     numerical_gradient,
     relative_error,
@@ -46,6 +50,7 @@ from minivae.gradcheck.registry import (
     run_checks,
     unregister_check,
 )
+from minivae.gradcheck.result import GradCheckResult, format_table
 
 __all__ = [
     "BUILTIN_CHECKS",

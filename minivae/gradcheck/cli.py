@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from minivae.gradcheck.checks import BUILTIN_CHECKS
-from minivae.gradcheck.core import format_table
 from minivae.gradcheck.registry import REGISTRY, run_checks, select
+from minivae.gradcheck.result import format_table
 
 
 def build_parser() -> argparse.ArgumentParser:

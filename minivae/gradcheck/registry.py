@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from minivae.gradcheck.core import GradCheckResult
+from minivae.gradcheck.result import GradCheckResult
 
 CheckFn = Callable[[np.random.Generator], list[GradCheckResult]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae.gradcheck.core import GradCheckResult
+from minivae.gradcheck.result import GradCheckResult
 from minivae.nn import MLP, LeakyReLU, ReLU
 from minivae.nn.layer import Layer
 

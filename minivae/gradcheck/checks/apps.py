@@ -7,7 +7,7 @@ import numpy as np
 
 from minivae.apps.separation import LIKELIHOODS, SourceVAE
 from minivae.apps.volatility import PointwiseVAE
-from minivae.gradcheck.core import check_model
+from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 
 

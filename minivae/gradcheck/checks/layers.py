@@ -18,8 +18,9 @@ from minivae.gradcheck.checks._common import (
     randomise_biases,
     size,
 )
-from minivae.gradcheck.core import GradCheckResult, check_layer
+from minivae.gradcheck.layer_check import check_layer
 from minivae.gradcheck.registry import register_check
+from minivae.gradcheck.result import GradCheckResult
 from minivae.nn import MLP, Dense, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from minivae.nn.layer import Layer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae.gradcheck.core import check_layer
+from minivae.gradcheck.layer_check import check_layer
 from minivae.gradcheck.registry import register_check
 from minivae.nn.lstm import LSTM, LSTMCell
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from minivae.gradcheck.checks._common import set_free_bits_in_widest_gap
-from minivae.gradcheck.core import check_model
+from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.models import CVAE, VAE, Autoencoder
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from minivae.gradcheck.checkers import check_function
 from minivae.gradcheck.checks._common import renamed, size
-from minivae.gradcheck.core import GradCheckResult, check_function
 from minivae.gradcheck.registry import register_check
+from minivae.gradcheck.result import GradCheckResult
 from minivae.objectives import losses
 from minivae.objectives.distributions import DiagonalGaussian
 

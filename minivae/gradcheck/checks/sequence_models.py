@@ -9,7 +9,7 @@ from minivae.gradcheck.checks._common import (
     sequence_batch,
     set_free_bits_in_widest_gap,
 )
-from minivae.gradcheck.core import check_model
+from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.models import LSTMVAE, LSTMAutoencoder
 
