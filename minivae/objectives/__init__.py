@@ -4,7 +4,8 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.losses` — MSE, Bernoulli NLL from logits, Gaussian NLL, each with its
   gradient ("sum over data dimensions, mean over the batch");
 * :mod:`~minivae.objectives.distributions` — :class:`DiagonalGaussian` (reparameterized sample,
-  closed-form KLs, log-density), the standard-normal prior;
+  closed-form KLs, log-density), the standard-normal prior and its quantile function
+  :func:`~minivae.objectives.distributions.norm_ppf`;
 * :mod:`~minivae.objectives.kl` — :func:`kl_loss_term` and :func:`free_bits_kl`.
 """
 
