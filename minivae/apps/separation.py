@@ -73,12 +73,12 @@ from minivae._validation import (
     check_rng,
     check_scalar,
 )
+from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
 from minivae.apps.signal import apply_masks, stft, wiener_masks
-from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.models.autoencoder import reconstruction_nll
+from minivae.models.base import check_hidden_sizes, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
-from minivae.objectives import losses
-from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
 from minivae.train.optim import Adam
 
 __all__ = [
@@ -101,7 +101,7 @@ METHODS = ("encode", "refine")
 
 # ============================================================================ the source VAE
 @register_model
-class SourceVAE(Model):
+class SourceVAE(ApplicationVAE):
     """A VAE whose encoder reads one vector and whose decoder writes another.
 
     Generative model and posterior::
@@ -112,7 +112,8 @@ class SourceVAE(Model):
     Trained on pairs (x, y) = (mixture patch, source patch) it is the "reconstruct the source
     from the mixture" VAE of the separation recipe; without targets (``y = None``) the target is
     x itself and it is an ordinary VAE.  The decoder is a generative model of y either way, which
-    is what the latent refinement relies on.
+    is what the latent refinement relies on.  Loss, backward and free bits come from
+    :class:`~minivae.apps.base_vae.ApplicationVAE`.
 
     Args:
         input_dim: D_in, encoder input size.
@@ -120,6 +121,7 @@ class SourceVAE(Model):
         latent_dim: L.
         output_dim: D_out, decoder output size (default: input_dim).
         beta: KL weight (1 = ELBO, > 1 beta-VAE).
+        free_bits: nats per latent dimension granted free (0 = off).
         likelihood: "gaussian" (fixed ``decoder_variance``; decoder outputs the mean) or
             "bernoulli" (targets in [0, 1]; decoder outputs logits).
         decoder_variance: the Gaussian's variance (ignored for "bernoulli").
@@ -129,8 +131,6 @@ class SourceVAE(Model):
     Shapes: X (N, D_in), targets Y (N, D_out), z (N, L).
     """
 
-    input_ndim = (2,)
-
     def __init__(
         self,
         input_dim: int,
@@ -139,39 +139,33 @@ class SourceVAE(Model):
         *,
         output_dim: int | None = None,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         likelihood: str = "gaussian",
         decoder_variance: float = 1e-3,
         activation: str = "relu",
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
-        super().__init__(dtype)
-        self.input_dim = check_positive_int(input_dim, "input_dim")
+        rng = check_rng(rng)
+        super().__init__(input_dim, hidden_sizes, latent_dim, beta=beta, free_bits=free_bits,
+                         activation=activation, rng=rng, dtype=dtype)
         self.output_dim = (self.input_dim if output_dim is None
                            else check_positive_int(output_dim, "output_dim"))
-        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.kl_weight = self.beta
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood = likelihood
         self.decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
                                              low_inclusive=False)
-        self.activation = str(activation)
-        rng = check_rng(rng)
-        L = self.latent_dim
-        self.encoder = MLP([self.input_dim, *self.hidden_sizes, 2 * L],
-                           activation=self.activation, rng=rng, dtype=self.dtype)
-        self.decoder = MLP([L, *self.hidden_sizes[::-1], self.output_dim],
+        self.decoder = MLP([self.latent_dim, *self.hidden_sizes[::-1], self.output_dim],
                            activation=self.activation, rng=rng, dtype=self.dtype)
 
     def config(self) -> dict[str, Any]:
         return {
             "input_dim": self.input_dim, "hidden_sizes": list(self.hidden_sizes),
             "latent_dim": self.latent_dim, "output_dim": self.output_dim, "beta": self.beta,
-            "likelihood": self.likelihood, "decoder_variance": self.decoder_variance,
-            "activation": self.activation, "dtype": self.dtype.name,
+            "free_bits": self.free_bits, "likelihood": self.likelihood,
+            "decoder_variance": self.decoder_variance, "activation": self.activation,
+            "dtype": self.dtype.name,
         }
 
     # -- batches ----------------------------------------------------------------------------
@@ -200,91 +194,28 @@ class SourceVAE(Model):
     def make_batch(self, X: np.ndarray, y: object = None) -> Any:
         return X if y is None else (X, y)
 
-    def _split(self, batch: Any, mask: object = None) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, batch: Any, mask: object = None) -> tuple[np.ndarray, np.ndarray, None]:
         if isinstance(batch, (tuple, list)):
             if len(batch) != 2:
                 raise TypeError("a SourceVAE batch is X or a pair (X, targets)")
             X, _, Y = self.check_inputs(batch[0], mask=mask, y=batch[1])
         else:
             X, _, Y = self.check_inputs(batch, mask=mask)
-        return X, (X if Y is None else Y)
+        return X, (X if Y is None else Y), None
 
-    # -- networks -----------------------------------------------------------------------------
-    def _encode(self, X: np.ndarray):
-        h = self.encoder.forward(X)
-        L = self.latent_dim
-        logvar, inside = clamp_logvar(h[:, L:])
-        return h[:, :L], logvar, inside
+    # -- the decoder ------------------------------------------------------------------------
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return self.decoder.forward(z)
 
-    def _nll(self, out: np.ndarray, Y: np.ndarray, need_grad: bool):
-        """Per-example -log p(y | z) (N,) and d(sum)/d(out) (N, D_out)."""
-        if self.likelihood == "bernoulli":
-            value = losses.bernoulli_nll(out, Y, reduction="none")
-            grad = losses.bernoulli_nll_grad(out, Y, reduction="none") if need_grad else None
-        else:
-            var = self.decoder_variance
-            value = losses.gaussian_nll_fixed_variance(out, Y, variance=var, reduction="none")
-            grad = (losses.gaussian_nll_fixed_variance_grad(out, Y, variance=var,
-                                                            reduction="none")
-                    if need_grad else None)
-        return value, grad
+    def _decode_back(self, dout: np.ndarray) -> np.ndarray:
+        return self.decoder.backward(dout)
+
+    def _nll(self, out: np.ndarray, Y: np.ndarray, mask: None, need_grad: bool):
+        return reconstruction_nll(self.likelihood, out, Y, mask, need_grad=need_grad,
+                                  variance=self.decoder_variance)
 
     def _mean(self, out: np.ndarray) -> np.ndarray:
         return sigmoid(out) if self.likelihood == "bernoulli" else out
-
-    # -- training contract ------------------------------------------------------------------
-    def loss(self, batch, *, rng=None, eps=None, mask=None):
-        """Negative ELBO (beta-weighted) on a batch X or (X, targets); see the class docstring.
-
-        Returns (loss, parts) with parts "loss", "reconstruction", "kl", "elbo".
-        """
-        X, Y = self._split(batch, mask)
-        if eps is None and rng is None:
-            raise ValueError("SourceVAE draws noise: pass rng= or eps= (e.g. model.last_eps)")
-        n = X.shape[0]
-        mu, logvar, inside = self._encode(X)
-        q = DiagonalGaussian(mu, logvar)
-        z = q.rsample(None if rng is None else check_rng(rng), eps=eps)
-        self.last_eps = q.eps
-        out = self.decoder.forward(z)
-        rec, dout = self._nll(out, Y, need_grad=True)
-        kl = q.kl_standard_normal()
-        rec_mean, kl_mean = float(rec.mean()), float(kl.mean())
-        value = rec_mean + self.kl_weight * kl_mean
-        self._pending = {"q": q, "inside": inside, "dout": dout / n, "dkl": self.kl_weight / n}
-        return value, {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                       "elbo": -(rec_mean + kl_mean)}
-
-    def backward(self) -> None:
-        p = self._take_pending()
-        q: DiagonalGaussian = p["q"]
-        dz = self.decoder.backward(p["dout"])
-        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
-        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))
-
-    def per_example_loss(self, batch, *, rng=None, mask=None, eps=None):
-        """"loss", "reconstruction", "kl" per example (N,); z is the posterior mean unless
-        ``rng`` or ``eps`` is given."""
-        self._pending = None
-        X, Y = self._split(batch, mask)
-        mu, logvar, _ = self._encode(X)
-        q = DiagonalGaussian(mu, logvar)
-        if eps is not None:
-            z = q.rsample(None, eps=eps)
-        elif rng is not None:
-            z = q.sample(check_rng(rng))
-        else:
-            z = mu
-        rec, _ = self._nll(self.decoder.forward(z), Y, need_grad=False)
-        kl = q.kl_standard_normal()
-        return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
-
-    def posterior(self, batch, *, mask=None):
-        self._pending = None
-        X, _ = self._split(batch, mask)
-        mu, logvar, _ = self._encode(X)
-        return mu, logvar
 
     # -- inference ----------------------------------------------------------------------------
     def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,27 +225,20 @@ class SourceVAE(Model):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z (N, L) -> E[y | z] (N, D_out): the Gaussian mean or the Bernoulli probabilities."""
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        return self._mean(self.decoder.forward(z))
+        return self._mean(self.decoder.forward(self._check_z(z)))
 
     def decode_with_grad(
         self, z: np.ndarray
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        """E[y | z] (N, D_out) and its vector-Jacobian product ``vjp(dmean) -> dz`` (N, L).
-
-        ``vjp`` backpropagates through the decoder (its parameter gradients are cleared again,
-        so training state is untouched) and must be called before the next forward pass.
-        """
+        """E[y | z] (N, D_out) and its vector-Jacobian product ``vjp(dmean) -> dz`` (N, L)
+        (see :func:`~minivae.apps.base_vae.forward_with_vjp`)."""
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        out = self.decoder.forward(z)
+        out, out_vjp = forward_with_vjp(self.decoder, self._check_z(z))
         mean = self._mean(out)
 
         def vjp(dmean: np.ndarray) -> np.ndarray:
-            dout = dmean * mean * (1.0 - mean) if self.likelihood == "bernoulli" else dmean
-            dz = self.decoder.backward(dout)
-            self.decoder.zero_grad()
-            return dz
+            return out_vjp(dmean * mean * (1.0 - mean) if self.likelihood == "bernoulli"
+                           else dmean)
 
         return mean, vjp
 
@@ -423,6 +347,7 @@ class SpectrogramVAESeparator:
         context: frames per VAE example (1 = single STFT columns).
         hidden_sizes, latent_dim: VAE architecture (one VAE per source).
         beta: KL weight (1 = VAE, > 1 beta-VAE).
+        free_bits: nats per latent dimension granted free in every VAE's loss (0 = off).
         likelihood: "gaussian" (fixed ``decoder_variance``) or "bernoulli".
         decoder_variance: Gaussian variance in normalised units (1e-3 ~ 2 dB at 60 dB range).
         range_db: dynamic range of the log compression (eps = 10^(-range_db / 20)).
@@ -443,6 +368,7 @@ class SpectrogramVAESeparator:
         hidden_sizes: Sequence[int] = (128,),
         latent_dim: int = 6,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         likelihood: str = "gaussian",
         decoder_variance: float = 1e-3,
         range_db: float = 60.0,
@@ -459,6 +385,7 @@ class SpectrogramVAESeparator:
         self.hidden_sizes = check_hidden_sizes(hidden_sizes)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.beta = check_scalar(beta, "beta", low=0.0)
+        self.free_bits = check_scalar(free_bits, "free_bits", low=0.0)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood = likelihood
@@ -517,7 +444,7 @@ class SpectrogramVAESeparator:
         batch_size: int = 64,
         lr: float = 2e-3,
         max_examples: int | None = None,
-        seed: int | None = None,
+        rng: np.random.Generator | int | None = None,
         verbose: int | bool = 0,
     ) -> SpectrogramVAESeparator:
         """Train one VAE per source.
@@ -528,7 +455,9 @@ class SpectrogramVAESeparator:
           their sum (noise): that remainder trains the noise spectrum.
         - max_examples: train on at most this many patches (a random subset; neighbouring
           patches overlap in all but one frame, so a subset loses little and saves time).
-        - epochs, batch_size, lr, seed, verbose: passed to :func:`minivae.train.loop.fit`.
+        - epochs, batch_size, lr, verbose: passed to :func:`minivae.train.loop.fit`.
+        - rng: seed (or generator) of the training runs: VAE k trains with seed ``rng + k``
+          (default: drawn from the separator's generator).
 
         Returns self.
         """
@@ -553,15 +482,18 @@ class SpectrogramVAESeparator:
         X_mix = X_mix[keep]
         self.noise_psd = np.mean(noise, axis=0) if self.noise_model else None
         self.vaes, self.histories = [], []
-        seed = int(self._rng.integers(2**31)) if seed is None else seed
+        # VAE k trains with seed s + k: s = rng when it is an int, else drawn from a generator.
+        seed = int(rng) if isinstance(rng, (int, np.integer)) else int(
+            (self._rng if rng is None else check_rng(rng)).integers(2**31))
         for k in range(K):
             Y = np.concatenate(targets[k])[keep]
             vae = SourceVAE(Y.shape[1], self.hidden_sizes, self.latent_dim, beta=self.beta,
-                            likelihood=self.likelihood, decoder_variance=self.decoder_variance,
+                            free_bits=self.free_bits, likelihood=self.likelihood,
+                            decoder_variance=self.decoder_variance,
                             activation=self.activation, rng=self._rng)
             X_in, y = (X_mix, Y) if self.encoder_input == "mixture" else (Y, None)
             hist = vae.fit(X_in, y=y, epochs=epochs, batch_size=batch_size, lr=lr,
-                           seed=seed + k, verbose=verbose, diagnostics=False)
+                           rng=seed + k, verbose=verbose, diagnostics=False)
             self.vaes.append(vae)
             self.histories.append(hist)
         return self

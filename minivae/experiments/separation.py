@@ -149,7 +149,7 @@ def run_config(s: Setting, case: str, seed: int, window_ms: float, overlap: floa
     sep = SpectrogramVAESeparator(
         fs, window_ms=window_ms, overlap=overlap, context=context, hidden_sizes=(s.hidden,),
         latent_dim=latent, beta=beta, encoder_input=encoder_input, rng=seed,
-    ).fit(mix, src, epochs=s.epochs, max_examples=s.max_examples, seed=seed)
+    ).fit(mix, src, epochs=s.epochs, max_examples=s.max_examples, rng=seed)
     t_train = time.perf_counter() - t0
     scores: dict[str, dict[str, list]] = {m: {"sdr": [], "sir": [], "sar": []} for m in METHODS}
     t0 = time.perf_counter()

@@ -116,7 +116,7 @@ def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
         t0 = time.perf_counter()
         pointwise = model.form == "pointwise"
         model.fit(train[: s.pointwise_train] if pointwise else train,
-                  epochs=s.pointwise_epochs if pointwise else s.grid_epochs, seed=seed)
+                  epochs=s.pointwise_epochs if pointwise else s.grid_epochs, rng=seed)
         t1 = time.perf_counter()
         completed[name], latents[name] = model.complete(
             observed, mask, noise_std=noise_std, n_steps=s.complete_steps,

@@ -6,11 +6,14 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.distributions` — :class:`DiagonalGaussian` (reparameterized sample,
   closed-form KLs, log-density), the standard-normal prior and its quantile function
   :func:`~minivae.objectives.distributions.norm_ppf`;
-* :mod:`~minivae.objectives.kl` — :func:`kl_loss_term` and :func:`free_bits_kl`.
+* :mod:`~minivae.objectives.kl` — :func:`kl_loss_term` and :func:`free_bits_kl`;
+* :mod:`~minivae.objectives.elbo` — the negative ELBO of a Gaussian-latent model from its parts
+  (``encoder_posterior``, ``negative_elbo``, ``negative_elbo_backward``).
 """
 
-from minivae.objectives import distributions, kl, losses
+from minivae.objectives import distributions, elbo, kl, losses
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.kl import free_bits_kl, kl_loss_term
 
-__all__ = ["DiagonalGaussian", "distributions", "free_bits_kl", "kl", "kl_loss_term", "losses"]
+__all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "kl", "kl_loss_term",
+           "losses"]
