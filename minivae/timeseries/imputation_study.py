@@ -42,7 +42,7 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.data.scaling import StandardScaler
 from minivae.data.synthetic import mask_gaps
 from minivae.data.windows import sliding_windows, window_starts, windows_to_series
-from minivae.timeseries.impute import BASELINES, impute
+from minivae.timeseries.impute import BASELINES, check_missing, impute
 from minivae.timeseries.metrics import masked_error
 
 __all__ = [
@@ -61,51 +61,6 @@ INITS = tuple(BASELINES) + ("model",)
 #: name of the pure model-based method in the simulation test (``init="model"``).
 MODEL_METHOD = "lstm_vae"
 _PIPELINE_SUFFIX = "+model"
-
-
-# ----------------------------------------------------------------------------------------------
-# Input handling
-# ----------------------------------------------------------------------------------------------
-
-
-def _prepare(x: object, mask: object | None) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """x (T,), (T, D) or (N, T, D) -> (x3 float64 (N, T, D) copy, observed3 bool, shape).
-
-    Without a mask the missing entries are the NaNs of x; with one, the mask (same shape,
-    True = observed) defines them and x must be finite where it is True.
-    """
-    arr = check_array(x, "x", ndim=(1, 2, 3), dtype=np.float64, allow_nan=True)
-    arr = np.array(arr, dtype=np.float64)  # our own copy
-    if mask is None:
-        if np.any(np.isinf(arr)):
-            raise ValueError("x contains inf; mark missing points with NaN (or pass a mask)")
-        observed = ~np.isnan(arr)
-    else:
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-            got = f"dtype {mask.dtype}" if isinstance(mask, np.ndarray) else type(mask).__name__
-            raise TypeError(f"mask must be a boolean numpy array (True = observed), got {got}")
-        if mask.shape != arr.shape:
-            raise ValueError(f"mask must have the shape of x {arr.shape}, got {mask.shape}")
-        observed = mask.copy()
-        bad = int(np.sum(observed & ~np.isfinite(arr)))
-        if bad:
-            raise ValueError(
-                f"x has {bad} non-finite value(s) where mask is True (observed); mark them False"
-            )
-    shape = arr.shape
-    if arr.ndim == 1:
-        arr, observed = arr[None, :, None], observed[None, :, None]
-    elif arr.ndim == 2:
-        arr, observed = arr[None], observed[None]
-    N, T, D = arr.shape
-    empty = np.flatnonzero(~observed.reshape(N, -1).any(axis=1))
-    if empty.size:
-        which = "x" if len(shape) < 3 else f"x[{int(empty[0])}]"
-        raise ValueError(
-            f"{which} has no observed value at all (all {T * D} entries missing); "
-            "cannot impute an all-missing series"
-        )
-    return arr, observed, shape
 
 
 def _resolve_window(window: int | None, T: int) -> int:
@@ -192,7 +147,7 @@ def impute_with_model(
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if not callable(getattr(model, "reconstruct", None)):
         raise TypeError(f"model must have a reconstruct(X) method, got {type(model).__name__}")
-    xs, observed, shape = _prepare(x, mask)
+    xs, observed, shape, _ = check_missing(x, mask)
     N, T, D = xs.shape
     W = _resolve_window(window, T)
     S = max(1, W // 4) if stride is None else check_positive_int(stride, "stride")
@@ -282,7 +237,7 @@ class ModelImputer:
         self, x: object, mask: object | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows (M, W, D) of x (NaN at missing) and their masks (M, W, D), unscaled."""
-        xs, observed, _ = _prepare(x, mask)
+        xs, observed, _, _ = check_missing(x, mask)
         N, T, D = xs.shape
         W = _resolve_window(self.window, T)
         xs = np.where(observed, xs, np.nan)
