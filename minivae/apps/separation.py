@@ -1,9 +1,10 @@
 """Source separation with one VAE per source on magnitude spectrograms, then Wiener masks.
 
-The recipe follows the VAE review of Singh & Ogunfunmi (Entropy, 2022): every source gets a VAE
-that turns the *mixture* spectrogram into an estimate of *that source's* spectrogram; the
-estimates become soft masks through the Wiener equation and the masks filter the mixture STFT,
-keeping the mixture phase.  Here is the exact procedure.
+VAE-based source separation is one of the applications the review of Singh & Ogunfunmi
+(Entropy, 2022) surveys; the procedure below is this module's own, not one the review
+specifies.  Every source gets a VAE that turns the *mixture* spectrogram into an estimate of
+*that source's* spectrogram; the estimates become soft masks through the Wiener equation and the
+masks filter the mixture STFT, keeping the mixture phase.  Here is the exact procedure.
 
 Representation
 --------------
@@ -24,15 +25,17 @@ Training (:meth:`SpectrogramVAESeparator.fit`)
 ----------------------------------------------
 Given training mixtures with their true sources, VAE_i (a :class:`SourceVAE`) is trained with
 
-    encoder input  = the mixture patch          (``encoder_input="mixture"``, the review's way)
+    encoder input  = the mixture patch          (``encoder_input="mixture"``, the default)
                    or the source-i patch         (``encoder_input="source"``, a plain VAE of i)
     decoder target = the source-i patch,
     loss           = -log p(target | z) + beta * KL(q(z | input) || N(0, I)),
 
 with a Gaussian (fixed variance) or Bernoulli likelihood; ``beta = 1`` is a plain VAE and
-``beta > 1`` a beta-VAE.  Whatever the mixture holds besides the sources (sensor noise, baseline
-wander) is summarised by a stationary *noise spectrum*: the mean power per frequency bin of
-``mixture - sum(sources)`` in the training set, relative to ``scale``.
+``beta > 1`` a beta-VAE, and ``free_bits`` works as in :class:`~minivae.models.VAE` (the loss is
+the library's, :mod:`minivae.objectives.elbo`; training is :func:`minivae.train.loop.fit`).
+Whatever the mixture holds besides the sources (sensor noise, baseline wander) is summarised by
+a stationary *noise spectrum*: the mean power per frequency bin of ``mixture - sum(sources)`` in
+the training set, relative to ``scale``.
 
 Separation (:meth:`SpectrogramVAESeparator.separate`)
 -----------------------------------------------------
@@ -74,9 +77,16 @@ from minivae._validation import (
     check_scalar,
 )
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
-from minivae.apps.signal import apply_masks, stft, wiener_masks
+from minivae.apps.signal import (
+    apply_masks,
+    log_compress,
+    log_expand,
+    oracle_masks,
+    stft,
+    wiener_masks,
+)
 from minivae.models.autoencoder import reconstruction_nll
-from minivae.models.base import check_hidden_sizes, register_model
+from minivae.models.base import register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
 from minivae.train.optim import Adam
@@ -244,28 +254,21 @@ class SourceVAE(ApplicationVAE):
 
 
 # ============================================================================ spectrogram tools
-def _log_bounds(eps: float) -> tuple[float, float]:
-    return float(np.log(eps)), float(np.log1p(eps))
-
-
 def log_normalize(rel_mag: np.ndarray, eps: float) -> np.ndarray:
     """Relative magnitudes ``|S| / scale`` (>= 0, any shape) -> log-compressed values in [0, 1].
 
-    Same formula as :func:`minivae.apps.signal.normalize_spectrogram` with ``method="log"`` but with
+    :func:`minivae.apps.signal.log_compress` (as ``normalize_spectrogram(method="log")``) with
     the scale supplied by the caller (the *mixture's* peak, also for the sources).  Values above
     the mixture peak are clipped to 1.
     """
-    lo, hi = _log_bounds(eps)
-    return np.clip((np.log(rel_mag + eps) - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip(log_compress(rel_mag, eps), 0.0, 1.0)
 
 
 def _delog(u: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`log_normalize` for u clipped to [0, 1]: (relative magnitude r,
     dr/du), the derivative zero where u was clipped."""
-    lo, hi = _log_bounds(eps)
-    inside = (u > 0.0) & (u < 1.0)
-    e = np.exp(lo + np.clip(u, 0.0, 1.0) * (hi - lo))
-    return e - eps, (hi - lo) * e * inside
+    r, slope = log_expand(np.clip(u, 0.0, 1.0), eps)
+    return r, slope * ((u > 0.0) & (u < 1.0))
 
 
 def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
@@ -351,8 +354,9 @@ class SpectrogramVAESeparator:
         likelihood: "gaussian" (fixed ``decoder_variance``) or "bernoulli".
         decoder_variance: Gaussian variance in normalised units (1e-3 ~ 2 dB at 60 dB range).
         range_db: dynamic range of the log compression (eps = 10^(-range_db / 20)).
-        encoder_input: "mixture" (encoder reads mixture patches, the review's way) or "source"
-            (plain VAE of each source; the mixture is still what gets encoded at test time).
+        encoder_input: "mixture" (encoder reads mixture patches; the VAE learns mixture ->
+            source) or "source" (plain VAE of each source; the mixture is still what gets
+            encoded at test time).
         noise_model: keep a stationary noise spectrum learned from the training residual.
         activation: hidden activation.
         rng: generator or seed for the weights.
@@ -382,15 +386,12 @@ class SpectrogramVAESeparator:
         self.overlap = check_scalar(overlap, "overlap", low=0.0, high=1.0, high_inclusive=False)
         self.hop_ms = self.window_ms * (1.0 - self.overlap)
         self.context = check_positive_int(context, "context")
-        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.free_bits = check_scalar(free_bits, "free_bits", low=0.0)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        self.likelihood = likelihood
-        self.decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
-                                             low_inclusive=False)
+        # The settings of every source's VAE, checked here by the class that uses them.
+        self.vae_settings: dict[str, Any] = {
+            "hidden_sizes": hidden_sizes, "latent_dim": latent_dim, "beta": beta,
+            "free_bits": free_bits, "likelihood": likelihood,
+            "decoder_variance": decoder_variance, "activation": activation}
+        self.latent_dim = SourceVAE(1, **self.vae_settings).latent_dim
         self.range_db = check_scalar(range_db, "range_db", low=0.0, low_inclusive=False)
         self.eps = 10.0 ** (-self.range_db / 20.0)
         if encoder_input not in ENCODER_INPUTS:
@@ -398,7 +399,6 @@ class SpectrogramVAESeparator:
                 f"encoder_input must be one of {ENCODER_INPUTS}, got {encoder_input!r}")
         self.encoder_input = encoder_input
         self.noise_model = bool(noise_model)
-        self.activation = str(activation)
         self._rng = check_rng(rng)
         self.vaes: list[SourceVAE] = []
         self.noise_psd: np.ndarray | None = None  # (n_freq,) relative power, after fit
@@ -487,10 +487,7 @@ class SpectrogramVAESeparator:
             (self._rng if rng is None else check_rng(rng)).integers(2**31))
         for k in range(K):
             Y = np.concatenate(targets[k])[keep]
-            vae = SourceVAE(Y.shape[1], self.hidden_sizes, self.latent_dim, beta=self.beta,
-                            free_bits=self.free_bits, likelihood=self.likelihood,
-                            decoder_variance=self.decoder_variance,
-                            activation=self.activation, rng=self._rng)
+            vae = SourceVAE(Y.shape[1], **self.vae_settings, rng=self._rng)
             X_in, y = (X_mix, Y) if self.encoder_input == "mixture" else (Y, None)
             hist = vae.fit(X_in, y=y, epochs=epochs, batch_size=batch_size, lr=lr,
                            rng=seed + k, verbose=verbose, diagnostics=False)
@@ -658,7 +655,6 @@ def oracle_separation(
     overlap = check_scalar(overlap, "overlap", low=0.0, high=1.0, high_inclusive=False)
     frame = {"window_ms": window_ms, "hop_ms": window_ms * (1.0 - overlap)}
     layers = list(src) + ([x - src.sum(axis=0)] if include_residual else [])
-    mags = np.stack([np.abs(stft(s, fs, **frame)) for s in layers])
-    X = stft(x, fs, **frame)
-    est = apply_masks(X, wiener_masks(mags), fs, length=x.shape[0], **frame)
+    masks = oracle_masks(np.stack(layers), fs, **frame)
+    est = apply_masks(stft(x, fs, **frame), masks, fs, length=x.shape[0], **frame)
     return est[: src.shape[0]]

@@ -1,9 +1,14 @@
 """Implied-volatility surfaces: SSVI generator, arbitrage checks, beta-VAEs and surface completion.
 
-The VAE review of Singh & Ogunfunmi (Entropy, 2022) describes VAEs that learn the shapes of
-implied-volatility surfaces and then *complete* a surface from a few quotes (after Bergeron et
-al., 2021, "Variational autoencoders: a hands-on approach to volatility").  Everything here is
-generated, so the true surface behind every set of quotes is known.
+Bergeron, Fung, Hull & Poulos (2021, "Variational Autoencoders: A Hands-Off Approach to
+Volatility") train VAEs on implied-volatility surfaces (FX options market data) and complete a
+partially observed surface with the decoded surface that fits the available quotes as closely as
+possible; finance is one of the application areas the review of Singh & Ogunfunmi (Entropy,
+2022) surveys.  This module follows that idea with its own choices: every surface here is
+*generated* (SSVI, below), so the true surface behind every set of quotes is known; completion
+is a MAP estimate (the fit plus the prior term ``||z||^2 / 2``, under a stated quote noise) from
+several starting points; the arbitrage checks and the baselines (an SSVI fit, interpolation) are
+this module's.
 
 Data: SSVI surfaces (Gatheral & Jacquier, 2014)
 -----------------------------------------------
@@ -33,7 +38,8 @@ Arbitrage checks (any surface on a grid)
 Models
 ------
 * **Grid form**: a :class:`~minivae.models.VAE` (Gaussian likelihood, fixed variance) on the
-  flattened, standardised surface (n_t * n_k numbers in, the same out).
+  flattened, standardised surface (n_t * n_k numbers in, the same out).  Both forms take
+  ``beta`` and ``free_bits`` and train with :func:`minivae.train.loop.fit`.
 * **Pointwise form**: :class:`PointwiseVAE`, whose encoder reads the surface but whose decoder
   takes ``[z, t~, k~]`` (t and k scaled to [-1, 1]) and returns *one* vol, so it can be asked for
   any (t, k), on the grid or not.

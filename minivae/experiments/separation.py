@@ -1,6 +1,7 @@
 """``python -m minivae.experiments separation``: VAE source separation on generated signals.
 
-Two cases from the VAE review of Singh & Ogunfunmi (Entropy, 2022), separated with
+Two cases from application areas (source separation, bio-signals) that the VAE review of
+Singh & Ogunfunmi (Entropy, 2022) surveys, on generated signals, separated with
 :class:`minivae.apps.separation.SpectrogramVAESeparator` (one VAE per source on log-magnitude
 spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
 
@@ -12,13 +13,15 @@ spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
 2. **Audio-like**: two harmonic sources with different pitch ranges, one gliding and one with
    vibrato (:func:`minivae.data.harmonic_sources`, 8 kHz), single STFT frames as examples.
 
-Both are swept over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %, as in the
-review.  Scores are BSS-Eval SDR / SIR / SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only
-distortion filter), for: the mixture itself (floor), the VAEs' encoder codes ("encode"), the codes
-after latent refinement ("refine", the default), and Wiener masks from the true sources
-(oracle, ceiling; the residual noise counts as one more source, mirroring the noise model).  The
-full run adds ablations at 64 ms / 50 %: a beta-VAE (beta = 4), single-frame examples
-(context 1), and VAEs trained on clean sources only (``encoder_input="source"``).
+The full run sweeps both over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %
+(``--quick`` runs a subset).  The sweep, the signals and the scoring are this experiment's own:
+the review surveys published methods and runs no such sweep.  Scores are BSS-Eval SDR / SIR /
+SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only distortion filter), for: the mixture
+itself (floor), the VAEs' encoder codes ("encode"), the codes after latent refinement
+("refine", the default), and Wiener masks from the true sources (oracle, ceiling; the residual
+noise counts as one more source, mirroring the noise model).  The full run adds ablations at
+64 ms / 50 %: a beta-VAE (beta = 4), single-frame examples (context 1), and VAEs trained on
+clean sources only (``encoder_input="source"``).
 
 Options: ``--quick`` (two ECG settings, one audio setting, one seed: under a minute on a free
 core), ``--seed S`` (seeds S, S+1, ...), ``--seeds A B C``, ``--out DIR`` (figures and

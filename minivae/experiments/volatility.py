@@ -1,7 +1,10 @@
 """``python -m minivae.experiments volatility``: completing implied-vol surfaces with beta-VAEs.
 
-The volatility application of the VAE review of Singh & Ogunfunmi (Entropy, 2022), after
-Bergeron et al. (2021).  Every surface is generated (:mod:`minivae.apps.volatility`):
+Volatility-surface completion with VAEs after Bergeron et al. (2021, "Variational
+Autoencoders: A Hands-Off Approach to Volatility"); finance is one of the application areas the
+review of Singh & Ogunfunmi (Entropy, 2022) surveys.  Unlike Bergeron et al., who use FX market
+data, every surface here is generated (:mod:`minivae.apps.volatility`), so completions are
+scored against the true surface:
 
 1. **Data.**  Arbitrage-free SSVI surfaces with random parameters on an 8 x 11 grid (maturities
    1 month .. 2 years, log-moneyness -0.4 .. 0.4); every generated training surface is checked
