@@ -38,7 +38,6 @@ threads were ~5x slower than one thread in our measurements.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -51,7 +50,7 @@ import numpy as np
 
 from minivae._validation import check_rng
 from minivae.data.mnist import load_mnist
-from minivae.experiments._cli import blas_threads_note
+from minivae.experiments._cli import blas_threads_note, write_results
 from minivae.objectives.distributions import norm_ppf
 
 __all__ = [
@@ -616,9 +615,8 @@ def main(argv: list[str] | None = None) -> int:
     results = CONFIGS[args.config](args, s, figs)
     results = {"config": args.config, "quick": args.quick, "seed": args.seed,
                "setting": asdict(s), "argv": list(sys.argv[1:] if argv is None else argv),
-               "seconds": time.perf_counter() - t0, **results, "figures": figs.written}
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    print(f"figures and results.json written to {out} ({results['seconds']:.0f} s in total)")
+               **results, "figures": figs.written}
+    write_results(results, out, t0)
     return 0
 
 

@@ -33,7 +33,6 @@ slower than one thread for these small matrices when cores are busy).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -45,7 +44,15 @@ import numpy as np
 from minivae.apps.separation import SpectrogramVAESeparator, oracle_separation
 from minivae.apps.signal import bss_eval, stft
 from minivae.data.synthetic import fetal_maternal_mixture, harmonic_sources
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
+from minivae.experiments._cli import (
+    blas_threads_note,
+    experiment_parser,
+    parse_run,
+    public,
+    run_record,
+    say,
+    write_results,
+)
 
 METHODS = ("mixture", "encode", "refine", "oracle")
 
@@ -85,10 +92,6 @@ TINY = Setting(ecg_configs=((128.0, 0.5),), ecg_duration=6.0, ecg_train=3, ecg_t
                ecg_context_ms=128.0, ecg_latent=4, audio_configs=((64.0, 0.5),),
                audio_train=6, audio_test=1, audio_latent=4, hidden=32, epochs=5,
                max_examples=600, refine_steps=10, ablations=False, n_seeds=1)
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def context_frames(context_ms: float, window_ms: float, overlap: float) -> int:
@@ -310,40 +313,26 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.experiments separation",
-        description="VAE source separation: maternal/fetal ECG and two harmonic sources.",
-    )
-    p.add_argument("--quick", action="store_true",
-                   help="2 ECG settings, 1 audio setting, 1 seed, smaller training (< 1 min)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="explicit seeds (overrides --seed and the default count)")
-    p.add_argument("--out", type=Path, default=Path("minivae_output") / "separation",
-                   help="folder for figures and results.json")
+    p = experiment_parser(
+        "separation", "VAE source separation: maternal/fetal ECG and two harmonic sources.",
+        "2 ECG settings, 1 audio setting, 1 seed, smaller training (< 1 min)")
     p.add_argument("--case", choices=("ecg", "audio", "all"), default="all")
-    p.add_argument("--no-figures", action="store_true", help="print the tables, draw nothing")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sweeps, print the tables, write figures and results.json; returns 0."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    mode = size_mode(args)
-    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
-    seeds = resolve_seeds(parser, args, s.n_seeds)
+    args, mode, s, seeds = parse_run(_parser(), argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"separation ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
+    say(f"separation ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
     t_start = time.perf_counter()
     results = run_record(mode, seeds, s, argv)
     ecg_runs: list[dict] = []
     audio_runs: list[dict] = []
 
     if args.case in ("ecg", "all"):
-        _say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
+        say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
              f"{s.ecg_train} training / {s.ecg_test} test recordings per seed; context "
              f"{s.ecg_context_ms:g} ms; VAE hidden {s.hidden}, latent {s.ecg_latent}, "
              f"{s.epochs} epochs")
@@ -358,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 ecg_runs.append(run)
                 fetal = _per_seed([run], "refine", "sdr", 1)[0]
                 floor = _per_seed([run], "mixture", "sdr", 1)[0]
-                _say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
+                say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
                      f"{floor:6.2f} -> {fetal:6.2f} dB  (train {run['train_seconds']:.0f} s, "
                      f"separate {run['separate_seconds']:.1f} s)")
             if s.ablations:
@@ -375,30 +364,30 @@ def main(argv: list[str] | None = None) -> int:
                            else run_config(s, "ecg", seed, w, o, data=data, **kw))
                     run["label"] = label
                     ablation_runs.append(run)
-                _say(f"  seed {seed}: ablations done")
-        _say()
-        _say(format_table(ecg_runs, ("maternal", "fetal"),
+                say(f"  seed {seed}: ablations done")
+        say()
+        say(format_table(ecg_runs, ("maternal", "fetal"),
                           f"ECG separation, BSS-Eval (L=1), mean ± std over seeds {list(seeds)}"
                           f" ({s.ecg_test} test recording(s) each)"))
         gains = np.array([_per_seed([r], "refine", "sdr", 1)[0]
                           - _per_seed([r], "mixture", "sdr", 1)[0] for r in ecg_runs])
         ok = bool(gains.min() >= 5.0)
-        _say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
+        say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
              f"seed: {'yes' if ok else 'NO'} (gain min {gains.min():.2f}, mean "
              f"{gains.mean():.2f}, max {gains.max():.2f} dB)")
         if ablation_runs:
-            _say()
-            _say(format_table(ablation_runs, ("maternal", "fetal"),
+            say()
+            say(format_table(ablation_runs, ("maternal", "fetal"),
                               "ECG ablations at 64 ms / 50 %, mean ± std over seeds",
                               key="label"))
-        results["ecg"] = {"runs": [_public(r) for r in ecg_runs],
-                          "ablations": [_public(r) for r in ablation_runs],
+        results["ecg"] = {"runs": [public(r) for r in ecg_runs],
+                          "ablations": [public(r) for r in ablation_runs],
                           "fetal_gain_db": gains.tolist(), "target_met": ok,
                           "seconds": time.perf_counter() - t0}
-        _say(f"ECG: {time.perf_counter() - t0:.0f} s")
+        say(f"ECG: {time.perf_counter() - t0:.0f} s")
 
     if args.case in ("audio", "all"):
-        _say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
+        say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
              f"training clips, {s.audio_test} x 2 s test clips per seed; single frames; "
              f"latent {s.audio_latent}")
         t0 = time.perf_counter()
@@ -408,31 +397,24 @@ def main(argv: list[str] | None = None) -> int:
                 run = run_config(s, "audio", seed, w, o, data=data, context=1,
                                  keep_example=(seed == seeds[0] and i == 0))
                 audio_runs.append(run)
-                _say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
+                say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
                      f"{_per_seed([run], 'refine', 'sdr', 0)[0]:.2f} / "
                      f"{_per_seed([run], 'refine', 'sdr', 1)[0]:.2f} dB (train "
                      f"{run['train_seconds']:.0f} s)")
-        _say()
-        _say(format_table(audio_runs, ("A", "B"),
+        say()
+        say(format_table(audio_runs, ("A", "B"),
                           f"Audio-like separation, mean ± std over seeds {list(seeds)}"))
-        results["audio"] = {"runs": [_public(r) for r in audio_runs],
+        results["audio"] = {"runs": [public(r) for r in audio_runs],
                             "seconds": time.perf_counter() - t0}
-        _say(f"audio: {time.perf_counter() - t0:.0f} s")
+        say(f"audio: {time.perf_counter() - t0:.0f} s")
 
     if not args.no_figures:
         paths = _figures(ecg_runs, audio_runs, out)
         results["figures"] = paths
         for p in paths:
-            _say(f"wrote {p}")
-    results["seconds"] = time.perf_counter() - t_start
-    with open(out / "results.json", "w") as fh:
-        json.dump(results, fh, indent=1)
-    _say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")
+            say(f"wrote {p}")
+    write_results(results, out, t_start)
     return 0
-
-
-def _public(run: dict) -> dict:
-    return {k: v for k, v in run.items() if not k.startswith("_")}
 
 
 if __name__ == "__main__":

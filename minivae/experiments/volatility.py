@@ -27,7 +27,6 @@ Options: ``--quick`` (smaller training, 20 test surfaces, 1 seed: under a minute
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -47,7 +46,15 @@ from minivae.apps.volatility import (
     interpolate_surface,
     mask_random_points,
 )
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
+from minivae.experiments._cli import (
+    blas_threads_note,
+    experiment_parser,
+    parse_run,
+    public,
+    run_record,
+    say,
+    write_results,
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,6 @@ QUICK = Setting(n_train=1500, n_test=20, pointwise_decoder=(32, 32), grid_epochs
 TINY = Setting(n_train=200, n_test=4, hidden=(16,), pointwise_decoder=(8,), grid_epochs=3,
                pointwise_epochs=2, pointwise_train=100, beta_variant=0.0, complete_steps=20,
                complete_restarts=2, ssvi_starts=2, ssvi_iter=10, n_seeds=1)
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
@@ -246,36 +249,26 @@ def _figures(run: dict, out: Path) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.experiments volatility",
-        description="Implied-vol surface completion: grid and pointwise beta-VAEs vs SSVI fit "
-                    "and interpolation.")
-    p.add_argument("--quick", action="store_true", help="smaller run, 1 seed (< 1 min)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="explicit seeds")
-    p.add_argument("--out", type=Path, default=Path("minivae_output") / "volatility")
+    p = experiment_parser(
+        "volatility", "Implied-vol surface completion: grid and pointwise beta-VAEs vs SSVI fit "
+        "and interpolation.", "smaller run, 1 seed (< 1 min)")
     p.add_argument("--fraction", type=float, default=0.2, help="observed share of grid points")
     p.add_argument("--quote-noise", type=float, default=0.0025,
                    help="std of the quote noise in vol units (0.0025 = 0.25 vol points)")
-    p.add_argument("--no-figures", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the completion study, print the table, write figures and results.json."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    mode = size_mode(args)
-    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
-    seeds = resolve_seeds(parser, args, s.n_seeds)
+    args, mode, s, seeds = parse_run(parser, argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
     if not 0.0 < args.fraction <= 1.0:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     if args.quote_noise < 0:
         parser.error(f"--quote-noise must be >= 0, got {args.quote_noise}")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
+    say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
          f"{s.latent}, {blas_threads_note()}")
     t_start = time.perf_counter()
     runs = []
@@ -285,30 +278,27 @@ def main(argv: list[str] | None = None) -> int:
                        keep_example=(seed == seeds[0] and not args.no_figures))
         runs.append(run)
         best = min(run["metrics"], key=lambda n: run["metrics"][n]["rmse"])
-        _say(f"  seed {seed}: training surfaces arbitrage-free {run['train_arbitrage_free']:.0%}"
+        say(f"  seed {seed}: training surfaces arbitrage-free {run['train_arbitrage_free']:.0%}"
              f"; best {best} ({run['metrics'][best]['rmse']:.3f} vol pts); "
              f"{time.perf_counter() - t0:.0f} s")
-    _say()
-    _say(format_table(runs, args.fraction, args.quote_noise))
+    say()
+    say(format_table(runs, args.fraction, args.quote_noise))
     vae = np.array([r["metrics"]["VAE grid (beta=1)"]["rmse"] for r in runs])
     interp = np.array([r["metrics"]["interpolation: thin_plate"]["rmse"] for r in runs])
-    _say(f"check: VAE grid beats the best interpolation (thin plate) on every seed: "
+    say(f"check: VAE grid beats the best interpolation (thin plate) on every seed: "
          f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
          f"{interp.mean():.3f} vol pts)")
     results: dict[str, Any] = {
         **run_record(mode, seeds, s, argv), "fraction": args.fraction,
         "quote_noise": args.quote_noise,
-        "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+        "runs": [public(r) for r in runs],
     }
     if not args.no_figures:
         paths = _figures(runs[0], out)
         results["figures"] = paths
         for p in paths:
-            _say(f"wrote {p}")
-    results["seconds"] = time.perf_counter() - t_start
-    with open(out / "results.json", "w") as fh:
-        json.dump(results, fh, indent=1)
-    _say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")
+            say(f"wrote {p}")
+    write_results(results, out, t_start)
     return 0
 
 
