@@ -85,6 +85,7 @@ from minivae.apps.signal import (
     stft,
     wiener_masks,
 )
+from minivae.data.windows import sliding_windows, windows_to_series
 from minivae.models.autoencoder import reconstruction_nll
 from minivae.models.base import register_model
 from minivae.nn.functional import sigmoid
@@ -279,7 +280,8 @@ def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
     - context: C >= 1, at most n_frames.
 
     Returns:
-    - patches: (n_frames - C + 1, C * n_freq); row p is ``S[p:p + C].ravel()``.
+    - patches: (n_frames - C + 1, C * n_freq); row p is ``S[p:p + C].ravel()`` (the windows of
+      :func:`minivae.data.sliding_windows` with stride 1, flattened).
     """
     S = check_array(S, "S", ndim=2)
     C = check_positive_int(context, "context")
@@ -289,26 +291,23 @@ def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
             f"context={C} frames is longer than the spectrogram ({n_frames} frames); use a "
             "longer signal or a shorter context"
         )
-    view = np.lib.stride_tricks.sliding_window_view(S, (C, n_freq))[:, 0]
-    return np.ascontiguousarray(view.reshape(n_frames - C + 1, C * n_freq))
+    return sliding_windows(S, C).reshape(n_frames - C + 1, C * n_freq)
 
 
 def patches_to_frames(P: np.ndarray, n_freq: int) -> np.ndarray:
     """Average overlapping patches back to frames (inverse of :func:`frames_to_patches` for
-    consistent patches).  P: (n_patches, C * n_freq) -> (n_patches + C - 1, n_freq)."""
+    consistent patches).  P: (n_patches, C * n_freq) -> (n_patches + C - 1, n_freq).
+
+    Patch p is the window of C frames starting at frame p, so this is
+    :func:`minivae.data.windows_to_series` with starts 0, 1, ..., n_patches - 1."""
     P = check_array(P, "P", ndim=2)
     n_freq = check_positive_int(n_freq, "n_freq")
     if P.shape[1] % n_freq:
         raise ValueError(f"P has {P.shape[1]} columns, not a multiple of n_freq={n_freq}")
     C = P.shape[1] // n_freq
     n_patches = P.shape[0]
-    blocks = P.reshape(n_patches, C, n_freq)
-    acc = np.zeros((n_patches + C - 1, n_freq))
-    count = np.zeros((n_patches + C - 1, 1))
-    for c in range(C):  # C shifted adds instead of a Python loop over patches
-        acc[c:c + n_patches] += blocks[:, c]
-        count[c:c + n_patches] += 1.0
-    return acc / count
+    return windows_to_series(P.reshape(n_patches, C, n_freq), np.arange(n_patches),
+                             n_patches + C - 1)
 
 
 # ============================================================================ the separator

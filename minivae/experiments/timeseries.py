@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from minivae._validation import check_rng
+from minivae.data.windows import windows_at
 from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
@@ -118,8 +120,7 @@ def beat_windows(signal: np.ndarray, onsets: np.ndarray, window: int
     Returns windows (B, window, 1) and their starts (B,).
     """
     starts = onsets[(onsets >= 0) & (onsets + window <= signal.shape[0])].astype(np.int64)
-    idx = starts[:, None] + np.arange(window)[None, :]
-    return signal[idx][..., None], starts
+    return windows_at(signal, starts, window), starts
 
 
 def _inject_in_window(seg: np.ndarray, r_local: np.ndarray, kind: str, fs: float,
@@ -178,10 +179,9 @@ def make_anomaly_data(s: Setting, seed: int) -> dict[str, Any]:
         x[a:a + W] = seg
         step_labels[a:a + W] |= lab
         window_kinds[i] = str(kind)
-    idx = starts[:, None] + np.arange(W)[None, :]
     return {
         "train_signal": train.signal, "train_windows": train_windows, "test_signal": x,
-        "test_windows": x[idx][..., None], "test_starts": starts,
+        "test_windows": windows_at(x, starts, W), "test_starts": starts,
         "window_labels": window_kinds != "", "window_kinds": window_kinds,
         "step_labels": step_labels,
     }
@@ -193,7 +193,7 @@ def seasonal_series(n: int, length: int, rng: np.random.Generator | int, *,
     phase per series and component) plus white noise of ``noise_std``."""
     from minivae.data import multi_sine
 
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = check_rng(rng)
     x = np.zeros((n, length))
     for P in periods:
         x += multi_sine(n, length, n_components=1, freq_range=1.0 / P,
