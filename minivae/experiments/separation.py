@@ -53,6 +53,7 @@ from minivae.experiments._cli import (
     say,
     write_results,
 )
+from minivae.timeseries.metrics import mean_std
 
 METHODS = ("mixture", "encode", "refine", "oracle")
 
@@ -189,9 +190,8 @@ def _per_seed(runs: list[dict], method: str, metric: str, source: int) -> np.nda
 
 
 def _ms(values: np.ndarray) -> str:
-    if values.size == 1:
-        return f"{values[0]:6.2f}"
-    return f"{values.mean():6.2f}±{values.std(ddof=1):4.2f}"
+    mean, sd = mean_std(values)
+    return f"{mean:6.2f}" + (f"±{sd:4.2f}" if values.size > 1 else "")
 
 
 def format_table(runs: list[dict], source_names: tuple[str, str], title: str,

@@ -50,6 +50,7 @@ from minivae.experiments._cli import (
     say,
     write_results,
 )
+from minivae.timeseries.metrics import mean_std
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -101,11 +102,6 @@ PERIODS = (48.0, 17.0)
 PA_CAVEAT = ("caveat: point-adjusted F1 credits a whole anomaly segment as soon as one of its "
              "points is flagged, which inflates results (Kim et al., AAAI 2022); read it next to "
              "the plain per-step F1.")
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,7 +310,7 @@ def format_anomaly_table(runs: list[dict[str, Any]], k: float) -> str:
     for n in names:
         row = f"{n:<{name_w}}"
         for j, (key, _) in enumerate(cols):
-            m, sd = _mean_std([r["metrics"][n][key] for r in runs])
+            m, sd = mean_std([r["metrics"][n][key] for r in runs])
             row += ("|" if j == 3 else "") + f"{m:>{cw - 6}.3f}±{sd:.3f}"
         lines.append(row)
     return "\n".join(lines)

@@ -55,6 +55,7 @@ from minivae.experiments._cli import (
     say,
     write_results,
 )
+from minivae.timeseries.metrics import mean_std
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def format_table(runs: list[dict], fraction: float, quote_noise: float) -> str:
         cal = np.mean([run["metrics"][name]["calendar_ok"] for run in runs])
         fly = np.mean([run["metrics"][name]["butterfly_ok"] for run in runs])
         secs = np.mean([sum(run["seconds"][name].values()) for run in runs])
-        rm = f"{r.mean():.3f}" + (f"±{r.std(ddof=1):.3f}" if r.size > 1 else "")
+        mean, sd = mean_std(r)
+        rm = f"{mean:.3f}" + (f"±{sd:.3f}" if r.size > 1 else "")
         lines.append(f"{name:<28} {rm:>13} {med:8.3f} {cal:9.0%} {fly:9.0%} {secs:9.1f}")
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ from minivae.data.scaling import StandardScaler
 from minivae.data.synthetic import mask_gaps
 from minivae.data.windows import sliding_windows, window_starts, windows_to_series
 from minivae.timeseries.impute import BASELINES, check_missing, impute
-from minivae.timeseries.metrics import masked_error
+from minivae.timeseries.metrics import masked_error, mean_std
 
 __all__ = [
     "INITS",
@@ -335,9 +335,7 @@ class SimulationResult:
             for g in self.gap_lengths:
                 cell = {}
                 for m in self.methods:
-                    v = self.values(m, r, g, metric)
-                    sd = float(np.std(v, ddof=1)) if v.size > 1 else 0.0
-                    cell[m] = (float(np.mean(v)), sd)
+                    cell[m] = mean_std(self.values(m, r, g, metric))
                 out[(r, g)] = cell
         return out
 

@@ -37,6 +37,7 @@ __all__ = [
     "masked_error",
     "mae",
     "mse",
+    "mean_std",
 ]
 
 
@@ -501,3 +502,15 @@ def mse(truth: object, estimate: object, mask: object | None = None) -> float:
     if mask is None:
         mask = np.ones(np.shape(truth), dtype=bool)
     return masked_error(truth, estimate, mask, metric="mse")
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries over runs
+# ----------------------------------------------------------------------------------------------
+
+
+def mean_std(values: object) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of a metric over runs (e.g. seeds); the
+    standard deviation of a single run is reported as 0."""
+    v = check_array(values, "values", ndim=1, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
