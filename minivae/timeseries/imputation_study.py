@@ -73,6 +73,12 @@ def _resolve_window(window: int | None, T: int) -> int:
     return W
 
 
+def _batch_windows(a: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """The sliding windows of every series of a batch a: (N, T, D) (values or a boolean mask),
+    series after series: (N * M, window, D)."""
+    return np.concatenate([sliding_windows(a[n], window, stride) for n in range(a.shape[0])])
+
+
 def _reconstruct_series(
     model: Any,
     z: np.ndarray,
@@ -89,13 +95,8 @@ def _reconstruct_series(
     """
     N, T, D = z.shape
     starts = window_starts(T, window, stride)
-    wins = np.concatenate([sliding_windows(z[n], window, stride) for n in range(N)], axis=0)
-    wmask = None
-    if mask is not None:
-        wmask = np.concatenate(
-            [sliding_windows(mask[n].astype(np.float64), window, stride) for n in range(N)],
-            axis=0,
-        ) > 0.5
+    wins = _batch_windows(z, window, stride)
+    wmask = None if mask is None else _batch_windows(mask, window, stride)
     outs = []
     for a in range(0, wins.shape[0], batch_size):
         kw = {} if wmask is None else {"mask": wmask[a : a + batch_size]}
@@ -238,15 +239,11 @@ class ModelImputer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows (M, W, D) of x (NaN at missing) and their masks (M, W, D), unscaled."""
         xs, observed, _, _ = check_missing(x, mask)
-        N, T, D = xs.shape
+        T = xs.shape[1]
         W = _resolve_window(self.window, T)
         xs = np.where(observed, xs, np.nan)
-        wins = np.concatenate([sliding_windows(xs[n], W, self.train_stride) for n in range(N)])
-        wmask = np.concatenate(
-            [sliding_windows(observed[n].astype(np.float64), W, self.train_stride)
-             for n in range(N)]
-        ) > 0.5
-        return wins, wmask
+        return (_batch_windows(xs, W, self.train_stride),
+                _batch_windows(observed, W, self.train_stride))
 
     def fit(self, x: object, mask: object | None = None, **fit_kwargs: Any) -> ModelImputer:
         """Train the model on windows of incomplete series with the mask-aware loss.
