@@ -242,6 +242,13 @@ def _pyplot():
     return plots.plt
 
 
+def _finish(fig: Any, path: Path) -> Any:
+    """Lay out and write one of this module's figures (:func:`minivae.plots.finish`)."""
+    from minivae import plots
+
+    return plots.finish(fig, path, dpi=100)
+
+
 def _compact_png(path: Path) -> None:
     """Re-encode a PNG so figures stay small in a repository: 8-bit grey, losslessly, when every
     pixel is grey (R = G = B: digit images and black text), otherwise an adaptive 256-colour
@@ -432,9 +439,7 @@ def _plot_bounds(models: dict[str, Any], keys: list[str], labels: list[str], pat
     ax.set_ylabel("nats per image (higher = tighter)")
     ax.set_title("test bounds on log p(x)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return fig
+    return _finish(fig, path)
 
 
 def _traversal_canvas(model: Any, x: np.ndarray, dims: np.ndarray, values: np.ndarray):
@@ -466,9 +471,7 @@ def _plot_traversals(panels: list[np.ndarray], titles: list[str], values: np.nda
         ax.set_yticks([])
         ax.set_xlabel("value of the swept coordinate", fontsize=7)
     axes[0].set_ylabel("latent dims, by KL (high to low)", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return fig
+    return _finish(fig, path)
 
 
 def _plot_rate_distortion(rows: list[dict[str, Any]], path: Path):
@@ -484,9 +487,7 @@ def _plot_rate_distortion(rows: list[dict[str, Any]], path: Path):
     ax.set_xlabel("KL(q(z|x) || p(z))  [nats]")
     ax.set_ylabel("-E log p(x|z)  [nats]")
     ax.set_title("test reconstruction vs KL")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return fig
+    return _finish(fig, path)
 
 
 def _run_beta(args: argparse.Namespace, s: Setting, figs: _Figures) -> dict[str, Any]:

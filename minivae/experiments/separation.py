@@ -222,10 +222,9 @@ def format_table(runs: list[dict], source_names: tuple[str, str], title: str,
 
 
 def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[str]:
-    import matplotlib
+    from minivae import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.plt
 
     paths = []
     ex_runs = [r for r in ecg_runs if r["_example"] is not None]
@@ -253,11 +252,7 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
         ax[3].set_ylabel("Hz")
         ax[3].set_title("fetal Wiener mask from the VAE estimates (1 = fetal)")
         ax[3].set_xlabel("time [s]")
-        fig.tight_layout()
-        p = out / "ecg_separation.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "ecg_separation.png", dpi=100))
 
         # SDR per STFT setting (fetal source), mean over seeds
         groups: dict[tuple, list[dict]] = {}
@@ -276,11 +271,7 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
             axx.set_title(f"{name} ECG: SDR per STFT window / overlap")
             axx.axhline(0, color="k", lw=0.6)
         axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        p = out / "ecg_sdr_by_window.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "ecg_sdr_by_window.png", dpi=100))
 
     ex_audio = [r for r in audio_runs if r["_example"] is not None]
     if ex_audio:
@@ -299,11 +290,7 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
             a.set_xlabel("time [s]")
             a.set_ylim(0, 3000)
         ax[0].set_ylabel("Hz")
-        fig.tight_layout()
-        p = out / "audio_separation.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "audio_separation.png", dpi=100))
     return paths
 
 

@@ -45,6 +45,7 @@ from minivae.apps.volatility import (
     generate_surfaces,
     interpolate_surface,
     mask_random_points,
+    rmse_vol_points,
 )
 from minivae.experiments._cli import (
     blas_threads_note,
@@ -142,9 +143,9 @@ def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
     missing = ~mask
     metrics = {}
     for name, est in completed.items():
-        per_surface = np.array([100 * np.sqrt(np.mean((est[i] - test[i])[missing[i]] ** 2))
+        per_surface = np.array([rmse_vol_points(est[i], test[i], missing[i])
                                 for i in range(s.n_test)])
-        pooled = 100 * np.sqrt(np.mean((est - test)[missing] ** 2))
+        pooled = rmse_vol_points(est, test, missing)
         valid = [bool(np.all(e > 0)) for e in est]
         cal = np.mean([v and calendar_arbitrage_free(e, t, k, tol=1e-10)
                        for v, e in zip(valid, est)])
@@ -184,10 +185,9 @@ def format_table(runs: list[dict], fraction: float, quote_noise: float) -> str:
 
 
 def _figures(run: dict, out: Path) -> list[str]:
-    import matplotlib
+    from minivae import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.plt
 
     ex = run["_example"]
     test, mask, completed = ex["test"], ex["mask"], ex["completed"]
@@ -216,7 +216,7 @@ def _figures(run: dict, out: Path) -> list[str]:
     ax[1, 0].set_ylabel("maturity [years]")
     err_max = max(np.abs(completed[n][i] - test[i]).max() for n in shown) * 100
     for j, name in enumerate(shown, start=1):
-        rm = 100 * np.sqrt(np.mean((completed[name][i] - test[i])[~mask[i]] ** 2))
+        rm = rmse_vol_points(completed[name][i], test[i], ~mask[i])
         heat(ax[0, j], 100 * completed[name][i], f"{name}\nRMSE {rm:.2f} vol pts")
         he = heat(ax[1, j], 100 * (completed[name][i] - test[i]), "error [vol pts]",
                   cmap="coolwarm", lo=-err_max, hi=err_max)
@@ -243,11 +243,8 @@ def _figures(run: dict, out: Path) -> list[str]:
         a.set_xlabel("log-moneyness k")
         a.set_ylabel("implied vol [%]")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    p2 = out / "vol_smiles.png"
-    fig.savefig(p2, dpi=100)
-    plt.close(fig)
-    return [str(p1), str(p2)]
+    p2 = plots.save(fig, out / "vol_smiles.png", dpi=100)
+    return [str(p1), p2]
 
 
 def _parser() -> argparse.ArgumentParser:
