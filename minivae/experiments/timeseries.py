@@ -205,9 +205,10 @@ def seasonal_series(n: int, length: int, rng: np.random.Generator | int, *,
 def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
              ) -> dict[str, float]:
     from minivae.timeseries.metrics import point_adjusted_f1, pr_auc, precision_recall_f1, roc_auc
+    from minivae.timeseries.thresholds import apply_threshold
 
-    win_pred = (win_scores > win_thr).astype(int)
-    step_pred = (step_scores > step_thr).astype(int)
+    win_pred = apply_threshold(win_scores, win_thr)
+    step_pred = apply_threshold(step_scores, step_thr)
     return {
         "win_roc_auc": roc_auc(win_labels, win_scores),
         "win_pr_auc": pr_auc(win_labels, win_scores),

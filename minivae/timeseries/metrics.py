@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae.timeseries.thresholds import apply_threshold
 
 __all__ = [
     "ConfusionCounts",
@@ -358,8 +359,7 @@ def point_adjusted_f1(
     if threshold is None:
         pred = _check_labels(y_pred, "y_pred", one_d=True)
     else:
-        thr = check_scalar(threshold, "threshold")
-        pred = (_check_scores(y_pred, "y_pred (scores)", one_d=True) > thr).astype(np.int64)
+        pred = apply_threshold(_check_scores(y_pred, "y_pred (scores)", one_d=True), threshold)
     adjusted = point_adjust(y_true, pred)
     return precision_recall_f1(y_true, adjusted, zero_division=zero_division)[2]
 
