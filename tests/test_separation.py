@@ -188,6 +188,12 @@ def test_source_vae_free_bits_act_through_the_library_kl_term(likelihood):
     assert not np.allclose(g_plain["encoder.layers.0.W"], g_beta0["encoder.layers.0.W"])
 
 
+def test_source_vae_refuses_bernoulli_targets_outside_the_unit_interval():
+    vae = SourceVAE(3, [4], 2, output_dim=2, likelihood="bernoulli")
+    with pytest.raises(ValueError, match=r"Bernoulli likelihood must lie in \[0, 1\]"):
+        vae.fit(np.ones((5, 3)), y=np.full((5, 2), 2.0), epochs=1, verbose=0)
+
+
 def test_separator_trains_its_vaes_with_free_bits():
     mix, src = _harmonic_set(2, 7)
     sep = SpectrogramVAESeparator(FS, window_ms=32.0, hidden_sizes=(8,), latent_dim=2,
