@@ -294,6 +294,90 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
     return paths
 
 
+def _run_ecg(s: Setting, seeds: tuple[int, ...]) -> tuple[list[dict], dict[str, Any]]:
+    """The ECG sweep (and ablations) over every seed: (runs, their results.json record)."""
+    runs: list[dict] = []
+    say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
+        f"{s.ecg_train} training / {s.ecg_test} test recordings per seed; context "
+        f"{s.ecg_context_ms:g} ms; VAE hidden {s.hidden}, latent {s.ecg_latent}, "
+        f"{s.epochs} epochs")
+    t0 = time.perf_counter()
+    ablation_runs: list[dict] = []
+    for seed in seeds:
+        data = ecg_data(s, seed)
+        for i, (w, o) in enumerate(s.ecg_configs):
+            ctx = context_frames(s.ecg_context_ms, w, o)
+            run = run_config(s, "ecg", seed, w, o, data=data, context=ctx,
+                             keep_example=(seed == seeds[0] and i == len(s.ecg_configs) - 1))
+            runs.append(run)
+            fetal = _per_seed([run], "refine", "sdr", 1)[0]
+            floor = _per_seed([run], "mixture", "sdr", 1)[0]
+            say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
+                f"{floor:6.2f} -> {fetal:6.2f} dB  (train {run['train_seconds']:.0f} s, "
+                f"separate {run['separate_seconds']:.1f} s)")
+        if s.ablations:
+            w, o = 64.0, 0.5
+            ctx = context_frames(s.ecg_context_ms, w, o)
+            variants = ((f"VAE (beta=1), ctx {ctx}", {"context": ctx}),
+                        ("beta-VAE (beta=4)", {"context": ctx, "beta": 4.0}),
+                        ("single frames (ctx 1)", {"context": 1}),
+                        ("clean-trained VAEs", {"context": ctx, "encoder_input": "source"}))
+            for label, kw in variants:
+                base = [r for r in runs if r["seed"] == seed and r["window_ms"] == w
+                        and r["overlap"] == o]
+                run = (dict(base[0]) if (base and kw == {"context": ctx})
+                       else run_config(s, "ecg", seed, w, o, data=data, **kw))
+                run["label"] = label
+                ablation_runs.append(run)
+            say(f"  seed {seed}: ablations done")
+    say()
+    say(format_table(runs, ("maternal", "fetal"),
+                     f"ECG separation, BSS-Eval (L=1), mean ± std over seeds {list(seeds)}"
+                     f" ({s.ecg_test} test recording(s) each)"))
+    gains = np.array([_per_seed([r], "refine", "sdr", 1)[0]
+                      - _per_seed([r], "mixture", "sdr", 1)[0] for r in runs])
+    ok = bool(gains.min() >= 5.0)
+    say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
+        f"seed: {'yes' if ok else 'NO'} (gain min {gains.min():.2f}, mean "
+        f"{gains.mean():.2f}, max {gains.max():.2f} dB)")
+    if ablation_runs:
+        say()
+        say(format_table(ablation_runs, ("maternal", "fetal"),
+                         "ECG ablations at 64 ms / 50 %, mean ± std over seeds",
+                         key="label"))
+    record = {"runs": [public(r) for r in runs],
+              "ablations": [public(r) for r in ablation_runs],
+              "fetal_gain_db": gains.tolist(), "target_met": ok,
+              "seconds": time.perf_counter() - t0}
+    say(f"ECG: {time.perf_counter() - t0:.0f} s")
+    return runs, record
+
+
+def _run_audio(s: Setting, seeds: tuple[int, ...]) -> tuple[list[dict], dict[str, Any]]:
+    """The audio-like sweep over every seed: (runs, their results.json record)."""
+    runs: list[dict] = []
+    say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
+        f"training clips, {s.audio_test} x 2 s test clips per seed; single frames; "
+        f"latent {s.audio_latent}")
+    t0 = time.perf_counter()
+    for seed in seeds:
+        data = audio_data(s, seed)
+        for i, (w, o) in enumerate(s.audio_configs):
+            run = run_config(s, "audio", seed, w, o, data=data, context=1,
+                             keep_example=(seed == seeds[0] and i == 0))
+            runs.append(run)
+            say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
+                f"{_per_seed([run], 'refine', 'sdr', 0)[0]:.2f} / "
+                f"{_per_seed([run], 'refine', 'sdr', 1)[0]:.2f} dB (train "
+                f"{run['train_seconds']:.0f} s)")
+    say()
+    say(format_table(runs, ("A", "B"),
+                     f"Audio-like separation, mean ± std over seeds {list(seeds)}"))
+    record = {"runs": [public(r) for r in runs], "seconds": time.perf_counter() - t0}
+    say(f"audio: {time.perf_counter() - t0:.0f} s")
+    return runs, record
+
+
 # ----------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------
@@ -317,84 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     results = run_record(mode, seeds, s, argv)
     ecg_runs: list[dict] = []
     audio_runs: list[dict] = []
-
     if args.case in ("ecg", "all"):
-        say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
-             f"{s.ecg_train} training / {s.ecg_test} test recordings per seed; context "
-             f"{s.ecg_context_ms:g} ms; VAE hidden {s.hidden}, latent {s.ecg_latent}, "
-             f"{s.epochs} epochs")
-        t0 = time.perf_counter()
-        ablation_runs: list[dict] = []
-        for seed in seeds:
-            data = ecg_data(s, seed)
-            for i, (w, o) in enumerate(s.ecg_configs):
-                ctx = context_frames(s.ecg_context_ms, w, o)
-                run = run_config(s, "ecg", seed, w, o, data=data, context=ctx,
-                                 keep_example=(seed == seeds[0] and i == len(s.ecg_configs) - 1))
-                ecg_runs.append(run)
-                fetal = _per_seed([run], "refine", "sdr", 1)[0]
-                floor = _per_seed([run], "mixture", "sdr", 1)[0]
-                say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
-                     f"{floor:6.2f} -> {fetal:6.2f} dB  (train {run['train_seconds']:.0f} s, "
-                     f"separate {run['separate_seconds']:.1f} s)")
-            if s.ablations:
-                w, o = 64.0, 0.5
-                ctx = context_frames(s.ecg_context_ms, w, o)
-                variants = ((f"VAE (beta=1), ctx {ctx}", {"context": ctx}),
-                            ("beta-VAE (beta=4)", {"context": ctx, "beta": 4.0}),
-                            ("single frames (ctx 1)", {"context": 1}),
-                            ("clean-trained VAEs", {"context": ctx, "encoder_input": "source"}))
-                for label, kw in variants:
-                    base = [r for r in ecg_runs if r["seed"] == seed and r["window_ms"] == w
-                            and r["overlap"] == o]
-                    run = (dict(base[0]) if (base and kw == {"context": ctx})
-                           else run_config(s, "ecg", seed, w, o, data=data, **kw))
-                    run["label"] = label
-                    ablation_runs.append(run)
-                say(f"  seed {seed}: ablations done")
-        say()
-        say(format_table(ecg_runs, ("maternal", "fetal"),
-                          f"ECG separation, BSS-Eval (L=1), mean ± std over seeds {list(seeds)}"
-                          f" ({s.ecg_test} test recording(s) each)"))
-        gains = np.array([_per_seed([r], "refine", "sdr", 1)[0]
-                          - _per_seed([r], "mixture", "sdr", 1)[0] for r in ecg_runs])
-        ok = bool(gains.min() >= 5.0)
-        say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
-             f"seed: {'yes' if ok else 'NO'} (gain min {gains.min():.2f}, mean "
-             f"{gains.mean():.2f}, max {gains.max():.2f} dB)")
-        if ablation_runs:
-            say()
-            say(format_table(ablation_runs, ("maternal", "fetal"),
-                              "ECG ablations at 64 ms / 50 %, mean ± std over seeds",
-                              key="label"))
-        results["ecg"] = {"runs": [public(r) for r in ecg_runs],
-                          "ablations": [public(r) for r in ablation_runs],
-                          "fetal_gain_db": gains.tolist(), "target_met": ok,
-                          "seconds": time.perf_counter() - t0}
-        say(f"ECG: {time.perf_counter() - t0:.0f} s")
-
+        ecg_runs, results["ecg"] = _run_ecg(s, seeds)
     if args.case in ("audio", "all"):
-        say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
-             f"training clips, {s.audio_test} x 2 s test clips per seed; single frames; "
-             f"latent {s.audio_latent}")
-        t0 = time.perf_counter()
-        for seed in seeds:
-            data = audio_data(s, seed)
-            for i, (w, o) in enumerate(s.audio_configs):
-                run = run_config(s, "audio", seed, w, o, data=data, context=1,
-                                 keep_example=(seed == seeds[0] and i == 0))
-                audio_runs.append(run)
-                say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
-                     f"{_per_seed([run], 'refine', 'sdr', 0)[0]:.2f} / "
-                     f"{_per_seed([run], 'refine', 'sdr', 1)[0]:.2f} dB (train "
-                     f"{run['train_seconds']:.0f} s)")
-        say()
-        say(format_table(audio_runs, ("A", "B"),
-                          f"Audio-like separation, mean ± std over seeds {list(seeds)}"))
-        results["audio"] = {"runs": [public(r) for r in audio_runs],
-                            "seconds": time.perf_counter() - t0}
-        say(f"audio: {time.perf_counter() - t0:.0f} s")
-
+        audio_runs, results["audio"] = _run_audio(s, seeds)
     if not args.no_figures:
         paths = _figures(ecg_runs, audio_runs, out)
         results["figures"] = paths

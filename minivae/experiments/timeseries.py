@@ -284,9 +284,9 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
     if verbose:
         r = results["LSTM-VAE recon. probability"]
         say(f"  seed {seed}: {Xtr.shape[0]} normal beats, {Xte.shape[0]} test beats "
-             f"({int(d['window_labels'].sum())} anomalous); trained in {t_train:.0f} s; "
-             f"recon. probability ROC-AUC {r['win_roc_auc']:.3f} (window), "
-             f"{r['step_roc_auc']:.3f} (step); total {seconds:.0f} s")
+            f"({int(d['window_labels'].sum())} anomalous); trained in {t_train:.0f} s; "
+            f"recon. probability ROC-AUC {r['win_roc_auc']:.3f} (window), "
+            f"{r['step_roc_auc']:.3f} (step); total {seconds:.0f} s")
     return {"seed": seed, "metrics": results, "per_kind_recall": per_kind,
             "false_alarms": false_alarms, "n_normal_windows": int((~d["window_labels"]).sum()),
             "seconds": seconds, "train_seconds": t_train, "history_loss": main.history_.loss,
@@ -463,14 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     from minivae.fast.backend import get_backend
 
     say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, "
-         f"{blas_threads_note()}")
+        f"{blas_threads_note()}")
     t_start = time.perf_counter()
     results = run_record(mode, seeds, s, argv)
     figures: list[str] = []
 
     if not args.skip_anomaly:
         say(f"\n[1/2] anomaly detection: LSTM-VAE (H={s.hidden}, latent={s.latent}) on "
-             f"{s.window}-sample beat windows of a {s.fs:g} Hz ECG, {s.epochs} epochs")
+            f"{s.window}-sample beat windows of a {s.fs:g} Hz ECG, {s.epochs} epochs")
         t0 = time.perf_counter()
         runs = [run_anomaly_seed(s, seed) for seed in seeds]
         say()
@@ -484,9 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = min(main_auc) >= 0.95 and all(a > b for a, b in zip(main_auc, base_auc)) and all(
             a > b for a, b in zip(main_step, base_step))
         say(f"check: recon. probability window ROC-AUC >= 0.95 and above the rolling z-score "
-             f"(per window and per step) on every seed: {'yes' if ok else 'NO'} (window: min "
-             f"{min(main_auc):.3f} vs baseline max {max(base_auc):.3f}; step: min "
-             f"{min(main_step):.3f} vs {max(base_step):.3f})")
+            f"(per window and per step) on every seed: {'yes' if ok else 'NO'} (window: min "
+            f"{min(main_auc):.3f} vs baseline max {max(base_auc):.3f}; step: min "
+            f"{min(main_step):.3f} vs {max(base_step):.3f})")
         results["anomaly"] = {
             "runs": [public(r) for r in runs],
             "target_met": bool(ok), "seconds": time.perf_counter() - t0,
@@ -497,9 +497,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_imputation:
         say(f"\n[2/2] imputation simulation test: seasonal sines (periods {PERIODS}), "
-             f"{s.imp_test_series} test series of {s.imp_length} steps per seed; LSTM-VAE "
-             f"(autoregressive, H={s.imp_hidden}) trained {s.imp_epochs} epochs on "
-             f"{s.imp_train_series} incomplete series per seed")
+            f"{s.imp_test_series} test series of {s.imp_length} steps per seed; LSTM-VAE "
+            f"(autoregressive, H={s.imp_hidden}) trained {s.imp_epochs} epochs on "
+            f"{s.imp_train_series} incomplete series per seed")
         t0 = time.perf_counter()
         res = run_imputation(s, seeds)
         say()

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
-         f"{s.latent}, {blas_threads_note()}")
+        f"{s.latent}, {blas_threads_note()}")
     t_start = time.perf_counter()
     runs = []
     for seed in seeds:
@@ -278,15 +278,15 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run)
         best = min(run["metrics"], key=lambda n: run["metrics"][n]["rmse"])
         say(f"  seed {seed}: training surfaces arbitrage-free {run['train_arbitrage_free']:.0%}"
-             f"; best {best} ({run['metrics'][best]['rmse']:.3f} vol pts); "
-             f"{time.perf_counter() - t0:.0f} s")
+            f"; best {best} ({run['metrics'][best]['rmse']:.3f} vol pts); "
+            f"{time.perf_counter() - t0:.0f} s")
     say()
     say(format_table(runs, args.fraction, args.quote_noise))
     vae = np.array([r["metrics"]["VAE grid (beta=1)"]["rmse"] for r in runs])
     interp = np.array([r["metrics"]["interpolation: thin_plate"]["rmse"] for r in runs])
     say(f"check: VAE grid beats the best interpolation (thin plate) on every seed: "
-         f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
-         f"{interp.mean():.3f} vol pts)")
+        f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
+        f"{interp.mean():.3f} vol pts)")
     results: dict[str, Any] = {
         **run_record(mode, seeds, s, argv), "fraction": args.fraction,
         "quote_noise": args.quote_noise,
