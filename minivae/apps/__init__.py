@@ -4,7 +4,6 @@ Bio-Signal Applications") surveys.  The procedures and experiments here are this
 
 * :mod:`~minivae.apps.base_vae` — what the applications' VAEs share (MLP encoder, the library's
   ELBO);
-
 * :mod:`~minivae.apps.signal` — STFT / inverse STFT, Wiener masks, BSS-Eval SDR/SIR/SAR;
 * :mod:`~minivae.apps.separation` — one VAE per source on spectrograms;
 * :mod:`~minivae.apps.volatility` — implied-volatility surface completion with a VAE.
