@@ -61,7 +61,7 @@ def run_ecg(args: argparse.Namespace) -> int:
     from minivae.timeseries.imputation_study import impute_with_model
     from minivae.timeseries.impute import impute_gp, impute_linear, impute_mean
     from minivae.timeseries.metrics import pr_auc, precision_recall_f1, roc_auc
-    from minivae.timeseries.thresholds import fit_threshold
+    from minivae.timeseries.thresholds import apply_threshold, fit_threshold
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,15 +109,16 @@ def run_ecg(args: argparse.Namespace) -> int:
     scores = detector.score(test_windows)
     auc = roc_auc(labels, scores)
     ap = pr_auc(labels, scores)
-    _, _, f1 = precision_recall_f1(labels, (scores > detector.window_threshold_).astype(int))
+    _, _, f1 = precision_recall_f1(labels, apply_threshold(scores, detector.window_threshold_))
     # Baseline: rolling z-score of the raw signal, a beat's score is its maximum.
     zw = 2 * int(setting.fs)
     z = rolling_zscore_scores(d["test_signal"], zw)
     z_beats = np.array([np.nanmax(z[a:a + setting.window]) for a in d["test_starts"]])
-    z_auc = roc_auc(labels, np.nan_to_num(z_beats))
+    z_beats = np.nan_to_num(z_beats)  # a beat without a z-score (start of the record) scores 0
+    z_auc = roc_auc(labels, z_beats)
     z_train = rolling_zscore_scores(d["train_signal"], zw)[zw:]
     z_thr = fit_threshold(z_train, "mu_k_sigma", k=3.0)
-    _, _, z_f1 = precision_recall_f1(labels, (z_beats > z_thr).astype(int))
+    _, _, z_f1 = precision_recall_f1(labels, apply_threshold(z_beats, z_thr))
     _say(f"[3/4] scored {len(test_windows)} test beats ({time.perf_counter() - t0:.1f} s)")
 
     # 4. imputation: remove gaps from normal test beats, fill them, compare --------------------

@@ -1,8 +1,12 @@
-"""Every figure the demo, the experiments and the lessons draw (matplotlib, headless-safe).
+"""The figures the demo, the time-series experiment and the lessons draw (matplotlib,
+headless-safe), and how every experiment saves its own.
 
-Each function takes plain arrays, draws one figure, saves it when ``path`` is given, and returns
-the ``Figure`` so a notebook can show it.  Nothing here computes model quantities: callers pass
-the numbers in, which keeps plots testable and the models free of plotting code.
+Each ``plot_*`` function takes plain arrays, draws one figure, saves it when ``path`` is given,
+and returns the ``Figure`` so a notebook can show it.  Nothing here computes model quantities:
+callers pass the numbers in, which keeps plots testable and the models free of plotting code.
+The separation, volatility and MNIST experiments draw their special figures in their own modules
+with :data:`plt` from here (the backend chosen once) and write them with :func:`finish` /
+:func:`save`.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 
-def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+def finish(fig: Figure, path: str | os.PathLike | None, *, dpi: int = 110) -> Figure:
+    """Tighten the layout and, when ``path`` is given, write the figure there (folders are
+    created); the figure stays open (a notebook shows it).  Returns ``fig``."""
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=dpi)
     return fig
+
+
+def save(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> str:
+    """:func:`finish` to ``path``, then close the figure (scripts); returns the path."""
+    close(finish(fig, path, dpi=dpi))
+    return str(path)
 
 
 def close(fig: Figure) -> None:
@@ -49,7 +61,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path=None, *, title: st
         ax.set_title(group)
         ax.legend(fontsize=7)
     fig.suptitle(title)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_image_reconstructions(
@@ -66,7 +78,7 @@ def plot_image_reconstructions(
             axes[row, i].axis("off")
     axes[0, 0].set_title("input", fontsize=8, loc="left")
     axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_image_grid(images: np.ndarray, path=None, *, image_shape=(28, 28), ncols=None, title=None):
@@ -85,7 +97,7 @@ def plot_image_grid(images: np.ndarray, path=None, *, image_shape=(28, 28), ncol
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_manifold(decoded: np.ndarray, grid_values: np.ndarray, path=None, *, image_shape=(28, 28)):
@@ -107,7 +119,7 @@ def plot_manifold(decoded: np.ndarray, grid_values: np.ndarray, path=None, *, im
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title("decoded latent manifold")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_latent_scatter(
@@ -134,7 +146,7 @@ def plot_latent_scatter(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_series_reconstructions(
@@ -161,7 +173,7 @@ def plot_series_reconstructions(
     axes[0].legend(fontsize=7, loc="upper right")
     axes[0].set_title(title)
     axes[-1].set_xlabel("time step")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_anomaly_scores(
@@ -189,7 +201,7 @@ def plot_anomaly_scores(
     ax2.legend(fontsize=7, loc="upper right")
     ax1.set_title(title)
     ax2.set_xlabel("time step")
-    return _finish(fig, path)
+    return finish(fig, path)
 
 
 def plot_imputation(
@@ -211,4 +223,4 @@ def plot_imputation(
     ax.legend(fontsize=7, ncol=3, loc="upper right")
     ax.set_title(title)
     ax.set_xlabel("time step")
-    return _finish(fig, path)
+    return finish(fig, path)

@@ -1,24 +1,20 @@
-"""MNIST experiments: the normal quantile function, the Adam/summed-loss equivalence, the PyTorch
-initialisation, and every configuration run end to end in --quick mode on a tiny synthetic
+"""MNIST experiments: the equal-probability latent grid, the Adam/summed-loss equivalence, the
+PyTorch initialisation, and every configuration run end to end in --quick mode on a tiny synthetic
 MNIST-like IDX dataset written to tmp_path (never the real files, never a download)."""
 
 import gzip
 import json
 import math
-import statistics
 import urllib.request
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from minivae.experiments import __main__ as dispatcher
 from minivae.experiments import mnist as exp
 from minivae.experiments.mnist import (
     adam_eps_for_mean_loss,
     manifold_grid,
-    norm_ppf,
     torch_default_init,
 )
 
@@ -26,68 +22,6 @@ from minivae.experiments.mnist import (
 def normal_cdf(x: float) -> float:
     """Phi(x) from the C library's erfc: independent of the rational approximation under test."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-
-# ---------------------------------------------------------------------------------------------
-# norm_ppf
-# ---------------------------------------------------------------------------------------------
-
-# Published quantiles of N(0, 1) (tables / R's qnorm, 16 significant digits).
-KNOWN = [
-    (0.5, 0.0),
-    (0.975, 1.959963984540054),
-    (0.95, 1.644853626951472),
-    (0.995, 2.575829303548901),
-    (0.999, 3.090232306167814),
-    (0.8413447460685429, 1.0),  # Phi(1)
-    (0.02275013194817921, -2.0),  # Phi(-2)
-    (1e-10, -6.361340902404056),
-    (1e-20, -9.262340089798408),
-]
-
-
-@pytest.mark.parametrize("p, x", KNOWN)
-def test_norm_ppf_known_values(p, x):
-    assert norm_ppf(p) == pytest.approx(x, rel=1e-12, abs=1e-12)
-
-
-def test_norm_ppf_inverts_the_cdf_in_all_three_regions():
-    # Central (|p - 0.5| <= 0.425), tail (r <= 5) and far tail (p < ~1.4e-11) all covered.
-    ps = np.concatenate([np.logspace(-300, -1, 300), np.linspace(0.01, 0.5, 200)])
-    xs = norm_ppf(ps)
-    for p, x in zip(ps, xs):
-        if x < -37.5:  # Phi(x) underflows below the smallest double; nothing to compare
-            continue
-        pdf = math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-        # First-order error in x: (Phi(x) - p) / phi(x); the brief asks for ~1e-9.
-        assert abs(normal_cdf(x) - p) / pdf < 1e-9 * max(1.0, abs(x)), (p, x)
-
-
-def test_norm_ppf_matches_the_standard_library():
-    nd = statistics.NormalDist()
-    ps = np.linspace(1e-6, 1 - 1e-6, 101)
-    np.testing.assert_allclose(norm_ppf(ps), [nd.inv_cdf(p) for p in ps], rtol=1e-14,
-                               atol=1e-14)
-
-
-def test_norm_ppf_shapes_end_points_and_errors():
-    assert isinstance(norm_ppf(0.3), float)
-    assert norm_ppf(np.full((2, 3), 0.5)).shape == (2, 3)
-    assert norm_ppf([0.0, 1.0]).tolist() == [-math.inf, math.inf]
-    with pytest.raises(ValueError, match=r"p must hold probabilities in \[0, 1\]"):
-        norm_ppf([0.5, 1.5])
-    with pytest.raises(ValueError, match="p contains 1 non-finite"):
-        norm_ppf([0.5, np.nan])
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(1, 2**30 - 1), st.integers(1, 2**30 - 1))
-def test_norm_ppf_is_odd_and_increasing(i, j):
-    # p = i / 2^30 and 1 - p are both exact doubles, so symmetry must hold to rounding.
-    p, p2 = i / 2**30, j / 2**30
-    assert norm_ppf(p) == pytest.approx(-norm_ppf(1.0 - p), rel=1e-13, abs=1e-15)
-    if p < p2:
-        assert norm_ppf(p) < norm_ppf(p2)
 
 
 def test_manifold_grid_is_equal_probability_spacing():

@@ -15,7 +15,7 @@ from minivae.timeseries.imputation_study import (
     impute_with_model,
     simulation_test,
 )
-from minivae.timeseries.impute import BASELINES
+from minivae.timeseries.impute import BASELINES, impute
 
 
 class WindowMeanModel:
@@ -134,7 +134,7 @@ def test_bad_input_errors():
         impute_with_model(model, np.where(mask, x, np.nan), window=50)
     with pytest.raises(ValueError, match="stride=6 must be <= window=5"):
         impute_with_model(model, np.where(mask, x, np.nan), window=5, stride=6)
-    with pytest.raises(ValueError, match="mask must have the shape of x"):
+    with pytest.raises(ValueError, match="mask must have shape"):
         impute_with_model(model, x, mask[:-1], window=5)
     with pytest.raises(TypeError, match="boolean"):
         impute_with_model(model, x, mask.astype(int), window=5)
@@ -151,6 +151,51 @@ def test_bad_input_errors():
 
     with pytest.raises(FloatingPointError, match="non-finite"):
         impute_with_model(Exploding(), x, mask, window=10)
+
+
+@pytest.mark.parametrize("case", ["int mask", "list mask", "wrong shape", "all missing",
+                                  "inf", "nan where observed", "channel all missing"])
+def test_baselines_and_model_imputation_share_one_validator(case):
+    """The cases where the baselines' and the model imputation's input checks used to disagree
+    (0/1 and list masks, the all-missing series, the messages) and the others: both raise the
+    same error."""
+    x = np.arange(12.0).reshape(1, 6, 2)
+    mask = np.ones(x.shape, dtype=bool)
+    mask[0, 2] = False
+    x_in, m_in = np.where(mask, x, np.nan), mask
+    if case == "int mask":
+        m_in = mask.astype(int)
+    elif case == "list mask":
+        m_in = mask.tolist()
+    elif case == "wrong shape":
+        m_in = mask[:, :5]
+    elif case == "all missing":
+        x_in, m_in = np.full(x.shape, np.nan), None
+    elif case == "inf":
+        x_in, m_in = np.where(mask, x, np.inf), None
+    elif case == "nan where observed":
+        m_in = np.ones(x.shape, dtype=bool)
+    elif case == "channel all missing":  # the per-channel check of the baseline fill
+        m_in = mask.copy()
+        m_in[0, :, 1] = False
+    errors = []
+    for run in (lambda: impute(x_in, m_in, method="linear"),
+                lambda: impute_with_model(WindowMeanModel(), x_in, m_in, init="linear")):
+        with pytest.raises((TypeError, ValueError)) as info:
+            run()
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1], errors
+
+
+def test_a_per_step_mask_means_the_same_in_baselines_and_model_imputation():
+    x = np.arange(12.0).reshape(1, 6, 2)
+    step = np.ones((1, 6), dtype=bool)
+    step[0, 2] = False  # the whole step 2 is missing
+    full = np.broadcast_to(step[..., None], x.shape)
+    np.testing.assert_array_equal(impute(x, step), impute(np.where(full, x, np.nan)))
+    np.testing.assert_array_equal(
+        impute_with_model(WindowMeanModel(), x, step, n_iter=1),
+        impute_with_model(WindowMeanModel(), np.where(full, x, np.nan), n_iter=1))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -299,3 +299,10 @@ def test_segment_metrics_need_1d():
         M.anomaly_segments(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="1 dimensions"):
         M.point_adjusted_f1(np.zeros((2, 3)), np.zeros((2, 3)))
+
+
+def test_mean_std_over_runs():
+    assert M.mean_std([1.0, 2.0, 4.0]) == pytest.approx((7 / 3, np.std([1.0, 2.0, 4.0], ddof=1)))
+    assert M.mean_std([0.5]) == (0.5, 0.0)
+    with pytest.raises(ValueError, match="values is empty"):
+        M.mean_std([])

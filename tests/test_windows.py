@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.data import sliding_windows, window_starts, windows_to_series
+from minivae.data import sliding_windows, window_starts, windows_at, windows_to_series
 
 
 @st.composite
@@ -124,6 +124,20 @@ def test_sliding_windows_errors():
 # ---------------------------------------------------------------------------------------------
 # windows_to_series
 # ---------------------------------------------------------------------------------------------
+
+
+def test_windows_at_given_starts_hand_worked_and_errors():
+    x = np.arange(10.0)
+    w = windows_at(x, np.array([0, 4, 7]), 3)
+    assert w.shape == (3, 3, 1)
+    np.testing.assert_array_equal(w[:, :, 0], [[0, 1, 2], [4, 5, 6], [7, 8, 9]])
+    w[0, 0, 0] = -1.0
+    assert x[0] == 0.0  # a copy
+    assert windows_at(x, np.array([], dtype=int), 3).shape == (0, 3, 1)
+    with pytest.raises(ValueError, match=r"starts must lie in \[0, T - window\] = \[0, 7\]"):
+        windows_at(x, np.array([8]), 3)
+    with pytest.raises(TypeError, match="starts must hold integers"):
+        windows_at(x, np.array([1.0]), 3)
 
 
 @settings(max_examples=200, deadline=None)

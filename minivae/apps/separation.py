@@ -1,9 +1,10 @@
 """Source separation with one VAE per source on magnitude spectrograms, then Wiener masks.
 
-The recipe follows the VAE review of Singh & Ogunfunmi (Entropy, 2022): every source gets a VAE
-that turns the *mixture* spectrogram into an estimate of *that source's* spectrogram; the
-estimates become soft masks through the Wiener equation and the masks filter the mixture STFT,
-keeping the mixture phase.  Here is the exact procedure.
+VAE-based source separation is one of the applications the review of Singh & Ogunfunmi
+(Entropy, 2022) surveys; the procedure below is this module's own, not one the review
+specifies.  Every source gets a VAE that turns the *mixture* spectrogram into an estimate of
+*that source's* spectrogram; the estimates become soft masks through the Wiener equation and the
+masks filter the mixture STFT, keeping the mixture phase.  Here is the exact procedure.
 
 Representation
 --------------
@@ -24,15 +25,17 @@ Training (:meth:`SpectrogramVAESeparator.fit`)
 ----------------------------------------------
 Given training mixtures with their true sources, VAE_i (a :class:`SourceVAE`) is trained with
 
-    encoder input  = the mixture patch          (``encoder_input="mixture"``, the review's way)
+    encoder input  = the mixture patch          (``encoder_input="mixture"``, the default)
                    or the source-i patch         (``encoder_input="source"``, a plain VAE of i)
     decoder target = the source-i patch,
     loss           = -log p(target | z) + beta * KL(q(z | input) || N(0, I)),
 
 with a Gaussian (fixed variance) or Bernoulli likelihood; ``beta = 1`` is a plain VAE and
-``beta > 1`` a beta-VAE.  Whatever the mixture holds besides the sources (sensor noise, baseline
-wander) is summarised by a stationary *noise spectrum*: the mean power per frequency bin of
-``mixture - sum(sources)`` in the training set, relative to ``scale``.
+``beta > 1`` a beta-VAE, and ``free_bits`` works as in :class:`~minivae.models.VAE` (the loss is
+the library's, :mod:`minivae.objectives.elbo`; training is :func:`minivae.train.loop.fit`).
+Whatever the mixture holds besides the sources (sensor noise, baseline wander) is summarised by
+a stationary *noise spectrum*: the mean power per frequency bin of ``mixture - sum(sources)`` in
+the training set, relative to ``scale``.
 
 Separation (:meth:`SpectrogramVAESeparator.separate`)
 -----------------------------------------------------
@@ -73,12 +76,20 @@ from minivae._validation import (
     check_rng,
     check_scalar,
 )
-from minivae.apps.signal import apply_masks, stft, wiener_masks
-from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
+from minivae.apps.signal import (
+    apply_masks,
+    log_compress,
+    log_expand,
+    oracle_masks,
+    stft,
+    wiener_masks,
+)
+from minivae.data.windows import sliding_windows, windows_to_series
+from minivae.models.autoencoder import reconstruction_nll
+from minivae.models.base import register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
-from minivae.objectives import losses
-from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
 from minivae.train.optim import Adam
 
 __all__ = [
@@ -101,7 +112,7 @@ METHODS = ("encode", "refine")
 
 # ============================================================================ the source VAE
 @register_model
-class SourceVAE(Model):
+class SourceVAE(ApplicationVAE):
     """A VAE whose encoder reads one vector and whose decoder writes another.
 
     Generative model and posterior::
@@ -112,7 +123,8 @@ class SourceVAE(Model):
     Trained on pairs (x, y) = (mixture patch, source patch) it is the "reconstruct the source
     from the mixture" VAE of the separation recipe; without targets (``y = None``) the target is
     x itself and it is an ordinary VAE.  The decoder is a generative model of y either way, which
-    is what the latent refinement relies on.
+    is what the latent refinement relies on.  Loss, backward and free bits come from
+    :class:`~minivae.apps.base_vae.ApplicationVAE`.
 
     Args:
         input_dim: D_in, encoder input size.
@@ -120,6 +132,7 @@ class SourceVAE(Model):
         latent_dim: L.
         output_dim: D_out, decoder output size (default: input_dim).
         beta: KL weight (1 = ELBO, > 1 beta-VAE).
+        free_bits: nats per latent dimension granted free (0 = off).
         likelihood: "gaussian" (fixed ``decoder_variance``; decoder outputs the mean) or
             "bernoulli" (targets in [0, 1]; decoder outputs logits).
         decoder_variance: the Gaussian's variance (ignored for "bernoulli").
@@ -129,8 +142,6 @@ class SourceVAE(Model):
     Shapes: X (N, D_in), targets Y (N, D_out), z (N, L).
     """
 
-    input_ndim = (2,)
-
     def __init__(
         self,
         input_dim: int,
@@ -139,39 +150,33 @@ class SourceVAE(Model):
         *,
         output_dim: int | None = None,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         likelihood: str = "gaussian",
         decoder_variance: float = 1e-3,
         activation: str = "relu",
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
-        super().__init__(dtype)
-        self.input_dim = check_positive_int(input_dim, "input_dim")
+        rng = check_rng(rng)
+        super().__init__(input_dim, hidden_sizes, latent_dim, beta=beta, free_bits=free_bits,
+                         activation=activation, rng=rng, dtype=dtype)
         self.output_dim = (self.input_dim if output_dim is None
                            else check_positive_int(output_dim, "output_dim"))
-        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.kl_weight = self.beta
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood = likelihood
         self.decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
                                              low_inclusive=False)
-        self.activation = str(activation)
-        rng = check_rng(rng)
-        L = self.latent_dim
-        self.encoder = MLP([self.input_dim, *self.hidden_sizes, 2 * L],
-                           activation=self.activation, rng=rng, dtype=self.dtype)
-        self.decoder = MLP([L, *self.hidden_sizes[::-1], self.output_dim],
+        self.decoder = MLP([self.latent_dim, *self.hidden_sizes[::-1], self.output_dim],
                            activation=self.activation, rng=rng, dtype=self.dtype)
 
     def config(self) -> dict[str, Any]:
         return {
             "input_dim": self.input_dim, "hidden_sizes": list(self.hidden_sizes),
             "latent_dim": self.latent_dim, "output_dim": self.output_dim, "beta": self.beta,
-            "likelihood": self.likelihood, "decoder_variance": self.decoder_variance,
-            "activation": self.activation, "dtype": self.dtype.name,
+            "free_bits": self.free_bits, "likelihood": self.likelihood,
+            "decoder_variance": self.decoder_variance, "activation": self.activation,
+            "dtype": self.dtype.name,
         }
 
     # -- batches ----------------------------------------------------------------------------
@@ -189,102 +194,35 @@ class SourceVAE(Model):
                     f"input_dim={self.input_dim}"
                 )
             return X, None, None
+        # (Bernoulli targets outside [0, 1] are refused by the likelihood itself.)
         y = check_array(y, "y (targets)", shape=(X.shape[0], self.output_dim), dtype=self.dtype)
-        if self.likelihood == "bernoulli" and (y.min() < 0.0 or y.max() > 1.0):
-            raise ValueError(
-                "targets for likelihood='bernoulli' must lie in [0, 1], got values in "
-                f"[{y.min():.4g}, {y.max():.4g}]"
-            )
         return X, None, y
 
     def make_batch(self, X: np.ndarray, y: object = None) -> Any:
         return X if y is None else (X, y)
 
-    def _split(self, batch: Any, mask: object = None) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, batch: Any, mask: object = None) -> tuple[np.ndarray, np.ndarray, None]:
         if isinstance(batch, (tuple, list)):
             if len(batch) != 2:
                 raise TypeError("a SourceVAE batch is X or a pair (X, targets)")
             X, _, Y = self.check_inputs(batch[0], mask=mask, y=batch[1])
         else:
             X, _, Y = self.check_inputs(batch, mask=mask)
-        return X, (X if Y is None else Y)
+        return X, (X if Y is None else Y), None
 
-    # -- networks -----------------------------------------------------------------------------
-    def _encode(self, X: np.ndarray):
-        h = self.encoder.forward(X)
-        L = self.latent_dim
-        logvar, inside = clamp_logvar(h[:, L:])
-        return h[:, :L], logvar, inside
+    # -- the decoder ------------------------------------------------------------------------
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return self.decoder.forward(z)
 
-    def _nll(self, out: np.ndarray, Y: np.ndarray, need_grad: bool):
-        """Per-example -log p(y | z) (N,) and d(sum)/d(out) (N, D_out)."""
-        if self.likelihood == "bernoulli":
-            value = losses.bernoulli_nll(out, Y, reduction="none")
-            grad = losses.bernoulli_nll_grad(out, Y, reduction="none") if need_grad else None
-        else:
-            var = self.decoder_variance
-            value = losses.gaussian_nll_fixed_variance(out, Y, variance=var, reduction="none")
-            grad = (losses.gaussian_nll_fixed_variance_grad(out, Y, variance=var,
-                                                            reduction="none")
-                    if need_grad else None)
-        return value, grad
+    def _decode_back(self, dout: np.ndarray) -> np.ndarray:
+        return self.decoder.backward(dout)
+
+    def _nll(self, out: np.ndarray, Y: np.ndarray, mask: None, need_grad: bool):
+        return reconstruction_nll(self.likelihood, out, Y, mask, need_grad=need_grad,
+                                  variance=self.decoder_variance)
 
     def _mean(self, out: np.ndarray) -> np.ndarray:
         return sigmoid(out) if self.likelihood == "bernoulli" else out
-
-    # -- training contract ------------------------------------------------------------------
-    def loss(self, batch, *, rng=None, eps=None, mask=None):
-        """Negative ELBO (beta-weighted) on a batch X or (X, targets); see the class docstring.
-
-        Returns (loss, parts) with parts "loss", "reconstruction", "kl", "elbo".
-        """
-        X, Y = self._split(batch, mask)
-        if eps is None and rng is None:
-            raise ValueError("SourceVAE draws noise: pass rng= or eps= (e.g. model.last_eps)")
-        n = X.shape[0]
-        mu, logvar, inside = self._encode(X)
-        q = DiagonalGaussian(mu, logvar)
-        z = q.rsample(None if rng is None else check_rng(rng), eps=eps)
-        self.last_eps = q.eps
-        out = self.decoder.forward(z)
-        rec, dout = self._nll(out, Y, need_grad=True)
-        kl = q.kl_standard_normal()
-        rec_mean, kl_mean = float(rec.mean()), float(kl.mean())
-        value = rec_mean + self.kl_weight * kl_mean
-        self._pending = {"q": q, "inside": inside, "dout": dout / n, "dkl": self.kl_weight / n}
-        return value, {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                       "elbo": -(rec_mean + kl_mean)}
-
-    def backward(self) -> None:
-        p = self._take_pending()
-        q: DiagonalGaussian = p["q"]
-        dz = self.decoder.backward(p["dout"])
-        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
-        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))
-
-    def per_example_loss(self, batch, *, rng=None, mask=None, eps=None):
-        """"loss", "reconstruction", "kl" per example (N,); z is the posterior mean unless
-        ``rng`` or ``eps`` is given."""
-        self._pending = None
-        X, Y = self._split(batch, mask)
-        mu, logvar, _ = self._encode(X)
-        q = DiagonalGaussian(mu, logvar)
-        if eps is not None:
-            z = q.rsample(None, eps=eps)
-        elif rng is not None:
-            z = q.sample(check_rng(rng))
-        else:
-            z = mu
-        rec, _ = self._nll(self.decoder.forward(z), Y, need_grad=False)
-        kl = q.kl_standard_normal()
-        return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
-
-    def posterior(self, batch, *, mask=None):
-        self._pending = None
-        X, _ = self._split(batch, mask)
-        mu, logvar, _ = self._encode(X)
-        return mu, logvar
 
     # -- inference ----------------------------------------------------------------------------
     def encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,54 +232,40 @@ class SourceVAE(Model):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z (N, L) -> E[y | z] (N, D_out): the Gaussian mean or the Bernoulli probabilities."""
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        return self._mean(self.decoder.forward(z))
+        return self._mean(self.decoder.forward(self._check_z(z)))
 
     def decode_with_grad(
         self, z: np.ndarray
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        """E[y | z] (N, D_out) and its vector-Jacobian product ``vjp(dmean) -> dz`` (N, L).
-
-        ``vjp`` backpropagates through the decoder (its parameter gradients are cleared again,
-        so training state is untouched) and must be called before the next forward pass.
-        """
+        """E[y | z] (N, D_out) and its vector-Jacobian product ``vjp(dmean) -> dz`` (N, L)
+        (see :func:`~minivae.apps.base_vae.forward_with_vjp`)."""
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        out = self.decoder.forward(z)
+        out, out_vjp = forward_with_vjp(self.decoder, self._check_z(z))
         mean = self._mean(out)
 
         def vjp(dmean: np.ndarray) -> np.ndarray:
-            dout = dmean * mean * (1.0 - mean) if self.likelihood == "bernoulli" else dmean
-            dz = self.decoder.backward(dout)
-            self.decoder.zero_grad()
-            return dz
+            return out_vjp(dmean * mean * (1.0 - mean) if self.likelihood == "bernoulli"
+                           else dmean)
 
         return mean, vjp
 
 
 # ============================================================================ spectrogram tools
-def _log_bounds(eps: float) -> tuple[float, float]:
-    return float(np.log(eps)), float(np.log1p(eps))
-
-
 def log_normalize(rel_mag: np.ndarray, eps: float) -> np.ndarray:
     """Relative magnitudes ``|S| / scale`` (>= 0, any shape) -> log-compressed values in [0, 1].
 
-    Same formula as :func:`minivae.apps.signal.normalize_spectrogram` with ``method="log"`` but with
+    :func:`minivae.apps.signal.log_compress` (as ``normalize_spectrogram(method="log")``) with
     the scale supplied by the caller (the *mixture's* peak, also for the sources).  Values above
     the mixture peak are clipped to 1.
     """
-    lo, hi = _log_bounds(eps)
-    return np.clip((np.log(rel_mag + eps) - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip(log_compress(rel_mag, eps), 0.0, 1.0)
 
 
 def _delog(u: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`log_normalize` for u clipped to [0, 1]: (relative magnitude r,
     dr/du), the derivative zero where u was clipped."""
-    lo, hi = _log_bounds(eps)
-    inside = (u > 0.0) & (u < 1.0)
-    e = np.exp(lo + np.clip(u, 0.0, 1.0) * (hi - lo))
-    return e - eps, (hi - lo) * e * inside
+    r, slope = log_expand(np.clip(u, 0.0, 1.0), eps)
+    return r, slope * ((u > 0.0) & (u < 1.0))
 
 
 def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
@@ -352,7 +276,8 @@ def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
     - context: C >= 1, at most n_frames.
 
     Returns:
-    - patches: (n_frames - C + 1, C * n_freq); row p is ``S[p:p + C].ravel()``.
+    - patches: (n_frames - C + 1, C * n_freq); row p is ``S[p:p + C].ravel()`` (the windows of
+      :func:`minivae.data.sliding_windows` with stride 1, flattened).
     """
     S = check_array(S, "S", ndim=2)
     C = check_positive_int(context, "context")
@@ -362,26 +287,23 @@ def frames_to_patches(S: np.ndarray, context: int) -> np.ndarray:
             f"context={C} frames is longer than the spectrogram ({n_frames} frames); use a "
             "longer signal or a shorter context"
         )
-    view = np.lib.stride_tricks.sliding_window_view(S, (C, n_freq))[:, 0]
-    return np.ascontiguousarray(view.reshape(n_frames - C + 1, C * n_freq))
+    return sliding_windows(S, C).reshape(n_frames - C + 1, C * n_freq)
 
 
 def patches_to_frames(P: np.ndarray, n_freq: int) -> np.ndarray:
     """Average overlapping patches back to frames (inverse of :func:`frames_to_patches` for
-    consistent patches).  P: (n_patches, C * n_freq) -> (n_patches + C - 1, n_freq)."""
+    consistent patches).  P: (n_patches, C * n_freq) -> (n_patches + C - 1, n_freq).
+
+    Patch p is the window of C frames starting at frame p, so this is
+    :func:`minivae.data.windows_to_series` with starts 0, 1, ..., n_patches - 1."""
     P = check_array(P, "P", ndim=2)
     n_freq = check_positive_int(n_freq, "n_freq")
     if P.shape[1] % n_freq:
         raise ValueError(f"P has {P.shape[1]} columns, not a multiple of n_freq={n_freq}")
     C = P.shape[1] // n_freq
     n_patches = P.shape[0]
-    blocks = P.reshape(n_patches, C, n_freq)
-    acc = np.zeros((n_patches + C - 1, n_freq))
-    count = np.zeros((n_patches + C - 1, 1))
-    for c in range(C):  # C shifted adds instead of a Python loop over patches
-        acc[c:c + n_patches] += blocks[:, c]
-        count[c:c + n_patches] += 1.0
-    return acc / count
+    return windows_to_series(P.reshape(n_patches, C, n_freq), np.arange(n_patches),
+                             n_patches + C - 1)
 
 
 # ============================================================================ the separator
@@ -423,11 +345,13 @@ class SpectrogramVAESeparator:
         context: frames per VAE example (1 = single STFT columns).
         hidden_sizes, latent_dim: VAE architecture (one VAE per source).
         beta: KL weight (1 = VAE, > 1 beta-VAE).
+        free_bits: nats per latent dimension granted free in every VAE's loss (0 = off).
         likelihood: "gaussian" (fixed ``decoder_variance``) or "bernoulli".
         decoder_variance: Gaussian variance in normalised units (1e-3 ~ 2 dB at 60 dB range).
         range_db: dynamic range of the log compression (eps = 10^(-range_db / 20)).
-        encoder_input: "mixture" (encoder reads mixture patches, the review's way) or "source"
-            (plain VAE of each source; the mixture is still what gets encoded at test time).
+        encoder_input: "mixture" (encoder reads mixture patches; the VAE learns mixture ->
+            source) or "source" (plain VAE of each source; the mixture is still what gets
+            encoded at test time).
         noise_model: keep a stationary noise spectrum learned from the training residual.
         activation: hidden activation.
         rng: generator or seed for the weights.
@@ -443,6 +367,7 @@ class SpectrogramVAESeparator:
         hidden_sizes: Sequence[int] = (128,),
         latent_dim: int = 6,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         likelihood: str = "gaussian",
         decoder_variance: float = 1e-3,
         range_db: float = 60.0,
@@ -456,14 +381,12 @@ class SpectrogramVAESeparator:
         self.overlap = check_scalar(overlap, "overlap", low=0.0, high=1.0, high_inclusive=False)
         self.hop_ms = self.window_ms * (1.0 - self.overlap)
         self.context = check_positive_int(context, "context")
-        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        self.likelihood = likelihood
-        self.decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
-                                             low_inclusive=False)
+        # The settings of every source's VAE, checked here by the class that uses them.
+        self.vae_settings: dict[str, Any] = {
+            "hidden_sizes": hidden_sizes, "latent_dim": latent_dim, "beta": beta,
+            "free_bits": free_bits, "likelihood": likelihood,
+            "decoder_variance": decoder_variance, "activation": activation}
+        self.latent_dim = SourceVAE(1, **self.vae_settings).latent_dim
         self.range_db = check_scalar(range_db, "range_db", low=0.0, low_inclusive=False)
         self.eps = 10.0 ** (-self.range_db / 20.0)
         if encoder_input not in ENCODER_INPUTS:
@@ -471,7 +394,6 @@ class SpectrogramVAESeparator:
                 f"encoder_input must be one of {ENCODER_INPUTS}, got {encoder_input!r}")
         self.encoder_input = encoder_input
         self.noise_model = bool(noise_model)
-        self.activation = str(activation)
         self._rng = check_rng(rng)
         self.vaes: list[SourceVAE] = []
         self.noise_psd: np.ndarray | None = None  # (n_freq,) relative power, after fit
@@ -517,7 +439,7 @@ class SpectrogramVAESeparator:
         batch_size: int = 64,
         lr: float = 2e-3,
         max_examples: int | None = None,
-        seed: int | None = None,
+        rng: np.random.Generator | int | None = None,
         verbose: int | bool = 0,
     ) -> SpectrogramVAESeparator:
         """Train one VAE per source.
@@ -528,7 +450,9 @@ class SpectrogramVAESeparator:
           their sum (noise): that remainder trains the noise spectrum.
         - max_examples: train on at most this many patches (a random subset; neighbouring
           patches overlap in all but one frame, so a subset loses little and saves time).
-        - epochs, batch_size, lr, seed, verbose: passed to :func:`minivae.train.loop.fit`.
+        - epochs, batch_size, lr, verbose: passed to :func:`minivae.train.loop.fit`.
+        - rng: seed (or generator) of the training runs: VAE k trains with seed ``rng + k``
+          (default: drawn from the separator's generator).
 
         Returns self.
         """
@@ -553,15 +477,15 @@ class SpectrogramVAESeparator:
         X_mix = X_mix[keep]
         self.noise_psd = np.mean(noise, axis=0) if self.noise_model else None
         self.vaes, self.histories = [], []
-        seed = int(self._rng.integers(2**31)) if seed is None else seed
+        # VAE k trains with seed s + k: s = rng when it is an int, else drawn from a generator.
+        seed = int(rng) if isinstance(rng, (int, np.integer)) else int(
+            (self._rng if rng is None else check_rng(rng)).integers(2**31))
         for k in range(K):
             Y = np.concatenate(targets[k])[keep]
-            vae = SourceVAE(Y.shape[1], self.hidden_sizes, self.latent_dim, beta=self.beta,
-                            likelihood=self.likelihood, decoder_variance=self.decoder_variance,
-                            activation=self.activation, rng=self._rng)
+            vae = SourceVAE(Y.shape[1], **self.vae_settings, rng=self._rng)
             X_in, y = (X_mix, Y) if self.encoder_input == "mixture" else (Y, None)
             hist = vae.fit(X_in, y=y, epochs=epochs, batch_size=batch_size, lr=lr,
-                           seed=seed + k, verbose=verbose, diagnostics=False)
+                           rng=seed + k, verbose=verbose, diagnostics=False)
             self.vaes.append(vae)
             self.histories.append(hist)
         return self
@@ -726,7 +650,6 @@ def oracle_separation(
     overlap = check_scalar(overlap, "overlap", low=0.0, high=1.0, high_inclusive=False)
     frame = {"window_ms": window_ms, "hop_ms": window_ms * (1.0 - overlap)}
     layers = list(src) + ([x - src.sum(axis=0)] if include_residual else [])
-    mags = np.stack([np.abs(stft(s, fs, **frame)) for s in layers])
-    X = stft(x, fs, **frame)
-    est = apply_masks(X, wiener_masks(mags), fs, length=x.shape[0], **frame)
+    masks = oracle_masks(np.stack(layers), fs, **frame)
+    est = apply_masks(stft(x, fs, **frame), masks, fs, length=x.shape[0], **frame)
     return est[: src.shape[0]]

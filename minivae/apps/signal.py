@@ -20,6 +20,9 @@ Three small parts, all in NumPy:
    signals add up to the mixture exactly.  ``oracle_masks`` computes the same masks from the true
    sources (ideal ratio masks), the usual ceiling for mask-based separation.
 
+   Spectrogram scaling for models: ``log_compress`` / ``log_expand`` (log magnitudes mapped to
+   [0, 1]) and ``normalize_spectrogram`` / ``denormalize_spectrogram``.
+
 3. **Metrics.**  ``bss_eval`` implements SDR / SIR / SAR of Vincent, Gribonval & Fevotte (2006),
    "Performance measurement in blind audio source separation", by orthogonal projections;
    ``sdr`` is the scale-invariant SDR (Le Roux et al., 2019).  All are in dB and capped at
@@ -47,6 +50,8 @@ __all__ = [
     "frame_sizes",
     "from_magnitude_phase",
     "istft",
+    "log_compress",
+    "log_expand",
     "magnitude_phase",
     "normalize_spectrogram",
     "oracle_masks",
@@ -319,6 +324,26 @@ def from_magnitude_phase(mag: np.ndarray, phase: np.ndarray) -> np.ndarray:
 NORMALIZATIONS = ("max", "log")
 
 
+def log_compress(rel_mag: np.ndarray, eps: float) -> np.ndarray:
+    """Log compression of magnitudes relative to a scale, ``r = |S| / scale`` >= 0 (any shape):
+
+        u = (log(r + eps) - log(eps)) / (log(1 + eps) - log(eps)),
+
+    so silence maps to 0 and the scale itself to 1; ``eps`` sets the dynamic range (1e-4: the
+    top 80 dB).  Inverted by :func:`log_expand`."""
+    log_eps = np.log(eps)
+    return (np.log(rel_mag + eps) - log_eps) / (np.log1p(eps) - log_eps)
+
+
+def log_expand(u: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`log_compress`: ``r = exp(log(eps) + u (log(1 + eps) - log(eps))) - eps``,
+    and its derivative dr/du = (log(1 + eps) - log(eps)) (r + eps).  Returns (r, dr/du)."""
+    log_eps = np.log(eps)
+    span = np.log1p(eps) - log_eps
+    e = np.exp(log_eps + u * span)
+    return e - eps, span * e
+
+
 def normalize_spectrogram(
     mag: np.ndarray, *, method: str = "max", eps: float = 1e-4
 ) -> tuple[np.ndarray, dict]:
@@ -329,9 +354,9 @@ def normalize_spectrogram(
       scale is used for the whole array, so relative levels between examples are kept.
     - method:
       "max": ``mag / scale`` with ``scale = mag.max()``.
-      "log": ``(log(mag / scale + eps) - log(eps)) / (log(1 + eps) - log(eps))``: log
-      compression (what the ear and most separation models use) mapped so silence -> 0 and the
-      loudest bin -> 1.  ``eps`` sets the dynamic range: 1e-4 keeps the top 80 dB.
+      "log": :func:`log_compress` of ``mag / scale``: log compression (what the ear and most
+      separation models use) mapped so silence -> 0 and the loudest bin -> 1.  ``eps`` sets the
+      dynamic range: 1e-4 keeps the top 80 dB.
     - eps: > 0, used by "log" only.
 
     Returns:
@@ -354,8 +379,7 @@ def normalize_spectrogram(
     stats = {"method": method, "scale": scale, "eps": eps}
     if method == "max":
         return mag / scale, stats
-    log_eps = np.log(eps)
-    return (np.log(mag / scale + eps) - log_eps) / (np.log1p(eps) - log_eps), stats
+    return log_compress(mag / scale, eps), stats
 
 
 def denormalize_spectrogram(normed: np.ndarray, stats: dict) -> np.ndarray:
@@ -371,9 +395,7 @@ def denormalize_spectrogram(normed: np.ndarray, stats: dict) -> np.ndarray:
     if method == "max":
         return normed * scale
     if method == "log":
-        log_eps = np.log(eps)
-        logs = log_eps + normed * (np.log1p(eps) - log_eps)
-        return np.maximum(np.exp(logs) - eps, 0.0) * scale
+        return np.maximum(log_expand(normed, eps)[0], 0.0) * scale
     raise ValueError(f"stats['method'] must be one of {NORMALIZATIONS}, got {method!r}")
 
 

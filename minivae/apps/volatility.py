@@ -1,9 +1,14 @@
 """Implied-volatility surfaces: SSVI generator, arbitrage checks, beta-VAEs and surface completion.
 
-The VAE review of Singh & Ogunfunmi (Entropy, 2022) describes VAEs that learn the shapes of
-implied-volatility surfaces and then *complete* a surface from a few quotes (after Bergeron et
-al., 2021, "Variational autoencoders: a hands-on approach to volatility").  Everything here is
-generated, so the true surface behind every set of quotes is known.
+Bergeron, Fung, Hull & Poulos (2021, "Variational Autoencoders: A Hands-Off Approach to
+Volatility") train VAEs on implied-volatility surfaces (FX options market data) and complete a
+partially observed surface with the decoded surface that fits the available quotes as closely as
+possible; finance is one of the application areas the review of Singh & Ogunfunmi (Entropy,
+2022) surveys.  This module follows that idea with its own choices: every surface here is
+*generated* (SSVI, below), so the true surface behind every set of quotes is known; completion
+is a MAP estimate (the fit plus the prior term ``||z||^2 / 2``, under a stated quote noise) from
+several starting points; the arbitrage checks and the baselines (an SSVI fit, interpolation) are
+this module's.
 
 Data: SSVI surfaces (Gatheral & Jacquier, 2014)
 -----------------------------------------------
@@ -33,7 +38,8 @@ Arbitrage checks (any surface on a grid)
 Models
 ------
 * **Grid form**: a :class:`~minivae.models.VAE` (Gaussian likelihood, fixed variance) on the
-  flattened, standardised surface (n_t * n_k numbers in, the same out).
+  flattened, standardised surface (n_t * n_k numbers in, the same out).  Both forms take
+  ``beta`` and ``free_bits`` and train with :func:`minivae.train.loop.fit`.
 * **Pointwise form**: :class:`PointwiseVAE`, whose encoder reads the surface but whose decoder
   takes ``[z, t~, k~]`` (t and k scaled to [-1, 1]) and returns *one* vol, so it can be asked for
   any (t, k), on the grid or not.
@@ -57,11 +63,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
+from minivae.models.autoencoder import reconstruction_nll
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.models.vae import VAE
 from minivae.nn.sequential import MLP
-from minivae.objectives import losses
-from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
 from minivae.train.optim import Adam
 
 __all__ = [
@@ -517,26 +523,26 @@ def rmse_vol_points(estimate: np.ndarray, truth: np.ndarray,
 
 # ============================================================================ pointwise VAE
 @register_model
-class PointwiseVAE(Model):
+class PointwiseVAE(ApplicationVAE):
     """VAE whose decoder returns the vol at one grid point: ``x(t, k) = dec([z, t~, k~])``.
 
     Encoder: the whole (scaled) surface X: (N, D) -> mu, logvar (N, L), D = number of grid
     points.  Decoder: one MLP applied to every (z_n, coords_j) pair, coords (D, 2) scaled grid
     coordinates; p(x_nj | z_n) = N(dec([z_n, coords_j]), var).  Loss per surface:
     ``sum_j (x_nj - dec_nj)^2 / (2 var) + const + beta * KL`` over the observed points (all by
-    default; ``mask`` marks observed entries and the encoder sees missing ones as 0).
+    default; ``mask`` marks observed entries and the encoder sees missing ones as 0).  Loss,
+    backward and free bits come from :class:`~minivae.apps.base_vae.ApplicationVAE`.
 
     Args:
         coords: (D, 2) decoder coordinates of the D inputs, e.g. (t, k) scaled to [-1, 1].
         hidden_sizes: encoder hidden widths.
         latent_dim: L.
         decoder_hidden: decoder hidden widths (default: hidden_sizes reversed).
-        beta: KL weight; decoder_variance: the Gaussian variance (scaled units).
+        beta: KL weight; free_bits: nats per latent dimension granted free (0 = off);
+        decoder_variance: the Gaussian variance (scaled units).
         activation: hidden activation ("tanh" keeps the surface smooth in t and k).
         rng: generator or seed for the weights.
     """
-
-    input_ndim = (2,)
 
     def __init__(
         self,
@@ -546,40 +552,35 @@ class PointwiseVAE(Model):
         *,
         decoder_hidden: Sequence[int] | None = None,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         decoder_variance: float = 0.01,
         activation: str = "tanh",
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
-        super().__init__(dtype)
-        self.coords = check_array(coords, "coords", ndim=2, dtype=self.dtype)
-        if self.coords.shape[1] != 2:
-            raise ValueError(f"coords must have shape (D, 2), got {self.coords.shape}")
-        self.input_dim = self.coords.shape[0]
-        self.hidden_sizes = check_hidden_sizes(hidden_sizes)
+        coords = check_array(coords, "coords", ndim=2, dtype=dtype)
+        if coords.shape[1] != 2:
+            raise ValueError(f"coords must have shape (D, 2), got {coords.shape}")
+        rng = check_rng(rng)
+        super().__init__(coords.shape[0], hidden_sizes, latent_dim, beta=beta,
+                         free_bits=free_bits, activation=activation, rng=rng, dtype=dtype)
+        self.coords = coords
         self.decoder_hidden = (self.hidden_sizes[::-1] if decoder_hidden is None
                                else check_hidden_sizes(decoder_hidden, "decoder_hidden"))
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        self.kl_weight = self.beta
         self.decoder_variance = check_scalar(decoder_variance, "decoder_variance", low=0.0,
                                              low_inclusive=False)
-        self.activation = str(activation)
-        rng = check_rng(rng)
-        L = self.latent_dim
-        self.encoder = MLP([self.input_dim, *self.hidden_sizes, 2 * L],
+        self.decoder = MLP([self.latent_dim + 2, *self.decoder_hidden, 1],
                            activation=self.activation, rng=rng, dtype=self.dtype)
-        self.decoder = MLP([L + 2, *self.decoder_hidden, 1], activation=self.activation,
-                           rng=rng, dtype=self.dtype)
 
     def config(self) -> dict[str, Any]:
         return {"coords": self.coords.tolist(), "hidden_sizes": list(self.hidden_sizes),
                 "latent_dim": self.latent_dim, "decoder_hidden": list(self.decoder_hidden),
-                "beta": self.beta, "decoder_variance": self.decoder_variance,
-                "activation": self.activation, "dtype": self.dtype.name}
+                "beta": self.beta, "free_bits": self.free_bits,
+                "decoder_variance": self.decoder_variance, "activation": self.activation,
+                "dtype": self.dtype.name}
 
     # -- decoder over (z, coordinate) pairs -------------------------------------------------
-    def _decode(self, z: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    def _decode_at(self, z: np.ndarray, coords: np.ndarray) -> np.ndarray:
         """z (N, L), coords (M, 2) -> decoded values (N, M); caches for :meth:`_decode_back`."""
         N, M = z.shape[0], coords.shape[0]
         inp = np.concatenate([np.repeat(z, M, axis=0), np.tile(coords, (N, 1))], axis=1)
@@ -599,63 +600,17 @@ class PointwiseVAE(Model):
             raise ValueError(f"coords must have shape (M, 2), got {c.shape}")
         return c
 
-    # -- training contract ------------------------------------------------------------------
-    def _encode(self, X: np.ndarray, mask: np.ndarray | None):
-        inp = X if mask is None else np.where(mask, X, 0.0)
-        h = self.encoder.forward(inp)
-        L = self.latent_dim
-        logvar, inside = clamp_logvar(h[:, L:])
-        return h[:, :L], logvar, inside
-
-    def loss(self, batch, *, rng=None, eps=None, mask=None):
-        """Negative beta-ELBO; batch X (N, D) scaled surfaces, mask (N, D) optional."""
+    # -- the hooks of ApplicationVAE ---------------------------------------------------------
+    def _split(self, batch: Any, mask: object) -> tuple[np.ndarray, np.ndarray, Any]:
         X, mask, _ = self.check_inputs(batch, mask=mask)
-        if eps is None and rng is None:
-            raise ValueError("PointwiseVAE draws noise: pass rng= or eps= (model.last_eps)")
-        n = X.shape[0]
-        mu, logvar, inside = self._encode(X, mask)
-        q = DiagonalGaussian(mu, logvar)
-        z = q.rsample(None if rng is None else check_rng(rng), eps=eps)
-        self.last_eps = q.eps
-        out = self._decode(z, self.coords)
-        var = self.decoder_variance
-        rec = losses.gaussian_nll_fixed_variance(out, X, variance=var, mask=mask,
-                                                 reduction="none")
-        dout = losses.gaussian_nll_fixed_variance_grad(out, X, variance=var, mask=mask,
-                                                       reduction="none")
-        kl = q.kl_standard_normal()
-        rec_mean, kl_mean = float(rec.mean()), float(kl.mean())
-        value = rec_mean + self.kl_weight * kl_mean
-        self._pending = {"q": q, "inside": inside, "dout": dout / n, "dkl": self.kl_weight / n}
-        return value, {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                       "elbo": -(rec_mean + kl_mean)}
+        return X, X, mask
 
-    def backward(self) -> None:
-        p = self._take_pending()
-        q: DiagonalGaussian = p["q"]
-        dz = self._decode_back(p["dout"])
-        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
-        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1))
+    def _decode(self, z: np.ndarray) -> np.ndarray:
+        return self._decode_at(z, self.coords)
 
-    def per_example_loss(self, batch, *, rng=None, mask=None, eps=None):
-        self._pending = None
-        X, mask, _ = self.check_inputs(batch, mask=mask)
-        mu, logvar, _ = self._encode(X, mask)
-        q = DiagonalGaussian(mu, logvar)
-        z = (q.rsample(None, eps=eps) if eps is not None
-             else q.sample(check_rng(rng)) if rng is not None else mu)
-        rec = losses.gaussian_nll_fixed_variance(self._decode(z, self.coords), X,
-                                                 variance=self.decoder_variance, mask=mask,
-                                                 reduction="none")
-        kl = q.kl_standard_normal()
-        return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
-
-    def posterior(self, batch, *, mask=None):
-        self._pending = None
-        X, mask, _ = self.check_inputs(batch, mask=mask)
-        mu, logvar, _ = self._encode(X, mask)
-        return mu, logvar
+    def _nll(self, out: np.ndarray, Y: np.ndarray, mask: Any, need_grad: bool):
+        return reconstruction_nll("gaussian", out, Y, mask, need_grad=need_grad,
+                                  variance=self.decoder_variance)
 
     # -- inference ----------------------------------------------------------------------------
     def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None):
@@ -665,8 +620,7 @@ class PointwiseVAE(Model):
     def decode(self, z: np.ndarray, coords: np.ndarray | None = None) -> np.ndarray:
         """z (N, L) -> decoded values (N, M) at ``coords`` (M, 2) (default: the grid)."""
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        return self._decode(z, self._coords(coords))
+        return self._decode_at(self._check_z(z), self._coords(coords))
 
     def decode_points_with_grad(self, z: np.ndarray, index: np.ndarray, coords: np.ndarray):
         """Values at scattered points, each with its own code, and their vjp.
@@ -681,22 +635,20 @@ class PointwiseVAE(Model):
         Completion uses this to evaluate the decoder at the observed points only.
         """
         self._pending = None
-        z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
+        z = self._check_z(z)
         index = np.asarray(index)
         coords = self._coords(coords)
         if index.shape != (coords.shape[0],):
             raise ValueError(f"index must have shape ({coords.shape[0]},), got {index.shape}")
-        inp = np.concatenate([z[index], coords], axis=1)
-        out = self.decoder.forward(inp)[:, 0]
+        out, out_vjp = forward_with_vjp(self.decoder, np.concatenate([z[index], coords], axis=1))
 
         def vjp(dout: np.ndarray) -> np.ndarray:
-            dinp = self.decoder.backward(np.asarray(dout, dtype=self.dtype)[:, None])
-            self.decoder.zero_grad()
+            dinp = out_vjp(np.asarray(dout, dtype=self.dtype)[:, None])
             dz = np.zeros_like(z)
             np.add.at(dz, index, dinp[:, : self.latent_dim])
             return dz
 
-        return out, vjp
+        return out[:, 0], vjp
 
     def decode_with_grad(self, z: np.ndarray, coords: np.ndarray | None = None):
         """Decoded values (N, M) and ``vjp(d_values (N, M)) -> dz (N, L)`` (parameter gradients
@@ -721,6 +673,7 @@ class VolSurfaceVAE:
         form: "grid" (a :class:`~minivae.models.VAE` on the flattened surface) or "pointwise"
             (a :class:`PointwiseVAE`).
         hidden_sizes, latent_dim, beta: architecture and KL weight.
+        free_bits: nats per latent dimension granted free in the VAE's loss (0 = off).
         decoder_variance: Gaussian variance in *scaled* units (vols are standardised with the
             training mean and standard deviation).
         activation: hidden activation (default "relu" for grid, "tanh" for pointwise).
@@ -738,6 +691,7 @@ class VolSurfaceVAE:
         hidden_sizes: Sequence[int] = (64, 64),
         latent_dim: int = 4,
         beta: float = 1.0,
+        free_bits: float = 0.0,
         decoder_variance: float = 1e-3,
         activation: str | None = None,
         decoder_hidden: Sequence[int] | None = None,
@@ -752,11 +706,12 @@ class VolSurfaceVAE:
         rng = check_rng(rng)
         if form == "grid":
             self.model: Model = VAE(D, list(hidden_sizes), latent_dim, beta=beta,
-                                    likelihood="gaussian", decoder_variance=decoder_variance,
+                                    free_bits=free_bits, likelihood="gaussian",
+                                    decoder_variance=decoder_variance,
                                     activation=activation or "relu", rng=rng)
         else:
             self.model = PointwiseVAE(self.grid_coords(), hidden_sizes, latent_dim, beta=beta,
-                                      decoder_hidden=decoder_hidden,
+                                      free_bits=free_bits, decoder_hidden=decoder_hidden,
                                       decoder_variance=decoder_variance,
                                       activation=activation or "tanh", rng=rng)
         self.latent_dim = self.model.latent_dim
@@ -801,12 +756,14 @@ class VolSurfaceVAE:
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, surfaces: np.ndarray, *, epochs: int = 50, batch_size: int = 64,
-            lr: float = 2e-3, seed: int = 0, verbose: int | bool = 0) -> VolSurfaceVAE:
-        """Train on surfaces (N, n_t, n_k); standardises with one mean and std (scalars)."""
+            lr: float = 2e-3, rng: np.random.Generator | int = 0,
+            verbose: int | bool = 0) -> VolSurfaceVAE:
+        """Train on surfaces (N, n_t, n_k) with :func:`minivae.train.loop.fit` (``rng`` seeds
+        it); standardises with one mean and std (scalars)."""
         X = self._surfaces(surfaces, "surfaces")
         self.mean, self.std = float(X.mean()), float(X.std()) or 1.0
         self.history = self.model.fit(self.scale(X), epochs=epochs, batch_size=batch_size,
-                                      lr=lr, seed=seed, verbose=verbose, diagnostics=False)
+                                      lr=lr, rng=rng, verbose=verbose, diagnostics=False)
         return self
 
     # -- encode / decode ----------------------------------------------------------------------
@@ -814,16 +771,9 @@ class VolSurfaceVAE:
         """Scaled decoded surfaces (N, D) and vjp -> dz, for either form."""
         if self.form == "pointwise":
             return self.model.decode_with_grad(z)
-        vae: VAE = self.model  # fixed decoder variance: the decoder outputs the mean itself
-        out = vae.decoder.forward(check_array(z, "z", shape=(None, self.latent_dim),
-                                              dtype=np.float64))
-
-        def vjp(dout: np.ndarray) -> np.ndarray:
-            dz = vae.decoder.backward(dout)
-            vae.decoder.zero_grad()
-            return dz
-
-        return out, vjp
+        # Fixed decoder variance: the grid VAE's decoder outputs the mean itself.
+        return forward_with_vjp(self.model.decoder, check_array(
+            z, "z", shape=(None, self.latent_dim), dtype=np.float64))
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z (N, L) -> surfaces (N, n_t, n_k) in vol units."""

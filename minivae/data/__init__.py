@@ -44,7 +44,7 @@ from minivae.data.synthetic import (
     regime_series,
     sine_dataset,
 )
-from minivae.data.windows import sliding_windows, window_starts, windows_to_series
+from minivae.data.windows import sliding_windows, window_starts, windows_at, windows_to_series
 
 __all__ = [
     # mnist
@@ -82,6 +82,7 @@ __all__ = [
     # windows
     "sliding_windows",
     "window_starts",
+    "windows_at",
     "windows_to_series",
     # scaling
     "MinMaxScaler",

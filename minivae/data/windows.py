@@ -23,7 +23,7 @@ import numpy as np
 
 from minivae._validation import check_array, check_positive_int
 
-__all__ = ["window_starts", "sliding_windows", "windows_to_series"]
+__all__ = ["window_starts", "sliding_windows", "windows_at", "windows_to_series"]
 
 
 def window_starts(T: int, window: int, stride: int = 1) -> np.ndarray:
@@ -67,8 +67,6 @@ def sliding_windows(x: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
       ``x[starts[i] : starts[i] + window]`` and ``starts = window_starts(T, window, stride)``.
     """
     x = check_array(x, "x", ndim=(1, 2), allow_nan=True)
-    if x.ndim == 1:
-        x = x[:, None]
     T = x.shape[0]
     window = check_positive_int(window, "window")
     if window > T:
@@ -76,10 +74,35 @@ def sliding_windows(x: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
             f"window must be <= the series length T={T} (x has shape {x.shape}), "
             f"got window={window}"
         )
-    starts = window_starts(T, window, stride)
+    return windows_at(x, window_starts(T, window, stride), window)
+
+
+def windows_at(x: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """The windows ``x[s : s + window]`` for the given starts (e.g. one window per heartbeat).
+
+    Inputs:
+    - x: (T,) or (T, D) series; NaN is allowed and copied through.
+    - starts: (N,) integers, each in ``[0, T - window]``.
+    - window: window length >= 1.
+
+    Returns:
+    - windows: (N, window, D) copy (D = 1 for a 1-D ``x``).
+    """
+    x = check_array(x, "x", ndim=(1, 2), allow_nan=True)
+    if x.ndim == 1:
+        x = x[:, None]
+    window = check_positive_int(window, "window")
+    starts = check_array(starts, "starts", ndim=1, allow_empty=True)
+    if starts.dtype.kind not in "iu":
+        raise TypeError(f"starts must hold integers, got dtype {starts.dtype}")
+    if starts.size and (starts.min() < 0 or starts.max() > x.shape[0] - window):
+        raise ValueError(
+            f"starts must lie in [0, T - window] = [0, {x.shape[0] - window}], "
+            f"got values in [{starts.min()}, {starts.max()}]"
+        )
     # Index arithmetic instead of a strided view, so the result is an independent copy that the
     # caller may modify (e.g. mask or normalise) without touching x.
-    idx = starts[:, None] + np.arange(window)[None, :]  # (N, window)
+    idx = starts.astype(np.int64)[:, None] + np.arange(window)[None, :]  # (N, window)
     return x[idx]
 
 

@@ -1,11 +1,17 @@
-"""Command-line pieces shared by the experiments (seeds, size mode, run header and record)."""
+"""Command-line pieces shared by the experiments: the common options, seeds, size mode, the run
+header, the record and its results.json."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def resolve_seeds(parser: argparse.ArgumentParser, args: argparse.Namespace,
@@ -44,3 +50,56 @@ def run_record(mode: str, seeds: tuple[int, ...], setting: Any,
     the command-line arguments."""
     return {"mode": mode, "seeds": list(seeds), "setting": asdict(setting),
             "argv": list(sys.argv[1:] if argv is None else argv)}
+
+
+def say(text: str = "") -> None:
+    """Print a line of a run's report at once (flushed: runs are long and often piped)."""
+    print(text, flush=True)
+
+
+def experiment_parser(name: str, description: str, quick_help: str) -> argparse.ArgumentParser:
+    """The parser with the options every sized experiment has: ``--quick``, ``--tiny`` (the
+    test suite's size, hidden), ``--seed`` / ``--seeds``, ``--out`` (default
+    ``minivae_output/<name>``) and ``--no-figures``; the experiment adds its own."""
+    p = argparse.ArgumentParser(prog=f"python -m minivae.experiments {name}",
+                                description=description)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
+    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="explicit seeds (overrides --seed and the default count)")
+    p.add_argument("--out", type=Path, default=Path("minivae_output") / name,
+                   help="folder for figures and results.json")
+    p.add_argument("--no-figures", action="store_true", help="print the tables, draw nothing")
+    return p
+
+
+def parse_run(parser: argparse.ArgumentParser, argv: list[str] | None,
+              sizes: dict[str, Any]) -> tuple[argparse.Namespace, str, Any, tuple[int, ...]]:
+    """Parse ``argv``; returns (args, size mode, the setting ``sizes[mode]``, seeds)."""
+    args = parser.parse_args(argv)
+    mode = size_mode(args)
+    setting = sizes[mode]
+    return args, mode, setting, resolve_seeds(parser, args, setting.n_seeds)
+
+
+def public(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's record without its private entries (keys starting with ``_``: arrays kept for
+    the figures), as it goes into results.json."""
+    return {k: v for k, v in run.items() if not k.startswith("_")}
+
+
+def write_results(results: dict[str, Any], out: Path, t_start: float) -> None:
+    """Add the total seconds since ``t_start`` and write ``out / "results.json"`` (NumPy
+    scalars and arrays as plain numbers and lists)."""
+    results["seconds"] = time.perf_counter() - t_start
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)

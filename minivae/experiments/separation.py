@@ -1,6 +1,7 @@
 """``python -m minivae.experiments separation``: VAE source separation on generated signals.
 
-Two cases from the VAE review of Singh & Ogunfunmi (Entropy, 2022), separated with
+Two cases from application areas (source separation, bio-signals) that the VAE review of
+Singh & Ogunfunmi (Entropy, 2022) surveys, on generated signals, separated with
 :class:`minivae.apps.separation.SpectrogramVAESeparator` (one VAE per source on log-magnitude
 spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
 
@@ -12,13 +13,15 @@ spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
 2. **Audio-like**: two harmonic sources with different pitch ranges, one gliding and one with
    vibrato (:func:`minivae.data.harmonic_sources`, 8 kHz), single STFT frames as examples.
 
-Both are swept over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %, as in the
-review.  Scores are BSS-Eval SDR / SIR / SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only
-distortion filter), for: the mixture itself (floor), the VAEs' encoder codes ("encode"), the codes
-after latent refinement ("refine", the default), and Wiener masks from the true sources
-(oracle, ceiling; the residual noise counts as one more source, mirroring the noise model).  The
-full run adds ablations at 64 ms / 50 %: a beta-VAE (beta = 4), single-frame examples
-(context 1), and VAEs trained on clean sources only (``encoder_input="source"``).
+The full run sweeps both over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %
+(``--quick`` runs a subset).  The sweep, the signals and the scoring are this experiment's own:
+the review surveys published methods and runs no such sweep.  Scores are BSS-Eval SDR / SIR /
+SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only distortion filter), for: the mixture
+itself (floor), the VAEs' encoder codes ("encode"), the codes after latent refinement
+("refine", the default), and Wiener masks from the true sources (oracle, ceiling; the residual
+noise counts as one more source, mirroring the noise model).  The full run adds ablations at
+64 ms / 50 %: a beta-VAE (beta = 4), single-frame examples (context 1), and VAEs trained on
+clean sources only (``encoder_input="source"``).
 
 Options: ``--quick`` (two ECG settings, one audio setting, one seed: under a minute on a free
 core), ``--seed S`` (seeds S, S+1, ...), ``--seeds A B C``, ``--out DIR`` (figures and
@@ -30,7 +33,6 @@ slower than one thread for these small matrices when cores are busy).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -42,7 +44,16 @@ import numpy as np
 from minivae.apps.separation import SpectrogramVAESeparator, oracle_separation
 from minivae.apps.signal import bss_eval, stft
 from minivae.data.synthetic import fetal_maternal_mixture, harmonic_sources
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
+from minivae.experiments._cli import (
+    blas_threads_note,
+    experiment_parser,
+    parse_run,
+    public,
+    run_record,
+    say,
+    write_results,
+)
+from minivae.timeseries.metrics import mean_std
 
 METHODS = ("mixture", "encode", "refine", "oracle")
 
@@ -82,10 +93,6 @@ TINY = Setting(ecg_configs=((128.0, 0.5),), ecg_duration=6.0, ecg_train=3, ecg_t
                ecg_context_ms=128.0, ecg_latent=4, audio_configs=((64.0, 0.5),),
                audio_train=6, audio_test=1, audio_latent=4, hidden=32, epochs=5,
                max_examples=600, refine_steps=10, ablations=False, n_seeds=1)
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def context_frames(context_ms: float, window_ms: float, overlap: float) -> int:
@@ -149,7 +156,7 @@ def run_config(s: Setting, case: str, seed: int, window_ms: float, overlap: floa
     sep = SpectrogramVAESeparator(
         fs, window_ms=window_ms, overlap=overlap, context=context, hidden_sizes=(s.hidden,),
         latent_dim=latent, beta=beta, encoder_input=encoder_input, rng=seed,
-    ).fit(mix, src, epochs=s.epochs, max_examples=s.max_examples, seed=seed)
+    ).fit(mix, src, epochs=s.epochs, max_examples=s.max_examples, rng=seed)
     t_train = time.perf_counter() - t0
     scores: dict[str, dict[str, list]] = {m: {"sdr": [], "sir": [], "sar": []} for m in METHODS}
     t0 = time.perf_counter()
@@ -183,9 +190,8 @@ def _per_seed(runs: list[dict], method: str, metric: str, source: int) -> np.nda
 
 
 def _ms(values: np.ndarray) -> str:
-    if values.size == 1:
-        return f"{values[0]:6.2f}"
-    return f"{values.mean():6.2f}±{values.std(ddof=1):4.2f}"
+    mean, sd = mean_std(values)
+    return f"{mean:6.2f}" + (f"±{sd:4.2f}" if values.size > 1 else "")
 
 
 def format_table(runs: list[dict], source_names: tuple[str, str], title: str,
@@ -216,10 +222,9 @@ def format_table(runs: list[dict], source_names: tuple[str, str], title: str,
 
 
 def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[str]:
-    import matplotlib
+    from minivae import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.plt
 
     paths = []
     ex_runs = [r for r in ecg_runs if r["_example"] is not None]
@@ -247,11 +252,7 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
         ax[3].set_ylabel("Hz")
         ax[3].set_title("fetal Wiener mask from the VAE estimates (1 = fetal)")
         ax[3].set_xlabel("time [s]")
-        fig.tight_layout()
-        p = out / "ecg_separation.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "ecg_separation.png", dpi=100))
 
         # SDR per STFT setting (fetal source), mean over seeds
         groups: dict[tuple, list[dict]] = {}
@@ -270,11 +271,7 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
             axx.set_title(f"{name} ECG: SDR per STFT window / overlap")
             axx.axhline(0, color="k", lw=0.6)
         axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        p = out / "ecg_sdr_by_window.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "ecg_sdr_by_window.png", dpi=100))
 
     ex_audio = [r for r in audio_runs if r["_example"] is not None]
     if ex_audio:
@@ -293,12 +290,92 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
             a.set_xlabel("time [s]")
             a.set_ylim(0, 3000)
         ax[0].set_ylabel("Hz")
-        fig.tight_layout()
-        p = out / "audio_separation.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        paths.append(str(p))
+        paths.append(plots.save(fig, out / "audio_separation.png", dpi=100))
     return paths
+
+
+def _run_ecg(s: Setting, seeds: tuple[int, ...]) -> tuple[list[dict], dict[str, Any]]:
+    """The ECG sweep (and ablations) over every seed: (runs, their results.json record)."""
+    runs: list[dict] = []
+    say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
+        f"{s.ecg_train} training / {s.ecg_test} test recordings per seed; context "
+        f"{s.ecg_context_ms:g} ms; VAE hidden {s.hidden}, latent {s.ecg_latent}, "
+        f"{s.epochs} epochs")
+    t0 = time.perf_counter()
+    ablation_runs: list[dict] = []
+    for seed in seeds:
+        data = ecg_data(s, seed)
+        for i, (w, o) in enumerate(s.ecg_configs):
+            ctx = context_frames(s.ecg_context_ms, w, o)
+            run = run_config(s, "ecg", seed, w, o, data=data, context=ctx,
+                             keep_example=(seed == seeds[0] and i == len(s.ecg_configs) - 1))
+            runs.append(run)
+            fetal = _per_seed([run], "refine", "sdr", 1)[0]
+            floor = _per_seed([run], "mixture", "sdr", 1)[0]
+            say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
+                f"{floor:6.2f} -> {fetal:6.2f} dB  (train {run['train_seconds']:.0f} s, "
+                f"separate {run['separate_seconds']:.1f} s)")
+        if s.ablations:
+            w, o = 64.0, 0.5
+            ctx = context_frames(s.ecg_context_ms, w, o)
+            variants = ((f"VAE (beta=1), ctx {ctx}", {"context": ctx}),
+                        ("beta-VAE (beta=4)", {"context": ctx, "beta": 4.0}),
+                        ("single frames (ctx 1)", {"context": 1}),
+                        ("clean-trained VAEs", {"context": ctx, "encoder_input": "source"}))
+            for label, kw in variants:
+                base = [r for r in runs if r["seed"] == seed and r["window_ms"] == w
+                        and r["overlap"] == o]
+                run = (dict(base[0]) if (base and kw == {"context": ctx})
+                       else run_config(s, "ecg", seed, w, o, data=data, **kw))
+                run["label"] = label
+                ablation_runs.append(run)
+            say(f"  seed {seed}: ablations done")
+    say()
+    say(format_table(runs, ("maternal", "fetal"),
+                     f"ECG separation, BSS-Eval (L=1), mean ± std over seeds {list(seeds)}"
+                     f" ({s.ecg_test} test recording(s) each)"))
+    gains = np.array([_per_seed([r], "refine", "sdr", 1)[0]
+                      - _per_seed([r], "mixture", "sdr", 1)[0] for r in runs])
+    ok = bool(gains.min() >= 5.0)
+    say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
+        f"seed: {'yes' if ok else 'NO'} (gain min {gains.min():.2f}, mean "
+        f"{gains.mean():.2f}, max {gains.max():.2f} dB)")
+    if ablation_runs:
+        say()
+        say(format_table(ablation_runs, ("maternal", "fetal"),
+                         "ECG ablations at 64 ms / 50 %, mean ± std over seeds",
+                         key="label"))
+    record = {"runs": [public(r) for r in runs],
+              "ablations": [public(r) for r in ablation_runs],
+              "fetal_gain_db": gains.tolist(), "target_met": ok,
+              "seconds": time.perf_counter() - t0}
+    say(f"ECG: {time.perf_counter() - t0:.0f} s")
+    return runs, record
+
+
+def _run_audio(s: Setting, seeds: tuple[int, ...]) -> tuple[list[dict], dict[str, Any]]:
+    """The audio-like sweep over every seed: (runs, their results.json record)."""
+    runs: list[dict] = []
+    say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
+        f"training clips, {s.audio_test} x 2 s test clips per seed; single frames; "
+        f"latent {s.audio_latent}")
+    t0 = time.perf_counter()
+    for seed in seeds:
+        data = audio_data(s, seed)
+        for i, (w, o) in enumerate(s.audio_configs):
+            run = run_config(s, "audio", seed, w, o, data=data, context=1,
+                             keep_example=(seed == seeds[0] and i == 0))
+            runs.append(run)
+            say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
+                f"{_per_seed([run], 'refine', 'sdr', 0)[0]:.2f} / "
+                f"{_per_seed([run], 'refine', 'sdr', 1)[0]:.2f} dB (train "
+                f"{run['train_seconds']:.0f} s)")
+    say()
+    say(format_table(runs, ("A", "B"),
+                     f"Audio-like separation, mean ± std over seeds {list(seeds)}"))
+    record = {"runs": [public(r) for r in runs], "seconds": time.perf_counter() - t0}
+    say(f"audio: {time.perf_counter() - t0:.0f} s")
+    return runs, record
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,129 +384,34 @@ def _figures(ecg_runs: list[dict], audio_runs: list[dict], out: Path) -> list[st
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.experiments separation",
-        description="VAE source separation: maternal/fetal ECG and two harmonic sources.",
-    )
-    p.add_argument("--quick", action="store_true",
-                   help="2 ECG settings, 1 audio setting, 1 seed, smaller training (< 1 min)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="explicit seeds (overrides --seed and the default count)")
-    p.add_argument("--out", type=Path, default=Path("minivae_output") / "separation",
-                   help="folder for figures and results.json")
+    p = experiment_parser(
+        "separation", "VAE source separation: maternal/fetal ECG and two harmonic sources.",
+        "2 ECG settings, 1 audio setting, 1 seed, smaller training (< 1 min)")
     p.add_argument("--case", choices=("ecg", "audio", "all"), default="all")
-    p.add_argument("--no-figures", action="store_true", help="print the tables, draw nothing")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sweeps, print the tables, write figures and results.json; returns 0."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    mode = size_mode(args)
-    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
-    seeds = resolve_seeds(parser, args, s.n_seeds)
+    args, mode, s, seeds = parse_run(_parser(), argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"separation ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
+    say(f"separation ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
     t_start = time.perf_counter()
     results = run_record(mode, seeds, s, argv)
     ecg_runs: list[dict] = []
     audio_runs: list[dict] = []
-
     if args.case in ("ecg", "all"):
-        _say(f"\n[ECG] maternal/fetal mixture, {s.ecg_duration:g} s at {s.ecg_fs:g} Hz; "
-             f"{s.ecg_train} training / {s.ecg_test} test recordings per seed; context "
-             f"{s.ecg_context_ms:g} ms; VAE hidden {s.hidden}, latent {s.ecg_latent}, "
-             f"{s.epochs} epochs")
-        t0 = time.perf_counter()
-        ablation_runs: list[dict] = []
-        for seed in seeds:
-            data = ecg_data(s, seed)
-            for i, (w, o) in enumerate(s.ecg_configs):
-                ctx = context_frames(s.ecg_context_ms, w, o)
-                run = run_config(s, "ecg", seed, w, o, data=data, context=ctx,
-                                 keep_example=(seed == seeds[0] and i == len(s.ecg_configs) - 1))
-                ecg_runs.append(run)
-                fetal = _per_seed([run], "refine", "sdr", 1)[0]
-                floor = _per_seed([run], "mixture", "sdr", 1)[0]
-                _say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}% ctx {ctx:2d}: fetal SDR "
-                     f"{floor:6.2f} -> {fetal:6.2f} dB  (train {run['train_seconds']:.0f} s, "
-                     f"separate {run['separate_seconds']:.1f} s)")
-            if s.ablations:
-                w, o = 64.0, 0.5
-                ctx = context_frames(s.ecg_context_ms, w, o)
-                variants = ((f"VAE (beta=1), ctx {ctx}", {"context": ctx}),
-                            ("beta-VAE (beta=4)", {"context": ctx, "beta": 4.0}),
-                            ("single frames (ctx 1)", {"context": 1}),
-                            ("clean-trained VAEs", {"context": ctx, "encoder_input": "source"}))
-                for label, kw in variants:
-                    base = [r for r in ecg_runs if r["seed"] == seed and r["window_ms"] == w
-                            and r["overlap"] == o]
-                    run = (dict(base[0]) if (base and kw == {"context": ctx})
-                           else run_config(s, "ecg", seed, w, o, data=data, **kw))
-                    run["label"] = label
-                    ablation_runs.append(run)
-                _say(f"  seed {seed}: ablations done")
-        _say()
-        _say(format_table(ecg_runs, ("maternal", "fetal"),
-                          f"ECG separation, BSS-Eval (L=1), mean ± std over seeds {list(seeds)}"
-                          f" ({s.ecg_test} test recording(s) each)"))
-        gains = np.array([_per_seed([r], "refine", "sdr", 1)[0]
-                          - _per_seed([r], "mixture", "sdr", 1)[0] for r in ecg_runs])
-        ok = bool(gains.min() >= 5.0)
-        _say(f"check: fetal SDR of VAE-refine above the mixture by >= 5 dB in every setting and "
-             f"seed: {'yes' if ok else 'NO'} (gain min {gains.min():.2f}, mean "
-             f"{gains.mean():.2f}, max {gains.max():.2f} dB)")
-        if ablation_runs:
-            _say()
-            _say(format_table(ablation_runs, ("maternal", "fetal"),
-                              "ECG ablations at 64 ms / 50 %, mean ± std over seeds",
-                              key="label"))
-        results["ecg"] = {"runs": [_public(r) for r in ecg_runs],
-                          "ablations": [_public(r) for r in ablation_runs],
-                          "fetal_gain_db": gains.tolist(), "target_met": ok,
-                          "seconds": time.perf_counter() - t0}
-        _say(f"ECG: {time.perf_counter() - t0:.0f} s")
-
+        ecg_runs, results["ecg"] = _run_ecg(s, seeds)
     if args.case in ("audio", "all"):
-        _say(f"\n[audio] two harmonic sources at {s.audio_fs:g} Hz; {s.audio_train} x 1 s "
-             f"training clips, {s.audio_test} x 2 s test clips per seed; single frames; "
-             f"latent {s.audio_latent}")
-        t0 = time.perf_counter()
-        for seed in seeds:
-            data = audio_data(s, seed)
-            for i, (w, o) in enumerate(s.audio_configs):
-                run = run_config(s, "audio", seed, w, o, data=data, context=1,
-                                 keep_example=(seed == seeds[0] and i == 0))
-                audio_runs.append(run)
-                _say(f"  seed {seed} {w:4.0f} ms {o * 100:3.0f}%: SDR A/B "
-                     f"{_per_seed([run], 'refine', 'sdr', 0)[0]:.2f} / "
-                     f"{_per_seed([run], 'refine', 'sdr', 1)[0]:.2f} dB (train "
-                     f"{run['train_seconds']:.0f} s)")
-        _say()
-        _say(format_table(audio_runs, ("A", "B"),
-                          f"Audio-like separation, mean ± std over seeds {list(seeds)}"))
-        results["audio"] = {"runs": [_public(r) for r in audio_runs],
-                            "seconds": time.perf_counter() - t0}
-        _say(f"audio: {time.perf_counter() - t0:.0f} s")
-
+        audio_runs, results["audio"] = _run_audio(s, seeds)
     if not args.no_figures:
         paths = _figures(ecg_runs, audio_runs, out)
         results["figures"] = paths
         for p in paths:
-            _say(f"wrote {p}")
-    results["seconds"] = time.perf_counter() - t_start
-    with open(out / "results.json", "w") as fh:
-        json.dump(results, fh, indent=1)
-    _say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")
+            say(f"wrote {p}")
+    write_results(results, out, t_start)
     return 0
-
-
-def _public(run: dict) -> dict:
-    return {k: v for k, v in run.items() if not k.startswith("_")}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Options: ``--quick`` (smaller, about a quarter of the time), ``--seed S`` (seeds
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -40,7 +39,18 @@ from typing import Any
 
 import numpy as np
 
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
+from minivae._validation import check_rng
+from minivae.data.windows import windows_at
+from minivae.experiments._cli import (
+    blas_threads_note,
+    experiment_parser,
+    parse_run,
+    public,
+    run_record,
+    say,
+    write_results,
+)
+from minivae.timeseries.metrics import mean_std
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -94,15 +104,6 @@ PA_CAVEAT = ("caveat: point-adjusted F1 credits a whole anomaly segment as soon 
              "the plain per-step F1.")
 
 
-def _say(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
 # ----------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------
@@ -115,8 +116,7 @@ def beat_windows(signal: np.ndarray, onsets: np.ndarray, window: int
     Returns windows (B, window, 1) and their starts (B,).
     """
     starts = onsets[(onsets >= 0) & (onsets + window <= signal.shape[0])].astype(np.int64)
-    idx = starts[:, None] + np.arange(window)[None, :]
-    return signal[idx][..., None], starts
+    return windows_at(signal, starts, window), starts
 
 
 def _inject_in_window(seg: np.ndarray, r_local: np.ndarray, kind: str, fs: float,
@@ -175,10 +175,9 @@ def make_anomaly_data(s: Setting, seed: int) -> dict[str, Any]:
         x[a:a + W] = seg
         step_labels[a:a + W] |= lab
         window_kinds[i] = str(kind)
-    idx = starts[:, None] + np.arange(W)[None, :]
     return {
         "train_signal": train.signal, "train_windows": train_windows, "test_signal": x,
-        "test_windows": x[idx][..., None], "test_starts": starts,
+        "test_windows": windows_at(x, starts, W), "test_starts": starts,
         "window_labels": window_kinds != "", "window_kinds": window_kinds,
         "step_labels": step_labels,
     }
@@ -190,7 +189,7 @@ def seasonal_series(n: int, length: int, rng: np.random.Generator | int, *,
     phase per series and component) plus white noise of ``noise_std``."""
     from minivae.data import multi_sine
 
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = check_rng(rng)
     x = np.zeros((n, length))
     for P in periods:
         x += multi_sine(n, length, n_components=1, freq_range=1.0 / P,
@@ -206,9 +205,10 @@ def seasonal_series(n: int, length: int, rng: np.random.Generator | int, *,
 def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
              ) -> dict[str, float]:
     from minivae.timeseries.metrics import point_adjusted_f1, pr_auc, precision_recall_f1, roc_auc
+    from minivae.timeseries.thresholds import apply_threshold
 
-    win_pred = (win_scores > win_thr).astype(int)
-    step_pred = (step_scores > step_thr).astype(int)
+    win_pred = apply_threshold(win_scores, win_thr)
+    step_pred = apply_threshold(step_scores, step_thr)
     return {
         "win_roc_auc": roc_auc(win_labels, win_scores),
         "win_pr_auc": pr_auc(win_labels, win_scores),
@@ -283,10 +283,10 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
     seconds = time.perf_counter() - t0
     if verbose:
         r = results["LSTM-VAE recon. probability"]
-        _say(f"  seed {seed}: {Xtr.shape[0]} normal beats, {Xte.shape[0]} test beats "
-             f"({int(d['window_labels'].sum())} anomalous); trained in {t_train:.0f} s; "
-             f"recon. probability ROC-AUC {r['win_roc_auc']:.3f} (window), "
-             f"{r['step_roc_auc']:.3f} (step); total {seconds:.0f} s")
+        say(f"  seed {seed}: {Xtr.shape[0]} normal beats, {Xte.shape[0]} test beats "
+            f"({int(d['window_labels'].sum())} anomalous); trained in {t_train:.0f} s; "
+            f"recon. probability ROC-AUC {r['win_roc_auc']:.3f} (window), "
+            f"{r['step_roc_auc']:.3f} (step); total {seconds:.0f} s")
     return {"seed": seed, "metrics": results, "per_kind_recall": per_kind,
             "false_alarms": false_alarms, "n_normal_windows": int((~d["window_labels"]).sum()),
             "seconds": seconds, "train_seconds": t_train, "history_loss": main.history_.loss,
@@ -311,7 +311,7 @@ def format_anomaly_table(runs: list[dict[str, Any]], k: float) -> str:
     for n in names:
         row = f"{n:<{name_w}}"
         for j, (key, _) in enumerate(cols):
-            m, sd = _mean_std([r["metrics"][n][key] for r in runs])
+            m, sd = mean_std([r["metrics"][n][key] for r in runs])
             row += ("|" if j == 3 else "") + f"{m:>{cw - 6}.3f}±{sd:.3f}"
         lines.append(row)
     return "\n".join(lines)
@@ -447,102 +447,78 @@ def _imputation_figure(res, s: Setting, out: Path) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.experiments timeseries",
-        description="LSTM-VAE anomaly detection (ECG) and imputation (simulation test) studies.",
-    )
-    p.add_argument("--quick", action="store_true",
-                   help="smaller data, fewer epochs and 2 seeds (a few minutes)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="explicit seeds (overrides --seed and the default count)")
-    p.add_argument("--out", type=Path, default=Path("minivae_output") / "timeseries",
-                   help="folder for figures and results.json")
+    p = experiment_parser(
+        "timeseries", "LSTM-VAE anomaly detection (ECG) and imputation (simulation test) studies.",
+        "smaller data, fewer epochs and 2 seeds (a few minutes)")
     p.add_argument("--skip-anomaly", action="store_true", help="run only the imputation study")
     p.add_argument("--skip-imputation", action="store_true", help="run only the anomaly study")
-    p.add_argument("--no-figures", action="store_true", help="print the tables, draw nothing")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run both studies, print their tables, write figures and results.json; returns 0."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    mode = size_mode(args)
-    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
-    seeds = resolve_seeds(parser, args, s.n_seeds)
+    args, mode, s, seeds = parse_run(_parser(), argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     from minivae.fast.backend import get_backend
 
-    _say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, "
-         f"{blas_threads_note()}")
+    say(f"timeseries ({mode}): seeds {list(seeds)}, backend {get_backend()}, "
+        f"{blas_threads_note()}")
     t_start = time.perf_counter()
     results = run_record(mode, seeds, s, argv)
     figures: list[str] = []
 
     if not args.skip_anomaly:
-        _say(f"\n[1/2] anomaly detection: LSTM-VAE (H={s.hidden}, latent={s.latent}) on "
-             f"{s.window}-sample beat windows of a {s.fs:g} Hz ECG, {s.epochs} epochs")
+        say(f"\n[1/2] anomaly detection: LSTM-VAE (H={s.hidden}, latent={s.latent}) on "
+            f"{s.window}-sample beat windows of a {s.fs:g} Hz ECG, {s.epochs} epochs")
         t0 = time.perf_counter()
         runs = [run_anomaly_seed(s, seed) for seed in seeds]
-        _say()
-        _say(format_anomaly_table(runs, s.k))
-        _say(format_per_kind(runs))
-        _say(PA_CAVEAT)
+        say()
+        say(format_anomaly_table(runs, s.k))
+        say(format_per_kind(runs))
+        say(PA_CAVEAT)
         main_auc = [r["metrics"]["LSTM-VAE recon. probability"]["win_roc_auc"] for r in runs]
         base_auc = [r["metrics"]["rolling z-score (baseline)"]["win_roc_auc"] for r in runs]
         main_step = [r["metrics"]["LSTM-VAE recon. probability"]["step_roc_auc"] for r in runs]
         base_step = [r["metrics"]["rolling z-score (baseline)"]["step_roc_auc"] for r in runs]
         ok = min(main_auc) >= 0.95 and all(a > b for a, b in zip(main_auc, base_auc)) and all(
             a > b for a, b in zip(main_step, base_step))
-        _say(f"check: recon. probability window ROC-AUC >= 0.95 and above the rolling z-score "
-             f"(per window and per step) on every seed: {'yes' if ok else 'NO'} (window: min "
-             f"{min(main_auc):.3f} vs baseline max {max(base_auc):.3f}; step: min "
-             f"{min(main_step):.3f} vs {max(base_step):.3f})")
+        say(f"check: recon. probability window ROC-AUC >= 0.95 and above the rolling z-score "
+            f"(per window and per step) on every seed: {'yes' if ok else 'NO'} (window: min "
+            f"{min(main_auc):.3f} vs baseline max {max(base_auc):.3f}; step: min "
+            f"{min(main_step):.3f} vs {max(base_step):.3f})")
         results["anomaly"] = {
-            "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+            "runs": [public(r) for r in runs],
             "target_met": bool(ok), "seconds": time.perf_counter() - t0,
         }
         if not args.no_figures:
             figures += _anomaly_figures(runs[0], s, out)
-        _say(f"anomaly study: {time.perf_counter() - t0:.0f} s")
+        say(f"anomaly study: {time.perf_counter() - t0:.0f} s")
 
     if not args.skip_imputation:
-        _say(f"\n[2/2] imputation simulation test: seasonal sines (periods {PERIODS}), "
-             f"{s.imp_test_series} test series of {s.imp_length} steps per seed; LSTM-VAE "
-             f"(autoregressive, H={s.imp_hidden}) trained {s.imp_epochs} epochs on "
-             f"{s.imp_train_series} incomplete series per seed")
+        say(f"\n[2/2] imputation simulation test: seasonal sines (periods {PERIODS}), "
+            f"{s.imp_test_series} test series of {s.imp_length} steps per seed; LSTM-VAE "
+            f"(autoregressive, H={s.imp_hidden}) trained {s.imp_epochs} epochs on "
+            f"{s.imp_train_series} incomplete series per seed")
         t0 = time.perf_counter()
         res = run_imputation(s, seeds)
-        _say()
-        _say(res.format_table("mae"))
-        _say()
-        _say(res.format_table("mse"))
+        say()
+        say(res.format_table("mae"))
+        say()
+        say(res.format_table("mse"))
         model_methods = tuple(m for m in res.methods if m == "lstm_vae" or m.endswith("+model"))
-        _say("\nbest model-based method per condition (MAE, mean over seeds):")
+        say("\nbest model-based method per condition (MAE, mean over seeds):")
         for line in imputation_verdicts(res, model_methods):
-            _say("  " + line)
-        _say("timings [s]: " + ", ".join(f"{k} {v:.1f}" for k, v in res.timings.items()))
+            say("  " + line)
+        say("timings [s]: " + ", ".join(f"{k} {v:.1f}" for k, v in res.timings.items()))
         results["imputation"] = {**res.to_dict(), "seconds": time.perf_counter() - t0}
         if not args.no_figures:
             figures += _imputation_figure(res, s, out)
-        _say(f"imputation study: {time.perf_counter() - t0:.0f} s")
+        say(f"imputation study: {time.perf_counter() - t0:.0f} s")
 
     results["figures"] = figures
-    results["seconds"] = time.perf_counter() - t_start
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
-    _say(f"\nfigures and results.json written to {out} ({results['seconds']:.0f} s in total)")
+    write_results(results, out, t_start)
     return 0
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 if __name__ == "__main__":  # pragma: no cover

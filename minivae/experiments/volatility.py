@@ -1,7 +1,10 @@
 """``python -m minivae.experiments volatility``: completing implied-vol surfaces with beta-VAEs.
 
-The volatility application of the VAE review of Singh & Ogunfunmi (Entropy, 2022), after
-Bergeron et al. (2021).  Every surface is generated (:mod:`minivae.apps.volatility`):
+Volatility-surface completion with VAEs after Bergeron et al. (2021, "Variational
+Autoencoders: A Hands-Off Approach to Volatility"); finance is one of the application areas the
+review of Singh & Ogunfunmi (Entropy, 2022) surveys.  Unlike Bergeron et al., who use FX market
+data, every surface here is generated (:mod:`minivae.apps.volatility`), so completions are
+scored against the true surface:
 
 1. **Data.**  Arbitrage-free SSVI surfaces with random parameters on an 8 x 11 grid (maturities
    1 month .. 2 years, log-moneyness -0.4 .. 0.4); every generated training surface is checked
@@ -24,7 +27,6 @@ Options: ``--quick`` (smaller training, 20 test surfaces, 1 seed: under a minute
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -43,8 +45,18 @@ from minivae.apps.volatility import (
     generate_surfaces,
     interpolate_surface,
     mask_random_points,
+    rmse_vol_points,
 )
-from minivae.experiments._cli import blas_threads_note, resolve_seeds, run_record, size_mode
+from minivae.experiments._cli import (
+    blas_threads_note,
+    experiment_parser,
+    parse_run,
+    public,
+    run_record,
+    say,
+    write_results,
+)
+from minivae.timeseries.metrics import mean_std
 
 
 @dataclass(frozen=True)
@@ -76,10 +88,6 @@ QUICK = Setting(n_train=1500, n_test=20, pointwise_decoder=(32, 32), grid_epochs
 TINY = Setting(n_train=200, n_test=4, hidden=(16,), pointwise_decoder=(8,), grid_epochs=3,
                pointwise_epochs=2, pointwise_train=100, beta_variant=0.0, complete_steps=20,
                complete_restarts=2, ssvi_starts=2, ssvi_iter=10, n_seeds=1)
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
@@ -116,7 +124,7 @@ def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
         t0 = time.perf_counter()
         pointwise = model.form == "pointwise"
         model.fit(train[: s.pointwise_train] if pointwise else train,
-                  epochs=s.pointwise_epochs if pointwise else s.grid_epochs, seed=seed)
+                  epochs=s.pointwise_epochs if pointwise else s.grid_epochs, rng=seed)
         t1 = time.perf_counter()
         completed[name], latents[name] = model.complete(
             observed, mask, noise_std=noise_std, n_steps=s.complete_steps,
@@ -135,9 +143,9 @@ def run_seed(s: Setting, seed: int, fraction: float, quote_noise: float,
     missing = ~mask
     metrics = {}
     for name, est in completed.items():
-        per_surface = np.array([100 * np.sqrt(np.mean((est[i] - test[i])[missing[i]] ** 2))
+        per_surface = np.array([rmse_vol_points(est[i], test[i], missing[i])
                                 for i in range(s.n_test)])
-        pooled = 100 * np.sqrt(np.mean((est - test)[missing] ** 2))
+        pooled = rmse_vol_points(est, test, missing)
         valid = [bool(np.all(e > 0)) for e in est]
         cal = np.mean([v and calendar_arbitrage_free(e, t, k, tol=1e-10)
                        for v, e in zip(valid, est)])
@@ -170,16 +178,16 @@ def format_table(runs: list[dict], fraction: float, quote_noise: float) -> str:
         cal = np.mean([run["metrics"][name]["calendar_ok"] for run in runs])
         fly = np.mean([run["metrics"][name]["butterfly_ok"] for run in runs])
         secs = np.mean([sum(run["seconds"][name].values()) for run in runs])
-        rm = f"{r.mean():.3f}" + (f"±{r.std(ddof=1):.3f}" if r.size > 1 else "")
+        mean, sd = mean_std(r)
+        rm = f"{mean:.3f}" + (f"±{sd:.3f}" if r.size > 1 else "")
         lines.append(f"{name:<28} {rm:>13} {med:8.3f} {cal:9.0%} {fly:9.0%} {secs:9.1f}")
     return "\n".join(lines)
 
 
 def _figures(run: dict, out: Path) -> list[str]:
-    import matplotlib
+    from minivae import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.plt
 
     ex = run["_example"]
     test, mask, completed = ex["test"], ex["mask"], ex["completed"]
@@ -208,7 +216,7 @@ def _figures(run: dict, out: Path) -> list[str]:
     ax[1, 0].set_ylabel("maturity [years]")
     err_max = max(np.abs(completed[n][i] - test[i]).max() for n in shown) * 100
     for j, name in enumerate(shown, start=1):
-        rm = 100 * np.sqrt(np.mean((completed[name][i] - test[i])[~mask[i]] ** 2))
+        rm = rmse_vol_points(completed[name][i], test[i], ~mask[i])
         heat(ax[0, j], 100 * completed[name][i], f"{name}\nRMSE {rm:.2f} vol pts")
         he = heat(ax[1, j], 100 * (completed[name][i] - test[i]), "error [vol pts]",
                   cmap="coolwarm", lo=-err_max, hi=err_max)
@@ -235,45 +243,32 @@ def _figures(run: dict, out: Path) -> list[str]:
         a.set_xlabel("log-moneyness k")
         a.set_ylabel("implied vol [%]")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    p2 = out / "vol_smiles.png"
-    fig.savefig(p2, dpi=100)
-    plt.close(fig)
-    return [str(p1), str(p2)]
+    p2 = plots.save(fig, out / "vol_smiles.png", dpi=100)
+    return [str(p1), p2]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m minivae.experiments volatility",
-        description="Implied-vol surface completion: grid and pointwise beta-VAEs vs SSVI fit "
-                    "and interpolation.")
-    p.add_argument("--quick", action="store_true", help="smaller run, 1 seed (< 1 min)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite only
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1, ...)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="explicit seeds")
-    p.add_argument("--out", type=Path, default=Path("minivae_output") / "volatility")
+    p = experiment_parser(
+        "volatility", "Implied-vol surface completion: grid and pointwise beta-VAEs vs SSVI fit "
+        "and interpolation.", "smaller run, 1 seed (< 1 min)")
     p.add_argument("--fraction", type=float, default=0.2, help="observed share of grid points")
     p.add_argument("--quote-noise", type=float, default=0.0025,
                    help="std of the quote noise in vol units (0.0025 = 0.25 vol points)")
-    p.add_argument("--no-figures", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the completion study, print the table, write figures and results.json."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    mode = size_mode(args)
-    s = {"tiny": TINY, "quick": QUICK, "full": FULL}[mode]
-    seeds = resolve_seeds(parser, args, s.n_seeds)
+    args, mode, s, seeds = parse_run(parser, argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
     if not 0.0 < args.fraction <= 1.0:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     if args.quote_noise < 0:
         parser.error(f"--quote-noise must be >= 0, got {args.quote_noise}")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
-         f"{s.latent}, {blas_threads_note()}")
+    say(f"volatility ({mode}): seeds {list(seeds)}, {s.n_train} training surfaces, latent "
+        f"{s.latent}, {blas_threads_note()}")
     t_start = time.perf_counter()
     runs = []
     for seed in seeds:
@@ -282,30 +277,27 @@ def main(argv: list[str] | None = None) -> int:
                        keep_example=(seed == seeds[0] and not args.no_figures))
         runs.append(run)
         best = min(run["metrics"], key=lambda n: run["metrics"][n]["rmse"])
-        _say(f"  seed {seed}: training surfaces arbitrage-free {run['train_arbitrage_free']:.0%}"
-             f"; best {best} ({run['metrics'][best]['rmse']:.3f} vol pts); "
-             f"{time.perf_counter() - t0:.0f} s")
-    _say()
-    _say(format_table(runs, args.fraction, args.quote_noise))
+        say(f"  seed {seed}: training surfaces arbitrage-free {run['train_arbitrage_free']:.0%}"
+            f"; best {best} ({run['metrics'][best]['rmse']:.3f} vol pts); "
+            f"{time.perf_counter() - t0:.0f} s")
+    say()
+    say(format_table(runs, args.fraction, args.quote_noise))
     vae = np.array([r["metrics"]["VAE grid (beta=1)"]["rmse"] for r in runs])
     interp = np.array([r["metrics"]["interpolation: thin_plate"]["rmse"] for r in runs])
-    _say(f"check: VAE grid beats the best interpolation (thin plate) on every seed: "
-         f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
-         f"{interp.mean():.3f} vol pts)")
+    say(f"check: VAE grid beats the best interpolation (thin plate) on every seed: "
+        f"{'yes' if np.all(vae < interp) else 'NO'} (VAE {vae.mean():.3f} vs "
+        f"{interp.mean():.3f} vol pts)")
     results: dict[str, Any] = {
         **run_record(mode, seeds, s, argv), "fraction": args.fraction,
         "quote_noise": args.quote_noise,
-        "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+        "runs": [public(r) for r in runs],
     }
     if not args.no_figures:
         paths = _figures(runs[0], out)
         results["figures"] = paths
         for p in paths:
-            _say(f"wrote {p}")
-    results["seconds"] = time.perf_counter() - t_start
-    with open(out / "results.json", "w") as fh:
-        json.dump(results, fh, indent=1)
-    _say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")
+            say(f"wrote {p}")
+    write_results(results, out, t_start)
     return 0
 
 

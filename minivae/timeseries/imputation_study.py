@@ -42,8 +42,8 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.data.scaling import StandardScaler
 from minivae.data.synthetic import mask_gaps
 from minivae.data.windows import sliding_windows, window_starts, windows_to_series
-from minivae.timeseries.impute import BASELINES, impute
-from minivae.timeseries.metrics import masked_error
+from minivae.timeseries.impute import BASELINES, check_missing, impute
+from minivae.timeseries.metrics import masked_error, mean_std
 
 __all__ = [
     "INITS",
@@ -63,51 +63,6 @@ MODEL_METHOD = "lstm_vae"
 _PIPELINE_SUFFIX = "+model"
 
 
-# ----------------------------------------------------------------------------------------------
-# Input handling
-# ----------------------------------------------------------------------------------------------
-
-
-def _prepare(x: object, mask: object | None) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """x (T,), (T, D) or (N, T, D) -> (x3 float64 (N, T, D) copy, observed3 bool, shape).
-
-    Without a mask the missing entries are the NaNs of x; with one, the mask (same shape,
-    True = observed) defines them and x must be finite where it is True.
-    """
-    arr = check_array(x, "x", ndim=(1, 2, 3), dtype=np.float64, allow_nan=True)
-    arr = np.array(arr, dtype=np.float64)  # our own copy
-    if mask is None:
-        if np.any(np.isinf(arr)):
-            raise ValueError("x contains inf; mark missing points with NaN (or pass a mask)")
-        observed = ~np.isnan(arr)
-    else:
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-            got = f"dtype {mask.dtype}" if isinstance(mask, np.ndarray) else type(mask).__name__
-            raise TypeError(f"mask must be a boolean numpy array (True = observed), got {got}")
-        if mask.shape != arr.shape:
-            raise ValueError(f"mask must have the shape of x {arr.shape}, got {mask.shape}")
-        observed = mask.copy()
-        bad = int(np.sum(observed & ~np.isfinite(arr)))
-        if bad:
-            raise ValueError(
-                f"x has {bad} non-finite value(s) where mask is True (observed); mark them False"
-            )
-    shape = arr.shape
-    if arr.ndim == 1:
-        arr, observed = arr[None, :, None], observed[None, :, None]
-    elif arr.ndim == 2:
-        arr, observed = arr[None], observed[None]
-    N, T, D = arr.shape
-    empty = np.flatnonzero(~observed.reshape(N, -1).any(axis=1))
-    if empty.size:
-        which = "x" if len(shape) < 3 else f"x[{int(empty[0])}]"
-        raise ValueError(
-            f"{which} has no observed value at all (all {T * D} entries missing); "
-            "cannot impute an all-missing series"
-        )
-    return arr, observed, shape
-
-
 def _resolve_window(window: int | None, T: int) -> int:
     W = T if window is None else check_positive_int(window, "window")
     if W > T:
@@ -116,6 +71,12 @@ def _resolve_window(window: int | None, T: int) -> int:
             "longer series"
         )
     return W
+
+
+def _batch_windows(a: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """The sliding windows of every series of a batch a: (N, T, D) (values or a boolean mask),
+    series after series: (N * M, window, D)."""
+    return np.concatenate([sliding_windows(a[n], window, stride) for n in range(a.shape[0])])
 
 
 def _reconstruct_series(
@@ -134,13 +95,8 @@ def _reconstruct_series(
     """
     N, T, D = z.shape
     starts = window_starts(T, window, stride)
-    wins = np.concatenate([sliding_windows(z[n], window, stride) for n in range(N)], axis=0)
-    wmask = None
-    if mask is not None:
-        wmask = np.concatenate(
-            [sliding_windows(mask[n].astype(np.float64), window, stride) for n in range(N)],
-            axis=0,
-        ) > 0.5
+    wins = _batch_windows(z, window, stride)
+    wmask = None if mask is None else _batch_windows(mask, window, stride)
     outs = []
     for a in range(0, wins.shape[0], batch_size):
         kw = {} if wmask is None else {"mask": wmask[a : a + batch_size]}
@@ -192,7 +148,7 @@ def impute_with_model(
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if not callable(getattr(model, "reconstruct", None)):
         raise TypeError(f"model must have a reconstruct(X) method, got {type(model).__name__}")
-    xs, observed, shape = _prepare(x, mask)
+    xs, observed, shape, _ = check_missing(x, mask)
     N, T, D = xs.shape
     W = _resolve_window(window, T)
     S = max(1, W // 4) if stride is None else check_positive_int(stride, "stride")
@@ -282,16 +238,12 @@ class ModelImputer:
         self, x: object, mask: object | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Windows (M, W, D) of x (NaN at missing) and their masks (M, W, D), unscaled."""
-        xs, observed, _ = _prepare(x, mask)
-        N, T, D = xs.shape
+        xs, observed, _, _ = check_missing(x, mask)
+        T = xs.shape[1]
         W = _resolve_window(self.window, T)
         xs = np.where(observed, xs, np.nan)
-        wins = np.concatenate([sliding_windows(xs[n], W, self.train_stride) for n in range(N)])
-        wmask = np.concatenate(
-            [sliding_windows(observed[n].astype(np.float64), W, self.train_stride)
-             for n in range(N)]
-        ) > 0.5
-        return wins, wmask
+        return (_batch_windows(xs, W, self.train_stride),
+                _batch_windows(observed, W, self.train_stride))
 
     def fit(self, x: object, mask: object | None = None, **fit_kwargs: Any) -> ModelImputer:
         """Train the model on windows of incomplete series with the mask-aware loss.
@@ -380,9 +332,7 @@ class SimulationResult:
             for g in self.gap_lengths:
                 cell = {}
                 for m in self.methods:
-                    v = self.values(m, r, g, metric)
-                    sd = float(np.std(v, ddof=1)) if v.size > 1 else 0.0
-                    cell[m] = (float(np.mean(v)), sd)
+                    cell[m] = mean_std(self.values(m, r, g, metric))
                 out[(r, g)] = cell
         return out
 

@@ -6,10 +6,11 @@ the same shape.  Each channel of each series is imputed independently, on the in
 grid t = 0, 1, ..., T-1 (so ``bandwidth``, ``window`` and the GP ``lengthscale`` are in time
 steps).  Observed values are returned unchanged.
 
-Mask rules: without a mask, the missing points are exactly the NaNs of ``x``.  With a mask,
-the mask defines them: values of ``x`` where ``mask`` is False are ignored (they may be NaN or
-anything), and ``x`` must be finite where ``mask`` is True.  A channel with no observed value
-cannot be imputed and raises a ValueError naming it.
+Mask rules (:func:`check_missing`, shared with the model-based imputation): without a mask,
+the missing points are exactly the NaNs of ``x``.  With a mask (a boolean numpy array, as
+everywhere in minivae), the mask defines them: values of ``x`` where ``mask`` is False are
+ignored (they may be NaN or anything), and ``x`` must be finite where ``mask`` is True.  A
+series or channel with no observed value cannot be imputed and raises a ValueError naming it.
 
 Methods (also in ``BASELINES`` and via ``impute(x, mask, method=...)``):
 
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_same_shape, check_scalar
+from minivae.models.base import check_mask
 
 __all__ = [
+    "check_missing",
     "GPParams",
     "gp_log_marginal_likelihood",
     "gp_posterior",
@@ -54,45 +57,55 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 # ----------------------------------------------------------------------------------------------
 
 
-def _prepare(x: object, mask: object | None) -> tuple[np.ndarray, np.ndarray, tuple, np.dtype]:
-    """Validate ``x`` / ``mask`` and view them as (N, T, D).
+def check_missing(
+    x: object, mask: object | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], np.dtype]:
+    """Validate series with missing values and their mask; view them as (N, T, D).
 
-    Returns (x3 float64 copy, observed3 bool, original shape, output dtype).
+    The one validator of every imputer here and of the model-based imputation
+    (:mod:`minivae.timeseries.imputation_study`).
+
+    Inputs:
+    - x: (T,), (T, D) or (N, T, D) real numbers, NaN at missing points.
+    - mask: None (missing = the NaNs of x; inf is refused) or a boolean numpy array, True =
+      observed, of x's shape (for (N, T, D) also (N, T): a whole step observed or missing),
+      checked by :func:`minivae.models.base.check_mask` like every mask in minivae: x must be
+      finite where it is True and may hold anything elsewhere.
+
+    Returns:
+    - x3: (N, T, D) float64 copy of x (the imputers fill it in place);
+    - observed3: (N, T, D) bool;
+    - shape: x's shape; out_dtype: the dtype results come back in (x's float dtype, else
+      float64).
+
+    Raises ValueError when a series has no observed value at all (nothing can fill it).
     """
     arr = check_array(x, "x", ndim=(1, 2, 3), allow_nan=True)
     out_dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    xf = np.array(arr, dtype=np.float64)  # copy: we fill it in place
+    xf = np.array(arr, dtype=np.float64)  # our own copy
     if mask is None:
-        observed = ~np.isnan(xf)
         n_inf = int(np.sum(np.isinf(xf)))
         if n_inf:
             raise ValueError(
                 f"x contains {n_inf} infinite value(s); mark missing points with NaN "
                 "(or pass a mask), inf is not a valid observation"
             )
+        observed = ~np.isnan(xf)
     else:
-        m = check_array(mask, "mask", allow_empty=True)
-        check_same_shape(xf, m, "x", "mask")
-        if m.dtype != np.bool_:
-            if np.any((m != 0) & (m != 1)):
-                raise ValueError(
-                    f"mask must be boolean (True = observed) or 0/1, got dtype {m.dtype} "
-                    "with other values"
-                )
-            m = m.astype(bool)
-        observed = m
-        bad = int(np.sum(observed & ~np.isfinite(xf)))
-        if bad:
-            raise ValueError(
-                f"x has {bad} non-finite value(s) where mask is True (observed); the mask "
-                "must agree with the data: mark those points False"
-            )
+        m = check_mask(mask, xf)
+        observed = np.broadcast_to(m[..., None] if m.shape != xf.shape else m, xf.shape).copy()
     shape = xf.shape
-    if xf.ndim == 1:
-        xf, observed = xf[None, :, None], observed[None, :, None]
-    elif xf.ndim == 2:
-        xf, observed = xf[None], observed[None]
-    return xf, np.asarray(observed, dtype=bool), shape, out_dtype
+    if xf.ndim < 3:  # (T,) -> (1, T, 1); (T, D) -> (1, T, D)
+        xf, observed = (a.reshape(1, shape[0], -1) for a in (xf, observed))
+    N, T, D = xf.shape
+    empty = np.flatnonzero(~observed.reshape(N, -1).any(axis=1))
+    if empty.size:
+        which = "x" if len(shape) < 3 else f"x[{int(empty[0])}]"
+        raise ValueError(
+            f"{which} has no observed value at all (all {T * D} entries missing); "
+            "cannot impute an all-missing series"
+        )
+    return xf, observed, shape, out_dtype
 
 
 def _channel_name(shape: tuple, n: int, d: int) -> str:
@@ -128,7 +141,7 @@ def _impute_with(
     fill: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """Apply ``fill(obs_idx, y_obs, miss_idx) -> values at miss_idx`` to every channel."""
-    xf, observed, shape, out_dtype = _prepare(x, mask)
+    xf, observed, shape, out_dtype = check_missing(x, mask)
     for n, d, obs_idx, y_obs, miss_idx in _channels(xf, observed, shape):
         xf[n, miss_idx, d] = fill(obs_idx, y_obs, miss_idx)
     return xf.reshape(shape).astype(out_dtype, copy=False)
@@ -680,7 +693,7 @@ def impute_gp(
     max_points = check_positive_int(max_points, "max_points", minimum=4)
     max_fit_points = check_positive_int(max_fit_points, "max_fit_points", minimum=4)
     fit_steps = check_positive_int(fit_steps, "fit_steps", minimum=0)
-    xf, observed, shape, out_dtype = _prepare(x, mask)
+    xf, observed, shape, out_dtype = check_missing(x, mask)
     std = np.zeros_like(xf)
     for n, d, obs_idx, y_obs, miss_idx in _channels(xf, observed, shape):
         t_obs = obs_idx.astype(np.float64)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae.timeseries.thresholds import apply_threshold
 
 __all__ = [
     "ConfusionCounts",
@@ -37,6 +38,7 @@ __all__ = [
     "masked_error",
     "mae",
     "mse",
+    "mean_std",
 ]
 
 
@@ -357,8 +359,7 @@ def point_adjusted_f1(
     if threshold is None:
         pred = _check_labels(y_pred, "y_pred", one_d=True)
     else:
-        thr = check_scalar(threshold, "threshold")
-        pred = (_check_scores(y_pred, "y_pred (scores)", one_d=True) > thr).astype(np.int64)
+        pred = apply_threshold(_check_scores(y_pred, "y_pred (scores)", one_d=True), threshold)
     adjusted = point_adjust(y_true, pred)
     return precision_recall_f1(y_true, adjusted, zero_division=zero_division)[2]
 
@@ -501,3 +502,15 @@ def mse(truth: object, estimate: object, mask: object | None = None) -> float:
     if mask is None:
         mask = np.ones(np.shape(truth), dtype=bool)
     return masked_error(truth, estimate, mask, metric="mse")
+
+
+# ----------------------------------------------------------------------------------------------
+# Summaries over runs
+# ----------------------------------------------------------------------------------------------
+
+
+def mean_std(values: object) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of a metric over runs (e.g. seeds); the
+    standard deviation of a single run is reported as 0."""
+    v = check_array(values, "values", ndim=1, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0

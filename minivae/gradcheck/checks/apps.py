@@ -1,5 +1,5 @@
 """Gradient checks of the applications' models: the source-separation VAE (both likelihoods)
-and the pointwise volatility-surface VAE (with and without a mask)."""
+and the pointwise volatility-surface VAE (with and without a mask), each also with free bits."""
 
 from __future__ import annotations
 
@@ -7,8 +7,21 @@ import numpy as np
 
 from minivae.apps.separation import LIKELIHOODS, SourceVAE
 from minivae.apps.volatility import PointwiseVAE
+from minivae.gradcheck.checks._common import renamed, set_free_bits_in_widest_gap
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
+from minivae.objectives.distributions import DiagonalGaussian
+
+
+def _with_free_bits(model, batch, rng: np.random.Generator, **loss_kwargs) -> list:
+    """The check again with ``model.free_bits`` between the dimensions' KLs (some dimensions
+    above the floor, some below, none at the kink)."""
+    mu, logvar = model.posterior(batch, **loss_kwargs)
+    kl = DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
+    set_free_bits_in_widest_gap(model, kl)
+    results = check_model(model, batch, rng=rng, loss_kwargs=loss_kwargs)
+    model.free_bits = 0.0
+    return renamed(results, "(free bits)")
 
 
 def _check_source_vae(rng: np.random.Generator) -> list:
@@ -18,7 +31,8 @@ def _check_source_vae(rng: np.random.Generator) -> list:
         vae = SourceVAE(5, [6], 3, output_dim=4, likelihood=likelihood, decoder_variance=0.5,
                         activation="tanh", beta=1.5, rng=rng)
         X, Y = rng.uniform(size=(4, 5)), rng.uniform(size=(4, 4))
-        for res in check_model(vae, (X, Y), rng=rng):
+        checked = check_model(vae, (X, Y), rng=rng) + _with_free_bits(vae, (X, Y), rng)
+        for res in checked:
             res.name = f"{likelihood}:{res.name}"
             results.append(res)
     return results
@@ -34,12 +48,11 @@ def _check_pointwise_vae(rng: np.random.Generator) -> list:
                          activation="tanh", rng=rng)
     X = rng.standard_normal((3, 6))
     mask = rng.random((3, 6)) < 0.6
-    results = check_model(model, X, rng=rng)
-    for res in check_model(model, np.where(mask, X, np.nan), rng=rng,
-                           loss_kwargs={"mask": mask}):
-        res.name = f"masked:{res.name}"
-        results.append(res)
-    return results
+    X_masked = np.where(mask, X, np.nan)
+    results = check_model(model, X, rng=rng) + _with_free_bits(model, X, rng)
+    masked = (check_model(model, X_masked, rng=rng, loss_kwargs={"mask": mask})
+              + _with_free_bits(model, X_masked, rng, mask=mask))
+    return results + renamed(masked, "(masked)")
 
 
 register_check("volatility.pointwise_vae", _check_pointwise_vae)
