@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from minivae.models import CVAE, VAE, Autoencoder, Model
-from minivae.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from minivae.train import registry
+from minivae.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from minivae.train.loop import fit
 from minivae.train.optim import SGD, Adam
 

@@ -151,7 +151,7 @@ def test_early_stopping_restores_best_parameters():
 def test_early_stopping_waits_while_improving():
     X, _ = make_data()
     model = VAE(12, [16], 3, rng=0)
-    h = fit(model, X, **{**KW, "epochs": 4}, 
+    h = fit(model, X, **{**KW, "epochs": 4},
             early_stopping=EarlyStopping(patience=1, monitor="loss"))
     assert len(h) == 4 and not h.stopped_early and h.best_epoch == 4
 
@@ -459,3 +459,19 @@ def test_string_kl_schedule_warms_up_to_the_model_beta():
     assert h["beta"][-1] == pytest.approx(3.0)
     h = vae.fit(X, epochs=3, batch_size=8, kl_schedule="linear:2,beta_max=0.5", verbose=0)
     assert h["beta"][-1] == pytest.approx(0.5)
+
+
+def test_train_step_is_zero_grad_loss_backward_step():
+    """One train_step with SGD moves every parameter by -lr * (its gradient of this batch's
+    loss) and returns that loss's parts; the same noise is drawn as by model.loss."""
+    X, _ = make_data(n=16)
+    model, twin = VAE(12, [4], 2, rng=0), VAE(12, [4], 2, rng=0)
+    for _, _, g in model.parameters():
+        g += 1.0  # stale gradients: the step must clear them first
+    twin.zero_grad()
+    value, parts = twin.loss(X, rng=np.random.default_rng(3))
+    twin.backward()
+    got = train_step(model, SGD(model, lr=0.1), X, rng=np.random.default_rng(3))
+    assert got == {k: float(v) for k, v in parts.items()} and got["loss"] == value
+    for (name, p, _), (_, p0, g0) in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(p, p0 - 0.1 * g0, rtol=1e-13, atol=1e-15, err_msg=name)

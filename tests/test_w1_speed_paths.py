@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minivae.fast import backend
 from minivae.gradcheck import check_layer
 from minivae.models import VAE, Autoencoder
 from minivae.nn import MLP, Dense, ReLU, Sequential
 from minivae.objectives import losses
-from minivae.fast import backend
 from minivae.train.loop import train_step
 from minivae.train.optim import SGD, Adam, adam_update, nonfinite_grad_names
 

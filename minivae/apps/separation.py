@@ -561,7 +561,7 @@ class SpectrogramVAESeparator:
                             activation=self.activation, rng=self._rng)
             X_in, y = (X_mix, Y) if self.encoder_input == "mixture" else (Y, None)
             hist = vae.fit(X_in, y=y, epochs=epochs, batch_size=batch_size, lr=lr,
-                           seed=seed + k, verbose=verbose, diagnostics=False)
+                           rng=seed + k, verbose=verbose, diagnostics=False)
             self.vaes.append(vae)
             self.histories.append(hist)
         return self

@@ -806,7 +806,7 @@ class VolSurfaceVAE:
         X = self._surfaces(surfaces, "surfaces")
         self.mean, self.std = float(X.mean()), float(X.std()) or 1.0
         self.history = self.model.fit(self.scale(X), epochs=epochs, batch_size=batch_size,
-                                      lr=lr, seed=seed, verbose=verbose, diagnostics=False)
+                                      lr=lr, rng=seed, verbose=verbose, diagnostics=False)
         return self
 
     # -- encode / decode ----------------------------------------------------------------------
