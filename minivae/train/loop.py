@@ -309,8 +309,9 @@ def _training(model: TrainableModel) -> Iterator[None]:
     saved_kl_weight, was_training = model.kl_weight, model.training
     model.train()
     try:
-        # An LSTM model runs its own kernel threads (Numba) or tiny per-step products (NumPy):
-        # NumPy's BLAS is kept to one thread meanwhile (minivae/fast/blas.py).
+        # A recurrent model spends its time in many small per-step products (or in compiled
+        # threads of its own): NumPy's BLAS is kept to one thread meanwhile, see
+        # minivae/fast/blas.py for the measurements.
         with threads_for_training(model):
             yield
     finally:
