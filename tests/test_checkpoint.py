@@ -240,3 +240,25 @@ def test_malformed_header_and_optimizer_mismatch_name_the_file(tmp_path):
             load_checkpoint(bad)
     with pytest.raises(ValueError, match=r"m.npz.*optimizer state does not fit this SGD"):
         load_checkpoint(path, optimizer=SGD(VAE(6, [5], 2), lr=0.1))
+
+
+def test_train_package_imports_no_model():
+    """Imports run models -> train: no module of minivae/train imports minivae.models (function-
+    level imports included), and the registry imports nothing from minivae; otherwise the
+    models' own imports of train/ (Model.fit, Model.save) would close a cycle."""
+    import ast
+    import pathlib
+
+    import minivae.train
+
+    for path in pathlib.Path(minivae.train.__file__).parent.glob("*.py"):
+        imported = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: relative import"
+                imported.append(node.module)
+        assert not [m for m in imported if m.startswith("minivae.models")], path.name
+        if path.name == "registry.py":
+            assert not [m for m in imported if m.startswith("minivae")]
