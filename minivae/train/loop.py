@@ -100,26 +100,23 @@ def fit(model: TrainableModel, X: np.ndarray, *, y: np.ndarray | None = None,
         optimizer, lr: "adam", "sgd" or "momentum" with learning rate ``lr`` (default 1e-3),
             or an :class:`~minivae.train.optim.Optimizer` built on this model (then no ``lr``).
         clip_norm: clip the global gradient norm to this value every step (None: no clipping).
-        kl_schedule: None keeps ``model.beta``; else anything :func:`~minivae.train.schedules.
-            get_kl_schedule` accepts (0.5, "linear:1000", a schedule): it sets
-            ``model.kl_weight`` before every step from the step count.  A string schedule ends
-            at the model's ``beta`` unless it names ``beta_max``.  ``kl_weight`` is restored.
+        kl_schedule: None keeps ``model.beta``; else 0.5, "linear:1000", a schedule (see
+            :func:`~minivae.train.schedules.get_kl_schedule`) setting ``model.kl_weight`` before
+            each step; a string ends at the model's ``beta`` unless it names ``beta_max``.
         validation: None; a fraction in (0, 1) of X held out (its *last* rows); an array X_val;
             or :class:`~minivae.train.evaluation.Validation` (X, y, mask).
         early_stopping: None, or :class:`~minivae.train.callbacks.EarlyStopping` (True: the
             defaults, patience 5 on "val_loss" or, without validation, "loss").
         callbacks: :class:`~minivae.train.callbacks.Callback` objects or functions
             ``f(epoch, logs, model)`` run after every epoch; returning True stops training.
-        rng: a Generator or an int seed (default 0) for the shuffling, the model's noise and
-            the validation noise (three independent streams derived from it).
-        shuffle: reshuffle the training rows every epoch.
+        rng: Generator or int seed (default 0) of the shuffling (if ``shuffle``), the model's
+            noise and the validation noise (three independent streams derived from it).
         verbose: 0 silent; 1 a line per epoch (and a progress bar on a terminal); 2 line and bar.
         diagnostics: record ``kl_per_dim`` and ``active_units`` every epoch (validation data,
             else training data; at most 5000 rows).
 
-    Raises:
-        FloatingPointError: a loss, a loss part or a gradient became NaN/inf; the message names
-            the epoch, the step and the part or parameter, and suggests remedies.
+    Raises FloatingPointError when a loss, a part of it or a gradient becomes NaN/inf, naming
+    the epoch, step and part or parameter.  ``kl_weight`` and the mode are restored afterwards.
     """
     _check_model(model)
     epochs = check_positive_int(epochs, "epochs")
