@@ -96,7 +96,7 @@ def run_ecg(args: argparse.Namespace) -> int:
          f"epochs, backend {_backend_name()} ...")
     history = model.fit(train_scaled, mask=observed, epochs=epochs, batch_size=32, lr=5e-3,
                         kl_schedule="linear:300", clip_norm=5.0, rng=seed, diagnostics=False,
-                        verbose=1 if epochs <= 30 else 2)
+                        verbose=1)
     last = {k: history.metrics[k][-1] for k in ("loss", "reconstruction", "kl")}
     _say(f"      trained in {time.perf_counter() - t0:.1f} s; final "
          + ", ".join(f"{k} {v:.2f}" for k, v in last.items()) + " (nats per beat)")
