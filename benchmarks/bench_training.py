@@ -22,7 +22,7 @@ Workloads (``--only`` takes any of W1, W2, W3, W4, JIT, MEM):
 * MEM: peak resident memory (ru_maxrss of a child process) of one W1 epoch for each
   implementation, and of ``python -m minivae.demo --quick``.
 
-A minivae step is exactly what ``minivae.train.loop.fit`` does per mini-batch (its ``_train_step``:
+A minivae step is exactly what ``minivae.train.loop.fit`` does per mini-batch (its ``train_step``:
 zero_grad, loss, finiteness checks, backward, gradient finiteness check, Adam step) on a batch
 gathered from a shuffled permutation.  A PyTorch step is ``zero_grad(); loss = model.loss(x);
 loss.backward(); opt.step(); loss.item()`` with the equivalent model of ``torch_models.py``.
@@ -165,7 +165,7 @@ def minivae_step(c: Case, dtype: str, X):
     import numpy as np
 
     from minivae.models import LSTMVAE, VAE
-    from minivae.train.loop import _train_step  # fit's own per-batch step
+    from minivae.train.loop import train_step  # fit's own per-batch step
     from minivae.train.optim import Adam
 
     if c.kind == "mlp":
@@ -183,8 +183,8 @@ def minivae_step(c: Case, dtype: str, X):
     def step() -> None:
         count[0] += 1
         batch = model.make_batch(X[batches.next()])
-        _train_step(model, opt, batch, None, noise, None, epoch=1, step_in_epoch=count[0],
-                    n_batches=c.steps_per_epoch, global_step=count[0])
+        train_step(model, opt, batch, rng=noise,
+                   where=f"epoch 1, step {count[0]}/{c.steps_per_epoch}")
 
     return step, model, opt
 
@@ -254,10 +254,10 @@ def fit_check(c: Case, dtype: str, X, impl: str, steps: int) -> float:
     backend.set_backend(impl)
     model = VAE(c.D, [c.H], c.L, likelihood="bernoulli", activation="relu", rng=0, dtype=dtype)
     Xs = X[: steps * c.B]
-    model.fit(Xs[: 2 * c.B], epochs=1, batch_size=c.B, lr=1e-3, seed=0, verbose=0,
+    model.fit(Xs[: 2 * c.B], epochs=1, batch_size=c.B, lr=1e-3, rng=0, verbose=0,
               diagnostics=False)  # warm-up
     t0 = time.perf_counter()
-    model.fit(Xs, epochs=1, batch_size=c.B, lr=1e-3, seed=0, verbose=0, diagnostics=False)
+    model.fit(Xs, epochs=1, batch_size=c.B, lr=1e-3, rng=0, verbose=0, diagnostics=False)
     backend.set_backend("numpy")
     return 1e3 * (time.perf_counter() - t0) / steps
 

@@ -95,8 +95,8 @@ def run_ecg(args: argparse.Namespace) -> int:
     _say(f"[2/4] training an LSTM-VAE (H={setting.hidden}, latent={setting.latent}) for {epochs} "
          f"epochs, backend {_backend_name()} ...")
     history = model.fit(train_scaled, mask=observed, epochs=epochs, batch_size=32, lr=5e-3,
-                        kl_schedule="linear:300", clip_norm=5.0, seed=seed, diagnostics=False,
-                        verbose=1 if epochs <= 30 else 2)
+                        kl_schedule="linear:300", clip_norm=5.0, rng=seed, diagnostics=False,
+                        verbose=1)
     last = {k: history.metrics[k][-1] for k in ("loss", "reconstruction", "kl")}
     _say(f"      trained in {time.perf_counter() - t0:.1f} s; final "
          + ", ".join(f"{k} {v:.2f}" for k, v in last.items()) + " (nats per beat)")
@@ -206,7 +206,7 @@ def run_mnist(args: argparse.Namespace) -> int:
     epochs = args.epochs or (3 if args.quick else 10)
     vae = VAE(784, [256, 128], 2, likelihood="bernoulli", rng=args.seed)
     _say(f"training a 2-D VAE 784-256-128-2 on {len(X)} MNIST images for {epochs} epochs ...")
-    vae.fit(X, X_val=Xt, epochs=epochs, batch_size=64, lr=1e-3, seed=args.seed, verbose=1)
+    vae.fit(X, validation=Xt, epochs=epochs, batch_size=64, lr=1e-3, rng=args.seed, verbose=1)
     mu, _ = vae.encode(Xt)
     plots.close(plots.plot_latent_scatter(mu, yt, out / "mnist_latent.png",
                                           title="test digits in the 2-D latent space",

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from minivae.models import CVAE, VAE, Autoencoder, Model
+from minivae.train import registry
 from minivae.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from minivae.train.loop import fit
-from minivae.train.optim import Adam
+from minivae.train.optim import SGD, Adam
 
 
 def trained(model, X, y=None):
-    fit(model, X, y=y, epochs=2, batch_size=16, verbose=0, seed=0)
+    fit(model, X, y=y, epochs=2, batch_size=16, verbose=0, rng=0)
     return model
 
 
@@ -174,3 +178,87 @@ def test_unregistered_class_cannot_be_saved(tmp_path):
     with pytest.raises(TypeError, match="model must be a minivae Model"):
         save_checkpoint(tmp_path / "x.npz", object())
     assert issubclass(Unregistered, Model)
+
+
+def test_class_not_imported_names_the_file_and_the_module(tmp_path, monkeypatch):
+    path = tmp_path / "vae.npz"
+    save_checkpoint(path, VAE(6, [5], 3))
+    with np.load(path) as f:
+        assert str(f["__model_module__"]) == "minivae.models.vae"
+    # as in a process that never imported minivae.models.vae
+    monkeypatch.delitem(registry.MODEL_REGISTRY, "VAE")
+    with pytest.raises(ValueError, match=r"cannot load checkpoint .*vae.npz.*unknown model class "
+                                         r"'VAE'.*import minivae.models.vae"):
+        load_checkpoint(path)
+    # a file without the module entry (written before it existed) still says what to do
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files if k != "__model_module__"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ValueError, match="import minivae.models for the built-in models"):
+        load_checkpoint(tmp_path / "old.npz")
+    monkeypatch.undo()
+    assert isinstance(load_checkpoint(tmp_path / "old.npz").model, VAE)
+
+
+def test_loading_first_thing_in_a_fresh_process(tmp_path):
+    """The checkpoint module imports no model, so it can be imported first; a class whose
+    module was not imported gets the error that names it, and importing it fixes that."""
+    path = tmp_path / "ae.npz"
+    save_checkpoint(path, Autoencoder(6, [5], 2, rng=1))
+    code = (
+        "import sys\n"
+        "from minivae.train.checkpoint import load_checkpoint\n"
+        "assert 'minivae.models' not in sys.modules\n"
+        "try:\n"
+        f"    load_checkpoint({str(path)!r})\n"
+        "except ValueError as e:\n"
+        "    print(e)\n"
+        "import minivae.models.autoencoder\n"
+        f"print(type(load_checkpoint({str(path)!r}).model).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert "import minivae.models.autoencoder" in out and out.strip().endswith("Autoencoder")
+
+
+def test_malformed_header_and_optimizer_mismatch_name_the_file(tmp_path):
+    path = tmp_path / "m.npz"
+    model = VAE(6, [5], 2, rng=1)
+    save_checkpoint(path, model, optimizer=Adam(model))
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    for key, value, match in (("__version__", np.array("one"), "__version__ should be an int"),
+                              ("__config__", np.array("{nope"), "not valid JSON"),
+                              ("__config__", np.array("[1, 2]"), "not a JSON object"),
+                              ("__model_class__", np.zeros(2), "__model_class__ should be a "
+                                                                "string"),
+                              ("__history__", np.array("[]"), "history is unreadable")):
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **{**arrays, key: value})
+        with pytest.raises(ValueError, match=f"bad.npz.*{match}"):
+            load_checkpoint(bad)
+    with pytest.raises(ValueError, match=r"m.npz.*optimizer state does not fit this SGD"):
+        load_checkpoint(path, optimizer=SGD(VAE(6, [5], 2), lr=0.1))
+
+
+def test_train_package_imports_no_model():
+    """Imports run models -> train: no module of minivae/train imports minivae.models (function-
+    level imports included), and the registry imports nothing from minivae; otherwise the
+    models' own imports of train/ (Model.fit, Model.save) would close a cycle."""
+    import ast
+    import pathlib
+
+    import minivae.train
+
+    for path in pathlib.Path(minivae.train.__file__).parent.glob("*.py"):
+        imported = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: relative import"
+                imported.append(node.module)
+        assert not [m for m in imported if m.startswith("minivae.models")], path.name
+        if path.name == "registry.py":
+            assert not [m for m in imported if m.startswith("minivae")]

@@ -465,7 +465,7 @@ def train(kind):
     make, kw = TRAIN[kind]
     model = make()
     X, _ = sine_data()
-    history = model.fit(X, batch_size=16, clip_norm=5.0, seed=0, verbose=0, **kw)
+    history = model.fit(X, batch_size=16, clip_norm=5.0, rng=0, verbose=0, **kw)
     return model, history
 
 
@@ -494,7 +494,7 @@ def test_training_is_deterministic_for_a_seed(cls):
     runs = []
     for seed in (0, 0, 1):
         model = cls(1, 6, 3, decoder="autoregressive", teacher_forcing=0.5, rng=0)
-        history = model.fit(X[:32], epochs=2, batch_size=16, lr=0.01, seed=seed, verbose=0)
+        history = model.fit(X[:32], epochs=2, batch_size=16, lr=0.01, rng=seed, verbose=0)
         runs.append((history.to_dict(include_time=False), model.state_dict()))
     (h0, p0), (h1, p1), (h2, _) = runs
     assert h0 == h1
@@ -508,7 +508,7 @@ def test_teacher_forcing_one_vs_zero_changes_training():
     losses, params = {}, {}
     for tf in (1.0, 0.0):
         model = LSTMAutoencoder(1, 8, 4, decoder="autoregressive", teacher_forcing=tf, rng=0)
-        h = model.fit(X[:48], epochs=4, batch_size=16, lr=0.02, seed=0, verbose=0,
+        h = model.fit(X[:48], epochs=4, batch_size=16, lr=0.02, rng=0, verbose=0,
                       diagnostics=False)
         losses[tf] = np.array(h.loss)
         params[tf] = model.state_dict()

@@ -262,7 +262,7 @@ def test_iwae_bounds_increase_with_k():
     protos = rng.random((3, 12)) > 0.5
     X = (rng.random((300, 12)) < np.where(protos[rng.integers(0, 3, 300)], 0.85, 0.15)) * 1.0
     model = VAE(12, [16], 3, rng=0)
-    model.fit(X, epochs=3, batch_size=32, lr=3e-3, verbose=0, seed=0)
+    model.fit(X, epochs=3, batch_size=32, lr=3e-3, verbose=0, rng=0)
     elbo = model.elbo(X, rng=1).mean()
     b5 = model.iwae_bound(X, 5, rng=2).mean()
     b50 = model.iwae_bound(X, 50, rng=3).mean()

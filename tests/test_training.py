@@ -10,8 +10,11 @@ import pytest
 
 from minivae.models import CVAE, VAE, Autoencoder, Model
 from minivae.nn import Dense
-from minivae.train import loop as training
-from minivae.train.loop import History, fit
+from minivae.train import callbacks as callbacks_module
+from minivae.train.callbacks import Callback, EarlyStopping
+from minivae.train.evaluation import Validation
+from minivae.train.history import History
+from minivae.train.loop import fit, train_step
 from minivae.train.optim import SGD, Adam
 from minivae.train.schedules import LinearKLWarmup
 
@@ -32,7 +35,7 @@ def test_vae_lowers_its_loss():
     X, _ = make_data()
     model = VAE(12, [16], 3, rng=0)
     before = model.per_example_loss(X, rng=0)["loss"].mean()
-    hist = fit(model, X, **{**KW, "epochs": 8}, validation_split=0.25, seed=0)
+    hist = fit(model, X, **{**KW, "epochs": 8}, validation=0.25, rng=0)
     after = model.per_example_loss(X, rng=0)["loss"].mean()
     assert after < before - 1.0
     assert hist["loss"][-1] < hist["loss"][0]
@@ -46,14 +49,14 @@ def test_same_seed_same_history_different_seed_differs():
     runs = []
     for seed in (5, 5, 6):
         model = VAE(12, [16], 3, rng=0)
-        h = fit(model, X, **KW, validation_split=0.2, seed=seed, kl_schedule="linear:10")
+        h = fit(model, X, **KW, validation=0.2, rng=seed, kl_schedule="linear:10")
         runs.append((h.to_dict(include_time=False), model.state_dict()))
     assert runs[0][0] == runs[1][0]
     assert all(np.array_equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
     assert runs[0][0] != runs[2][0]
     # rng= a Generator gives the same run as the same int seed
     model = VAE(12, [16], 3, rng=0)
-    h = fit(model, X, **KW, validation_split=0.2, rng=np.random.default_rng(5),
+    h = fit(model, X, **KW, validation=0.2, rng=np.random.default_rng(5),
             kl_schedule="linear:10")
     assert h.to_dict(include_time=False) == runs[0][0]
 
@@ -61,7 +64,7 @@ def test_same_seed_same_history_different_seed_differs():
 def test_history_contents_and_json():
     X, _ = make_data()
     model = VAE(12, [16], 3, rng=0)
-    h = fit(model, X, **KW, X_val=X[:40], seed=0)
+    h = fit(model, X, **KW, validation=X[:40], rng=0)
     for key in ("epoch", "loss", "reconstruction", "kl", "elbo", "val_loss",
                 "val_reconstruction", "val_kl", "kl_per_dim", "active_units", "lr", "beta",
                 "time"):
@@ -108,7 +111,7 @@ def test_autoencoder_and_cvae_train():
     h = fit(ae, X, **KW)
     assert h.loss[-1] < h.loss[0] and "kl_per_dim" not in h
     cvae = CVAE(12, 3, [16], 2, rng=0)
-    h = fit(cvae, X, y=labels, **KW, validation_split=0.2)
+    h = fit(cvae, X, y=labels, **KW, validation=0.2)
     assert h.loss[-1] < h.loss[0] and "val_loss" in h
     with pytest.raises(ValueError, match="needs labels"):
         fit(cvae, X, **KW)
@@ -121,7 +124,7 @@ def test_mask_training_with_missing_values():
     mask = np.random.default_rng(1).random(X.shape) < 0.8
     Xnan = np.where(mask, X, np.nan)
     model = VAE(6, [8], 2, likelihood="gaussian", rng=0)
-    h = fit(model, Xnan, mask=mask, validation_split=0.25, epochs=2, batch_size=16, verbose=0)
+    h = fit(model, Xnan, mask=mask, validation=0.25, epochs=2, batch_size=16, verbose=0)
     assert np.all(np.isfinite(h.loss)) and np.all(np.isfinite(h.val_loss))
     with pytest.raises(ValueError, match="X contains"):
         fit(model, Xnan, epochs=1, verbose=0)  # NaN without a mask
@@ -136,8 +139,8 @@ def test_early_stopping_restores_best_parameters():
         snapshots[epoch] = m.state_dict()
 
     # min_delta so large that nothing after epoch 1 counts as an improvement
-    h = fit(model, X, **{**KW, "epochs": 10}, validation_split=0.2, early_stopping=True,
-            patience=2, min_delta=1e9, callbacks=[remember])
+    h = fit(model, X, **{**KW, "epochs": 10}, validation=0.2,
+            early_stopping=EarlyStopping(patience=2, min_delta=1e9), callbacks=[remember])
     assert len(h) == 3 and h.stopped_early and h.best_epoch == 1
     assert "early stopping" in h.stop_reason
     state = model.state_dict()
@@ -148,8 +151,79 @@ def test_early_stopping_restores_best_parameters():
 def test_early_stopping_waits_while_improving():
     X, _ = make_data()
     model = VAE(12, [16], 3, rng=0)
-    h = fit(model, X, **{**KW, "epochs": 4}, early_stopping=True, patience=1, monitor="loss")
+    h = fit(model, X, **{**KW, "epochs": 4},
+            early_stopping=EarlyStopping(patience=1, monitor="loss"))
     assert len(h) == 4 and not h.stopped_early and h.best_epoch == 4
+
+
+def test_early_stopping_true_uses_the_defaults_and_an_instance_can_be_reused():
+    X, _ = make_data()
+    runs = []
+    stopper = EarlyStopping(patience=1, min_delta=1e9)
+    for _ in range(2):  # the same instance twice: its state is reset when training begins
+        h = fit(VAE(12, [16], 3, rng=0), X, **{**KW, "epochs": 5}, validation=0.2,
+                early_stopping=stopper)
+        runs.append((len(h), h.best_epoch, h.stop_reason))
+    assert runs[0] == runs[1] == (2, 1, runs[0][2]) and "val_loss" in runs[0][2]
+    h = fit(VAE(12, [16], 3, rng=0), X, **{**KW, "epochs": 2}, early_stopping=True)
+    assert h.best_epoch is not None and not h.stopped_early  # patience 5 > 2 epochs
+    h = fit(VAE(12, [16], 3, rng=0), X, **{**KW, "epochs": 2})
+    assert h.best_epoch is None  # only early stopping tracks the best epoch
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"patience": 0}, ValueError, "patience must be >= 1"),
+    ({"min_delta": -1.0}, ValueError, "min_delta"),
+    ({"monitor": 3}, TypeError, "monitor must be a history key"),
+])
+def test_bad_early_stopping_arguments(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        EarlyStopping(**kwargs)
+
+
+def test_validation_fraction_holds_out_the_last_rows():
+    """validation=0.25 trains and evaluates exactly as the explicit split of the last rows."""
+    X, labels = make_data(n=80)
+    a = fit(CVAE(12, 3, [8], 2, rng=0), X, y=labels, **KW, validation=0.25, rng=1)
+    b = fit(CVAE(12, 3, [8], 2, rng=0), X[:60], y=labels[:60], **KW, rng=1,
+            validation=Validation(X[60:], y=labels[60:]))
+    assert a.to_dict(include_time=False) == b.to_dict(include_time=False)
+    c = fit(VAE(12, [8], 2, rng=0), X[:60], **KW, rng=1, validation=X[60:])
+    d = fit(VAE(12, [8], 2, rng=0), X[:60], **KW, rng=1, validation=Validation(X[60:]))
+    assert c.to_dict(include_time=False) == d.to_dict(include_time=False)
+    with pytest.raises(ValueError, match="needs labels"):
+        fit(CVAE(12, 3, [8], 2), X[:60], y=labels[:60], **KW, validation=X[60:])
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, model):
+        self.events.append("begin")
+
+    def on_batch_end(self, epoch, batch, n_batches, parts):
+        self.events.append((epoch, batch, n_batches, round(parts["loss"], 12)))
+
+    def on_epoch_end(self, epoch, logs, model):
+        self.events.append(("epoch", epoch, logs["epoch"]))
+
+    def on_train_end(self, model, history):
+        self.events.append(("end", len(history)))
+
+
+def test_callback_hooks_run_in_order():
+    X, _ = make_data(n=40)
+    rec = Recorder()
+    h = fit(VAE(12, [4], 2, rng=0), X, epochs=2, batch_size=16, verbose=0, callbacks=[rec])
+    batches = [e for e in rec.events if isinstance(e[0], int)]
+    assert rec.events[0] == "begin" and rec.events[-1] == ("end", 2)
+    assert [e[:3] for e in batches] == [(1, 1, 3), (1, 2, 3), (1, 3, 3),
+                                        (2, 1, 3), (2, 2, 3), (2, 3, 3)]
+    assert rec.events[4] == ("epoch", 1, 1) and rec.events[8] == ("epoch", 2, 2)
+    # the epoch's loss is the size-weighted mean of its batches' losses (16, 16 and 8 rows)
+    first = [e[3] for e in batches[:3]]
+    assert h.loss[0] == pytest.approx((16 * first[0] + 16 * first[1] + 8 * first[2]) / 40)
 
 
 def test_callback_can_stop():
@@ -229,18 +303,21 @@ def test_nan_guard_names_the_parameter():
     ({"epochs": 1.5}, TypeError, "epochs must be an integer"),
     ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
     ({"batch_size": -4}, ValueError, "batch_size"),
-    ({"validation_split": 1.0}, ValueError, "validation_split must be <"),
-    ({"validation_split": 0.001}, ValueError, "validation_split=0.001"),
-    ({"validation_split": 0.2, "X_val": np.zeros((3, 12))}, ValueError, "not both"),
-    ({"X_val": np.zeros((3, 11))}, ValueError, "X_val must have 12 features"),
-    ({"y_val": np.zeros(3)}, ValueError, "without X_val"),
+    ({"validation": 1.0}, ValueError, "validation must be <"),
+    ({"validation": 0.0}, ValueError, "validation must be >"),
+    ({"validation": 0.001}, ValueError, "validation=0.001"),
+    ({"validation": (np.zeros((3, 12)), None)}, TypeError, r"Validation\(X, y=None"),
+    ({"validation": np.zeros((3, 11))}, ValueError, "validation.X must have 12 features"),
+    ({"validation": Validation(np.zeros((3, 12)), y=np.zeros(3))}, ValueError, "takes no labels"),
     ({"clip_norm": 0.0}, ValueError, "clip_norm"),
-    ({"patience": 0}, ValueError, "patience"),
+    ({"early_stopping": "yes"}, TypeError, "early_stopping must be None or EarlyStopping"),
     ({"kl_schedule": "warp:3"}, ValueError, "unknown name"),
-    ({"rng": 0, "seed": 0}, ValueError, "rng or seed"),
+    ({"seed": 0}, TypeError, "seed"),
     ({"rng": "abc"}, TypeError, "rng must be"),
-    ({"monitor": "val_loss"}, ValueError, "monitor='val_loss'"),
+    ({"early_stopping": EarlyStopping(monitor="val_loss")}, ValueError, "monitor='val_loss'"),
     ({"callbacks": [3]}, TypeError, r"callbacks\[0\]"),
+    ({"callbacks": lambda e, logs, m: False}, TypeError, "list of callbacks"),
+    ({"verbose": 3}, ValueError, "verbose must be 0, 1 or 2"),
 ])
 def test_bad_fit_arguments(kwargs, err, match):
     X, _ = make_data(n=40)
@@ -282,15 +359,16 @@ def test_progress_output(monkeypatch):
     assert "loss" in lines[0] and "val" not in lines[0] and lines[1].endswith("s")
     tty = FakeTTY()
     monkeypatch.setattr("sys.stdout", tty)
-    monkeypatch.setattr(training, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(callbacks_module, "PROGRESS_DELAY_S", 0.0)
     fit(VAE(12, [4], 2), X, epochs=1, batch_size=16, verbose=1)
     assert "\repoch 1/1 [" in tty.getvalue() and "4/4" in tty.getvalue()
     quiet = io.StringIO()
     monkeypatch.setattr("sys.stdout", quiet)
     fit(VAE(12, [4], 2), X, epochs=1, verbose=0)
     assert quiet.getvalue() == ""
-    fit(VAE(12, [4], 2), X, epochs=1, batch_size=16, verbose=0, progress=True)
-    assert "\r" in quiet.getvalue()  # forced bar, even off a terminal and with verbose=0
+    fit(VAE(12, [4], 2), X, epochs=1, batch_size=16, verbose=2)
+    assert "\r" in quiet.getvalue()  # verbose=2: the bar even off a terminal
+    assert quiet.getvalue().rstrip().splitlines()[-1].startswith("epoch 1/1")
 
 
 def test_training_mode_is_restored():
@@ -307,8 +385,8 @@ def test_training_mode_is_restored():
 def test_model_fit_delegates():
     X, _ = make_data(n=64)
     a, b = VAE(12, [8], 2, rng=0), VAE(12, [8], 2, rng=0)
-    ha = a.fit(X, epochs=2, verbose=0, seed=3)
-    hb = fit(b, X, epochs=2, verbose=0, seed=3)
+    ha = a.fit(X, epochs=2, verbose=0, rng=3)
+    hb = fit(b, X, epochs=2, verbose=0, rng=3)
     assert ha.to_dict(False) == hb.to_dict(False)
 
 
@@ -357,7 +435,7 @@ def test_sequence_model_with_time_step_mask():
     mask = rng.random((24, 5)) < 0.7
     Xnan = np.where(mask[..., None], X, np.nan)
     model = TinySeqModel()
-    h = fit(model, Xnan, mask=mask, epochs=3, batch_size=8, validation_split=0.25, lr=0.05,
+    h = fit(model, Xnan, mask=mask, epochs=3, batch_size=8, validation=0.25, lr=0.05,
             verbose=0)
     assert h.loss[-1] < h.loss[0]
     assert (8, 5) in model.mask_shapes and (6, 5) in model.mask_shapes  # train and val masks
@@ -381,3 +459,19 @@ def test_string_kl_schedule_warms_up_to_the_model_beta():
     assert h["beta"][-1] == pytest.approx(3.0)
     h = vae.fit(X, epochs=3, batch_size=8, kl_schedule="linear:2,beta_max=0.5", verbose=0)
     assert h["beta"][-1] == pytest.approx(0.5)
+
+
+def test_train_step_is_zero_grad_loss_backward_step():
+    """One train_step with SGD moves every parameter by -lr * (its gradient of this batch's
+    loss) and returns that loss's parts; the same noise is drawn as by model.loss."""
+    X, _ = make_data(n=16)
+    model, twin = VAE(12, [4], 2, rng=0), VAE(12, [4], 2, rng=0)
+    for _, _, g in model.parameters():
+        g += 1.0  # stale gradients: the step must clear them first
+    twin.zero_grad()
+    value, parts = twin.loss(X, rng=np.random.default_rng(3))
+    twin.backward()
+    got = train_step(model, SGD(model, lr=0.1), X, rng=np.random.default_rng(3))
+    assert got == {k: float(v) for k, v in parts.items()} and got["loss"] == value
+    for (name, p, _), (_, p0, g0) in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_allclose(p, p0 - 0.1 * g0, rtol=1e-13, atol=1e-15, err_msg=name)

@@ -203,14 +203,14 @@ class _EpochPrinter:
 def _train(label: str, model: Any, args: argparse.Namespace, s: Setting, X, X_val, *, y=None,
            y_val=None, optimizer: Any = "adam", lr: float | None = 1e-3):
     """fit() with per-epoch printing; returns the History."""
-    from minivae.train.loop import fit
+    from minivae.train import Validation, fit
 
     print(f"[{label}] {model!r}: {model.num_parameters()} parameters; "
           f"{s.epochs} epochs, batch {s.batch_size}", flush=True)
     printer = _EpochPrinter(label, s.epochs)
-    history = fit(model, X, y=y, X_val=X_val, y_val=y_val, epochs=s.epochs,
+    history = fit(model, X, y=y, validation=Validation(X_val, y=y_val), epochs=s.epochs,
                   batch_size=s.batch_size, optimizer=optimizer,
-                  lr=lr if isinstance(optimizer, str) else None, seed=args.seed, verbose=0,
+                  lr=lr if isinstance(optimizer, str) else None, rng=args.seed, verbose=0,
                   callbacks=[printer])
     # The History is filled before callbacks run, so the CPU times are added here.
     history.metrics["cpu_time"] = list(printer.cpu_times)

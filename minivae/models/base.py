@@ -1,4 +1,4 @@
-"""The Model interface shared by every autoencoder in minivae, and the registry of model classes.
+"""The Model interface shared by every autoencoder in minivae.
 
 A model is a :class:`~minivae.nn.Layer` (so ``parameters()``, ``zero_grad()`` and
 ``state_dict()`` walk its encoder and decoder generically) with a training contract on top:
@@ -30,86 +30,34 @@ The KL weight (beta) is the attribute ``kl_weight``; the training loop sets it e
 schedule.  ``free_bits`` is the free-bits lambda (0 disables it).
 
 New model classes opt in to checkpoint loading with the :func:`register_model` decorator: the
-checkpoint stores the class name and :func:`get_model_class` finds the class again.
+checkpoint stores the class name and :func:`get_model_class` finds the class again (both live in
+:mod:`minivae.train.registry`, next to the checkpoint code).
+
+Imports run one way: this module imports :mod:`minivae.train` (for :meth:`Model.fit`,
+:meth:`Model.save`, :meth:`Model.load`); nothing in ``train/`` imports a model.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from minivae._validation import check_array, check_scalar
 from minivae.nn.layer import Layer
+from minivae.train.checkpoint import load_checkpoint, save_checkpoint
+from minivae.train.history import History
+from minivae.train.loop import fit
+from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_model
 
-if TYPE_CHECKING:  # imported lazily at run time: training and checkpoint import this module
-    from minivae.train.checkpoint import Checkpoint
-    from minivae.train.loop import History
+# The registry is re-exported here and from minivae.models: models register with
+# ``from minivae.models.base import register_model``.
+__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "check_mask", "get_model_class",
+           "register_model"]
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
-
-MODEL_REGISTRY: dict[str, type[Model]] = {}
-
-
-def register_model(cls: type[Model]) -> type[Model]:
-    """Class decorator: make ``cls`` loadable from checkpoints by its class name.
-
-    Usage::
-
-        @register_model
-        class LSTMVAE(Model): ...
-    """
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise TypeError(f"register_model expects a Model subclass, got {cls!r}")
-    name = cls.__name__
-    existing = MODEL_REGISTRY.get(name)
-    same = existing is not None and (existing.__module__, existing.__qualname__) == (
-        cls.__module__, cls.__qualname__)
-    if existing is not None and existing is not cls and not same:
-        raise ValueError(
-            f"a model class named {name!r} is already registered (from {existing.__module__}); "
-            "checkpoints identify classes by name, so names must be unique"
-        )
-    MODEL_REGISTRY[name] = cls
-    return cls
-
-
-def get_model_class(name: str) -> type[Model]:
-    """The registered model class called ``name`` (see :func:`register_model`).
-
-    On a miss, every module of the ``minivae.models`` package is imported once (model modules
-    register their classes on import), so a checkpoint of any built-in model loads in a fresh
-    process without the caller importing its module first.
-    """
-    if name not in MODEL_REGISTRY:
-        broken = _import_model_modules()
-        if name not in MODEL_REGISTRY:
-            detail = f"; modules that failed to import: {broken}" if broken else ""
-            raise ValueError(
-                f"unknown model class {name!r}; registered classes: {sorted(MODEL_REGISTRY)} "
-                "(a new model class must be decorated with @register_model and its module "
-                f"imported){detail}"
-            )
-    return MODEL_REGISTRY[name]
-
-
-def _import_model_modules() -> dict[str, str]:
-    """Import every submodule of minivae.models; returns {module: error} for broken ones."""
-    import minivae.models
-
-    broken: dict[str, str] = {}
-    for info in pkgutil.iter_modules(minivae.models.__path__):
-        module = f"minivae.models.{info.name}"
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # report, don't hide: the class may live in that module
-            broken[module] = f"{type(exc).__name__}: {exc}"
-    return broken
-
 
 def check_mask(mask: object, X: np.ndarray, name: str = "mask") -> np.ndarray:
     """Validate a boolean observation mask for ``X`` (True = observed).
@@ -274,15 +222,11 @@ class Model(Layer):
         The returned history is also kept as ``self.history_`` (the marker of a trained model
         that e.g. :class:`~minivae.timeseries.anomaly.AnomalyDetector` looks for).
         """
-        from minivae.train.loop import fit
-
         self.history_ = fit(self, X, **kwargs)
         return self.history_
 
     def save(self, path: str | PathLike, optimizer: object = None, history: object = None) -> None:
         """Write a checkpoint (see :func:`minivae.train.checkpoint.save_checkpoint`)."""
-        from minivae.train.checkpoint import save_checkpoint
-
         save_checkpoint(path, self, optimizer=optimizer, history=history)
 
     @classmethod
@@ -291,9 +235,7 @@ class Model(Layer):
 
         Called on a subclass (``VAE.load``), the checkpoint must hold that class (or a subclass).
         """
-        from minivae.train.checkpoint import load_checkpoint
-
-        ckpt: Checkpoint = load_checkpoint(path)
+        ckpt = load_checkpoint(path)
         if not isinstance(ckpt.model, cls):
             raise ValueError(
                 f"checkpoint {str(path)!r} holds a {type(ckpt.model).__name__}, "

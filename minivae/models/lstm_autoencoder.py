@@ -595,7 +595,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
     Example::
 
         model = LSTMAutoencoder(1, 32, 8, decoder="autoregressive", teacher_forcing=0.5, rng=0)
-        history = model.fit(X, epochs=20, batch_size=32, lr=1e-2, seed=0)   # X: (N, T, 1)
+        history = model.fit(X, epochs=20, batch_size=32, lr=1e-2, rng=0)   # X: (N, T, 1)
         X_hat = model.reconstruct(X)
     """
 

@@ -78,7 +78,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
     Example::
 
         vae = LSTMVAE(1, 32, 4, likelihood="gaussian", rng=0)
-        vae.fit(X, epochs=30, batch_size=32, lr=5e-3, kl_schedule="linear:200", seed=0)
+        vae.fit(X, epochs=30, batch_size=32, lr=5e-3, kl_schedule="linear:200", rng=0)
         score = -vae.reconstruction_log_prob(X_test, n_samples=10, rng=0, per_step=False)
     """
 

@@ -273,16 +273,16 @@ class BaseVAE(Model):
         if p["kind"] == "elbo":
             dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
         else:
-            # -log w_i = rec_i + beta * (log q(z_i|x) - log p(z_i)), each a function of z_i and
-            # (for log q) of mu, logvar directly; z_i = mu + sigma * eps_i carries the rest.
-            k, n, L = p["z"].shape
-            z, g, beta = p["z"], p["g"][..., None], self.kl_weight
-            inv_var = np.exp(-q.logvar)
-            diff = z - q.mu  # (k, N, L)
-            dz = dz.reshape(k, n, L) + beta * g * (z - diff * inv_var)
-            dmu, dlogvar = q.rsample_backward(dz)
-            dmu = dmu + beta * np.sum(g * diff * inv_var, axis=0)
-            dlogvar = dlogvar + beta * np.sum(g * (-0.5 + 0.5 * diff**2 * inv_var), axis=0)
+            # -log w_i = rec_i + beta * (log q(z_i|x) - log p(z_i)), weighted by g_i in the loss.
+            # log q depends on z_i and directly on mu, logvar (its gradients per sample below);
+            # log p(z) = log N(z; 0, I) has d/dz = -z; z_i = mu + sigma * eps_i carries the rest.
+            z, weight = p["z"], self.kl_weight * p["g"][..., None]  # (k, N, L), (k, N, 1)
+            per_sample = DiagonalGaussian(np.broadcast_to(q.mu, z.shape),
+                                          np.broadcast_to(q.logvar, z.shape))
+            dz_logq, dmu_logq, dlogvar_logq = per_sample.log_prob_grad(z)  # each (k, N, L)
+            dmu, dlogvar = q.rsample_backward(dz.reshape(z.shape) + weight * (dz_logq + z))
+            dmu = dmu + np.sum(weight * dmu_logq, axis=0)
+            dlogvar = dlogvar + np.sum(weight * dlogvar_logq, axis=0)
         dlogvar = dlogvar * p["inside"]
         self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
                                                                               copy=False))

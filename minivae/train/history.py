@@ -1,0 +1,96 @@
+"""The record of a training run: one row of numbers per epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class History:
+    """Per-epoch training record.
+
+    ``history["loss"]`` (or ``history.loss``) is a list with one value per epoch.  Keys:
+
+    * ``epoch`` (1-based), ``loss``, ``reconstruction``, ``kl`` and any other part the model's
+      ``loss`` reports (e.g. ``elbo``): means over the epoch's training batches, weighted by
+      batch size;
+    * ``val_loss``, ``val_reconstruction``, ``val_kl`` when there is validation data;
+    * ``kl_per_dim`` (a list of L floats: mean KL of each latent dimension over the validation
+      set, or the training set without one; at most
+      :data:`minivae.train.diagnostics.DIAGNOSTIC_ROWS` rows) and ``active_units`` (Burda et al.,
+      2016) for models with a latent posterior (``fit(..., diagnostics=True)``);
+    * ``beta`` (KL weight of the epoch's last step), ``lr``, ``time`` (seconds).
+
+    Attributes:
+        best_epoch: with early stopping, the epoch with the best monitored value, else None.
+        stopped_early: True when early stopping (or another callback) ended training.
+        stop_reason: why training ended before ``epochs``, else None.
+        steps: number of optimizer steps taken.
+    """
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, list[Any]] = {}
+        self.best_epoch: int | None = None
+        self.stopped_early = False
+        self.stop_reason: str | None = None
+        self.steps = 0
+
+    def append(self, logs: dict[str, Any]) -> None:
+        """Add one epoch's values (keys missing in earlier epochs are allowed)."""
+        for key, value in logs.items():
+            self.metrics.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> list[Any]:
+        if key not in self.metrics:
+            raise KeyError(f"history has no {key!r}; available: {sorted(self.metrics)}")
+        return self.metrics[key]
+
+    def __getattr__(self, name: str) -> list[Any]:
+        metrics = self.__dict__.get("metrics")
+        if metrics is not None and name in metrics:
+            return metrics[name]
+        raise AttributeError(f"History has no attribute or metric {name!r}")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.metrics
+
+    def __len__(self) -> int:
+        return len(self.metrics.get("epoch", []))
+
+    def keys(self) -> list[str]:
+        return list(self.metrics)
+
+    def to_dict(self, include_time: bool = True) -> dict[str, Any]:
+        """A JSON-able copy.  ``include_time=False`` drops the wall-clock ``time`` column, leaving
+        exactly what a seeded run determines (two runs with one seed compare equal)."""
+        metrics = {k: [_plain(v) for v in vals] for k, vals in self.metrics.items()
+                   if include_time or k != "time"}
+        return {"metrics": metrics, "best_epoch": self.best_epoch,
+                "stopped_early": self.stopped_early, "stop_reason": self.stop_reason,
+                "steps": self.steps}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Inverse of :meth:`to_dict`."""
+        h = cls()
+        h.metrics = {k: list(v) for k, v in data["metrics"].items()}
+        h.best_epoch = data.get("best_epoch")
+        h.stopped_early = bool(data.get("stopped_early", False))
+        h.stop_reason = data.get("stop_reason")
+        h.steps = int(data.get("steps", 0))
+        return h
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self)}, keys={sorted(self.metrics)})"
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays -> Python floats/lists (JSON-able)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
