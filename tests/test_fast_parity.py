@@ -63,7 +63,8 @@ def assert_equal_arrays(got: object, want: object, tol: float, floor: float, wha
         assert g.shape == w.shape, f"{what}[{k}]: shape {g.shape} vs {w.shape}"
         scale = max(float(np.max(np.abs(w), initial=0.0)), floor)
         err = float(np.max(np.abs(g.astype(np.float64) - w), initial=0.0))
-        assert err <= tol * scale, f"{what}[{k}]: max|twin - reference| {err:.3g} > {tol:g} * {scale:.3g}"
+        assert err <= tol * scale, (
+            f"{what}[{k}]: max|twin - reference| {err:.3g} > {tol:g} * {scale:.3g}")
 
 
 def both(name: str, *args: object, **kwargs: object) -> tuple[object, object]:
