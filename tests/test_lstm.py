@@ -510,9 +510,13 @@ def test_registered_lstm_gradchecks_pass():
     """The LSTM checks ``python -m minivae.gradcheck`` runs (minivae.gradcheck.checks.lstm)."""
     from minivae.gradcheck.registry import REGISTRY, check_rng_for
 
-    checks = {n: fn for n, fn in REGISTRY.items() if n.split(".")[0] in ("lstm", "lstm_cell")}
+    checks = {n: fn for n, fn in REGISTRY.items()
+              if n.split(".")[0] in ("lstm", "lstm_cell", "lstm_decoder")}
     assert set(checks) == {"lstm", "lstm.stacked", "lstm.lengths", "lstm.stacked_mask",
-                           "lstm_cell"}
+                           "lstm.repeated", "lstm_cell", "lstm_decoder.repeat",
+                           "lstm_decoder.autoregressive.free", "lstm_decoder.autoregressive.tf05",
+                           "lstm_decoder.autoregressive.stacked_tf05",
+                           "lstm_decoder.autoregressive.stacked_tf1"}
     for name, check in checks.items():
         results = check(check_rng_for(0, name))
         assert results, name
