@@ -16,6 +16,7 @@ The pool keeps at most :data:`MAX_POOLED_BYTES` of free buffers (the most recent
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -26,6 +27,7 @@ MAX_POOLED_BYTES = 256 * 2**20
 _Key = tuple[tuple[int, ...], str]
 _free: OrderedDict[_Key, list[np.ndarray]] = OrderedDict()
 _free_bytes = 0
+_lock = threading.RLock()  # a cache may die in any thread (re-entrant: or inside the gc)
 
 
 class Lease:
@@ -40,11 +42,12 @@ class Lease:
         """An uninitialised C-contiguous array of ``shape`` and ``dtype`` for this lease."""
         global _free_bytes
         key = (tuple(int(s) for s in shape), np.dtype(dtype).str)
-        stack = _free.get(key)
-        if stack:
-            buf = stack.pop()
-            _free_bytes -= buf.nbytes
-        else:
+        with _lock:
+            stack = _free.get(key)
+            buf = stack.pop() if stack else None
+            if buf is not None:
+                _free_bytes -= buf.nbytes
+        if buf is None:
             buf = np.empty(key[0], dtype=dtype)
         self._arrays.append(buf)
         return buf
@@ -58,18 +61,20 @@ class Lease:
 
 def _give_back(arrays: list[np.ndarray]) -> None:
     global _free_bytes
-    for buf in arrays:
-        key = (buf.shape, buf.dtype.str)
-        _free.setdefault(key, []).append(buf)
-        _free.move_to_end(key)
-        _free_bytes += buf.nbytes
-    while _free_bytes > MAX_POOLED_BYTES and _free:
-        _, stack = _free.popitem(last=False)  # the least recently returned shape goes first
-        _free_bytes -= sum(b.nbytes for b in stack)
+    with _lock:
+        for buf in arrays:
+            key = (buf.shape, buf.dtype.str)
+            _free.setdefault(key, []).append(buf)
+            _free.move_to_end(key)
+            _free_bytes += buf.nbytes
+        while _free_bytes > MAX_POOLED_BYTES and _free:
+            _, stack = _free.popitem(last=False)  # the least recently returned shape goes first
+            _free_bytes -= sum(b.nbytes for b in stack)
 
 
 def clear() -> None:
     """Drop every free buffer (their memory goes back to the allocator)."""
     global _free_bytes
-    _free.clear()
-    _free_bytes = 0
+    with _lock:
+        _free.clear()
+        _free_bytes = 0
