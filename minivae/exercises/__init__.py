@@ -78,8 +78,8 @@ from minivae.nn.dense import Dense
 from minivae.nn.functional import sigmoid, softplus
 from minivae.nn.lstm import (
     LSTMLayer,
-    _sequence_backward,
-    _sequence_forward,
+    lstm_backward,
+    lstm_forward,
     lstm_step_backward,
     lstm_step_forward,
 )
@@ -1482,9 +1482,9 @@ _CATALOGUE = [
     ("lstm_step_backward", _STEP_BWD_SIG, check_lstm_step_backward, lstm_step_backward,
      (lstm_step_backward,), "05_rnn_lstm_bptt"),
     ("lstm_forward", _SEQ_FWD_SIG, check_lstm_forward, _lstm_forward_solution,
-     (LSTMLayer._forward, _sequence_forward), "05_rnn_lstm_bptt"),
+     (LSTMLayer._forward, lstm_forward), "05_rnn_lstm_bptt"),
     ("lstm_backward", _SEQ_BWD_SIG, check_lstm_backward, _lstm_backward_solution,
-     (LSTMLayer.backward, _sequence_backward), "05_rnn_lstm_bptt"),
+     (LSTMLayer.backward, lstm_backward), "05_rnn_lstm_bptt"),
 ]
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).

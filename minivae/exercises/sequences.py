@@ -51,6 +51,7 @@ from minivae.exercises import Exercise, ExerciseResult, _Grader, _Mistake, _rng
 from minivae.experiments.mnist import norm_ppf as _norm_ppf_reference
 from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder, LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.nn.decoders import autoregressive_forward
 from minivae.nn.functional import log_mean_exp
 from minivae.nn.lstm import lstm_step_forward
 from minivae.nn.sequence import RepeatVector
@@ -123,7 +124,7 @@ def check_repeat_vector_backward(fn: Callable[..., Any], *, raise_on_fail: bool 
 # ===================================================================== free-running decoding
 _DECODE_SIG = (
     "free_running_decode(model, z, T) -> mean;  model: an autoregressive LSTMAutoencoder or "
-    "LSTMVAE (model.init_h, model.init_c, model.decoder_cells, model.out_proj), z: (N, L); "
+    "LSTMVAE (model.decoder.init_h, .init_c, .cells, .out_proj), z: (N, L); "
     "mean: (N, T, D), the predicted means, each step fed the previous step's predicted mean "
     "(a zero start token at t = 0)"
 )
@@ -136,17 +137,18 @@ def _decode_variant(model: BaseLSTMAutoencoder, z: np.ndarray, T: int, *, tanh_h
     output of two steps back))."""
     N = z.shape[0]
     D, H, nl = model.input_dim, model.hidden_size, model.num_layers
-    h0 = z @ model.init_h.params["W"] + model.init_h.params["b"]
+    dec = model.decoder
+    h0 = z @ dec.init_h.params["W"] + dec.init_h.params["b"]
     h0 = np.tanh(h0) if tanh_h0 else h0
-    c0 = z @ model.init_c.params["W"] + model.init_c.params["b"]
+    c0 = z @ dec.init_c.params["W"] + dec.init_c.params["b"]
     hs = [h0[:, l * H:(l + 1) * H] for l in range(nl)]
     cs = [c0[:, l * H:(l + 1) * H] if use_c0 else np.zeros((N, H)) for l in range(nl)]
-    W, b = model.out_proj.params["W"], model.out_proj.params["b"]
+    W, b = dec.out_proj.params["W"], dec.out_proj.params["b"]
     means = np.zeros((N, T, D))
     prev, before = np.zeros((N, D)), np.zeros((N, D))
     for t in range(T):
         inp = prev
-        for l, cell in enumerate(model.decoder_cells):
+        for l, cell in enumerate(dec.cells):
             p = cell.params
             hs[l], cs[l], _ = lstm_step_forward(inp, hs[l], cs[l], p["Wx"], p["Wh"], p["b"])
             inp = hs[l]
@@ -492,7 +494,7 @@ _CATALOGUE = [
     ("repeat_vector_backward", _REPEAT_SIG, check_repeat_vector_backward, _repeat_solution,
      (RepeatVector.backward,), "06_lstm_autoencoder_decoders"),
     ("free_running_decode", _DECODE_SIG, check_free_running_decode, _decode_solution,
-     (BaseLSTMAutoencoder._decode_autoregressive,), "06_lstm_autoencoder_decoders"),
+     (autoregressive_forward,), "06_lstm_autoencoder_decoders"),
     ("point_adjust", _PA_SIG, check_point_adjust, _point_adjust_solution,
      (_point_adjust_reference,), "07_lstm_vae_anomaly_detection"),
     ("gp_posterior", _GP_SIG, check_gp_posterior, _gp_solution,
