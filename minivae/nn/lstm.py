@@ -158,7 +158,6 @@ def lstm_step_backward(
     return dx, dh_prev, dc_prev, dWx, dWh, db
 
 
-
 # ============================================================================ whole sequence
 class LSTMCache(NamedTuple):
     """What :func:`lstm_forward` keeps for :func:`lstm_backward`: every step's cache, in order,
@@ -290,6 +289,7 @@ def _own_cache(cache: object) -> LSTMCache:
         )
     return cache
 
+
 # ============================================================================ shared helpers
 def _init_lstm_params(
     layer: Layer, input_size: int, hidden_size: int, rng: np.random.Generator
@@ -396,8 +396,6 @@ def _is_clean(a: object, dtype: np.dtype) -> bool:
         and a.size > 0
         and bool(np.isfinite(np.add.reduce(a, axis=None)))
     )
-
-
 
 
 # ============================================================================ layers
