@@ -1,8 +1,14 @@
 """Scratch buffers for the compiled twins, reused from call to call, and safely.
 
-Why: an LSTM forward keeps (T, N, 4H) arrays for its backward, several MB.  Allocated afresh at
-every call, every first touch of one of their 4 KiB pages is a page fault, which measured as
-much time as the arithmetic of the forward pass.  So the twins take these arrays from a pool.
+Why: an LSTM forward keeps (T, N, 4H) arrays for its backward, several MB.  Memory the process
+has not touched yet costs a page fault per 4 KiB page on first use.  With one fixed batch shape
+glibc's allocator hands the same heap blocks back call after call, so fresh arrays cost nothing
+(measured, W2 training step: 1 page fault per step with or without this pool).  But a real
+training run mixes shapes — a smaller last batch every epoch, validation and ``reconstruct``
+passes — and then the freed blocks no longer fit: measured on an LSTM-VAE (H = 64, T = 100)
+alternating batches of 64 and 50 and a 200-sequence reconstruct, about 4,000 page faults and
+16 ms of kernel time per iteration (10% of it) without the pool, 130 faults and 1 ms with it.
+(The per-layer workspaces this replaces were re-allocated at every shape change: 3,500 faults.)
 
 When a buffer may be reused: a forward takes its buffers through a :class:`Lease` that it stores
 in the cache it returns; the lease gives them back to the pool when it is garbage, i.e. when
