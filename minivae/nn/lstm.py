@@ -6,10 +6,10 @@ This file is the lesson's LSTM, written as the lesson writes it on the board: on
 (:func:`lstm_backward`).  The layers below (:class:`LSTMLayer`, :class:`LSTM`,
 :class:`LSTMCell`) only validate their inputs, call these functions and accumulate gradients.
 
-The functions marked ``@reference`` are what runs by default; :mod:`minivae.twins` may run a
-compiled twin of a ``@reference`` function instead, a function with the same signature that
-returns the same numbers (held to this code within 1e-12 in float64 by
-``tests/test_fast_parity.py``).  ``fn.reference`` is always the code written here.
+The functions marked ``@reference`` are the code that runs unless :mod:`minivae.twins` has a
+compiled twin installed for them (how to choose is explained there): a function with the same
+signature that returns the same numbers, held to this code within 1e-12 in float64 by
+``tests/test_fast_parity.py``.  ``fn.reference`` is always the code written here.
 
 One time step
 -------------
