@@ -152,23 +152,48 @@ def test_pooled_buffers_never_alias_returned_arrays(T, N):
         np.testing.assert_array_equal(got, want)
 
 
-def test_a_buffer_is_reused_only_after_its_cache_is_gone():
+def test_a_buffer_is_reused_only_after_the_backward_that_consumed_its_cache():
     p = problem(np.random.default_rng(6), 4, 5, 2, 3)
     workspace.clear()
+
+    def leased(cache):
+        return {id(a) for a in cache.take("test")[2:]}  # gates, h_prev, c_prev, tanh_c
+
     *_, cache1 = K.lstm_forward(*(p[k] for k in ARGS))
-    *_, cache2 = K.lstm_forward(*(p[k] for k in ARGS))  # cache1 alive: fresh buffers
-    ids1 = {id(a) for a in cache1.arrays[2:]}
-    assert ids1.isdisjoint(id(a) for a in cache2.arrays[2:])
-    gates1 = cache1.arrays.gates.copy()
-    want = K.lstm_backward(p["dhs"], None, None, cache1)
-    del cache1
-    gc.collect()
-    *_, cache3 = K.lstm_forward(*(p[k] for k in ARGS))  # now cache1's buffers come back
-    assert ids1 == {id(a) for a in cache3.arrays[2:]}
-    np.testing.assert_array_equal(cache3.arrays.gates, gates1)
+    *_, cache2 = K.lstm_forward(*(p[k] for k in ARGS))  # cache1 not backpropagated yet
+    ids1, ids2 = leased(cache1), leased(cache2)
+    assert ids1.isdisjoint(ids2)
+    want = K.lstm_backward(p["dhs"], None, None, cache1)  # consumes cache1: buffers back
+    # a second backward right away takes them back out of the pool: the same numbers
+    for got, w in zip(K.lstm_backward(p["dhs"], None, None, cache1), want):
+        np.testing.assert_array_equal(got, w)
+    *_, cache3 = K.lstm_forward(*(p[k] for k in ARGS))
+    assert leased(cache3) == ids1  # the most recently released buffers, reused
+    with pytest.raises(RuntimeError, match="reused by a later forward"):
+        K.lstm_backward(p["dhs"], None, None, cache1)  # cache3 holds its buffers now
     for got, w in zip(K.lstm_backward(p["dhs"], None, None, cache3), want):
         np.testing.assert_array_equal(got, w)
-    assert cache2.arrays.gates.shape == (5, 4, 12)
+    del cache2  # never backpropagated: its buffers come back when it is garbage
+    gc.collect()
+    *_, cache4 = K.lstm_forward(*(p[k] for k in ARGS))
+    assert leased(cache4) in (ids1, ids2)
+
+
+def test_a_decoder_cache_is_released_by_its_backward_too():
+    rng = np.random.default_rng(7)
+    p = problem(rng, 5, 4, 2, 3)
+    W, b = rng.standard_normal((3, 2)), np.zeros(2)
+    workspace.clear()
+    y, cache = K.ar_decoder_forward(p["h0"], p["c0"], (p["Wx"], p["Wh"], p["b"]), W, b, 4)
+    assert workspace.free_bytes() == 0
+    want = K.ar_decoder_backward(np.ones_like(y), cache)
+    assert workspace.free_bytes() > 0
+    again = K.ar_decoder_backward(np.ones_like(y), cache)  # reclaimed: nothing reused it
+    for g, w in zip(again[:2] + again[3:], want[:2] + want[3:]):  # dh0, dc0, dW, db
+        np.testing.assert_array_equal(g, w)
+    K.ar_decoder_forward(p["h0"], p["c0"], (p["Wx"], p["Wh"], p["b"]), W, b, 4)
+    with pytest.raises(RuntimeError, match="reused by a later forward"):
+        K.ar_decoder_backward(np.ones_like(y), cache)
 
 
 def test_pool_is_bounded(monkeypatch):
@@ -178,10 +203,10 @@ def test_pool_is_bounded(monkeypatch):
     for n in range(1, 6):
         lease.take((n, 100), np.float64)  # 0.8 kB .. 4 kB: 12 kB in all
     del lease
-    assert 7_000 <= workspace._free_bytes <= 10_000  # the oldest shapes went first
+    assert 7_000 <= workspace.free_bytes() <= 10_000  # the oldest shapes went first
     assert (5, 100) in {key[0] for key in workspace._free}
     workspace.clear()
-    assert workspace._free_bytes == 0
+    assert workspace.free_bytes() == 0
 
 
 # ----------------------------------------------------------------------------- Adam

@@ -88,7 +88,7 @@ import numpy as np
 from numba import njit
 
 from minivae.fast.activations import sigmoid, tanh
-from minivae.fast.workspace import Lease
+from minivae.fast.workspace import Lease, LeasedCache
 
 _FAST_REDUCE = {"reassoc", "contract", "nsz"}
 _FAST_ELEMENTWISE = {"contract", "nsz"}
@@ -546,15 +546,16 @@ def _cache_error(fn: str, cache: object, want: str) -> TypeError:
 
 
 # ============================================================================ sequence twins
-class SeqCache:
+class SeqCache(LeasedCache):
     """What :func:`lstm_forward` / :func:`lstm_forward_repeated` hand to their backward: the
-    kernel arrays (on lease from :mod:`minivae.fast.workspace`), the weights, and whether the
-    input was repeated."""
+    kernel arrays (:class:`SeqArrays`, on lease from :mod:`minivae.fast.workspace`: one backward
+    reads them), the weights, and whether the input was repeated."""
 
-    __slots__ = ("arrays", "weights", "repeated", "lease", "__weakref__")
+    __slots__ = ("weights", "repeated")
 
     def __init__(self, arrays: SeqArrays, weights: Weights, repeated: bool, lease: Lease) -> None:
-        self.arrays, self.weights, self.repeated, self.lease = arrays, weights, repeated, lease
+        super().__init__(arrays, lease)
+        self.weights, self.repeated = weights, repeated
 
 
 def _sequence_forward(x_tm: np.ndarray, T: int, h0: np.ndarray, c0: np.ndarray, Wx: np.ndarray,
@@ -628,9 +629,10 @@ def lstm_forward_repeated(
 
 
 def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.ndarray | None,
-                       cache: SeqCache):
-    """The shared part of the two backward twins -> (dx time-major, dh0, dc0, dWx, dWh, db)."""
-    s, w = cache.arrays, cache.weights
+                       cache: SeqCache, name: str):
+    """The shared part of the two backward twins -> (dx time-major, dh0, dc0, dWx, dWh, db).
+    Releases the cache's buffers when done."""
+    s, w = cache.take(name), cache.weights
     T, N, H = s.h_prev.shape
     D = s.x.shape[2]
     dtype = s.gates.dtype
@@ -654,6 +656,7 @@ def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.n
                    np.zeros((n_chunks, H, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, 4 * H), dtype=dtype))
     _run_chunks(_seq_backward_chunk, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
+    cache.release()
     return dx_tm, dh0, dc0, g.dWx.sum(axis=0), g.dWh.sum(axis=0), g.db.sum(axis=0)
 
 
@@ -668,7 +671,7 @@ def lstm_backward(
     dWx: (D, 4H), dWh: (H, 4H), db: (4H,) (fresh arrays)."""
     if not isinstance(cache, SeqCache) or cache.repeated:
         raise _cache_error("lstm_backward", cache, "SeqCache of lstm_forward")
-    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache)
+    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache, "lstm_backward")
     return (dx_tm.transpose(1, 0, 2).copy(), *rest)  # type: ignore[return-value]
 
 
@@ -682,7 +685,7 @@ def lstm_backward_repeated(
     dz: (N, D), the sum over the steps."""
     if not isinstance(cache, SeqCache) or not cache.repeated:
         raise _cache_error("lstm_backward_repeated", cache, "SeqCache of lstm_forward_repeated")
-    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache)
+    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache, "lstm_backward_repeated")
     return (dx_tm[0], *rest)  # type: ignore[return-value]
 
 
@@ -935,15 +938,16 @@ def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[n
     _copy(dc0[n0:n1], dc)
 
 
-class DecoderCache:
-    """What :func:`ar_decoder_forward` hands to :func:`ar_decoder_backward`."""
+class DecoderCache(LeasedCache):
+    """What :func:`ar_decoder_forward` hands to :func:`ar_decoder_backward` (the arrays are on
+    lease: one backward reads them)."""
 
-    __slots__ = ("arrays", "weights", "out_weights", "lease", "__weakref__")
+    __slots__ = ("weights", "out_weights")
 
     def __init__(self, arrays: DecoderArrays, weights: Weights, out_weights: OutWeights,
                  lease: Lease) -> None:
-        self.arrays, self.weights, self.out_weights, self.lease = (arrays, weights, out_weights,
-                                                                   lease)
+        super().__init__(arrays, lease)
+        self.weights, self.out_weights = weights, out_weights
 
 
 def ar_decoder_forward(
@@ -998,7 +1002,7 @@ def ar_decoder_backward(
            np.ndarray]:
     """Backward of :func:`ar_decoder_forward`: dy: (N, T, O) -> dh0, dc0: (N, H),
     (dWx, dWh, db) of the cell, dW: (H, O), db: (O,) (fresh arrays)."""
-    s, w, ow = cache.arrays, cache.weights, cache.out_weights
+    s, w, ow = cache.take("ar_decoder_backward"), cache.weights, cache.out_weights
     T, N, D = s.xs.shape
     H, O = ow.W.shape
     dtype = s.xs.dtype
@@ -1011,5 +1015,6 @@ def ar_decoder_backward(
                                   for shape in ((D, 4 * H), (H, 4 * H), (4 * H,)))),
                      np.zeros((n_chunks, H, O), dtype=dtype), np.zeros((n_chunks, O), dtype=dtype))
     _run_chunks(_ar_backward_chunk, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
+    cache.release()
     cell = (g.cell.dWx.sum(axis=0), g.cell.dWh.sum(axis=0), g.cell.db.sum(axis=0))
     return dh0, dc0, cell, g.dW.sum(axis=0), g.db.sum(axis=0)
