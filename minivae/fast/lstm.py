@@ -213,14 +213,14 @@ def _gates_forward_row(a, c_prev, gates, tanh_c, c, h):  # type: ignore[no-untyp
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _gates_backward_row(dh, dc, gates, c_prev, tanh_c, da):  # type: ignore[no-untyped-def]
-    """dh: (H,) total dL/dh_t; dc: (H,) dL/dc_t from the next step, overwritten with
-    dL/dc_{t-1}; gates: (4H,), c_prev, tanh_c: (H,) from the forward -> da: (4H,) gradient wrt
-    the pre-activations."""
+def _gates_backward_row(dh, dhs, use_dhs, dc, gates, c_prev, tanh_c, da):  # type: ignore[no-untyped-def]  # noqa: E501
+    """dh: (H,) dL/dh_t from the next step (plus dhs: (H,) from this step's output when
+    ``use_dhs``); dc: (H,) dL/dc_t, overwritten with dL/dc_{t-1}; gates: (4H,), c_prev,
+    tanh_c: (H,) from the forward -> da: (4H,) gradient wrt the pre-activations."""
     H = dh.shape[0]
     one = da.dtype.type(1.0)
     for k in range(H):
-        dhk = dh[k]
+        dhk = dh[k] + dhs[k] if use_dhs else dh[k]
         ig = gates[k]
         fg = gates[H + k]
         gg = gates[2 * H + k]
@@ -254,18 +254,24 @@ def _gates_forward(a, c_prev, valid, gates, tanh_c, c, h):  # type: ignore[no-un
 
 
 @njit(**_JIT)
-def _gates_backward(dh, dc, gates, c_prev, tanh_c, valid, da):  # type: ignore[no-untyped-def]
+def _gates_backward(dh, dhs, n0, t, dc, gates, c_prev, tanh_c, valid, da):  # type: ignore[no-untyped-def]  # noqa: E501
     """Backward gate math of one step for a block of M batch rows.
 
-    dh: (M, H) total dL/dh_t; dc: (M, H) dL/dc_t, overwritten with dL/dc_{t-1} for valid rows;
-    gates: (M, 4H), c_prev, tanh_c: (M, H) from the forward; valid: (M,) bool.
-    Writes da: (M, 4H), the gradient wrt the pre-activations (0 for padded rows, whose carried
-    state passes dh and dc through unchanged).
+    dh: (M, H) dL/dh_t from the next step, plus ``dhs[n0 + m, t]`` (dhs: (N, T, H)) from this
+    step's output, unless dhs is (0, 0, 0) (no output gradient); dc: (M, H) dL/dc_t,
+    overwritten with dL/dc_{t-1} for valid rows; gates: (M, 4H), c_prev, tanh_c: (M, H) from
+    the forward; valid: (M,) bool.  Writes da: (M, 4H), the gradient wrt the pre-activations
+    (0 for padded rows, whose carried state passes dh and dc through unchanged).
+    (dhs is indexed here, not sliced by the caller, so that each row is a contiguous 1-D view
+    to the compiler, which then vectorizes the row loop.)
     """
     zero = da.dtype.type(0.0)
+    use_dhs = dhs.shape[0] > 0
     for m in range(dh.shape[0]):
         if valid[m]:
-            _gates_backward_row(dh[m], dc[m], gates[m], c_prev[m], tanh_c[m], da[m])
+            dhs_row = dhs[n0 + m, t] if use_dhs else dh[m]
+            _gates_backward_row(dh[m], dhs_row, use_dhs, dc[m], gates[m], c_prev[m], tanh_c[m],
+                                da[m])
         else:
             da[m, :] = zero
 
@@ -405,7 +411,6 @@ def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # ty
     """
     T = s.gates.shape[0]
     repeated = s.x.shape[0] == 1
-    use_dhs = dhs.shape[0] > 0
     H = w.Wh.shape[0]
     G = 4 * H
     nc = n1 - n0
@@ -421,13 +426,9 @@ def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # ty
     dWx, dWh, db = g.dWx[ci], g.dWh[ci], g.db[ci]
     for t in range(T - 1, -1, -1):
         valid = s.valid[t, n0:n1]
-        if use_dhs:  # this step's own output (ignored at padded steps, whose hs is 0)
-            for m in range(nc):
-                if valid[m]:
-                    for k in range(H):
-                        dh[m, k] += dhs[n0 + m, t, k]
-        _gates_backward(dh, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1], s.tanh_c[t, n0:n1],
-                        valid, da)
+        # (this step's own output gradient dhs[:, t] is added where the step is valid)
+        _gates_backward(dh, dhs, n0, t, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
+                        s.tanh_c[t, n0:n1], valid, da)
         # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
         _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
         if repeated:  # x Wx + b is the same at every step: its gradients need only sum_t da_t
@@ -731,7 +732,8 @@ def _step_backward(dh, dc, s, Wx, Wh, g):  # type: ignore[no-untyped-def]
     entry."""
     N, H = dh.shape
     da = np.empty((N, 4 * H), dtype=dh.dtype)
-    _gates_backward(dh, dc, s.gates, s.c_prev, s.tanh_c, np.ones(N, dtype=np.bool_), da)
+    _gates_backward(dh, np.zeros((0, 0, 0), dtype=dh.dtype), 0, 0, dc, s.gates, s.c_prev,
+                    s.tanh_c, np.ones(N, dtype=np.bool_), da)
     _gemm_nt(da, Wx, g.dx)  # dx = da Wx^T
     _gemm_nt(da, Wh, g.dh_prev)  # dh_prev = da Wh^T
     _gemm_tn(s.x, da, g.dWx)  # dWx = x^T da
@@ -904,6 +906,7 @@ def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[n
     dy_t = np.empty((nc, O), dtype=dt)
     du = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
     du_in = np.empty((nc, D), dtype=dt)
+    no_dhs = np.zeros((0, 0, 0), dtype=dt)  # the output gradient is already in dh
     dWx, dWh, db = g.cell.dWx[ci], g.cell.dWh[ci], g.cell.db[ci]
     dW, dbo = g.dW[ci], g.db[ci]
     for t in range(T - 1, -1, -1):
@@ -916,8 +919,8 @@ def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[n
         _gemm_tn(s.tops[t, n0:n1], dy_t, dW)  # dW += h_t^T dy_t
         _add_rows(dbo, dy_t)
         _gemm_nt(dy_t, ow.W, dh)  # dh_t += dy_t W^T
-        _gates_backward(dh, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1], s.tanh_c[t, n0:n1],
-                        s.valid[t, n0:n1], da)
+        _gates_backward(dh, no_dhs, 0, 0, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
+                        s.tanh_c[t, n0:n1], s.valid[t, n0:n1], da)
         _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
         _gemm_tn(s.xs[t, n0:n1], da, dWx)  # dWx += u_t^T da_t
         _add_rows(db, da)
