@@ -41,8 +41,8 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   caller adds the copies; no two threads ever write the same memory.
 * **Reused buffers.**  The (T, N, 4H) cache arrays are several MB, and in a training run whose
   batch shapes vary, fresh ones cost page faults (measured: 10% of the run time, see
-  :mod:`minivae.fast.workspace`).  They come from a pool that takes a buffer back only when the
-  cache holding it is gone.
+  :mod:`minivae.fast.workspace`).  They come from a pool that takes a buffer back after the
+  backward that consumed its cache (so the next forward writes into cache-warm memory).
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
   spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains how ``fit``
   pins BLAS to one thread while an LSTM model trains (measured 1.7x per step).
