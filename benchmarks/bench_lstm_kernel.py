@@ -1,9 +1,9 @@
 """Microbenchmark: one LSTM layer, forward + backward over a whole sequence.
 
-Compares the NumPy reference (``minivae.nn.lstm.LSTMLayer`` on the NumPy backend), the Numba
-kernels (``minivae.fast``) and, when installed, ``torch.nn.LSTM`` (2 threads; also run in a
-subprocess with glibc's malloc tuned so that large buffers are reused instead of mmap'ed and
-unmapped every call).
+Compares the NumPy reference (``minivae.nn.lstm.LSTMLayer`` on the NumPy backend: the loop of
+``lstm_forward`` / ``lstm_backward``), their compiled twins (``minivae.fast.lstm``) and, when
+installed, ``torch.nn.LSTM`` (2 threads; also run in a subprocess with glibc's malloc tuned so
+that large buffers are reused instead of mmap'ed and unmapped every call).
 
 Reported per case: median wall time after warm-up, and the median CPU time of the process (on a
 shared machine the wall time suffers from other jobs; CPU time shows the work actually done).
@@ -75,13 +75,11 @@ def bench_numpy(p: dict[str, np.ndarray], repeat: int) -> tuple[float, float]:
 
 
 def bench_numba(p: dict[str, np.ndarray], repeat: int) -> tuple[float, float]:
-    from minivae.fast import numba_kernels
-
-    k = numba_kernels()
+    from minivae.fast import lstm as k
 
     def step() -> None:
         _, _, _, cache = k.lstm_forward(p["x"], p["h0"], p["h0"], p["Wx"], p["Wh"], p["b"])
-        k.lstm_backward(p["dhs"], None, None, cache, p["Wx"], p["Wh"])
+        k.lstm_backward(p["dhs"], None, None, cache)
 
     return measure(step, repeat)
 

@@ -301,16 +301,16 @@ def check_equivalence() -> float:
         t = TorchLSTMVAE(2, 5, 3, decoder=tkind).double()
         lstm(t.encoder, m.encoder.layers[0])
         dense(t.to_latent, m.to_latent)
-        dense(t.out, m.out_proj)
+        dense(t.out, m.decoder.out_proj)
         if kind == "repeat":
-            lstm(t.decoder, m.decoder_lstm.layers[0])
+            lstm(t.decoder, m.decoder.lstm.layers[0])
         else:
-            dense(t.init_h, m.init_h)
-            dense(t.init_c, m.init_c)
+            dense(t.init_h, m.decoder.init_h)
+            dense(t.init_c, m.decoder.init_c)
             if tkind == "autoregressive":
-                lstm(t.cell, m.decoder_cells[0], suffix="")
+                lstm(t.cell, m.decoder.cells[0], suffix="")
             else:
-                lstm(t.decoder, m.decoder_cells[0])
+                lstm(t.decoder, m.decoder.cells[0])
         X, eps = rng.standard_normal((4, 6, 2)), rng.standard_normal((4, 3))
         diffs.append(abs(m.loss(X, eps=eps)[0] - t.loss(t64(X), t64(eps)).item()))
     return max(diffs)
@@ -360,9 +360,9 @@ def jit_child(args: argparse.Namespace) -> None:
     import numpy as np
 
     t0 = time.perf_counter()
-    from minivae.fast import numba_kernels
+    from minivae.fast import adam as ka
+    from minivae.fast import lstm as k  # imports numba and the kernel module (no compilation yet)
 
-    k = numba_kernels()  # imports numba and the kernel modules (no compilation yet)
     res: dict[str, Any] = {"import_s": time.perf_counter() - t0, "first": {}, "second": {},
                            "import_cpu_s": time.process_time()}
     dt = args.dtype
@@ -384,16 +384,18 @@ def jit_child(args: argparse.Namespace) -> None:
         "lstm_forward": lambda: k.lstm_forward(x, h0, c0, Wx, Wh, b),
         "lstm_forward(mask)": lambda: k.lstm_forward(x, h0, c0, Wx, Wh, b, valid),
         "lstm_backward": lambda: k.lstm_backward(arr(N, T, H), arr(N, H), None,
-                                                 k.lstm_forward(x, h0, c0, Wx, Wh, b)[3], Wx, Wh),
+                                                 k.lstm_forward(x, h0, c0, Wx, Wh, b)[3]),
+        "lstm_forward_repeated": lambda: k.lstm_forward_repeated(x[:, 0], T, h0, c0, Wx, Wh, b),
+        "lstm_backward_repeated": lambda: k.lstm_backward_repeated(
+            arr(N, T, H), None, None, k.lstm_forward_repeated(x[:, 0], T, h0, c0, Wx, Wh, b)[3]),
         "lstm_step_forward": lambda: k.lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b),
         "lstm_step_backward": lambda: k.lstm_step_backward(
             arr(N, H), arr(N, H), k.lstm_step_forward(x[:, 0], h0, c0, Wx, Wh, b)[2]),
-        "adam_update": lambda: k.adam_update(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1, 0.0, False),
+        "adam_update": lambda: ka.adam_update(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 1, 0.0, False),
         "ar_decoder_forward": lambda: k.ar_decoder_forward(
-            x, feed, h0, c0, Wx, Wh, b, Wout, bout, T),
+            h0, c0, (Wx, Wh, b), Wout, bout, T, x, feed),
         "ar_decoder_backward": lambda: k.ar_decoder_backward(
-            arr(N, T, 2 * D), k.ar_decoder_forward(None, None, h0, c0, Wx, Wh, b, Wout, bout,
-                                                   T)[1], Wx, Wh, Wout),
+            arr(N, T, 2 * D), k.ar_decoder_forward(h0, c0, (Wx, Wh, b), Wout, bout, T)[1]),
     }
     for round_ in ("first", "second"):
         cpu0 = time.process_time()
@@ -626,30 +628,28 @@ def _targeted(c: Case, model, opt, X, step_ms: float) -> None:
                      cpu(lambda: _sigmoid_exp_recip(logits))))
         return _print_rows(rows, step_ms)
     H, T, B = c.H, c.T, c.B
-    decoder = (model.decoder_lstm.layers[0] if c.kind == "repeat" else model.decoder_cells[0])
+    decoder = (model.decoder.lstm.layers[0] if c.kind == "repeat" else model.decoder.cells[0])
     tot = {"fwd": 0.0, "mm_f": 0.0, "bwd": 0.0, "mm_b": 0.0, "sig": 0.0}
     for layer in (model.encoder.layers[0], decoder):  # T steps each, with their own shapes
         for key, ms in _lstm_step_costs(layer, B, H, cpu).items():
             tot[key] += T * ms
     Wx_enc = model.encoder.layers[0].params["Wx"]
     da = np.ones((B, 4 * H), dtype=Wx_enc.dtype)
-    # The step functions: what LSTMCell runs (the step-loop decoder); LSTMLayer's own loop
-    # (nn.lstm._sequence_forward/_backward) does the same math with the products hoisted, so
-    # for the layer these rows are an upper bound (see the cProfile above for what it costs).
-    rows.append(("lstm_step_forward (as LSTMCell runs it), enc + dec, T steps each",
+    # The step functions: what the reference loops (lstm_forward, the decoders) call T times.
+    rows.append(("lstm_step_forward, enc + dec, T steps each",
                  tot["fwd"]))
     rows.append(("   of which the matrix products x Wx + h Wh + b", tot["mm_f"]))
     rows.append(("   of which the 3 gate sigmoids (stable np.where form)", tot["sig"]))
     a = np.zeros((B, 4 * H), dtype=model.dtype)
     rows.append(("   (alternative: one 1 / (1 + exp(-x)) over the (B, 4H) block)",
                  2 * T * cpu(lambda: _sigmoid_exp_recip(a), 200)))
-    rows.append(("lstm_step_backward (as LSTMCell runs it), enc + dec, T steps each",
+    rows.append(("lstm_step_backward, enc + dec, T steps each",
                  tot["bwd"]))
     rows.append(("   of which the 4 matrix products", tot["mm_b"]))
     rows.append(("   of which encoder dx = da @ Wx.T (never used)",
                  T * cpu(lambda: da @ Wx_enc.T, 200)))
     if c.kind == "autoregressive":
-        cell = model.decoder_cells[0]
+        cell = model.decoder.cells[0]
         x_t = np.ones((B, c.D), dtype=cell.dtype)
         h = np.full((B, H), 0.1, dtype=cell.dtype)
         Wx, Wh, b = cell.params["Wx"], cell.params["Wh"], cell.params["b"]

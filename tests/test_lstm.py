@@ -510,9 +510,13 @@ def test_registered_lstm_gradchecks_pass():
     """The LSTM checks ``python -m minivae.gradcheck`` runs (minivae.gradcheck.checks.lstm)."""
     from minivae.gradcheck.registry import REGISTRY, check_rng_for
 
-    checks = {n: fn for n, fn in REGISTRY.items() if n.split(".")[0] in ("lstm", "lstm_cell")}
+    checks = {n: fn for n, fn in REGISTRY.items()
+              if n.split(".")[0] in ("lstm", "lstm_cell", "lstm_decoder")}
     assert set(checks) == {"lstm", "lstm.stacked", "lstm.lengths", "lstm.stacked_mask",
-                           "lstm_cell"}
+                           "lstm.repeated", "lstm_cell", "lstm_decoder.repeat",
+                           "lstm_decoder.autoregressive.free", "lstm_decoder.autoregressive.tf05",
+                           "lstm_decoder.autoregressive.stacked_tf05",
+                           "lstm_decoder.autoregressive.stacked_tf1"}
     for name, check in checks.items():
         results = check(check_rng_for(0, name))
         assert results, name
@@ -548,3 +552,207 @@ def test_repeat_vector():
         layer.backward(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="x must have 2 dimensions"):
         layer(np.zeros((2, 3, 2)))
+
+
+# ----------------------------------------------------------------------------- what runs
+def test_layer_runs_the_step_loop_of_the_lesson(monkeypatch, each_backend):
+    """On the numpy backend LSTM.forward/backward are the loops of lstm_forward/lstm_backward:
+    lstm_step_forward runs T times per layer and lstm_step_backward T times in backward.  (On
+    the numba backend the sequence twins replace the whole loop: no step call.)"""
+    import minivae.nn.lstm as module
+
+    calls = {"forward": 0, "backward": 0}
+    step_forward, step_backward = module.lstm_step_forward, module.lstm_step_backward
+
+    def counted(kind, fn):
+        def run(*args):
+            calls[kind] += 1
+            return fn(*args)
+        return run
+
+    monkeypatch.setattr(module, "lstm_step_forward", counted("forward", step_forward))
+    monkeypatch.setattr(module, "lstm_step_backward", counted("backward", step_backward))
+    lstm = LSTM(2, 3, num_layers=2, rng=0)
+    hs, _ = lstm(np.ones((4, 5, 2)), lengths=[5, 3, 1, 2])
+    lstm.backward(np.ones_like(hs))
+    expected = 2 * 5 if each_backend == "numpy" else 0
+    assert calls == {"forward": expected, "backward": expected}
+
+
+def test_mixing_backends_between_forward_and_backward_raises():
+    from minivae.fast.backend import numba_available, use_backend
+
+    if not numba_available():
+        pytest.skip("numba not installed")
+    lstm = LSTM(2, 3, rng=0)
+    x = np.ones((2, 4, 2))
+    for forward_on, backward_on in (("numba", "numpy"), ("numpy", "numba")):
+        with use_backend(forward_on):
+            hs, _ = lstm(x)
+        with use_backend(backward_on), pytest.raises(TypeError, match="forward"):
+            lstm.backward(hs)
+
+
+def test_inputs_are_never_modified_and_outputs_never_alias_them():
+    """With N = 1 or T = 1 a transpose is a view, so a missing copy would write into the
+    caller's arrays (this once happened)."""
+    for N, T in [(1, 1), (1, 3), (3, 1), (2, 4)]:
+        rng = np.random.default_rng(N * 10 + T)
+        layer = LSTMLayer(2, 3, rng=1)
+        p = {"x": rng.normal(size=(N, T, 2)), "h0": rng.normal(size=(N, 3)),
+             "c0": rng.normal(size=(N, 3)), "dhs": rng.normal(size=(N, T, 3)),
+             "dhT": rng.normal(size=(N, 3)), "dcT": rng.normal(size=(N, 3))}
+        before = {k: v.copy() for k, v in p.items()}
+        hs, (hT, cT) = layer(p["x"], p["h0"], p["c0"])
+        out = (hs, hT, cT) + layer.backward(p["dhs"], p["dhT"], p["dcT"])
+        for k, v in before.items():
+            np.testing.assert_array_equal(p[k], v, err_msg=k)
+        for a in out:
+            assert not any(np.shares_memory(a, v) for v in p.values())
+
+
+def test_non_contiguous_inputs_give_the_same_numbers():
+    """Views (strided x, column blocks of a wider state as the autoregressive decoder passes
+    them, a transposed dhs) are read correctly."""
+    rng = np.random.default_rng(3)
+    N, T, D, H = 4, 5, 3, 2
+    x, dhs = rng.normal(size=(N, T, D)), rng.normal(size=(N, T, H))
+    h0, c0 = rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    mask = rng.random((N, T)) < 0.6
+
+    def run(x, h0, c0, dhs):
+        layer = LSTMLayer(D, H, rng=2)
+        hs, (hT, cT) = layer(x, h0, c0, mask=mask)
+        return (hs, hT, cT) + layer.backward(dhs) + tuple(layer.grads.values())
+
+    wide = rng.normal(size=(N, 7))
+    wide[:, 1:3], wide[:, 4:6] = h0, c0
+    x_big = np.zeros((N, 2 * T, D))
+    x_big[:, ::2] = x
+    dhs_view = np.ascontiguousarray(dhs.transpose(2, 1, 0)).transpose(2, 1, 0)
+    assert not dhs_view.flags.c_contiguous
+    for got, want in zip(run(x_big[:, ::2], wide[:, 1:3], wide[:, 4:6], dhs_view),
+                         run(x, h0, c0, dhs)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_saturated_gates_give_exact_limits_without_warnings(dtype):
+    """Huge pre-activations: every gate saturates to 0 or 1 and the candidate to +-1; no
+    warning (sigmoid's exp may overflow, silenced on purpose), no NaN."""
+    import warnings
+
+    rng = np.random.default_rng(1)
+    layer = LSTMLayer(2, 3, rng=0, dtype=dtype)
+    x = (np.sign(rng.normal(size=(3, 4, 2))) * 1e4).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hs, (hT, cT) = layer(x)
+        out = layer.backward(np.ones_like(hs))
+    for a in (hs, hT, cT, *out, *layer.grads.values()):
+        assert a.dtype == dtype and np.all(np.isfinite(a))
+    assert np.all(np.abs(hs) < 1.0)
+
+
+def test_stacked_lstm_is_lstm_forward_layer_by_layer():
+    """Two layers: the lower layer's hs (0 at padded steps) is the upper layer's input, and the
+    upper layer's dx the lower layer's dhs."""
+    from minivae.nn.lstm import lstm_backward, lstm_forward
+
+    rng = np.random.default_rng(2)
+    N, T, D, H = 3, 5, 2, 4
+    lstm = LSTM(D, H, num_layers=2, rng=3)
+    x, dhs = rng.normal(size=(N, T, D)), rng.normal(size=(N, T, H))
+    mask = lengths_to_mask(np.array([5, 2, 3]), T)
+    hs, (hT, cT) = lstm(x, lengths=[5, 2, 3])
+    dx, _, _ = lstm.backward(dhs)
+    z = np.zeros((N, H))
+    (l0, l1) = ((p["Wx"], p["Wh"], p["b"]) for p in (layer.params for layer in lstm.layers))
+    low_hs, _, _, low_cache = lstm_forward(np.where(mask[:, :, None], x, 0.0), z, z, *l0, mask)
+    top_hs, top_hT, _, top_cache = lstm_forward(low_hs, z, z, *l1, mask)
+    np.testing.assert_array_equal(hs, top_hs)
+    np.testing.assert_array_equal(hT[1], top_hT)
+    d_low, *_ = lstm_backward(dhs, None, None, top_cache)
+    want_dx, *_, want_dWh, _ = lstm_backward(d_low, None, None, low_cache)
+    np.testing.assert_array_equal(dx, want_dx)
+    np.testing.assert_array_equal(lstm.layers[0].grads["Wh"], want_dWh)
+
+
+# ----------------------------------------------------------------------------- sigmoid
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_every_input_no_warnings(dtype):
+    import warnings
+
+    from minivae.nn.functional import sigmoid
+
+    x = np.array([-1000.0, -100.0, -30.0, -1.0, 0.0, 1e-8, 2.0, 30.0, 100.0, 1000.0,
+                  -np.inf, np.inf], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = sigmoid(x)
+    assert y.dtype == dtype
+    exact = np.array([0.0, 3.720075976020836e-44, 9.357622968839299e-14, 0.2689414213699951,
+                      0.5, 0.5000000025, 0.8807970779778823, 1.0 - 9.357622968840175e-14, 1.0,
+                      1.0, 0.0, 1.0])
+    np.testing.assert_allclose(y, exact, rtol=1e-6 if dtype == np.float32 else 1e-14,
+                               atol=1e-38)
+    assert np.isnan(sigmoid(np.array([np.nan], dtype=dtype))[0])
+
+
+def test_sigmoid_out_in_place_ints_and_scalars():
+    from minivae.nn.functional import sigmoid
+
+    a = np.linspace(-5.0, 5.0, 12).reshape(3, 4)
+    want = 1.0 / (1.0 + np.exp(-a))
+    b = a.copy()
+    res = sigmoid(b[:, :2], out=b[:, :2])  # in place on a (non-contiguous) slice
+    assert np.shares_memory(res, b)
+    np.testing.assert_allclose(b[:, :2], want[:, :2], rtol=1e-15)
+    np.testing.assert_array_equal(b[:, 2:], a[:, 2:])  # the rest untouched
+    np.testing.assert_allclose(sigmoid(np.array([0, 2])), [0.5, 0.8807970779778823])
+    np.testing.assert_allclose(sigmoid(np.array([True, False])), [0.7310585786300049, 0.5])
+    assert sigmoid(0.0) == 0.5 and np.ndim(sigmoid(0.0)) == 0
+    assert sigmoid(np.float32(0.0)).dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- LSTMCell checks
+def test_cell_fast_checks_keep_the_errors_and_conversions():
+    import warnings
+
+    cell = LSTMCell(2, 3, rng=0, dtype=np.float32)
+    x = np.ones((4, 2), dtype=np.float32)
+    h, c = cell(x)
+    assert h.dtype == np.float32
+    # Not of the cell's dtype / not an array: converted as before.
+    h2, _ = cell(np.ones((4, 2)), [[0.0] * 3] * 4, np.zeros((4, 3), dtype=np.float64))
+    np.testing.assert_array_equal(h2, h)
+    # Finite entries whose sum overflows are accepted (the fast check falls back).
+    big = np.full((4, 2), 3e38, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the overflowing sum itself
+        cell(big, h, c)
+    for bad in (np.nan, np.inf):
+        x_bad = x.copy()
+        x_bad[1, 1] = bad
+        with pytest.raises(ValueError, match="x_t contains 1 non-finite"):
+            cell(x_bad, h, c)
+    h_bad = h.copy()
+    h_bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="h_prev contains 1 non-finite"):
+        cell(x, h_bad, c)
+    with pytest.raises(ValueError, match=r"c_prev must have shape \(4, 3\)"):
+        cell(x, h, c[:2])
+    with pytest.raises(ValueError, match="input_size=2"):
+        cell(np.ones((4, 3), dtype=np.float32), h, c)
+    with pytest.raises(ValueError, match="x_t must have 2 dimensions"):
+        cell(np.ones(2, dtype=np.float32))
+    with pytest.raises(TypeError, match="x_t must hold real numbers"):
+        cell(np.ones((4, 2), dtype=complex))
+    dh_bad = np.zeros((4, 3), dtype=np.float32)
+    dh_bad[2, 2] = -np.inf
+    with pytest.raises(ValueError, match="dh contains 1 non-finite"):
+        cell.backward(dh_bad)
+    with pytest.raises(ValueError, match=r"dh must have shape \(4, 3\)"):
+        cell.backward(np.zeros((4, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="dc contains 1 non-finite"):
+        cell.backward(np.zeros((4, 3), dtype=np.float32), dh_bad)

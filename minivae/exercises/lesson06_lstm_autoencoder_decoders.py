@@ -71,7 +71,7 @@ def check_repeat_vector_backward(fn: Callable[..., Any], *, raise_on_fail: bool 
 # ===================================================================== free-running decoding
 DECODE_SIG = (
     "free_running_decode(model, z, T) -> mean;  model: an autoregressive LSTMAutoencoder or "
-    "LSTMVAE (model.init_h, model.init_c, model.decoder_cells, model.out_proj), z: (N, L); "
+    "LSTMVAE (model.decoder.init_h, .init_c, .cells, .out_proj), z: (N, L); "
     "mean: (N, T, D), the predicted means, each step fed the previous step's predicted mean "
     "(a zero start token at t = 0)"
 )
@@ -84,17 +84,18 @@ def decode_variant(model: Any, z: np.ndarray, T: int, *, tanh_h0: bool = True,
     output of two steps back))."""
     N = z.shape[0]
     D, H, nl = model.input_dim, model.hidden_size, model.num_layers
-    h0 = z @ model.init_h.params["W"] + model.init_h.params["b"]
+    dec = model.decoder
+    h0 = z @ dec.init_h.params["W"] + dec.init_h.params["b"]
     h0 = np.tanh(h0) if tanh_h0 else h0
-    c0 = z @ model.init_c.params["W"] + model.init_c.params["b"]
+    c0 = z @ dec.init_c.params["W"] + dec.init_c.params["b"]
     hs = [h0[:, l * H:(l + 1) * H] for l in range(nl)]
     cs = [c0[:, l * H:(l + 1) * H] if use_c0 else np.zeros((N, H)) for l in range(nl)]
-    W, b = model.out_proj.params["W"], model.out_proj.params["b"]
+    W, b = dec.out_proj.params["W"], dec.out_proj.params["b"]
     means = np.zeros((N, T, D))
     prev, before = np.zeros((N, D)), np.zeros((N, D))
     for t in range(T):
         inp = prev
-        for l, cell in enumerate(model.decoder_cells):
+        for l, cell in enumerate(dec.cells):
             p = cell.params
             hs[l], cs[l], _ = lstm_step_forward(inp, hs[l], cs[l], p["Wx"], p["Wh"], p["b"])
             inp = hs[l]
@@ -166,10 +167,11 @@ EXERCISES = [
              ("minivae.nn.sequence:RepeatVector.forward",
               "minivae.nn.sequence:RepeatVector.backward"),
              "SOLUTIONS['repeat_vector_backward'] runs minivae.nn.RepeatVector(T).forward then "
-             ".backward(dy): the layer the repeat-vector decoder uses."),
+             ".backward(dy); the repeat decoder's LSTM does the same sum over steps "
+             "(minivae.nn.lstm.lstm_backward_repeated)."),
     Exercise("free_running_decode", LESSON, DECODE_SIG, check_free_running_decode,
              decode_solution,
-             ("minivae.models.lstm_autoencoder:BaseLSTMAutoencoder._decode_autoregressive",),
+             ("minivae.nn.decoders:autoregressive_forward",),
              "SOLUTIONS['free_running_decode'] is model.decode(z, T); the decoder loop it runs "
              "is printed below."),
 ]

@@ -50,6 +50,13 @@ def _initial_backend() -> str:
 TWINS: dict[str, str] = {
     "minivae.nn.lstm.lstm_step_forward": "minivae.fast.lstm:lstm_step_forward",
     "minivae.nn.lstm.lstm_step_backward": "minivae.fast.lstm:lstm_step_backward",
+    "minivae.nn.lstm.lstm_forward": "minivae.fast.lstm:lstm_forward",
+    "minivae.nn.lstm.lstm_backward": "minivae.fast.lstm:lstm_backward",
+    "minivae.nn.lstm.lstm_forward_repeated": "minivae.fast.lstm:lstm_forward_repeated",
+    "minivae.nn.lstm.lstm_backward_repeated": "minivae.fast.lstm:lstm_backward_repeated",
+    "minivae.nn.decoders.autoregressive_forward": "minivae.fast.decoders:autoregressive_forward",
+    "minivae.nn.decoders.autoregressive_backward":
+        "minivae.fast.decoders:autoregressive_backward",
     "minivae.train.optim.adam_update": "minivae.fast.adam:adam_update",
 }
 

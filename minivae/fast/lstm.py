@@ -1,9 +1,26 @@
-r"""Numba kernels for the LSTM: a whole sequence (forward + backprop through time) and one step.
+r"""Compiled twins of the LSTM: one step, a whole sequence (forward + backprop through time), a
+repeated input, and the one-layer autoregressive decoder loop.
 
-They compute what the NumPy reference :mod:`minivae.nn.lstm` computes (same fused parameters
-``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``, gate order ``(i, f, g, o)``, same padding
-convention) and are tested against it in ``tests/test_kernels.py``: float64 to 1e-12 and
-float32 to 1e-5, relative to each array's largest entry.
+Every public function here is the *twin* of a ``@reference`` function of :mod:`minivae.nn`
+(the table is :data:`minivae.fast.backend.TWINS`): same signature, same numbers — held to the
+reference within 1e-12 (float64) by ``tests/test_fast_parity.py``:
+
+====================================  ===============================================
+twin (here)                           reference
+====================================  ===============================================
+:func:`lstm_step_forward`             :func:`minivae.nn.lstm.lstm_step_forward`
+:func:`lstm_step_backward`            :func:`minivae.nn.lstm.lstm_step_backward`
+:func:`lstm_forward`                  :func:`minivae.nn.lstm.lstm_forward`
+:func:`lstm_backward`                 :func:`minivae.nn.lstm.lstm_backward`
+:func:`lstm_forward_repeated`         :func:`minivae.nn.lstm.lstm_forward_repeated`
+:func:`lstm_backward_repeated`        :func:`minivae.nn.lstm.lstm_backward_repeated`
+:func:`ar_decoder_forward` (kernel)   used by :mod:`minivae.fast.decoders` (one layer)
+====================================  ===============================================
+
+The step twins return the reference's own step-cache tuple (so either backward reads either
+cache).  The sequence twins return a :class:`SeqCache` that only their own backward reads; the
+reference backward refuses it, and these backwards refuse the reference's cache (switching
+the backend between a forward and its backward raises instead of mixing caches).
 
 Where the time goes, and what these kernels do about it
 -------------------------------------------------------
@@ -22,39 +39,42 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
 * **Parameter gradients per chunk.**  Each thread accumulates its own copy of ``dWx``, ``dWh``
   and ``db`` inside the time loop (``_gemm_tn``, a sum of outer products over its rows) and the
   caller adds the copies; no two threads ever write the same memory.
-* **Reused buffers.**  The (T, N, 4H) cache arrays are several MB; allocated afresh every call,
-  each first touch of a 4 KiB page is a page fault (measured: the forward pass took 2x as
-  long).  A layer passes a ``workspace`` dict that keeps them from call to call.
+* **Reused buffers.**  The (T, N, 4H) cache arrays are several MB, and in a training run whose
+  batch shapes vary, fresh ones cost page faults (measured: 10% of the run time, see
+  :mod:`minivae.fast.workspace`).  They come from a pool that takes a buffer back after the
+  backward that consumed its cache (so the next forward writes into cache-warm memory).
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
   spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains how ``fit``
-  pins BLAS to one thread while an LSTM model trains on this backend (measured 1.7x per step).
-* **A repeat-vector input is projected once** (``steps=T`` with x: (N, D)), and a decoder that
-  feeds its own predicted mean back as the next input (autoregressive, teacher forcing < 1,
-  free running) has its own one-layer kernel pair, :func:`ar_decoder_forward` /
-  :func:`ar_decoder_backward`: the whole feedback loop in one compiled call per batch chunk.
+  pins BLAS to one thread while an LSTM model trains (measured 1.7x per step).
+* **A repeated input is projected once** (:func:`lstm_forward_repeated`: ``z Wx + b`` is the
+  same at every step, and its gradients need only ``sum_t da_t``), and the autoregressive
+  decoder's feedback loop (prediction fed back as the next input) is one compiled call per
+  batch chunk (:func:`ar_decoder_forward` / :func:`ar_decoder_backward`).
 * **Vectorizable activations.**  ``math.exp``/``math.tanh`` are scalar C calls in Numba (no SVML
   here): :mod:`minivae.fast.activations` has branch-free versions accurate to a few ulp.
   The gate math works on one batch row at a time through 1-D contiguous views (the same loops
   over 2-D blocks measured ~6x slower: LLVM did not vectorize them).
+
+The kernels take grouped arrays: :class:`Weights` (one layer's parameters, with the transposes
+the products read), :class:`SeqArrays` (what a forward keeps for its backward), and a few small
+NamedTuples for gradients and the decoder's inputs.
 
 Compilation is lazy (the first call with a given dtype compiles that version) and cached on
 disk (``cache=True``; ``NUMBA_CACHE_DIR`` chooses where).  float32 inputs are computed in
 float32 throughout: every constant is created in the array's dtype.  Numba invalidates a
 cached function only when *its own* source file changes: after editing
 :mod:`minivae.fast.activations`, clear the cache (or this file's cached kernels keep the old
-activations).
+activations).  (For the same reason every kernel lives in this one file.)
 
-Sequence cache layout (what :func:`lstm_forward` returns for :func:`lstm_backward`)
------------------------------------------------------------------------------------
-Time-major, so that one step's rows of one chunk form a contiguous block;
-:class:`LSTMSeqCache` ``(x, valid, gates, h_prev, c_prev, tanh_c, static)``:
+Sequence cache layout (:class:`SeqArrays`)
+------------------------------------------
+Time-major, so that one step's rows of one chunk form a contiguous block:
 
-* ``x: (T, N, D)``: the input, padded steps set to 0 (``(1, N, D)`` for a static input),
-* ``valid: (N, T) bool`` (all True when no mask was given),
+* ``x: (T, N, D)``: the input, padded steps set to 0 (``(1, N, D)`` for a repeated input),
+* ``valid: (T, N) bool`` (all True when no mask was given),
 * ``gates: (T, N, 4H)``: activated gates ``[i | f | g | o]`` (0 at padded steps),
 * ``h_prev, c_prev: (T, N, H)``: the state *entering* each step,
-* ``tanh_c: (T, N, H)``: ``tanh(c_t)`` after each step (0 at padded steps),
-* ``static``: True when the forward was given one (N, D) input for every step (``steps=T``).
+* ``tanh_c: (T, N, H)``: ``tanh(c_t)`` after each step (0 at padded steps).
 """
 
 from __future__ import annotations
@@ -68,10 +88,8 @@ import numpy as np
 from numba import njit
 
 from minivae.fast.activations import sigmoid, tanh
-from minivae.fast.workspace import buffer
+from minivae.fast.workspace import Lease, LeasedCache
 
-# Reassociation lets LLVM vectorize the dot-product reductions of the matrix product; it is not
-# used for the gate math (the activations' range reduction must be evaluated as written).
 _FAST_REDUCE = {"reassoc", "contract", "nsz"}
 _FAST_ELEMENTWISE = {"contract", "nsz"}
 _JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
@@ -192,6 +210,8 @@ def _gates_forward_row(a, c_prev, gates, tanh_c, c, h):  # type: ignore[no-untyp
         h[k] = og * tc
 
 
+
+
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
 def _gates_backward_row(dh, dhs, use_dhs, dc, gates, c_prev, tanh_c, da):  # type: ignore[no-untyped-def]  # noqa: E501
     """dh: (H,) dL/dh_t from the next step (plus dhs: (H,) from this step's output when
@@ -234,16 +254,19 @@ def _gates_forward(a, c_prev, valid, gates, tanh_c, c, h):  # type: ignore[no-un
 
 
 @njit(**_JIT)
-def _gates_backward(dh, dhs, n0, t, use_dhs, dc, gates, c_prev, tanh_c, valid, da):  # type: ignore[no-untyped-def]  # noqa: E501
+def _gates_backward(dh, dhs, n0, t, dc, gates, c_prev, tanh_c, valid, da):  # type: ignore[no-untyped-def]  # noqa: E501
     """Backward gate math of one step for a block of M batch rows.
 
     dh: (M, H) dL/dh_t from the next step, plus ``dhs[n0 + m, t]`` (dhs: (N, T, H)) from this
-    step's output when ``use_dhs``; dc: (M, H) dL/dc_t, overwritten with dL/dc_{t-1} for valid
-    rows; gates: (M, 4H), c_prev, tanh_c: (M, H) from the forward; valid: (M,) bool.
-    Writes da: (M, 4H), the gradient wrt the pre-activations (0 for padded rows, whose carried
-    state passes dh and dc through unchanged).
+    step's output, unless dhs is (0, 0, 0) (no output gradient); dc: (M, H) dL/dc_t,
+    overwritten with dL/dc_{t-1} for valid rows; gates: (M, 4H), c_prev, tanh_c: (M, H) from
+    the forward; valid: (M,) bool.  Writes da: (M, 4H), the gradient wrt the pre-activations
+    (0 for padded rows, whose carried state passes dh and dc through unchanged).
+    (dhs is indexed here, not sliced by the caller, so that each row is a contiguous 1-D view
+    to the compiler, which then vectorizes the row loop.)
     """
     zero = da.dtype.type(0.0)
+    use_dhs = dhs.shape[0] > 0
     for m in range(dh.shape[0]):
         if valid[m]:
             dhs_row = dhs[n0 + m, t] if use_dhs else dh[m]
@@ -262,6 +285,53 @@ def _copy(dst, src):  # type: ignore[no-untyped-def]
         d[k] = s[k]
 
 
+@njit(**_JIT)
+def _add_rows(acc, part):  # type: ignore[no-untyped-def]
+    """acc[j] += sum_m part[m, j] (the bias gradient of one step of one chunk)."""
+    for m in range(part.shape[0]):
+        for j in range(part.shape[1]):
+            acc[j] += part[m, j]
+
+
+
+
+# ============================================================================ grouped arrays
+class Weights(NamedTuple):
+    """One LSTM layer's parameters as the kernels read them (all C-contiguous).  The transposes
+    make every matrix product a dot product of contiguous rows (:func:`_gemm_nt`)."""
+
+    Wx: np.ndarray  # (D, 4H)
+    WxT: np.ndarray  # (4H, D)
+    Wh: np.ndarray  # (H, 4H)
+    WhT: np.ndarray  # (4H, H)
+    b: np.ndarray  # (4H,)
+
+
+class SeqArrays(NamedTuple):
+    """What a sequence forward keeps for its backward, time-major (module docstring)."""
+
+    x: np.ndarray  # (T, N, D) input, padded steps 0; (1, N, D) for a repeated input
+    valid: np.ndarray  # (T, N) bool
+    gates: np.ndarray  # (T, N, 4H) activated [i | f | g | o], 0 at padded steps
+    h_prev: np.ndarray  # (T, N, H) hidden state entering each step
+    c_prev: np.ndarray  # (T, N, H) cell state entering each step
+    tanh_c: np.ndarray  # (T, N, H) tanh of the cell state after each step (0 at padded steps)
+
+
+class ParamGrads(NamedTuple):
+    """One private copy of each parameter gradient per batch chunk (zero on entry); the caller
+    sums over the first axis."""
+
+    dWx: np.ndarray  # (chunks, D, 4H)
+    dWh: np.ndarray  # (chunks, H, 4H)
+    db: np.ndarray  # (chunks, 4H)
+
+
+def _weights(Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> Weights:
+    c = np.ascontiguousarray
+    return Weights(c(Wx), c(Wx.T), c(Wh), c(Wh.T), c(b))
+
+
 # ============================================================================ sequence kernels
 # Time-major layout inside the kernels: (T, N, ...) makes the rows of one step for one chunk of
 # the batch a contiguous block, which the matrix product and the gate math read without a copy.
@@ -273,57 +343,57 @@ _SMALL_D = 32
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _input_projection(x, Wx, WxT, b, a):  # type: ignore[no-untyped-def]
-    """a = x @ Wx + b for one step of one chunk: x: (M, D), Wx: (D, 4H), WxT: (4H, D)."""
+def _input_projection(x, w, a):  # type: ignore[no-untyped-def]
+    """a = x @ Wx + b for one step of one chunk: x: (M, D), w: :class:`Weights`."""
     M, D = x.shape
     G = a.shape[1]
     for m in range(M):
         for j in range(G):
-            a[m, j] = b[j]
+            a[m, j] = w.b[j]
     if D < _SMALL_D:
         for m in range(M):
             for d in range(D):
                 xv = x[m, d]
                 for j in range(G):
-                    a[m, j] += xv * Wx[d, j]
+                    a[m, j] += xv * w.Wx[d, j]
     else:
-        _gemm_nt(x, WxT, a)
+        _gemm_nt(x, w.WxT, a)
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _seq_forward_chunk(ci, n0, n1, x, Wx, WxT, b, h0, c0, WhT, valid_tm, hs, gates, h_prev, c_prev, tanh_c, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
+def _seq_forward_chunk(ci, n0, n1, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]
     """All T steps for batch rows n0:n1 (chunk number ``ci``, unused here).
 
-    x: (T, N, D) time-major input, or (1, N, D): the same input at every step (a repeat-vector
-    decoder), whose projection x Wx + b is then computed once; Wx: (D, 4H), WxT: (4H, D) = Wx.T,
-    b: (4H,); h0, c0: (N, H); WhT: (4H, H) = Wh.T; valid_tm: (T, N) bool.  Writes hs: (N, T, H),
-    gates: (T, N, 4H), h_prev, c_prev, tanh_c: (T, N, H) and hT, cT: (N, H) for these rows.
+    w: :class:`Weights`; s: :class:`SeqArrays` with s.x and s.valid filled (s.x: (1, N, D) is
+    the same input at every step, whose projection x Wx + b is then computed once), the other
+    fields written here; h0, c0: (N, H).  Writes hs: (N, T, H), hT, cT: (N, H) for these rows.
     """
-    T = valid_tm.shape[0]
-    static = x.shape[0] == 1
-    H = WhT.shape[1]
+    T = s.valid.shape[0]
+    repeated = s.x.shape[0] == 1
+    H = w.Wh.shape[0]
     nc = n1 - n0
-    zero = x.dtype.type(0.0)
-    h = np.empty((nc, H), dtype=x.dtype)  # running state of this chunk
-    c = np.empty((nc, H), dtype=x.dtype)
+    dt = s.x.dtype
+    zero = dt.type(0.0)
+    h = np.empty((nc, H), dtype=dt)  # running state of this chunk
+    c = np.empty((nc, H), dtype=dt)
     _copy(h, h0[n0:n1])
     _copy(c, c0[n0:n1])
-    a = np.empty((nc, 4 * H), dtype=x.dtype)  # pre-activations of one step
-    a_x = np.empty((nc, 4 * H), dtype=x.dtype)  # x Wx + b of a static input
-    if static:
-        _input_projection(x[0, n0:n1], Wx, WxT, b, a_x)
+    a = np.empty((nc, 4 * H), dtype=dt)  # pre-activations of one step
+    a_x = np.empty((nc, 4 * H), dtype=dt)  # x Wx + b of a repeated input
+    if repeated:
+        _input_projection(s.x[0, n0:n1], w, a_x)
     for t in range(T):
-        if static:
+        if repeated:
             _copy(a, a_x)
         else:
-            _input_projection(x[t, n0:n1], Wx, WxT, b, a)  # a = x_t Wx + b
-        _gemm_nt(h, WhT, a)  # a += h_{t-1} Wh
-        _copy(h_prev[t, n0:n1], h)
-        _copy(c_prev[t, n0:n1], c)
-        _gates_forward(a, c_prev[t, n0:n1], valid_tm[t, n0:n1], gates[t, n0:n1],
-                       tanh_c[t, n0:n1], c, h)
+            _input_projection(s.x[t, n0:n1], w, a)  # a = x_t Wx + b
+        _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
+        _copy(s.h_prev[t, n0:n1], h)
+        _copy(s.c_prev[t, n0:n1], c)
+        _gates_forward(a, s.c_prev[t, n0:n1], s.valid[t, n0:n1], s.gates[t, n0:n1],
+                       s.tanh_c[t, n0:n1], c, h)
         for m in range(nc):
-            ok = valid_tm[t, n0 + m]
+            ok = s.valid[t, n0 + m]
             for k in range(H):
                 hs[n0 + m, t, k] = h[m, k] if ok else zero
     _copy(hT[n0:n1], h)
@@ -331,65 +401,61 @@ def _seq_forward_chunk(ci, n0, n1, x, Wx, WxT, b, h0, c0, WhT, valid_tm, hs, gat
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _seq_backward_chunk(ci, n0, n1, dhs, use_dhs, dhT, dcT, x, gates, h_prev, c_prev, tanh_c, Wx, Wh, valid_tm, dx, dh0, dc0, dWx_parts, dWh_parts, db_parts):  # type: ignore[no-untyped-def]  # noqa: E501
+def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
     """Backprop through time for batch rows n0:n1, chunk number ``ci``.
 
-    dhs: (N, T, H) (ignored unless ``use_dhs``); dhT, dcT: (N, H); the forward's x: (T, N, D)
-    or (1, N, D) (static input), gates: (T, N, 4H), h_prev, c_prev, tanh_c: (T, N, H);
-    Wx: (D, 4H), Wh: (H, 4H); valid_tm: (T, N).  Writes, for these rows, dx: shaped like x
-    (must be zero on entry), dh0, dc0: (N, H), and this chunk's share of the parameter gradients
-    into dWx_parts[ci]: (D, 4H), dWh_parts[ci]: (H, 4H), db_parts[ci]: (4H,) (zero on entry;
-    the caller sums the chunks).
+    w, s: the forward's :class:`Weights` and :class:`SeqArrays`; dhs: (N, T, H), or (0, 0, 0)
+    when there is no output gradient; dhT, dcT: (N, H).  Writes, for these rows, dx: shaped like
+    s.x (zero on entry), dh0, dc0: (N, H), and this chunk's share of the parameter gradients
+    into ``g[...][ci]`` (:class:`ParamGrads`).
     """
-    T = gates.shape[0]
-    static = x.shape[0] == 1
-    H = Wh.shape[0]
+    T = s.gates.shape[0]
+    repeated = s.x.shape[0] == 1
+    H = w.Wh.shape[0]
     G = 4 * H
     nc = n1 - n0
-    zero = gates.dtype.type(0.0)
-    dh = np.empty((nc, H), dtype=gates.dtype)  # dL/dh_t arriving from step t+1
-    dc = np.empty((nc, H), dtype=gates.dtype)
+    dt = s.gates.dtype
+    zero = dt.type(0.0)
+    dh = np.empty((nc, H), dtype=dt)  # dL/dh_t arriving from step t+1 (plus hs[:, t]'s)
+    dc = np.empty((nc, H), dtype=dt)
     _copy(dh, dhT[n0:n1])
     _copy(dc, dcT[n0:n1])
-    dhn = np.empty((nc, H), dtype=gates.dtype)
-    da = np.empty((nc, G), dtype=gates.dtype)  # gradient wrt this step's pre-activations
-    dWx = dWx_parts[ci]
-    dWh = dWh_parts[ci]
-    db = db_parts[ci]
-    da_sum = np.zeros((nc, G), dtype=gates.dtype)  # static input: sum over t of da_t
+    dhn = np.empty((nc, H), dtype=dt)
+    da = np.empty((nc, G), dtype=dt)  # gradient wrt this step's pre-activations
+    da_sum = np.zeros((nc, G), dtype=dt)  # repeated input: sum over t of da_t
+    dWx, dWh, db = g.dWx[ci], g.dWh[ci], g.db[ci]
     for t in range(T - 1, -1, -1):
-        _gates_backward(dh, dhs, n0, t, use_dhs, dc, gates[t, n0:n1], c_prev[t, n0:n1],
-                        tanh_c[t, n0:n1], valid_tm[t, n0:n1], da)
+        valid = s.valid[t, n0:n1]
+        # (this step's own output gradient dhs[:, t] is added where the step is valid)
+        _gates_backward(dh, dhs, n0, t, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
+                        s.tanh_c[t, n0:n1], valid, da)
         # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
-        _gemm_tn(h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
-        if static:  # x Wx + b is the same term at every step: its gradients need only sum_t da_t
+        _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
+        if repeated:  # x Wx + b is the same at every step: its gradients need only sum_t da_t
             for m in range(nc):
                 for j in range(G):
                     da_sum[m, j] += da[m, j]
         else:
-            _gemm_tn(x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
-            for m in range(nc):
-                for j in range(G):
-                    db[j] += da[m, j]
-            _gemm_nt(da, Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
+            _gemm_tn(s.x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
+            _add_rows(db, da)
+            _gemm_nt(da, w.Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
         for m in range(nc):
             for k in range(H):
                 dhn[m, k] = zero
-        _gemm_nt(da, Wh, dhn)  # dL/dh_{t-1} = da_t Wh^T
+        _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1} = da_t Wh^T
         for m in range(nc):
-            if valid_tm[t, n0 + m]:  # padded rows keep dh (the state was carried)
+            if valid[m]:  # padded rows keep dh (the state was carried)
                 for k in range(H):
                     dh[m, k] = dhn[m, k]
-    if static:
-        _gemm_tn(x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
-        for m in range(nc):
-            for j in range(G):
-                db[j] += da_sum[m, j]
-        _gemm_nt(da_sum, Wx, dx[0, n0:n1])  # dx = (sum_t da_t) Wx^T
+    if repeated:
+        _gemm_tn(s.x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
+        _add_rows(db, da_sum)
+        _gemm_nt(da_sum, w.Wx, dx[0, n0:n1])  # dx = (sum_t da_t) Wx^T
     _copy(dh0[n0:n1], dh)
     _copy(dc0[n0:n1], dc)
 
 
+# ============================================================================ threads
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 
@@ -432,19 +498,7 @@ def _run_chunks(kernel: Callable[..., None], N: int, n_chunks: int, *args: objec
         fut.result()
 
 
-class LSTMSeqCache(NamedTuple):
-    """What :func:`lstm_forward` keeps for :func:`lstm_backward` (time-major, see the module
-    docstring)."""
-
-    x: np.ndarray  # (T, N, D) input, padded steps zeroed
-    valid: np.ndarray  # (N, T) bool
-    gates: np.ndarray  # (T, N, 4H) activated [i | f | g | o], 0 at padded steps
-    h_prev: np.ndarray  # (T, N, H) hidden state entering each step
-    c_prev: np.ndarray  # (T, N, H) cell state entering each step
-    tanh_c: np.ndarray  # (T, N, H) tanh of the cell state after each step (0 at padded steps)
-    static: bool = False  # x was (N, D), the same input at every step (x is then (1, N, D))
-
-
+# ============================================================================ checks
 def _same_dtype(dtype: np.dtype, **arrays: np.ndarray) -> None:
     for name, arr in arrays.items():
         if arr.dtype != dtype:
@@ -452,6 +506,12 @@ def _same_dtype(dtype: np.dtype, **arrays: np.ndarray) -> None:
                 f"{name} must have dtype {dtype} like the other arrays (kernels never cast "
                 f"silently), got {arr.dtype}"
             )
+
+
+def _float_dtype(arr: np.ndarray, name: str) -> np.dtype:
+    if arr.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
+    return arr.dtype
 
 
 def _check_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], desc: str) -> None:
@@ -468,6 +528,63 @@ def _check_lstm_params(D: int, H: int, Wx: np.ndarray, Wh: np.ndarray,
         _check_shape(b, "b", (4 * H,), "(4H,)")
 
 
+def _check_mask(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
+    """The (T, N) time-major validity array of a (N, T) bool mask (None: every step valid)."""
+    if mask is None:
+        return np.ones((T, N), dtype=np.bool_)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"mask must be a bool array, got dtype {mask.dtype}")
+    _check_shape(mask, "mask", (N, T), "(N, T)")
+    return np.ascontiguousarray(mask.T)
+
+
+def _cache_error(fn: str, cache: object, want: str) -> TypeError:
+    return TypeError(
+        f"{fn} (compiled twin) needs the {want} its own forward returned, got "
+        f"{type(cache).__name__}: the forward ran another implementation (was the backend "
+        "switched between a forward and its backward? run the forward again)"
+    )
+
+
+# ============================================================================ sequence twins
+class SeqCache(LeasedCache):
+    """What :func:`lstm_forward` / :func:`lstm_forward_repeated` hand to their backward: the
+    kernel arrays (:class:`SeqArrays`, on lease from :mod:`minivae.fast.workspace`: one backward
+    reads them), the weights, and whether the input was repeated."""
+
+    __slots__ = ("weights", "repeated")
+
+    def __init__(self, arrays: SeqArrays, weights: Weights, repeated: bool, lease: Lease) -> None:
+        super().__init__(arrays, lease)
+        self.weights, self.repeated = weights, repeated
+
+
+def _sequence_forward(x_tm: np.ndarray, T: int, h0: np.ndarray, c0: np.ndarray, Wx: np.ndarray,
+                      Wh: np.ndarray, b: np.ndarray, mask: np.ndarray | None, lease: Lease,
+                      repeated: bool):
+    """The shared part of the two forward twins: x_tm is the time-major input, (T, N, D) or
+    (1, N, D) when ``repeated``, a leased buffer already filled."""
+    _, N, D = x_tm.shape
+    dtype = x_tm.dtype
+    H = Wh.shape[0]
+    _same_dtype(dtype, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    _check_lstm_params(D, H, Wx, Wh, b)
+    _check_shape(h0, "h0", (N, H), "(N, H)")
+    _check_shape(c0, "c0", (N, H), "(N, H)")
+    valid = _check_mask(mask, N, T)
+    if mask is not None and not repeated:
+        x_tm[~valid] = 0  # padded inputs may hold anything (even NaN): keep them out of dWx
+    arrays = SeqArrays(x_tm, valid, lease.take((T, N, 4 * H), dtype),
+                       *(lease.take((T, N, H), dtype) for _ in range(3)))
+    w = _weights(Wx, Wh, b)
+    hs = np.empty((N, T, H), dtype=dtype)
+    hT = np.empty((N, H), dtype=dtype)
+    cT = np.empty((N, H), dtype=dtype)
+    _run_chunks(_seq_forward_chunk, N, _n_chunks(N), w, arrays, np.ascontiguousarray(h0),
+                np.ascontiguousarray(c0), hs, hT, cT)
+    return hs, hT, cT, SeqCache(arrays, w, repeated, lease)
+
+
 def lstm_forward(
     x: np.ndarray,
     h0: np.ndarray,
@@ -475,178 +592,153 @@ def lstm_forward(
     Wx: np.ndarray,
     Wh: np.ndarray,
     b: np.ndarray,
-    valid: np.ndarray | None = None,
-    workspace: dict[str, np.ndarray] | None = None,
-    steps: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMSeqCache]:
-    """LSTM over a whole sequence (Numba kernel, same math as ``minivae.nn.lstm``).
-
-    Inputs (all float32 or all float64; only shapes and dtypes are checked here, the layer
-    validates values):
-        x: (N, T, D), or (N, D) with ``steps=T``: the same input at every one of T steps (what
-            a repeat-vector decoder feeds; its projection x Wx + b is computed once, and the
-            backward returns dx: (N, D) summed over the steps)
-        h0, c0: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,)
-        valid: (N, T) bool or None (= every step valid).  At a padded step the state is carried,
-            the output is 0 and no gradient flows through it; x there is ignored (may be NaN).
-        workspace: a dict the caller keeps between calls (see
-            :func:`minivae.fast.workspace.buffer`); the returned cache then lives in it and stays
-            valid only until the next call with the same dict.
-
-    Returns:
-        hs: (N, T, H) hidden state per step (0 at padded steps),
-        hT, cT: (N, H) state after each sequence's last valid step,
-        cache: :class:`LSTMSeqCache` for :func:`lstm_backward`.
-    """
-    static = steps is not None
-    if static:
-        if x.ndim != 2:
-            raise ValueError(f"with steps=T, x must be (N, D) (one input for every step), got "
-                             f"shape {x.shape}")
-        if int(steps) < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        (N, D), T = x.shape, int(steps)
-    else:
-        if x.ndim != 3:
-            raise ValueError(f"x must be (N, T, D), got shape {x.shape}")
-        N, T, D = x.shape
-    H = Wh.shape[0]
-    dtype = x.dtype
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"x must be float32 or float64, got {dtype}")
-    _same_dtype(dtype, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    _check_lstm_params(D, H, Wx, Wh, b)
-    _check_shape(h0, "h0", (N, H), "(N, H)")
-    _check_shape(c0, "c0", (N, H), "(N, H)")
-    x_tm = buffer(workspace, "x", (1 if static else T, N, D), dtype)
-    x_tm[...] = x[None] if static else x.transpose(1, 0, 2)  # padded entries are zeroed below
-    if valid is None:
-        valid = np.ones((N, T), dtype=np.bool_)
-    else:
-        if valid.dtype != np.bool_:
-            raise TypeError(f"valid must be a bool array, got dtype {valid.dtype}")
-        _check_shape(valid, "valid", (N, T), "(N, T)")
-        valid = np.ascontiguousarray(valid)
-        # Padded inputs may hold anything (even NaN): keep them out of x Wx and dWx = x^T da.
-        if not static:
-            x_tm[~valid.T] = 0
-    gates = buffer(workspace, "gates", (T, N, 4 * H), dtype)
-    hs = np.empty((N, T, H), dtype=dtype)
-    h_prev = buffer(workspace, "h_prev", (T, N, H), dtype)
-    c_prev = buffer(workspace, "c_prev", (T, N, H), dtype)
-    tanh_c = buffer(workspace, "tanh_c", (T, N, H), dtype)
-    hT = np.empty((N, H), dtype=dtype)
-    cT = np.empty((N, H), dtype=dtype)
-    # Transposed weights: their rows are the columns of Wx, Wh, so the kernel's matrix products
-    # are dot products of contiguous rows.
-    WhT = np.ascontiguousarray(Wh.T)
-    WxT = np.ascontiguousarray(Wx.T)
-    valid_tm = np.ascontiguousarray(valid.T)
-    _run_chunks(
-        _seq_forward_chunk, N, _n_chunks(N),
-        x_tm, np.ascontiguousarray(Wx), WxT, np.ascontiguousarray(b),
-        np.ascontiguousarray(h0), np.ascontiguousarray(c0), WhT, valid_tm,
-        hs, gates, h_prev, c_prev, tanh_c, hT, cT,
-    )
-    return hs, hT, cT, LSTMSeqCache(x_tm, valid, gates, h_prev, c_prev, tanh_c, static)
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SeqCache]:
+    """Twin of :func:`minivae.nn.lstm.lstm_forward` (same inputs and returns; the cache is a
+    :class:`SeqCache`).  x: (N, T, D); h0, c0: (N, H); Wx: (D, 4H), Wh: (H, 4H), b: (4H,);
+    mask: (N, T) bool or None.  All arrays float32 or all float64; x at padded steps is
+    ignored (may be NaN).  Returns hs: (N, T, H), hT, cT: (N, H) and the cache."""
+    if x.ndim != 3:
+        raise ValueError(f"x must be (N, T, D), got shape {x.shape}")
+    N, T, D = x.shape
+    lease = Lease()
+    x_tm = lease.take((T, N, D), _float_dtype(x, "x"))
+    x_tm[...] = x.transpose(1, 0, 2)
+    return _sequence_forward(x_tm, T, h0, c0, Wx, Wh, b, mask, lease, False)
 
 
-def lstm_backward(
-    dhs: np.ndarray | None,
-    dhT: np.ndarray | None,
-    dcT: np.ndarray | None,
-    cache: LSTMSeqCache,
+def lstm_forward_repeated(
+    z: np.ndarray,
+    T: int,
+    h0: np.ndarray,
+    c0: np.ndarray,
     Wx: np.ndarray,
     Wh: np.ndarray,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Backprop through time for :func:`lstm_forward`.
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SeqCache]:
+    """Twin of :func:`minivae.nn.lstm.lstm_forward_repeated`: z: (N, D) fed at each of T steps.
+    ``z Wx + b`` is computed once per sequence (it is the same at every step)."""
+    if z.ndim != 2:
+        raise ValueError(f"z must be (N, D) (one input for every step), got shape {z.shape}")
+    if int(T) < 1:
+        raise ValueError(f"T must be >= 1, got {T}")
+    lease = Lease()
+    x_tm = lease.take((1,) + z.shape, _float_dtype(z, "z"))
+    x_tm[0] = z
+    return _sequence_forward(x_tm, int(T), h0, c0, Wx, Wh, b, mask, lease, True)
 
-    Inputs:
-        dhs: (N, T, H) dL/dhs or None (zeros); entries at padded steps are ignored
-        dhT, dcT: (N, H) dL/dhT, dL/dcT or None (zeros)
-        cache: from :func:`lstm_forward`; Wx: (D, 4H), Wh: (H, 4H) (the same parameters)
-        workspace: scratch buffers reused between calls (may be the forward's dict)
 
-    Returns fresh arrays (the caller accumulates the parameter gradients):
-        dx: (N, T, D) (0 at padded steps), or (N, D) for a static input (``steps=T`` in the
-        forward), dh0: (N, H), dc0: (N, H),
-        dWx: (D, 4H), dWh: (H, 4H), db: (4H,)
-    """
-    x_tm, valid, gates, h_prev, c_prev, tanh_c, static = cache
-    T, N, H = h_prev.shape
-    D = x_tm.shape[2]
-    dtype = gates.dtype
-    _same_dtype(dtype, Wx=Wx, Wh=Wh)
-    _check_lstm_params(D, H, Wx, Wh)
+def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.ndarray | None,
+                       cache: SeqCache, name: str):
+    """The shared part of the two backward twins -> (dx time-major, dh0, dc0, dWx, dWh, db).
+    Releases the cache's buffers when done."""
+    s, w = cache.take(name), cache.weights
+    T, N, H = s.h_prev.shape
+    D = s.x.shape[2]
+    dtype = s.gates.dtype
     zeros = np.zeros((N, H), dtype=dtype)
     dhT = zeros if dhT is None else np.ascontiguousarray(dhT)
     dcT = zeros if dcT is None else np.ascontiguousarray(dcT)
     _same_dtype(dtype, dhT=dhT, dcT=dcT)
     _check_shape(dhT, "dhT", (N, H), "(N, H)")
     _check_shape(dcT, "dcT", (N, H), "(N, H)")
-    use_dhs = dhs is not None
-    if use_dhs:
+    if dhs is None:
+        dhs = np.zeros((0, 0, 0), dtype=dtype)  # never read: a typed placeholder
+    else:
         _same_dtype(dtype, dhs=dhs)
         _check_shape(dhs, "dhs", (N, T, H), "(N, T, H)")
         dhs = np.ascontiguousarray(dhs)
-    else:
-        dhs = np.zeros((N, 1, H), dtype=dtype)  # never read (use_dhs=False): a typed placeholder
     n_chunks = _n_chunks(N)
-    dx_tm = buffer(workspace, "dx", x_tm.shape, dtype)
-    dx_tm.fill(0)
+    dx_tm = np.zeros(s.x.shape, dtype=dtype)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)
-    # One private copy of each parameter gradient per chunk (no two threads write the same
-    # memory), summed below: a few small arrays.
-    dWx_parts = np.zeros((n_chunks, D, 4 * H), dtype=dtype)
-    dWh_parts = np.zeros((n_chunks, H, 4 * H), dtype=dtype)
-    db_parts = np.zeros((n_chunks, 4 * H), dtype=dtype)
-    _run_chunks(
-        _seq_backward_chunk, N, n_chunks,
-        dhs, use_dhs, dhT, dcT, x_tm, gates, h_prev, c_prev, tanh_c,
-        np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), np.ascontiguousarray(valid.T),
-        dx_tm, dh0, dc0, dWx_parts, dWh_parts, db_parts,
-    )
-    dWx = dWx_parts.sum(axis=0)
-    dWh = dWh_parts.sum(axis=0)
-    db = db_parts.sum(axis=0)
-    # always a copy: dx_tm may be a workspace buffer
-    dx = dx_tm[0].copy() if static else dx_tm.transpose(1, 0, 2).copy()
-    return dx, dh0, dc0, dWx, dWh, db
+    g = ParamGrads(np.zeros((n_chunks, D, 4 * H), dtype=dtype),
+                   np.zeros((n_chunks, H, 4 * H), dtype=dtype),
+                   np.zeros((n_chunks, 4 * H), dtype=dtype))
+    _run_chunks(_seq_backward_chunk, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
+    cache.release()
+    return dx_tm, dh0, dc0, g.dWx.sum(axis=0), g.dWh.sum(axis=0), g.db.sum(axis=0)
+
+
+def lstm_backward(
+    dhs: np.ndarray | None,
+    dhT: np.ndarray | None,
+    dcT: np.ndarray | None,
+    cache: SeqCache,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of :func:`minivae.nn.lstm.lstm_backward`: dhs: (N, T, H) or None, dhT, dcT: (N, H)
+    or None, the cache of :func:`lstm_forward` -> dx: (N, T, D), dh0, dc0: (N, H),
+    dWx: (D, 4H), dWh: (H, 4H), db: (4H,) (fresh arrays)."""
+    if not isinstance(cache, SeqCache) or cache.repeated:
+        raise _cache_error("lstm_backward", cache, "SeqCache of lstm_forward")
+    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache, "lstm_backward")
+    return (dx_tm.transpose(1, 0, 2).copy(), *rest)  # type: ignore[return-value]
+
+
+def lstm_backward_repeated(
+    dhs: np.ndarray | None,
+    dhT: np.ndarray | None,
+    dcT: np.ndarray | None,
+    cache: SeqCache,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of :func:`minivae.nn.lstm.lstm_backward_repeated`: as :func:`lstm_backward`, with
+    dz: (N, D), the sum over the steps."""
+    if not isinstance(cache, SeqCache) or not cache.repeated:
+        raise _cache_error("lstm_backward_repeated", cache, "SeqCache of lstm_forward_repeated")
+    dx_tm, *rest = _sequence_backward(dhs, dhT, dcT, cache, "lstm_backward_repeated")
+    return (dx_tm[0], *rest)  # type: ignore[return-value]
 
 
 # ============================================================================ one step
+class StepGrads(NamedTuple):
+    """What :func:`_step_backward` writes (all zero on entry)."""
+
+    dx: np.ndarray  # (N, D)
+    dh_prev: np.ndarray  # (N, H)
+    dWx: np.ndarray  # (D, 4H)
+    dWh: np.ndarray  # (H, 4H)
+    db: np.ndarray  # (4H,)
+
+
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _step_forward(x, h_prev, c_prev, Wx, WxT, WhT, b, gates, tanh_c, c, h):  # type: ignore[no-untyped-def]  # noqa: E501
+def _step_forward(x, h_prev, c_prev, w, gates, tanh_c, c, h):  # type: ignore[no-untyped-def]
     """One step for all N rows: a = x Wx + h_prev Wh + b, then the gate math.
 
-    x: (N, D); h_prev, c_prev: (N, H); Wx: (D, 4H), WxT: (4H, D), WhT: (4H, H), b: (4H,).
+    x: (N, D); h_prev, c_prev: (N, H); w: :class:`Weights`.
     Writes gates: (N, 4H), tanh_c, c, h: (N, H).
     """
     N = x.shape[0]
-    a = np.empty((N, b.shape[0]), dtype=x.dtype)
-    _input_projection(x, Wx, WxT, b, a)
-    _gemm_nt(h_prev, WhT, a)
+    a = np.empty((N, w.b.shape[0]), dtype=x.dtype)
+    _input_projection(x, w, a)
+    _gemm_nt(h_prev, w.WhT, a)
     _gates_forward(a, c_prev, np.ones(N, dtype=np.bool_), gates, tanh_c, c, h)
 
 
+class StepArrays(NamedTuple):
+    """A step's forward values as :func:`_step_backward` reads them (C-contiguous)."""
+
+    x: np.ndarray  # (N, D)
+    h_prev: np.ndarray  # (N, H)
+    c_prev: np.ndarray  # (N, H)
+    gates: np.ndarray  # (N, 4H) [i | f | g | o]
+    tanh_c: np.ndarray  # (N, H)
+
+
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _step_backward(dh, dc, gates, c_prev, tanh_c, x, h_prev, Wx, Wh, dx, dh_prev, dWx, dWh, db):  # type: ignore[no-untyped-def]  # noqa: E501
-    """Backward of one step.  dc: (N, H) holds dL/dc_t on entry and dL/dc_{t-1} on exit;
-    dx, dh_prev, dWx, dWh, db must be zero on entry."""
+def _step_backward(dh, dc, s, Wx, Wh, g):  # type: ignore[no-untyped-def]
+    """Backward of one step.  dh: (N, H); dc: (N, H) holds dL/dc_t on entry and dL/dc_{t-1} on
+    exit; s: :class:`StepArrays`; Wx: (D, 4H), Wh: (H, 4H); g: :class:`StepGrads`, zero on
+    entry."""
     N, H = dh.shape
     da = np.empty((N, 4 * H), dtype=dh.dtype)
-    no_dhs = np.zeros((1, 1, 1), dtype=dh.dtype)  # this step's output gradient is already in dh
-    _gates_backward(dh, no_dhs, 0, 0, False, dc, gates, c_prev, tanh_c,
-                    np.ones(N, dtype=np.bool_), da)
-    _gemm_nt(da, Wx, dx)  # dx = da Wx^T
-    _gemm_nt(da, Wh, dh_prev)  # dh_prev = da Wh^T
-    _gemm_tn(x, da, dWx)  # dWx = x^T da
-    _gemm_tn(h_prev, da, dWh)  # dWh = h_prev^T da
-    for n in range(N):
-        for j in range(4 * H):
-            db[j] += da[n, j]
+    _gates_backward(dh, np.zeros((0, 0, 0), dtype=dh.dtype), 0, 0, dc, s.gates, s.c_prev,
+                    s.tanh_c, np.ones(N, dtype=np.bool_), da)
+    _gemm_nt(da, Wx, g.dx)  # dx = da Wx^T
+    _gemm_nt(da, Wh, g.dh_prev)  # dh_prev = da Wh^T
+    _gemm_tn(s.x, da, g.dWx)  # dWx = x^T da
+    _gemm_tn(s.h_prev, da, g.dWh)  # dWh = h_prev^T da
+    _add_rows(g.db, da)
 
 
 def _c(arr: np.ndarray) -> np.ndarray:
@@ -661,18 +753,16 @@ def lstm_step_forward(
     Wh: np.ndarray,
     b: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """One LSTM step; drop-in for :func:`minivae.nn.lstm.lstm_step_forward` (same signature and
-    the same cache tuple ``(x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)``, so caches from
-    either implementation work with either backward).
+    """Twin of :func:`minivae.nn.lstm.lstm_step_forward` (same signature and the same cache
+    tuple ``(x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)``, so caches from either
+    implementation work with either backward).
 
     x_t: (N, D), h_prev, c_prev: (N, H), Wx: (D, 4H), Wh: (H, 4H), b: (4H,)
     -> h, c: (N, H) and the cache (i, f, g, o are column blocks of one (N, 4H) array).
 
     Single-threaded (one step is too little work to split), and without BLAS calls.
     """
-    dtype = h_prev.dtype
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"h_prev must be float32 or float64, got {dtype}")
+    dtype = _float_dtype(h_prev, "h_prev")
     _same_dtype(dtype, x_t=x_t, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
     N, H = h_prev.shape
     D = x_t.shape[1]
@@ -683,8 +773,7 @@ def lstm_step_forward(
     tanh_c = np.empty((N, H), dtype=dtype)
     c = np.empty((N, H), dtype=dtype)
     h = np.empty((N, H), dtype=dtype)
-    _step_forward(_c(x_t), _c(h_prev), _c(c_prev), _c(Wx), _c(Wx.T), _c(Wh.T), _c(b),
-                  gates, tanh_c, c, h)
+    _step_forward(_c(x_t), _c(h_prev), _c(c_prev), _weights(Wx, Wh, b), gates, tanh_c, c, h)
     i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
     return h, c, (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)
 
@@ -692,7 +781,7 @@ def lstm_step_forward(
 def lstm_step_backward(
     dh: np.ndarray, dc: np.ndarray, cache: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Backward of one step; drop-in for :func:`minivae.nn.lstm.lstm_step_backward`.
+    """Twin of :func:`minivae.nn.lstm.lstm_step_backward`.
 
     dh: (N, H) total dL/dh_t, dc: (N, H) dL/dc_t from the next step, cache from a step forward
     -> dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)
@@ -707,239 +796,228 @@ def lstm_step_backward(
     _check_shape(dc, "dc", (N, H), "(N, H)")
     gates = np.concatenate([i, f, g, o], axis=1)  # (N, 4H) in the kernels' layout
     dc_prev = np.array(dc, dtype=dtype, order="C")  # a copy: the kernel updates it in place
-    dx = np.zeros((N, D), dtype=dtype)
-    dh_prev = np.zeros((N, H), dtype=dtype)
-    dWx = np.zeros((D, 4 * H), dtype=dtype)
-    dWh = np.zeros((H, 4 * H), dtype=dtype)
-    db = np.zeros(4 * H, dtype=dtype)
-    _step_backward(_c(dh), dc_prev, gates, _c(c_prev), _c(tanh_c), _c(x_t), _c(h_prev), _c(Wx),
-                   _c(Wh), dx, dh_prev, dWx, dWh, db)
-    return dx, dh_prev, dc_prev, dWx, dWh, db
+    grads = StepGrads(np.zeros((N, D), dtype=dtype), np.zeros((N, H), dtype=dtype),
+                      np.zeros((D, 4 * H), dtype=dtype), np.zeros((H, 4 * H), dtype=dtype),
+                      np.zeros(4 * H, dtype=dtype))
+    arrays = StepArrays(_c(x_t), _c(h_prev), _c(c_prev), gates, _c(tanh_c))
+    _step_backward(_c(dh), dc_prev, arrays, _c(Wx), _c(Wh), grads)
+    return grads.dx, grads.dh_prev, dc_prev, grads.dWx, grads.dWh, grads.db
 
 
 # ======================================================================= autoregressive decoder
-# One LSTM layer whose output Dense feeds its predicted mean back as the next step's input
-# (teacher forcing < 1, missing values, free running): the whole loop in one compiled call per
-# batch chunk, instead of T step-kernel calls from Python.  Same math as the step loop of
-# minivae.models.lstm_autoencoder (BaseLSTMAutoencoder._decode_autoregressive).
-@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _ar_forward_chunk(ci, n0, n1, X, feed, use_feed, Wx, WxT, b, h0, c0, WhT, WoutT, bout, valid_tm, xs, gates, h_prev, c_prev, tanh_c, tops, out):  # type: ignore[no-untyped-def]  # noqa: E501
-    """All T steps for batch rows n0:n1.
+# One LSTM layer whose output Dense feeds its predicted mean back as the next step's input: the
+# whole loop in one compiled call per batch chunk, instead of T step-kernel calls from Python.
+# Same math as minivae.nn.decoders.autoregressive_forward with one layer; the twin of that
+# function (minivae.fast.decoders) calls it.
+class OutWeights(NamedTuple):
+    """The output Dense y = h W + b as the decoder kernels read it (C-contiguous)."""
 
-    X: (T, N, D) true values (read only where ``use_feed`` and feed is True; may hold NaN
-    elsewhere); feed: (T, N, D) bool, True = step t's input entry is the true X[t-1] (row 0
-    unused: step 0 reads a zero start token); Wx: (D, 4H), WxT: (4H, D), b: (4H,); h0, c0:
-    (N, H); WhT: (4H, H); WoutT: (O, H) = Wout.T, bout: (O,) with O >= D (the first D outputs
-    are the predicted mean that is fed back); valid_tm: (T, N) all True.
-    Writes xs: (T, N, D) the inputs actually read, gates: (T, N, 4H), h_prev, c_prev, tanh_c,
-    tops: (T, N, H) (tops[t] = h_t), and out: (T, N, O) = h_t Wout + bout.
-    """
-    T = xs.shape[0]
-    D = xs.shape[2]
-    H = WhT.shape[1]
-    O = bout.shape[0]
-    nc = n1 - n0
-    zero = xs.dtype.type(0.0)
-    h = np.empty((nc, H), dtype=xs.dtype)
-    c = np.empty((nc, H), dtype=xs.dtype)
-    _copy(h, h0[n0:n1])
-    _copy(c, c0[n0:n1])
-    a = np.empty((nc, 4 * H), dtype=xs.dtype)
-    for t in range(T):
-        x_in = xs[t, n0:n1]
-        for m in range(nc):  # the start token, then the true value or the previous prediction
-            for d in range(D):
-                if t == 0:
-                    x_in[m, d] = zero
-                elif use_feed and feed[t, n0 + m, d]:
-                    x_in[m, d] = X[t - 1, n0 + m, d]
-                else:
-                    x_in[m, d] = out[t - 1, n0 + m, d]
-        _input_projection(x_in, Wx, WxT, b, a)  # a = x_t Wx + b
-        _gemm_nt(h, WhT, a)  # a += h_{t-1} Wh
-        _copy(h_prev[t, n0:n1], h)
-        _copy(c_prev[t, n0:n1], c)
-        _gates_forward(a, c_prev[t, n0:n1], valid_tm[t, n0:n1], gates[t, n0:n1],
-                       tanh_c[t, n0:n1], c, h)
-        _copy(tops[t, n0:n1], h)
-        y = out[t, n0:n1]
-        for m in range(nc):
-            for o in range(O):
-                y[m, o] = bout[o]
-        _gemm_nt(h, WoutT, y)  # y_t = h_t Wout + bout
+    W: np.ndarray  # (H, O)
+    WT: np.ndarray  # (O, H)
+    b: np.ndarray  # (O,)
 
 
-@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _ar_backward_chunk(ci, n0, n1, dout, feed, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, Wx, Wh, Wout, valid_tm, dh0, dc0, dWx_parts, dWh_parts, db_parts, dWout_parts, dbout_parts):  # type: ignore[no-untyped-def]  # noqa: E501
-    """Backprop through time and through every fed-back prediction, rows n0:n1.
-
-    dout: (T, N, O) dL/d out; the rest as written by :func:`_ar_forward_chunk`; Wout: (H, O).
-    Writes dh0, dc0: (N, H) for these rows and this chunk's parameter gradients into the
-    ``*_parts[ci]`` arrays (zero on entry).
-    """
-    T = xs.shape[0]
-    D = xs.shape[2]
-    H = Wh.shape[0]
-    G = 4 * H
-    O = dout.shape[2]
-    nc = n1 - n0
-    dt = xs.dtype
-    zero = dt.type(0.0)
-    dh = np.zeros((nc, H), dtype=dt)  # dL/dh_t from the later steps
-    dc = np.zeros((nc, H), dtype=dt)
-    dhn = np.empty((nc, H), dtype=dt)
-    da = np.empty((nc, G), dtype=dt)
-    dy = np.empty((nc, O), dtype=dt)
-    dpred = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
-    dx_in = np.empty((nc, D), dtype=dt)
-    no_dhs = np.zeros((1, 1, 1), dtype=dt)
-    dWx = dWx_parts[ci]
-    dWh = dWh_parts[ci]
-    db = db_parts[ci]
-    dWout = dWout_parts[ci]
-    dbout = dbout_parts[ci]
-    for t in range(T - 1, -1, -1):
-        # y_t feeds the loss and (its mean part) step t+1's input
-        for m in range(nc):
-            for o in range(O):
-                dy[m, o] = dout[t, n0 + m, o]
-            for d in range(D):
-                dy[m, d] += dpred[m, d]
-        _gemm_tn(tops[t, n0:n1], dy, dWout)  # dWout += h_t^T dy_t
-        for m in range(nc):
-            for o in range(O):
-                dbout[o] += dy[m, o]
-        _gemm_nt(dy, Wout, dh)  # dh_t += dy_t Wout^T
-        _gates_backward(dh, no_dhs, n0, t, False, dc, gates[t, n0:n1], c_prev[t, n0:n1],
-                        tanh_c[t, n0:n1], valid_tm[t, n0:n1], da)
-        _gemm_tn(h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
-        _gemm_tn(xs[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
-        for m in range(nc):
-            for j in range(G):
-                db[j] += da[m, j]
-        for m in range(nc):
-            for d in range(D):
-                dx_in[m, d] = zero
-            for k in range(H):
-                dhn[m, k] = zero
-        _gemm_nt(da, Wx, dx_in)  # dL/d(input of step t)
-        _gemm_nt(da, Wh, dhn)  # dL/dh_{t-1}
-        _copy(dh, dhn)
-        # step t's input reached the previous prediction only where it was not the true value
-        for m in range(nc):
-            for d in range(D):
-                fed_true = use_feed and feed[t, n0 + m, d]
-                dpred[m, d] = zero if (t == 0 or fed_true) else dx_in[m, d]
-    _copy(dh0[n0:n1], dh)
-    _copy(dc0[n0:n1], dc)
-
-
-class ARDecoderCache(NamedTuple):
+class DecoderArrays(NamedTuple):
     """What :func:`ar_decoder_forward` keeps for :func:`ar_decoder_backward` (time-major)."""
 
-    feed: np.ndarray  # (T, N, D) bool (unused when use_feed is False)
-    use_feed: bool
     xs: np.ndarray  # (T, N, D) the inputs actually read
+    feed: np.ndarray  # (T, N, D) bool, True = the true value was read; (0, 0, 0): free running
+    valid: np.ndarray  # (T, N) all True (the gate kernels' padding argument)
     gates: np.ndarray  # (T, N, 4H)
     h_prev: np.ndarray  # (T, N, H)
     c_prev: np.ndarray  # (T, N, H)
     tanh_c: np.ndarray  # (T, N, H)
     tops: np.ndarray  # (T, N, H) h_t, the output Dense's input
-    valid: np.ndarray  # (T, N) all True (the gate kernels' padding argument)
+
+
+class DecoderGrads(NamedTuple):
+    """Per-chunk parameter gradients of the decoder (zero on entry; summed by the caller)."""
+
+    cell: ParamGrads
+    dW: np.ndarray  # (chunks, H, O)
+    db: np.ndarray  # (chunks, O)
+
+
+@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
+def _ar_forward_chunk(ci, n0, n1, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]
+    """All T steps for batch rows n0:n1.
+
+    w: :class:`Weights` of the cell; ow: :class:`OutWeights` (O >= D: the first D outputs are
+    the predicted mean fed back); x: (T, N, D) true values, read where s.feed is True (unused
+    when s.feed is (0, 0, 0)); h0, c0: (N, H); s: :class:`DecoderArrays`, feed and valid filled,
+    the rest written here; y: (T, N, O) the outputs y_t = h_t W + b.
+    """
+    T, _, D = s.xs.shape
+    H = w.Wh.shape[0]
+    O = ow.b.shape[0]
+    use_feed = s.feed.shape[0] > 0
+    nc = n1 - n0
+    dt = s.xs.dtype
+    zero = dt.type(0.0)
+    h = np.empty((nc, H), dtype=dt)
+    c = np.empty((nc, H), dtype=dt)
+    _copy(h, h0[n0:n1])
+    _copy(c, c0[n0:n1])
+    a = np.empty((nc, 4 * H), dtype=dt)
+    for t in range(T):
+        u = s.xs[t, n0:n1]
+        for m in range(nc):  # the start token, then the true value or the previous prediction
+            for d in range(D):
+                if t == 0:
+                    u[m, d] = zero
+                elif use_feed and s.feed[t, n0 + m, d]:
+                    u[m, d] = x[t - 1, n0 + m, d]
+                else:
+                    u[m, d] = y[t - 1, n0 + m, d]
+        _input_projection(u, w, a)  # a = u_t Wx + b
+        _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
+        _copy(s.h_prev[t, n0:n1], h)
+        _copy(s.c_prev[t, n0:n1], c)
+        _gates_forward(a, s.c_prev[t, n0:n1], s.valid[t, n0:n1], s.gates[t, n0:n1],
+                       s.tanh_c[t, n0:n1], c, h)
+        _copy(s.tops[t, n0:n1], h)
+        y_t = y[t, n0:n1]
+        for m in range(nc):
+            for o in range(O):
+                y_t[m, o] = ow.b[o]
+        _gemm_nt(h, ow.WT, y_t)  # y_t = h_t W + b
+
+
+@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
+def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]
+    """Backprop through time and through every fed-back prediction, rows n0:n1.
+
+    w, ow, s: as in :func:`_ar_forward_chunk`; dy: (T, N, O) dL/dy.  Writes dh0, dc0: (N, H)
+    for these rows and this chunk's parameter gradients into ``g``'s arrays at index ``ci``
+    (:class:`DecoderGrads`).
+    """
+    T, _, D = s.xs.shape
+    H = w.Wh.shape[0]
+    G = 4 * H
+    O = dy.shape[2]
+    use_feed = s.feed.shape[0] > 0
+    nc = n1 - n0
+    dt = s.xs.dtype
+    zero = dt.type(0.0)
+    dh = np.zeros((nc, H), dtype=dt)  # dL/dh_t from the later steps
+    dc = np.zeros((nc, H), dtype=dt)
+    dhn = np.empty((nc, H), dtype=dt)
+    da = np.empty((nc, G), dtype=dt)
+    dy_t = np.empty((nc, O), dtype=dt)
+    du = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
+    du_in = np.empty((nc, D), dtype=dt)
+    no_dhs = np.zeros((0, 0, 0), dtype=dt)  # the output gradient is already in dh
+    dWx, dWh, db = g.cell.dWx[ci], g.cell.dWh[ci], g.cell.db[ci]
+    dW, dbo = g.dW[ci], g.db[ci]
+    for t in range(T - 1, -1, -1):
+        # y_t feeds the loss and (its mean part) step t+1's input
+        for m in range(nc):
+            for o in range(O):
+                dy_t[m, o] = dy[t, n0 + m, o]
+            for d in range(D):
+                dy_t[m, d] += du[m, d]
+        _gemm_tn(s.tops[t, n0:n1], dy_t, dW)  # dW += h_t^T dy_t
+        _add_rows(dbo, dy_t)
+        _gemm_nt(dy_t, ow.W, dh)  # dh_t += dy_t W^T
+        _gates_backward(dh, no_dhs, 0, 0, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
+                        s.tanh_c[t, n0:n1], s.valid[t, n0:n1], da)
+        _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
+        _gemm_tn(s.xs[t, n0:n1], da, dWx)  # dWx += u_t^T da_t
+        _add_rows(db, da)
+        for m in range(nc):
+            for d in range(D):
+                du_in[m, d] = zero
+            for k in range(H):
+                dhn[m, k] = zero
+        _gemm_nt(da, w.Wx, du_in)  # dL/d(input of step t)
+        _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1}
+        _copy(dh, dhn)
+        # step t's input reached the previous prediction only where it was not the true value
+        for m in range(nc):
+            for d in range(D):
+                fed_true = use_feed and s.feed[t, n0 + m, d]
+                du[m, d] = zero if (t == 0 or fed_true) else du_in[m, d]
+    _copy(dh0[n0:n1], dh)
+    _copy(dc0[n0:n1], dc)
+
+
+class DecoderCache(LeasedCache):
+    """What :func:`ar_decoder_forward` hands to :func:`ar_decoder_backward` (the arrays are on
+    lease: one backward reads them)."""
+
+    __slots__ = ("weights", "out_weights")
+
+    def __init__(self, arrays: DecoderArrays, weights: Weights, out_weights: OutWeights,
+                 lease: Lease) -> None:
+        super().__init__(arrays, lease)
+        self.weights, self.out_weights = weights, out_weights
 
 
 def ar_decoder_forward(
-    X: np.ndarray | None,
-    feed: np.ndarray | None,
     h0: np.ndarray,
     c0: np.ndarray,
-    Wx: np.ndarray,
-    Wh: np.ndarray,
+    cell: tuple[np.ndarray, np.ndarray, np.ndarray],
+    W: np.ndarray,
     b: np.ndarray,
-    Wout: np.ndarray,
-    bout: np.ndarray,
     T: int,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> tuple[np.ndarray, ARDecoderCache]:
-    """One-layer autoregressive LSTM decoder over T steps (Numba kernel).
-
-    Step t reads x_t (a zero start token at t = 0; then the true ``X[:, t-1]`` where ``feed``
-    is True, else the previous step's predicted mean ``y_{t-1}[:, :D]``), runs one LSTM step
-    and emits ``y_t = h_t Wout + bout``.
-
-    Inputs (one float dtype): X: (N, T, D) or None (free running: every input is the previous
-    prediction); feed: (N, T, D) bool or None (= free running); h0, c0: (N, H); Wx: (D, 4H),
-    Wh: (H, 4H), b: (4H,) the cell; Wout: (H, O), bout: (O,) the output Dense, O >= D.
-    Returns out: (N, T, O) (a fresh array) and the cache for :func:`ar_decoder_backward`.
-    """
+    x: np.ndarray | None = None,
+    feed_true: np.ndarray | None = None,
+) -> tuple[np.ndarray, DecoderCache]:
+    """A one-layer autoregressive LSTM decoder over T steps in one compiled loop: the computation
+    of :func:`minivae.nn.decoders.autoregressive_forward` with ``h0s = [h0]``, ``c0s = [c0]``,
+    ``cells = [cell]`` (same meaning of every argument).  Returns y: (N, T, O) and the cache
+    for :func:`ar_decoder_backward`."""
     N, H = h0.shape
+    Wx, Wh, bc = cell
     D = Wx.shape[0]
-    O = Wout.shape[1]
-    dtype = h0.dtype
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"h0 must be float32 or float64, got {dtype}")
-    _same_dtype(dtype, c0=c0, Wx=Wx, Wh=Wh, b=b, Wout=Wout, bout=bout)
+    O = W.shape[1]
+    dtype = _float_dtype(h0, "h0")
+    _same_dtype(dtype, c0=c0, Wx=Wx, Wh=Wh, b_cell=bc, W=W, b=b)
     _check_shape(c0, "c0", (N, H), "(N, H)")
-    _check_lstm_params(D, H, Wx, Wh, b)
-    _check_shape(Wout, "Wout", (H, O), "(H, O)")
-    _check_shape(bout, "bout", (O,), "(O,)")
+    _check_lstm_params(D, H, Wx, Wh, bc)
+    _check_shape(W, "W", (H, O), "(H, O)")
+    _check_shape(b, "b", (O,), "(O,)")
     if O < D:
-        raise ValueError(f"Wout must emit at least D={D} outputs (the fed-back mean), got {O}")
-    use_feed = feed is not None
-    if use_feed:
-        if X is None:
-            raise ValueError("feed given without X: the true values to feed are missing")
-        _same_dtype(dtype, X=X)
-        _check_shape(X, "X", (N, T, D), "(N, T, D)")
-        _check_shape(feed, "feed", (N, T, D), "(N, T, D)")
-        X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
-        feed_tm = np.ascontiguousarray(feed.transpose(1, 0, 2), dtype=np.bool_)
-    else:  # typed placeholders, never read
-        X_tm = np.zeros((1, 1, 1), dtype=dtype)
-        feed_tm = np.zeros((1, 1, 1), dtype=np.bool_)
-    xs = buffer(workspace, "ar_x", (T, N, D), dtype)
-    gates = buffer(workspace, "ar_gates", (T, N, 4 * H), dtype)
-    h_prev = buffer(workspace, "ar_h_prev", (T, N, H), dtype)
-    c_prev = buffer(workspace, "ar_c_prev", (T, N, H), dtype)
-    tanh_c = buffer(workspace, "ar_tanh_c", (T, N, H), dtype)
-    tops = buffer(workspace, "ar_tops", (T, N, H), dtype)
-    out_tm = np.empty((T, N, O), dtype=dtype)
-    valid = np.ones((T, N), dtype=np.bool_)
-    _run_chunks(
-        _ar_forward_chunk, N, _n_chunks(N),
-        X_tm, feed_tm, use_feed, np.ascontiguousarray(Wx), np.ascontiguousarray(Wx.T),
-        np.ascontiguousarray(b), np.ascontiguousarray(h0), np.ascontiguousarray(c0),
-        np.ascontiguousarray(Wh.T), np.ascontiguousarray(Wout.T), np.ascontiguousarray(bout),
-        valid, xs, gates, h_prev, c_prev, tanh_c, tops, out_tm,
-    )
-    cache = ARDecoderCache(feed_tm, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, valid)
-    return out_tm.transpose(1, 0, 2).copy(), cache
+        raise ValueError(f"W must emit at least D={D} outputs (the fed-back mean), got {O}")
+    if feed_true is None:  # typed placeholders, never read
+        x_tm, feed_tm = np.zeros((0, 0, 0), dtype=dtype), np.zeros((0, 0, 0), dtype=np.bool_)
+    else:
+        if x is None:
+            raise ValueError("feed_true given without x: the true values to feed are missing")
+        _same_dtype(dtype, x=x)
+        _check_shape(x, "x", (N, T, D), "(N, T, D)")
+        _check_shape(feed_true, "feed_true", (N, T, D), "(N, T, D)")
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
+        feed_tm = np.ascontiguousarray(feed_true.transpose(1, 0, 2), dtype=np.bool_)
+    lease = Lease()
+    s = DecoderArrays(lease.take((T, N, D), dtype), feed_tm, np.ones((T, N), dtype=np.bool_),
+                      lease.take((T, N, 4 * H), dtype),
+                      *(lease.take((T, N, H), dtype) for _ in range(4)))
+    w, ow = _weights(Wx, Wh, bc), OutWeights(_c(W), _c(W.T), _c(b))
+    y_tm = np.empty((T, N, O), dtype=dtype)
+    _run_chunks(_ar_forward_chunk, N, _n_chunks(N), w, ow, x_tm, _c(h0), _c(c0), s, y_tm)
+    return y_tm.transpose(1, 0, 2).copy(), DecoderCache(s, w, ow, lease)
 
 
 def ar_decoder_backward(
-    dout: np.ndarray, cache: ARDecoderCache, Wx: np.ndarray, Wh: np.ndarray, Wout: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Backward of :func:`ar_decoder_forward`.  dout: (N, T, O) dL/d out ->
-    dh0, dc0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,), dWout: (H, O), dbout: (O,)
-    (fresh arrays; the caller accumulates the parameter gradients)."""
-    feed_tm, use_feed, xs, gates, h_prev, c_prev, tanh_c, tops, valid = cache
-    T, N, D = xs.shape
-    H = h_prev.shape[2]
-    O = Wout.shape[1]
-    dtype = xs.dtype
-    _same_dtype(dtype, dout=dout, Wx=Wx, Wh=Wh, Wout=Wout)
-    _check_shape(dout, "dout", (N, T, O), "(N, T, O)")
-    _check_lstm_params(D, H, Wx, Wh)
+    dy: np.ndarray, cache: DecoderCache
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray,
+           np.ndarray]:
+    """Backward of :func:`ar_decoder_forward`: dy: (N, T, O) -> dh0, dc0: (N, H),
+    (dWx, dWh, db) of the cell, dW: (H, O), db: (O,) (fresh arrays)."""
+    s, w, ow = cache.take("ar_decoder_backward"), cache.weights, cache.out_weights
+    T, N, D = s.xs.shape
+    H, O = ow.W.shape
+    dtype = s.xs.dtype
+    _same_dtype(dtype, dy=dy)
+    _check_shape(dy, "dy", (N, T, O), "(N, T, O)")
     n_chunks = _n_chunks(N)
     dh0 = np.empty((N, H), dtype=dtype)
     dc0 = np.empty((N, H), dtype=dtype)
-    parts = [np.zeros((n_chunks,) + shape, dtype=dtype)
-             for shape in ((D, 4 * H), (H, 4 * H), (4 * H,), (H, O), (O,))]
-    _run_chunks(
-        _ar_backward_chunk, N, n_chunks,
-        np.ascontiguousarray(dout.transpose(1, 0, 2)), feed_tm, use_feed, xs, gates, h_prev,
-        c_prev, tanh_c, tops, np.ascontiguousarray(Wx), np.ascontiguousarray(Wh),
-        np.ascontiguousarray(Wout), valid, dh0, dc0, *parts,
-    )
-    dWx, dWh, db, dWout, dbout = (p.sum(axis=0) for p in parts)
-    return dh0, dc0, dWx, dWh, db, dWout, dbout
+    g = DecoderGrads(ParamGrads(*(np.zeros((n_chunks,) + shape, dtype=dtype)
+                                  for shape in ((D, 4 * H), (H, 4 * H), (4 * H,)))),
+                     np.zeros((n_chunks, H, O), dtype=dtype), np.zeros((n_chunks, O), dtype=dtype))
+    _run_chunks(_ar_backward_chunk, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
+    cache.release()
+    cell = (g.cell.dWx.sum(axis=0), g.cell.dWh.sum(axis=0), g.cell.db.sum(axis=0))
+    return dh0, dc0, cell, g.dW.sum(axis=0), g.db.sum(axis=0)

@@ -6,16 +6,16 @@ Architecture (shapes for a batch ``X: (N, T, D)``, hidden size H, latent size L)
       --Dense--> code (N, L) (the LSTM-VAE: (N, 2L) = [mu, logvar])
       --decoder--> out (N, T, D) (output "mse") or (N, T, 2D) = [mean, log-variance] ("gaussian")
 
-Two decoders, as in the code people actually write:
+Two decoders, as in the code people actually write, both layers of :mod:`minivae.nn.decoders`
+(the attribute ``decoder``; equations and shapes there):
 
-* ``decoder="repeat"`` (repeat-vector, e.g. Srivastava et al. 2015 / the Keras recipe):
-  z is fed as the input at *every* step of a decoder LSTM (like :class:`~minivae.nn.RepeatVector`
-  followed by an LSTM; here the LSTM's ``steps=T`` mode, which projects z once), starting from a
-  zero state; a time-distributed Dense maps each h_t to the output.
-* ``decoder="autoregressive"`` (seq2seq style): the decoder state starts from z,
-  ``h_0 = tanh(Dense_h(z))``, ``c_0 = Dense_c(z)`` (one (H,) block per layer), and step t reads
-  the previous value: a zero start token at t = 0, then x_{t-1}.  It runs on
-  :class:`~minivae.nn.LSTMCell` s, one per layer, with the same output Dense.
+* ``decoder="repeat"``: :class:`~minivae.nn.decoders.RepeatDecoder` (repeat-vector, e.g.
+  Srivastava et al. 2015 / the Keras recipe): z is the input at *every* step of a decoder LSTM
+  that starts from a zero state; a time-distributed Dense maps each h_t to the output.
+* ``decoder="autoregressive"``: :class:`~minivae.nn.decoders.AutoregressiveDecoder` (seq2seq
+  style): the decoder state starts from z, ``h_0 = tanh(Dense_h(z))``, ``c_0 = Dense_c(z)`` (one
+  (H,) block per layer), and step t reads the previous value: a zero start token at t = 0, then
+  x_{t-1}.  It steps :class:`~minivae.nn.LSTMCell` s, one per layer, and the output Dense.
 
 Teacher forcing (autoregressive decoder, training only)
 -------------------------------------------------------
@@ -27,11 +27,8 @@ are deterministic and draw nothing.  The draw is stored in ``last_eps["teacher_f
 passing ``eps=model.last_eps`` back repeats exactly the same pass (finite-difference checks).
 Where the true previous value is missing (mask False) the prediction is fed instead.
 
-With teacher forcing on *every* input (``teacher_forcing=1.0`` and nothing missing before the
-last step) no prediction is ever fed back and all T inputs are known before the first step, so
-the training pass runs the decoder as one whole-sequence LSTM per layer over the shifted inputs
-(:class:`~minivae.nn.LSTMLayer` s sharing the cells' parameters), not step by step: the same
-numbers (tests/test_decoder_fused.py), one compiled sequence call per layer on the Numba backend.
+The model hands the decoder this choice as one (N, T, D) bool array ``feed_true`` ("feed the
+true value here": teacher forced *and* observed), built by :meth:`_feed_true`.
 
 When the prediction is fed back, **the gradient flows through it** (full backpropagation through
 the feedback loop): the loss is differentiated exactly as it was computed, which is what the
@@ -74,11 +71,12 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.fast import backend, numba_kernels
 from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, register_model
+from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.dense import Dense
-from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer
+from minivae.nn.layer import Layer
+from minivae.nn.lstm import LSTM
 from minivae.nn.sequence import lengths_to_mask
 from minivae.objectives import losses
 from minivae.objectives.distributions import LOG_2PI, clamp_logvar
@@ -101,10 +99,11 @@ class BaseLSTMAutoencoder(Model):
     Layers (attribute: parameter prefix):
         encoder: :class:`~minivae.nn.LSTM` (D or 2D -> H, ``num_layers``)
         to_latent: Dense (H -> code_dim)
-        decoder_lstm: LSTM (L -> H) — repeat decoder only
-        init_h, init_c: Dense (L -> num_layers * H) — autoregressive decoder only
-        decoder_cells: list of :class:`~minivae.nn.LSTMCell` (D -> H, then H -> H) — autoregressive
-        out_proj: Dense (H -> D or 2D), applied at every step
+        decoder: :class:`~minivae.nn.decoders.RepeatDecoder` (``decoder.lstm``: LSTM L -> H,
+            ``decoder.out_proj``: Dense H -> D or 2D) or
+            :class:`~minivae.nn.decoders.AutoregressiveDecoder` (``decoder.init_h``,
+            ``decoder.init_c``: Dense L -> num_layers * H, ``decoder.cells``: LSTMCells D -> H,
+            then H -> H, ``decoder.out_proj``: Dense H -> D or 2D)
     """
 
     input_ndim = (3,)
@@ -154,16 +153,11 @@ class BaseLSTMAutoencoder(Model):
         self.to_latent = Dense(H, check_positive_int(code_dim, "code_dim"), rng=rng,
                                dtype=self.dtype)
         if decoder == "repeat":
-            self.decoder_lstm = LSTM(L, H, num_layers=nl, rng=rng, dtype=self.dtype)
+            self.decoder: Layer = RepeatDecoder(L, H, self._out_dim, num_layers=nl, rng=rng,
+                                                dtype=self.dtype)
         else:
-            self.init_h = Dense(L, nl * H, rng=rng, dtype=self.dtype)
-            self.init_c = Dense(L, nl * H, rng=rng, dtype=self.dtype)
-            self.decoder_cells = [LSTMCell(D if l == 0 else H, H, rng=rng, dtype=self.dtype)
-                                  for l in range(nl)]
-        self.out_proj = Dense(H, self._out_dim, rng=rng, dtype=self.dtype)
-        self._dec_cache: Any = None
-        self._seq_layers: list[LSTMLayer] | None = None  # see _decoder_layers
-        self._ar_workspace: dict[str, np.ndarray] = {}  # buffers of the decoder kernel
+            self.decoder = AutoregressiveDecoder(L, D, H, self._out_dim, num_layers=nl, rng=rng,
+                                                 dtype=self.dtype)
 
     # -- small facts --------------------------------------------------------------------------
     @property
@@ -260,222 +254,21 @@ class BaseLSTMAutoencoder(Model):
         # The encoder's per-step outputs are unused (dhs = None) and its input gets no gradient.
         self.encoder.backward(None, dhT, None)
 
-    # -- decoders -------------------------------------------------------------------------------
-    # Private switches (tests set them to False on an instance): run the step loop even when
-    # every decoder input is known in advance / when the one-layer decoder kernel could run, to
-    # compare the paths.
-    _fuse_known_inputs = True
-    _use_decoder_kernel = True
-
+    # -- decoder ------------------------------------------------------------------------------
     def _decode(self, z: np.ndarray, T: int, *, X: np.ndarray | None = None,
-                feed_true: np.ndarray | None = None, keep: bool = False) -> np.ndarray:
+                feed_true: np.ndarray | None = None) -> np.ndarray:
         """z: (N, L) -> raw decoder output (N, T, out_dim).
 
         Autoregressive only: ``feed_true`` (N, T, D) bool marks the input entries of step t that
-        are the true ``X[:, t-1]`` (teacher forcing); None = free running.  ``keep=True`` keeps
-        what :meth:`_decode_backward` needs (a training pass).
+        are the true ``X[:, t-1]`` (teacher forcing); None = free running.
         """
         if not self.autoregressive:
-            # z at every step, as RepeatVector(T) would feed it, without materialising the
-            # (N, T, L) copy: the LSTM's steps=T mode (x Wx + b computed once per sequence).
-            hs, _ = self.decoder_lstm.forward(z, steps=T)
-            out = self.out_proj.forward(hs)
-            self._dec_cache = "repeat" if keep else None
-            return out
-        # Column 0 (the start token) is never "true"; every later entry teacher forced and
-        # observed means no prediction is ever fed back: one pass over the whole sequence.
-        if feed_true is not None and self._fuse_known_inputs and feed_true[:, 1:].all():
-            return self._decode_teacher_forced(z, X, keep)
-        if self._use_decoder_kernel and self.num_layers == 1 and backend.use_numba():
-            return self._decode_autoregressive_kernel(z, T, X, feed_true, keep)
-        return self._decode_autoregressive(z, T, X, feed_true, keep)
-
-    def _decode_autoregressive_kernel(self, z, T, X, feed_true, keep):
-        """:meth:`_decode_autoregressive` for one layer on the Numba backend: the same steps
-        (start token, true value or fed-back predicted mean, LSTM step, output Dense) in one
-        compiled loop over T (``minivae.fast.lstm.ar_decoder_forward``) instead of T
-        step-kernel calls from Python.  Equal to the step loop to 1e-12 in float64
-        (tests/test_decoder_fused.py)."""
-        h0 = np.tanh(self.init_h.forward(z))  # (N, H)
-        c0 = self.init_c.forward(z)
-        cell = self.decoder_cells[0]
-        cell.reset()
-        out, kcache = numba_kernels().ar_decoder_forward(
-            X if feed_true is not None else None, feed_true, h0, c0, cell.params["Wx"],
-            cell.params["Wh"], cell.params["b"], self.out_proj.params["W"],
-            self.out_proj.params["b"], T, workspace=self._ar_workspace)
-        self._dec_cache = ("kernel", h0, kcache) if keep else None
-        return out
-
-    def _decoder_layers(self) -> list[LSTMLayer]:
-        """The decoder cells as whole-sequence layers, for :meth:`_decode_teacher_forced`.
-
-        One :class:`~minivae.nn.LSTMLayer` per cell whose ``params`` and ``grads`` *are* the
-        cell's dicts (the same arrays), so a sequence pass reads and trains exactly the cells'
-        parameters.  They live in a private attribute, which :meth:`Layer.children` skips:
-        parameter names, checkpoints and optimizers see only ``decoder_cells``.
-        """
-        if self._seq_layers is None:
-            self._seq_layers = [LSTMLayer(cell.input_size, cell.hidden_size, dtype=self.dtype)
-                                for cell in self.decoder_cells]
-        for layer, cell in zip(self._seq_layers, self.decoder_cells):
-            # Re-bound at every call, so the sharing holds whatever happened to the cells.
-            layer.params, layer.grads = cell.params, cell.grads
-        return self._seq_layers
-
-    def _decode_teacher_forced(self, z: np.ndarray, X: np.ndarray, keep: bool) -> np.ndarray:
-        """The autoregressive decoder when every input is the true previous value.
-
-        Step t reads a zero start token (t = 0) or the true x_{t-1}, whatever the decoder
-        predicts, so all T inputs are known before the first step and nothing is fed back: the
-        decoder is an ordinary stacked LSTM over the shifted sequence, started from (h_0, c_0),
-        followed by the output Dense on all N*T rows.  Same numbers as the step loop of
-        :meth:`_decode_autoregressive` (up to rounding; tests/test_decoder_fused.py), but one
-        sequence call per layer (the compiled sequence kernel on the Numba backend) and one
-        matrix product for the output instead of T small ones.
-
-        z: (N, L), X: (N, T, D) without NaN -> out (N, T, out_dim).
-        """
-        N, T, _ = X.shape
-        H = self.hidden_size
-        h0 = np.tanh(self.init_h.forward(z))  # (N, layers*H), block l = layer l
-        c0 = self.init_c.forward(z)
-        inputs = np.empty_like(X)
-        inputs[:, 0] = 0.0  # the start token
-        inputs[:, 1:] = X[:, :-1]
-        layers = self._decoder_layers()
-        hs = inputs
-        for l, layer in enumerate(layers):
-            hs, _ = layer.forward(hs, h0[:, l * H:(l + 1) * H], c0[:, l * H:(l + 1) * H])
-        # (N*T, H) rows: one product for every step, and the Dense's own backward later.
-        out = self.out_proj.forward(hs.reshape(N * T, H)).reshape(N, T, self._out_dim)
-        if keep:
-            self._dec_cache = ("sequence", h0, layers)
-        else:  # nothing will be backpropagated: drop the caches
-            for layer in layers:
-                layer.cache = None
-            self.out_proj.cache = None
-            self._dec_cache = None
-        return out
-
-    def _decode_autoregressive(self, z, T, X, feed_true, keep):
-        """The autoregressive decoder step by step (free running, teacher forcing < 1, missing
-        values): step t+1 may read step t's predicted mean, so the steps run one at a time."""
-        N = z.shape[0]
-        D, H = self.input_dim, self.hidden_size
-        h0 = np.tanh(self.init_h.forward(z))  # (N, layers*H), block l = layer l
-        c0 = self.init_c.forward(z)
-        hs = [h0[:, l * H:(l + 1) * H] for l in range(self.num_layers)]
-        cs = [c0[:, l * H:(l + 1) * H] for l in range(self.num_layers)]
-        for cell in self.decoder_cells:
-            cell.reset()
-        # The output Dense is applied step by step (its output feeds the next step), so its
-        # affine map is written out here and its gradient accumulated by hand in backward.
-        W, b = self.out_proj.params["W"], self.out_proj.params["b"]
-        # Per-step arrays are time-major, (T, N, .): step t reads and writes one contiguous
-        # block instead of a strided [:, t] slice.
-        out = np.empty((T, N, self._out_dim), dtype=self.dtype)
-        tops = np.empty((T, N, H), dtype=self.dtype)  # the top layer's h_t: the Dense's input
-        if feed_true is not None:
-            feed_tm = np.ascontiguousarray(feed_true.transpose(1, 0, 2))
-            X_tm = np.ascontiguousarray(X.transpose(1, 0, 2))
-        prev = np.zeros((N, D), dtype=self.dtype)  # the start token
-        for t in range(T):
-            inp = prev
-            for l, cell in enumerate(self.decoder_cells):
-                hs[l], cs[l] = cell.forward(inp, hs[l], cs[l])
-                inp = hs[l]
-            tops[t] = inp
-            y = inp @ W + b
-            out[t] = y
-            if t + 1 < T:
-                pred = y[:, :D]  # the predicted mean is what gets fed back
-                prev = pred if feed_true is None else np.where(feed_tm[t + 1], X_tm[t], pred)
-        out = np.ascontiguousarray(out.transpose(1, 0, 2))  # (N, T, out_dim)
-        if keep:
-            # What backward needs of feed_true: 1.0 where step t's input was the prediction.
-            fed_pred = None if feed_true is None else (~feed_tm).astype(self.dtype)
-            self._dec_cache = ("steps", h0, tops, fed_pred)
-        else:
-            for cell in self.decoder_cells:  # nothing will be backpropagated: drop the caches
-                cell.reset()
-            self._dec_cache = None
-        return out
+            return self.decoder.forward(z, T)
+        return self.decoder.forward(z, T, None if feed_true is None else X, feed_true)
 
     def _decode_backward(self, dout: np.ndarray) -> np.ndarray:
         """dout: (N, T, out_dim) -> dz (N, L); accumulates every decoder gradient."""
-        if not self.autoregressive:
-            dhs = self.out_proj.backward(dout)
-            dz, _, _ = self.decoder_lstm.backward(dhs)  # (N, L): summed over the T steps
-            return dz
-        path, h0, *saved = self._dec_cache
-        if path == "sequence":
-            dh0s, dc0s = self._teacher_forced_backward(dout, *saved)
-        elif path == "kernel":
-            cell, proj = self.decoder_cells[0], self.out_proj
-            dh0, dc0, dWx, dWh, db, dW, dbo = numba_kernels().ar_decoder_backward(
-                dout, saved[0], cell.params["Wx"], cell.params["Wh"], proj.params["W"])
-            for grads, names, values in ((cell.grads, ("Wx", "Wh", "b"), (dWx, dWh, db)),
-                                         (proj.grads, ("W", "b"), (dW, dbo))):
-                for name, value in zip(names, values):
-                    grads[name] += value
-            dh0s, dc0s = [dh0], [dc0]
-        else:
-            dh0s, dc0s = self._autoregressive_backward(dout, *saved)
-        # dh0s, dc0s: per layer (N, H), the gradients w.r.t. the initial state
-        dh0 = np.concatenate(dh0s, axis=1) * (1.0 - h0 * h0)  # through h_0 = tanh(.)
-        return self.init_h.backward(dh0) + self.init_c.backward(np.concatenate(dc0s, axis=1))
-
-    def _teacher_forced_backward(self, dout: np.ndarray, layers: list[LSTMLayer]):
-        """Backward of :meth:`_decode_teacher_forced`: -> (dh0 per layer, dc0 per layer)."""
-        N, T, out_dim = dout.shape
-        d = self.out_proj.backward(dout.reshape(N * T, out_dim)).reshape(N, T, -1)
-        dh0s, dc0s = [], []
-        for layer in reversed(layers):
-            # Layer l's input gradient is layer l-1's output gradient; the bottom layer's
-            # (w.r.t. the data fed in) is not needed.
-            d, dh0, dc0 = layer.backward(d)
-            dh0s.insert(0, dh0)
-            dc0s.insert(0, dc0)
-        return dh0s, dc0s
-
-    def _autoregressive_backward(self, dout: np.ndarray, tops: np.ndarray,
-                                 fed_pred: np.ndarray | None):
-        """Backward of :meth:`_decode_autoregressive` (backprop through time and through every
-        fed-back prediction).  tops: (T, N, H); fed_pred: (T, N, D), 1.0 where step t's input
-        entry was the previous prediction (None: everywhere).
-        Returns (dh0 per layer, dc0 per layer)."""
-        T, N, H = tops.shape
-        D, nl = self.input_dim, self.num_layers
-        W = self.out_proj.params["W"]
-        out_dim = W.shape[1]
-        # Step t's output gets gradient from the loss (dout) and, when its mean was fed to
-        # step t+1, from there (dpred): dy = dout + [dpred, 0], built up step by step
-        # (time-major like tops).  The loss's part of dL/d(top h_t), dout_t W^T, is one product
-        # for all steps.
-        dy = dout.transpose(1, 0, 2).copy()  # (T, N, out_dim), C order
-        dtops = (dy.reshape(T * N, out_dim) @ W.T).reshape(T, N, H)
-        W_mean_T = np.ascontiguousarray(W[:, :D].T)  # (D, H)
-        dh = [np.zeros((N, H), dtype=self.dtype) for _ in range(nl)]
-        dc = [np.zeros((N, H), dtype=self.dtype) for _ in range(nl)]
-        dpred = None  # d loss / d (step t's predicted mean, through step t+1's input)
-        for t in reversed(range(T)):
-            dh[-1] = dh[-1] + dtops[t]
-            if dpred is not None:
-                dy[t, :, :D] += dpred
-                dh[-1] += dpred @ W_mean_T
-            for l in reversed(range(nl)):
-                dx, dh[l], dc[l] = self.decoder_cells[l].backward(dh[l], dc[l])
-                if l > 0:
-                    dh[l - 1] = dh[l - 1] + dx  # layer l read layer l-1's h at this step
-            # dx is the gradient w.r.t. this step's input; it reaches the previous prediction
-            # only where that prediction (not the true value) was fed.
-            if t > 0:
-                dpred = dx if fed_pred is None else dx * fed_pred[t]
-        dy2 = dy.reshape(T * N, out_dim)
-        self.out_proj.grads["W"] += tops.reshape(T * N, H).T @ dy2
-        self.out_proj.grads["b"] += dy2.sum(axis=0)
-        return dh, dc
+        return self.decoder.backward(dout)
 
     # -- teacher forcing --------------------------------------------------------------------------
     def _teacher_forcing_draw(self, N: int, T: int, rng: np.random.Generator | None,
@@ -675,7 +468,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         if self.autoregressive:
             tf = self._teacher_forcing_draw(N, T, rng, given.get("teacher_forcing"))
             feed = self._feed_true(tf, mask, D)
-        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed, keep=True)
+        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed)
         rec, dout = self._nll(out, X, mask, need_grad=True)
         self.last_eps = None if tf is None else {"teacher_forcing": tf}
         self._pending = {"dout": dout / N}

@@ -174,7 +174,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         if self.autoregressive:
             tf = self._teacher_forcing_draw(N, T, rng, tf_eps)
             feed = self._feed_true(tf, mask, D)
-        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed, keep=True)
+        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed)
         rec, dout = self._nll(out, X, mask, need_grad=True)
         self.last_eps = {"z": q.eps, "teacher_forcing": tf}
 

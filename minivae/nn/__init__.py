@@ -10,14 +10,31 @@ from minivae.nn.activations import (
     Tanh,
     get_activation,
 )
+from minivae.nn.decoders import (
+    AutoregressiveDecoder,
+    RepeatDecoder,
+    autoregressive_backward,
+    autoregressive_forward,
+)
 from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
-from minivae.nn.lstm import LSTM, LSTMCell, LSTMLayer, lstm_step_backward, lstm_step_forward
+from minivae.nn.lstm import (
+    LSTM,
+    LSTMCell,
+    LSTMLayer,
+    lstm_backward,
+    lstm_backward_repeated,
+    lstm_forward,
+    lstm_forward_repeated,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
 __all__ = [
     "ACTIVATIONS",
+    "AutoregressiveDecoder",
     "Dense",
     "Identity",
     "Layer",
@@ -27,13 +44,20 @@ __all__ = [
     "LeakyReLU",
     "MLP",
     "ReLU",
+    "RepeatDecoder",
     "RepeatVector",
     "Sequential",
     "Sigmoid",
     "Softplus",
     "Tanh",
+    "autoregressive_backward",
+    "autoregressive_forward",
     "get_activation",
     "lengths_to_mask",
+    "lstm_backward",
+    "lstm_backward_repeated",
+    "lstm_forward",
+    "lstm_forward_repeated",
     "lstm_step_backward",
     "lstm_step_forward",
 ]

@@ -1,8 +1,15 @@
 r"""Long short-term memory (LSTM) with hand-written backpropagation through time.
 
-This file is the NumPy *reference* implementation: a Numba kernel mirrors it, and the two
-module-level functions :func:`lstm_step_forward` / :func:`lstm_step_backward` (one time step,
-pure functions of their arguments) are also the solutions of the student exercises.
+This file is the lesson's LSTM, written as the lesson writes it on the board: one time step
+(:func:`lstm_step_forward` / :func:`lstm_step_backward`), a Python loop over time calling it
+(:func:`lstm_forward`) and the reversed loop for backpropagation through time
+(:func:`lstm_backward`).  The layers below (:class:`LSTMLayer`, :class:`LSTM`,
+:class:`LSTMCell`) only validate their inputs, call these functions and accumulate gradients.
+
+The functions marked ``@reference`` are the code that runs unless :mod:`minivae.twins` has a
+compiled twin installed for them (how to choose is explained there): a function with the same
+signature that returns the same numbers, held to this code within 1e-12 in float64 by
+``tests/test_fast_parity.py``.  ``fn.reference`` is always the code written here.
 
 One time step
 -------------
@@ -16,6 +23,11 @@ With input ``x_t: (N, D)``, previous state ``h_{t-1}, c_{t-1}: (N, H)`` and fuse
     o   = σ(a[:, 3H:4H])    output gate
     c_t = f ⊙ c_{t-1} + i ⊙ g
     h_t = o ⊙ tanh(c_t)
+
+A whole sequence is this step T times, ``h_0, c_0`` given (zeros by default); backpropagation
+through time runs the steps' backward in reverse order, each step receiving ``dh_t`` (from its
+own output ``hs[:, t]`` plus from step t+1) and ``dc_t`` (from step t+1), and summing the
+parameter gradients of all steps (the same ``Wx, Wh, b`` are used at every step).
 
 Mapping to PyTorch
 ------------------
@@ -35,39 +47,16 @@ A boolean ``mask: (N, T)`` (True = valid step) or ``lengths: (N,)`` (prefix mask
 that step's input or into the parameters from it.  So ``hT, cT`` are the state after each
 sequence's last valid step, exactly as if the padding were not there (the same convention as
 PyTorch's packed sequences).  A mask with holes (missing steps in the middle) simply skips them.
-Values of ``x`` at padded steps are ignored and may be NaN.
+Values of ``x`` at padded steps are ignored and may be NaN (the layers put 0 there before the
+loop, so that ``0 * x`` in the parameter gradients stays 0).
 
 The same input at every step
 ----------------------------
-``LSTM.forward(z, steps=T)`` with ``z: (N, D)`` feeds z at each of the T steps: the same
-numbers as ``LSTM.forward(RepeatVector(T).forward(z))``, and ``backward`` returns ``dz: (N, D)``
-summed over the steps (what ``RepeatVector.backward`` would do).  The repeat-vector decoder of
-the sequence VAEs uses it: on the Numba backend ``z Wx + b`` is then computed once per
-sequence and its gradients need only ``sum_t da_t``.
-
-A whole sequence: the step equations, reorganised
---------------------------------------------------
-:class:`LSTMLayer` (on the NumPy backend) does not call the step functions T times: its loop,
-:func:`_sequence_forward` / :func:`_sequence_backward`, computes exactly the same equations,
-reorganised so that the Python loop over time does as little as possible, and
-``tests/test_lstm_numpy_fast.py`` holds it to a plain loop of :func:`lstm_step_forward` /
-:func:`lstm_step_backward` within 1e-12 (float64), masks included:
-
-* What does not depend on the recurrence is done for all T steps at once, outside the loop: the
-  input projection ``x_t Wx + b`` before it (one stacked product), the gradients ``dWx``,
-  ``db`` and ``dx`` after it, and every factor of the gate gradient that is known from the
-  forward (``σ' = σ(1 - σ)``, ``1 - tanh²``, ...) before the backward loop.  Inside remain the
-  products ``h_{t-1} Wh`` (forward) and ``da_t Wh^T``, ``h_{t-1}^T da_t`` (backward) and a few
-  elementwise operations per step.
-* Arrays are time-major and *feature-major*: a step is a ``(4H, N)`` or ``(H, N)`` block, the
-  transpose of the step functions' ``(N, 4H)``, so that each gate is one contiguous block for
-  NumPy.  They are allocated once per layer and reused from call to call; nothing is allocated
-  inside the loop.
-* All four gate activations are one sigmoid call (one ``exp``): the candidate uses
-  ``tanh(a) = 2 σ(2a) - 1``.
-
-The step functions remain the readable statement of one step (and the exercise solutions);
-:class:`LSTMCell` calls them, and the Numba kernels mirror their cache.
+A repeat-vector decoder feeds one vector z at each of T steps.  :func:`lstm_forward_repeated`
+is literally :func:`lstm_forward` with ``x_t = z`` for every t, and since z was used T times its
+gradient is the sum of the T step gradients (:func:`lstm_backward_repeated`; what
+:class:`~minivae.nn.sequence.RepeatVector` does).  ``LSTM.forward(z, steps=T)`` calls it.  (Its
+compiled twin uses the fact that ``z Wx + b`` is the same at every step and computes it once.)
 
 Classes
 -------
@@ -85,8 +74,6 @@ from typing import NamedTuple
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
-from minivae.fast import backend, numba_kernels
-from minivae.fast.workspace import buffer
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
@@ -94,7 +81,7 @@ from minivae.twins import reference
 
 # What lstm_step_forward hands to lstm_step_backward:
 # (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c).  A plain tuple keeps the step functions free
-# of any class, which is what the Numba kernel mirrors.
+# of any class (a compiled twin of the step functions returns the same tuple).
 StepCache = tuple[np.ndarray, ...]
 
 
@@ -169,6 +156,138 @@ def lstm_step_backward(
     dWh = h_prev.T @ da
     db = da.sum(axis=0)
     return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+# ============================================================================ whole sequence
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_forward` keeps for :func:`lstm_backward`: every step's cache, in order,
+    and the mask (None = every step valid)."""
+
+    steps: list[StepCache]
+    mask: np.ndarray | None
+
+
+@reference
+def lstm_forward(
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
+    """One LSTM layer over a whole sequence: :func:`lstm_step_forward` for t = 0 .. T-1.
+
+    Inputs (no validation: :class:`LSTMLayer` checks them):
+        x: (N, T, D), finite (padded steps are ignored; put 0 there)
+        h0, c0: (N, H) initial state;  Wx: (D, 4H), Wh: (H, 4H), b: (4H,)
+        mask: (N, T) bool, True = valid step, or None (every step valid).  At a padded step
+            the state is carried and the output is 0.
+
+    Returns:
+        hs: (N, T, H) hidden state at each step (0 at padded steps),
+        hT, cT: (N, H) state after each sequence's last valid step,
+        cache: :class:`LSTMCache` for :func:`lstm_backward`.
+    """
+    N, T, _ = x.shape
+    hs = np.zeros((N, T, h0.shape[1]), dtype=h0.dtype)
+    h, c = h0, c0
+    steps = []
+    for t in range(T):
+        h_new, c_new, step = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        steps.append(step)
+        if mask is None:
+            h, c = h_new, c_new
+        else:  # a padded row keeps its state and outputs 0
+            valid = mask[:, t, None]
+            h, c = np.where(valid, h_new, h), np.where(valid, c_new, c)
+            h_new = np.where(valid, h_new, 0.0)
+        hs[:, t] = h_new
+    return hs, h, c, LSTMCache(steps, mask)
+
+
+@reference
+def lstm_backward(
+    dhs: np.ndarray | None,
+    dhT: np.ndarray | None,
+    dcT: np.ndarray | None,
+    cache: LSTMCache,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backpropagation through time: :func:`lstm_step_backward` for t = T-1 .. 0.
+
+    Inputs:
+        dhs: (N, T, H) dL/dhs, or None (zeros: e.g. an encoder that only uses hT); entries at
+            padded steps are ignored (hs is 0 there whatever the parameters)
+        dhT, dcT: (N, H) dL/dhT, dL/dcT, or None (zeros)
+        cache: from :func:`lstm_forward`
+
+    Returns:
+        dx: (N, T, D) (exactly 0 at padded steps), dh0, dc0: (N, H),
+        dWx: (D, 4H), dWh: (H, 4H), db: (4H,) summed over the steps.
+    """
+    steps, mask = _own_cache(cache)
+    x_0, h_0, _, Wx, Wh = steps[0][:5]
+    N, D, T = x_0.shape[0], x_0.shape[1], len(steps)
+    dh = np.zeros_like(h_0) if dhT is None else dhT  # dL/dh_t from the steps after t
+    dc = np.zeros_like(h_0) if dcT is None else dcT
+    dx = np.zeros((N, T, D), dtype=h_0.dtype)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wx.shape[1], dtype=Wx.dtype)
+    for t in reversed(range(T)):
+        dh_t = dh if dhs is None else dh + dhs[:, t]  # step t's output, and step t+1
+        if mask is None:
+            dx[:, t], dh, dc, dWx_t, dWh_t, db_t = lstm_step_backward(dh_t, dc, steps[t])
+        else:  # a padded step passed its state on unchanged: its gradients go straight through
+            valid = mask[:, t, None]
+            dx[:, t], dh_prev, dc_prev, dWx_t, dWh_t, db_t = lstm_step_backward(
+                np.where(valid, dh_t, 0.0), np.where(valid, dc, 0.0), steps[t])
+            dh, dc = np.where(valid, dh_prev, dh), np.where(valid, dc_prev, dc)
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dh, dc, dWx, dWh, db
+
+
+@reference
+def lstm_forward_repeated(
+    z: np.ndarray,
+    T: int,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
+    """:func:`lstm_forward` fed the same input ``z: (N, D)`` at each of T steps (a repeat-vector
+    decoder), i.e. ``x_t = z`` for every t.  Other inputs and the returns as there."""
+    x = np.repeat(z[:, None, :], T, axis=1)  # (N, T, D): z at every step
+    return lstm_forward(x, h0, c0, Wx, Wh, b, mask)
+
+
+@reference
+def lstm_backward_repeated(
+    dhs: np.ndarray | None,
+    dhT: np.ndarray | None,
+    dcT: np.ndarray | None,
+    cache: LSTMCache,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of :func:`lstm_forward_repeated`: as :func:`lstm_backward`, but ``dz: (N, D)``
+    is the sum over the steps of dL/dx_t (z was fed at every step)."""
+    dx, dh0, dc0, dWx, dWh, db = lstm_backward(dhs, dhT, dcT, cache)
+    return dx.sum(axis=1), dh0, dc0, dWx, dWh, db
+
+
+def _own_cache(cache: object) -> LSTMCache:
+    """The cache, after checking that it is this module's (a compiled twin keeps its own)."""
+    if not isinstance(cache, LSTMCache):
+        raise TypeError(
+            f"cache must be the LSTMCache that lstm_forward returned, got "
+            f"{type(cache).__name__}: a forward and its backward must run the same code (a "
+            "compiled twin's cache cannot be read here, see minivae.twins); run the forward "
+            "again before this backward"
+        )
+    return cache
 
 
 # ============================================================================ shared helpers
@@ -279,226 +398,17 @@ def _is_clean(a: object, dtype: np.dtype) -> bool:
     )
 
 
-# ============================================================================ whole sequence
-class _SequenceCache(NamedTuple):
-    """What :func:`_sequence_forward` keeps for :func:`_sequence_backward`.
-
-    Time-major and *feature-major*: one step is an ``(H, N)`` or ``(4H, N)`` block, the
-    transpose of the step functions' ``(N, H)``.  Then each gate of a step (``gates[t, :H]`` is
-    i, and so on) is one contiguous block, and every elementwise NumPy call in the time loop runs
-    over contiguous memory: on column slices of an ``(N, 4H)`` array each call pays NumPy's
-    per-row overhead N times (measured 2-4x slower at N = 64).
-    """
-
-    x1: np.ndarray  # (T, D + 1, N) the input x_t^T (0 at padded steps) and a row of ones
-    gates: np.ndarray  # (T, 4H, N) activated gates [i; f; g; o] of every step
-    h: np.ndarray  # (T + 1, H, N) h[t] = state entering step t (h[0] = h0^T, h[T] = hT^T)
-    c: np.ndarray  # (T + 1, H, N) likewise for the cell state
-    tanh_c: np.ndarray  # (T, H, N) tanh(c_t) as computed at step t
-    padded: np.ndarray | None  # (T, 1, N) bool, True = padded step; None = no padding
-
-
-def _sequence_forward(
-    x: np.ndarray,
-    h0: np.ndarray,
-    c0: np.ndarray,
-    Wx: np.ndarray,
-    Wh: np.ndarray,
-    b: np.ndarray,
-    mask: np.ndarray | None,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _SequenceCache]:
-    """:func:`lstm_step_forward` over all T steps, with what does not depend on the recurrence
-    done once, outside the time loop (no validation: the layer checked the inputs).
-
-    Inputs:
-        x: (N, T, D), 0 at padded steps;  h0, c0: (N, H);  Wx: (D, 4H), Wh: (H, 4H), b: (4H,)
-        mask: (N, T) bool (True = valid step) or None
-        workspace: a dict kept by the caller: the cache then lives in reused buffers and is
-            valid only until the next call with the same dict
-
-    Returns fresh arrays hs: (N, T, H) (0 at padded steps), hT, cT: (N, H), and the cache for
-    :func:`_sequence_backward`.
-    """
-    N, T, D = x.shape
-    H = h0.shape[1]
-    dtype = x.dtype
-    # The input projection (x_t Wx + b)^T of *every* step at once, before the loop; the loop
-    # then only adds the recurrent term (h_{t-1} Wh)^T.  The bias rides along as the weight of
-    # an extra input that is always 1: one stacked matrix product, and after the loop one
-    # product gives dWx and db together.  (Also faster than x Wx + b for small D: OpenBLAS is
-    # slow on products with K = D = 1, measured 6x.)  These pre-activations are activated in
-    # place, so `gates` ends up holding [i; f; g; o] of every step.
-    x1 = buffer(workspace, "x1", (T, D + 1, N), dtype)  # [x_t^T; 1] of every step
-    x1[:, :D] = x.transpose(1, 2, 0)
-    x1[:, D] = 1.0
-    Wb = np.concatenate([Wx, b[None, :]])  # (D + 1, 4H): [Wx; b]
-    gates = buffer(workspace, "gates", (T, 4 * H, N), dtype)
-    np.matmul(Wb.T, x1, out=gates)  # (4H, D + 1) @ (T, D + 1, N) -> (T, 4H, N)
-    hs = buffer(workspace, "h", (T + 1, H, N), dtype)
-    cs = buffer(workspace, "c", (T + 1, H, N), dtype)
-    tanh_cs = buffer(workspace, "tanh_c", (T, H, N), dtype)
-    hs[0] = h0.T
-    cs[0] = c0.T
-    padded = None if mask is None else ~mask.T[:, None, :]  # (T, 1, N)
-    WhT = Wh.T  # (4H, H), a view: BLAS reads it transposed
-    hWh = np.empty((4 * H, N), dtype=dtype)  # scratch, reused by every step
-    ig = np.empty((H, N), dtype=dtype)
-    # Overflow of 2a below is harmless (see there): no warning for it.
-    with np.errstate(over="ignore"):
-        for t in range(T):
-            a = gates[t]  # (4H, N), (x_t Wx + b)^T so far
-            np.matmul(WhT, hs[t], out=hWh)
-            a += hWh
-            i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
-            # All four gates with one sigmoid call, i.e. one exp over the contiguous block (a
-            # NumPy tanh costs 2-3 exps): the candidate uses tanh(a) = 2 sigmoid(2a) - 1.
-            # Exact up to rounding (absolute error ~1 ulp); if 2a overflows to +-inf the
-            # candidate is exactly +-1, the right limit.
-            g *= 2.0
-            sigmoid(a, out=a)
-            g *= 2.0
-            g -= 1.0
-            c = cs[t + 1]
-            np.multiply(f, cs[t], out=c)  # c_t = f * c_{t-1} + i * g
-            np.multiply(i, g, out=ig)
-            c += ig
-            np.tanh(c, out=tanh_cs[t])
-            np.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o * tanh(c_t)
-            if padded is not None:
-                # Padded rows carry their state (their output is zeroed below).
-                np.copyto(hs[t + 1], hs[t], where=padded[t])
-                np.copyto(c, cs[t], where=padded[t])
-    # Outputs in the caller's layout, always fresh arrays (never views of the cache).
-    out = np.zeros((N, T, H), dtype=dtype)
-    if mask is None:
-        out[...] = hs[1:].transpose(2, 0, 1)
-    else:
-        np.copyto(out, hs[1:].transpose(2, 0, 1), where=mask[:, :, None])
-    cache = _SequenceCache(x1, gates, hs, cs, tanh_cs, padded)
-    return out, hs[T].T.copy(), cs[T].T.copy(), cache
-
-
-def _sequence_backward(
-    dhs: np.ndarray | None,
-    dhT: np.ndarray,
-    dcT: np.ndarray,
-    cache: _SequenceCache,
-    Wx: np.ndarray,
-    Wh: np.ndarray,
-    workspace: dict[str, np.ndarray] | None = None,
-) -> tuple[np.ndarray, ...]:
-    """Backprop through time for :func:`_sequence_forward`: :func:`lstm_step_backward` at every
-    step, reorganised so that only the recurrence stays inside the time loop.
-
-    Inputs:
-        dhs: (N, T, H) dL/dhs or None (zeros);  dhT, dcT: (N, H);  cache from the forward;
-        Wx: (D, 4H), Wh: (H, 4H) (the forward's parameters);  workspace: scratch buffers
-        reused between calls (may be the forward's dict)
-
-    Returns fresh arrays dx: (N, T, D) (exactly 0 at padded steps), dh0, dc0: (N, H),
-    dWx: (D, 4H), dWh: (H, 4H), db: (4H,) (summed over all steps).
-    """
-    x1, gates, hs, cs, tanh_cs, padded = cache
-    T, D, N = x1.shape
-    D -= 1  # x1 = [x_t^T; 1]
-    H = hs.shape[1]
-    dtype = gates.dtype
-    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))  # (T, H, N) views
-
-    # The gate gradient of step t is (transposed, like everything here)
-    #   da = [dc * g * i(1-i);  dc * c_prev * f(1-f);  dc * i * (1-g^2);  dh * tanh_c * o(1-o)]
-    # with dc = dc_next + dh * o * (1 - tanh_c^2)  (see lstm_step_backward).  Only dh and dc
-    # depend on later steps; the factors they multiply are known from the forward, so they are
-    # computed here for all steps at once.  `da` holds these factors until step t multiplies
-    # its block in place.
-    da = buffer(workspace, "da", gates.shape, dtype)
-    da_i, da_f, da_g, da_o = (da[:, k * H : (k + 1) * H] for k in range(4))
-    np.subtract(1.0, i, out=da_i)  # g * i(1-i)   (sigma' = sigma (1 - sigma))
-    da_i *= i
-    da_i *= g
-    np.subtract(1.0, f, out=da_f)  # c_prev * f(1-f)
-    da_f *= f
-    da_f *= cs[:-1]
-    np.multiply(g, g, out=da_g)  # i * (1 - g^2)   (tanh' = 1 - tanh^2)
-    np.subtract(1.0, da_g, out=da_g)
-    da_g *= i
-    np.subtract(1.0, o, out=da_o)  # tanh_c * o(1-o)
-    da_o *= o
-    da_o *= tanh_cs
-    dc_from_h = buffer(workspace, "dc_from_h", tanh_cs.shape, dtype)
-    np.multiply(tanh_cs, tanh_cs, out=dc_from_h)  # o * (1 - tanh_c^2): the path h_t -> c_t
-    np.subtract(1.0, dc_from_h, out=dc_from_h)
-    dc_from_h *= o
-
-    if dhs is not None:
-        dhs_t = buffer(workspace, "dhs", (T, H, N), dtype)
-        dhs_t[...] = dhs.transpose(1, 2, 0)
-    # (H, N) gradients carried back in time, updated in place: copies, never views of the inputs
-    dh = dhT.T.copy()
-    dc = dcT.T.copy()
-    dh_step = np.empty((H, N), dtype=dtype)
-    dc_step = np.empty((H, N), dtype=dtype)
-    dWh = np.zeros_like(Wh)
-    dWh_t = np.empty_like(Wh)
-    scratch = None if padded is None else np.empty((H, N), dtype=dtype)
-    valid = None if padded is None else ~padded
-    for t in reversed(range(T)):
-        # h_t feeds both the output hs[:, t] and the next step: add the two gradients.
-        if dhs is None:
-            np.copyto(dh_step, dh)
-        else:
-            np.add(dh, dhs_t[t], out=dh_step)
-        np.multiply(dh_step, dc_from_h[t], out=dc_step)  # dc_t: from the next step and from h_t
-        dc_step += dc
-        if padded is not None:
-            # A padded step computed nothing that was used: it gets zero gradient, so x[:, t]
-            # and the parameters get exactly 0 from it ...
-            np.copyto(dh_step, 0.0, where=padded[t])
-            np.copyto(dc_step, 0.0, where=padded[t])
-        da_t = da[t]  # (4H, N): the i, f, g blocks times dc, the o block times dh
-        ifg = da_t[: 3 * H].reshape(3, H, N)
-        ifg *= dc_step
-        da_t[3 * H :] *= dh_step
-        # dWh needs h_{t-1} (H, N) against da_t (4H, N): in this layout the sum over steps is
-        # not one matrix product (as dWx below is), so it is accumulated here, while da_t is
-        # in cache.
-        np.matmul(hs[t], da_t.T, out=dWh_t)
-        dWh += dWh_t
-        if padded is None:
-            np.multiply(dc_step, f[t], out=dc)  # dc_{t-1} = dc_t * f
-            np.matmul(Wh, da_t, out=dh)  # dh_{t-1} = (da Wh^T)^T
-        else:
-            # ... while the carried state h_t = h_{t-1} passes its gradient straight through
-            # (hs[:, t] was the constant 0 there, so dhs[:, t] is ignored).
-            np.multiply(dc_step, f[t], out=scratch)
-            np.copyto(dc, scratch, where=valid[t])
-            np.matmul(Wh, da_t, out=scratch)
-            np.copyto(dh, scratch, where=valid[t])
-
-    # The other parameter gradients and the input gradient, for all steps at once (padded steps
-    # have da = 0 and contribute nothing).  [dWx; db] = sum_t [x_t^T; 1] da_t^T.
-    dWb = np.matmul(x1, da.transpose(0, 2, 1)).sum(axis=0)  # (D + 1, 4H)
-    dWx, db = dWb[:D].copy(), dWb[D].copy()
-    dx = np.matmul(Wx, da).transpose(2, 0, 1).copy()  # da_t Wx^T of every step -> (N, T, D)
-    return dx, dh.T.copy(), dc.T.copy(), dWx, dWh, db
-
-
-# ============================================================================ one layer
+# ============================================================================ layers
 class LSTMLayer(Layer):
-    """One LSTM layer unrolled over a sequence; parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``,
-    ``b (4H,)``.  See the module docstring for the equations and the masking convention.
+    """One LSTM layer over whole sequences (batch first), trained by backprop through time.
 
-    Usually you want :class:`LSTM` (which stacks these).  This class runs the whole sequence:
-    :func:`_sequence_forward` / :func:`_sequence_backward` on the NumPy backend (the step
-    equations reorganised for speed, see the module docstring), the Numba kernel otherwise.
-    The forward's cache lives in buffers the layer reuses, so only the latest forward can be
-    backpropagated (as with every layer: each forward replaces ``cache``).
+    Parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``; equations, PyTorch mapping and the
+    padding convention in the module docstring.  ``forward`` runs :func:`lstm_forward` (or
+    :func:`lstm_forward_repeated`), ``backward`` the matching backward function.
 
     forward(x, h0=None, c0=None, *, mask=None, lengths=None, steps=None) -> (hs, (hT, cT))
         x: (N, T, D), or x: (N, D) with ``steps=T``: the same input at every step (what a
-        repeat-vector decoder feeds; equal to passing ``x[:, None]`` repeated T times, but
-        ``x Wx + b`` is computed once on the Numba backend);  h0, c0: (N, H) (default zeros)
+        repeat-vector decoder feeds);  h0, c0: (N, H) (default zeros)
         hs: (N, T, H) hidden state at each step (0 at padded steps);  hT, cT: (N, H)
     backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
         dhs: (N, T, H) or None (zeros);  dhT, dcT: (N, H) or None (zeros)
@@ -519,9 +429,6 @@ class LSTMLayer(Layer):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
-        # Cache and scratch arrays reused from call to call by either backend
-        # (minivae/_workspace.py); only the latest forward's cache is ever read.
-        self._workspace: dict[str, np.ndarray] = {}
 
     def forward(
         self,
@@ -540,28 +447,16 @@ class LSTMLayer(Layer):
         return self._forward(x, h0, c0, mask, steps)
 
     def _forward(
-        self, x: np.ndarray, h: np.ndarray, c: np.ndarray, mask: np.ndarray | None,
+        self, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, mask: np.ndarray | None,
         steps: int | None = None,
     ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Unroll over time on already validated inputs (padded x entries already zeroed;
-        ``steps=T`` with x: (N, D) = the same input at every step)."""
+        """The forward on validated inputs (padded entries of x already 0)."""
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
-        static = steps is not None
-        if backend.use_numba():
-            # Same equations in one compiled loop over all T steps (minivae.fast.lstm);
-            # tests/test_kernels.py holds it to this NumPy code within 1e-12 in float64.
-            # The kernel keeps its (T, N, .) cache in the layer's workspace (see __init__).
-            hs, hT, cT, kcache = numba_kernels().lstm_forward(
-                x, h, c, Wx, Wh, b, mask, workspace=self._workspace, steps=steps)
-            self.cache = ("numba", kcache, mask, hs.shape[:2] + (self.input_size,), static)
-            return hs, (hT, cT)
-        if static:
-            # The reference path simply feeds the repeated input (backward sums dx over time).
-            x = np.repeat(x[:, None], steps, axis=1)
-            if mask is not None:
-                x[~mask] = 0.0
-        hs, hT, cT, cache = _sequence_forward(x, h, c, Wx, Wh, b, mask, self._workspace)
-        self.cache = ("numpy", cache, mask, x.shape, static)
+        if steps is None:
+            hs, hT, cT, cache = lstm_forward(x, h0, c0, Wx, Wh, b, mask)
+        else:  # x: (N, D) fed at every one of the T = steps steps
+            hs, hT, cT, cache = lstm_forward_repeated(x, steps, h0, c0, Wx, Wh, b, mask)
+        self.cache = (cache, steps is not None, hs.shape)
         return hs, (hT, cT)
 
     def backward(
@@ -570,27 +465,16 @@ class LSTMLayer(Layer):
         dhT: np.ndarray | None = None,
         dcT: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        path, caches, mask, (N, T, D), static = self._need_cache()
-        H = self.hidden_size
-        # None (e.g. an encoder that only uses hT) skips reading/adding a zero array per step
+        cache, repeated, (N, T, H) = self._need_cache()
+        # None (e.g. an encoder that only uses hT) skips adding a zero array at every step
         dhs = None if dhs is None else check_array(dhs, "dhs", shape=(N, T, H), dtype=self.dtype)
-        dh = _check_state(dhT, "dhT", (N, H), self.dtype)  # gradient carried back in time
-        dc = _check_state(dcT, "dcT", (N, H), self.dtype)
-        if path == "numba":
-            dx, dh0, dc0, dWx, dWh, db = numba_kernels().lstm_backward(
-                dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"],
-                workspace=self._workspace)
-            self.grads["Wx"] += dWx
-            self.grads["Wh"] += dWh
-            self.grads["b"] += db
-            return dx, dh0, dc0
-        dx, dh0, dc0, dWx, dWh, db = _sequence_backward(
-            dhs, dh, dc, caches, self.params["Wx"], self.params["Wh"], self._workspace)
+        dhT = _check_state(dhT, "dhT", (N, H), self.dtype)
+        dcT = _check_state(dcT, "dcT", (N, H), self.dtype)
+        backward = lstm_backward_repeated if repeated else lstm_backward
+        dx, dh0, dc0, dWx, dWh, db = backward(dhs, dhT, dcT, cache)
         self.grads["Wx"] += dWx
         self.grads["Wh"] += dWh
         self.grads["b"] += db
-        if static:
-            dx = dx.sum(axis=1)  # the same x fed every step: its gradient is the sum over steps
         return dx, dh0, dc0
 
     def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
@@ -600,7 +484,6 @@ class LSTMLayer(Layer):
         return f"LSTMLayer({self.input_size}, {self.hidden_size})"
 
 
-# ============================================================================ stacked LSTM
 class LSTM(Layer):
     """Multi-layer LSTM over whole sequences (batch first), trained by backprop through time.
 
@@ -617,7 +500,7 @@ class LSTM(Layer):
     forward(x, h0=None, c0=None, *, mask=None, lengths=None, steps=None) -> (hs, (hT, cT))
         x: (N, T, D); mask: (N, T) bool (True = valid) or lengths: (N,) ints in [1, T]
         or x: (N, D) with ``steps=T``: the same input at every step (a repeat-vector decoder;
-        see :class:`LSTMLayer`)
+        see :func:`lstm_forward_repeated`)
         hs: (N, T, H) outputs of the last layer (0 at padded steps)
     backward(dhs, dhT=None, dcT=None) -> (dx, dh0, dc0)
         dhs: (N, T, H) or None (zeros, e.g. an encoder that only uses hT); dx: (N, T, D)
@@ -646,12 +529,8 @@ class LSTM(Layer):
         self.num_layers = check_positive_int(num_layers, "num_layers")
         rng = check_rng(rng)
         self.layers = [
-            LSTMLayer(
-                self.input_size if l == 0 else self.hidden_size,
-                self.hidden_size,
-                rng=rng,
-                dtype=dtype,
-            )
+            LSTMLayer(self.input_size if l == 0 else self.hidden_size, self.hidden_size,
+                      rng=rng, dtype=dtype)
             for l in range(self.num_layers)
         ]
 
@@ -684,7 +563,7 @@ class LSTM(Layer):
         hs = x
         for l, (layer, h, c) in enumerate(zip(self.layers, h0s, c0s)):
             # hs of the layer below is 0 at padded steps, the same mask keeps it ignored.
-            # Only the first layer can have a static input; the ones above read its hs.
+            # Only the first layer can have a repeated input; the ones above read its hs.
             hs, (hT, cT) = layer._forward(hs, h, c, mask, steps if l == 0 else None)
             hTs.append(hT)
             cTs.append(cT)

@@ -22,7 +22,8 @@ _AE_CHECKS = {
     "autoregressive.tf05_masked": ("autoregressive", "gaussian", 0.5, True, 1, False),
     "autoregressive.tf1": ("autoregressive", "mse", 1.0, False, 1, False),
     "autoregressive.stacked_tf05": ("autoregressive", "mse", 0.5, False, 2, True),
-    # tf1 without missing values runs the whole-sequence path (_decode_teacher_forced).
+    # tf1 without missing values: every decoder input known in advance (on the numba backend
+    # the decoder's twin then runs one sequence LSTM per layer).
     "autoregressive.stacked_tf1": ("autoregressive", "gaussian", 1.0, False, 2, False),
 }
 
