@@ -201,25 +201,29 @@ def test_class_not_imported_names_the_file_and_the_module(tmp_path, monkeypatch)
 
 
 def test_loading_first_thing_in_a_fresh_process(tmp_path):
-    """The checkpoint module imports no model, so it can be imported first; a class whose
-    module was not imported gets the error that names it, and importing it fixes that."""
-    path = tmp_path / "ae.npz"
-    save_checkpoint(path, Autoencoder(6, [5], 2, rng=1))
+    """The checkpoint module can be imported first; a class whose module was not imported (an
+    application's model: ``import minivae`` loads only the core models) gets the error that
+    names the module, and importing it fixes that."""
+    from minivae.apps.volatility import PointwiseVAE
+
+    path = tmp_path / "pointwise.npz"
+    coords = np.random.default_rng(0).uniform(-1.0, 1.0, size=(6, 2))
+    save_checkpoint(path, PointwiseVAE(coords, [5], 3, decoder_hidden=[4], rng=1))
     code = (
         "import sys\n"
         "from minivae.train.checkpoint import load_checkpoint\n"
-        "assert 'minivae.models' not in sys.modules\n"
+        "assert 'minivae.apps.volatility' not in sys.modules\n"
         "try:\n"
         f"    load_checkpoint({str(path)!r})\n"
         "except ValueError as e:\n"
         "    print(e)\n"
-        "import minivae.models.autoencoder\n"
+        "import minivae.apps.volatility\n"
         f"print(type(load_checkpoint({str(path)!r}).model).__name__)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout
-    assert "import minivae.models.autoencoder" in out and out.strip().endswith("Autoencoder")
+    assert "import minivae.apps.volatility" in out and out.strip().endswith("PointwiseVAE")
 
 
 def test_malformed_header_and_optimizer_mismatch_name_the_file(tmp_path):
