@@ -453,7 +453,6 @@ def test_python_dash_m_entry_point():
     assert "dense.time_distributed: W" in proc.stdout and "0 failed" in proc.stdout
 
 
-@pytest.mark.slow
 def test_cli_passes_on_every_registered_check(capsys):
     # Everything, including the checks that the LSTM and model modules register via the hook.
     assert main([]) == 0, capsys.readouterr().out

@@ -185,7 +185,7 @@ def test_momentum_minimises_quadratic():
 
 
 # ------------------------------------------------------------------------------ vs PyTorch
-@pytest.mark.slow  # importing torch takes several seconds; the numbers are checked by hand above
+# Importing torch takes several seconds; the numbers are also checked by hand above.
 @pytest.mark.parametrize(
     "name, kwargs",
     [
