@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, check_hidden_sizes
 from minivae.nn.layer import Layer
 from minivae.nn.sequential import MLP
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.losses import fill_missing
 
 __all__ = ["ApplicationVAE", "forward_with_vjp"]
 

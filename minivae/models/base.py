@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_mask, check_scalar
 from minivae.nn.layer import Layer
 from minivae.train.checkpoint import load_checkpoint, save_checkpoint
 from minivae.train.history import History
@@ -54,33 +54,9 @@ from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_mod
 
 # The registry is re-exported here and from minivae.models: models register with
 # ``from minivae.models.base import register_model``.
-__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "check_mask", "get_model_class",
-           "register_model"]
+__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "get_model_class", "register_model"]
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
-
-def check_mask(mask: object, X: np.ndarray, name: str = "mask") -> np.ndarray:
-    """Validate a boolean observation mask for ``X`` (True = observed).
-
-    Shapes: ``mask`` has X's shape, or ``(N, T)`` for sequences ``X: (N, T, D)`` (a whole time
-    step observed or missing).  Every observed entry of X must be finite: NaN is only allowed
-    where the mask says "missing".
-    """
-    if not isinstance(mask, np.ndarray):
-        raise TypeError(f"{name} must be a boolean numpy array, got {type(mask).__name__}")
-    if mask.dtype != bool:
-        raise TypeError(f"{name} must be boolean (True = observed), got dtype {mask.dtype}")
-    if mask.shape != X.shape and not (X.ndim == 3 and mask.shape == X.shape[:2]):
-        allowed = f"{X.shape}" + (f" or {X.shape[:2]}" if X.ndim == 3 else "")
-        raise ValueError(f"{name} must have shape {allowed} to match X, got {mask.shape}")
-    full = mask if mask.shape == X.shape else np.broadcast_to(mask[..., None], X.shape)
-    if not np.all(np.isfinite(X[full])):
-        n_bad = int(np.count_nonzero(~np.isfinite(X[full])))
-        raise ValueError(
-            f"X has {n_bad} non-finite value(s) at positions {name} marks observed; "
-            "NaN is only allowed where the mask is False"
-        )
-    return mask
 
 
 class Model(Layer):
@@ -204,7 +180,8 @@ class Model(Layer):
                 f"{type(self).__name__}, got shape {X.shape}"
             )
         if mask is not None:
-            mask = check_mask(mask, X, name="mask" if name == "X" else f"mask for {name}")
+            mask = check_mask(mask, X, "mask" if name == "X" else f"mask for {name}", data=name,
+                              per_step=True)
         if y is not None:
             raise ValueError(f"{type(self).__name__} takes no labels, but y was given")
         return X, mask, None

@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing
 from minivae.models.base import register_model
 from minivae.models.lstm_autoencoder import (
     _CHUNK_ELEMENTS,
@@ -50,6 +49,7 @@ from minivae.models.lstm_autoencoder import (
 from minivae.nn.functional import log_mean_exp
 from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
 from minivae.objectives.kl import kl_loss_term
+from minivae.objectives.losses import fill_missing
 
 LIKELIHOODS = ("gaussian", "mse")
 AVERAGES = ("mean", "logmeanexp")

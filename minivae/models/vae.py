@@ -33,17 +33,16 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing, reconstruction_nll
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import log_mean_exp, logsumexp, sigmoid
 from minivae.nn.sequential import MLP
-from minivae.objectives import losses
 from minivae.objectives.distributions import (
     DiagonalGaussian,
     clamp_logvar,
     standard_normal_log_prob,
 )
 from minivae.objectives.kl import kl_loss_term
+from minivae.objectives.losses import fill_missing, reconstruction_nll
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
@@ -175,19 +174,8 @@ class BaseVAE(Model):
 
     def _nll(self, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
         """Per-example -log p(x | z) (M,) and, if ``need_grad``, d(sum)/d(out) (M, out_dim)."""
-        if self.likelihood == "bernoulli":
-            return reconstruction_nll("bernoulli", out, X, mask, need_grad=need_grad)
-        if not self.learned_variance:
-            return reconstruction_nll("gaussian", out, X, mask, need_grad=need_grad,
-                                      variance=self.decoder_variance)
-        D = self.input_dim
-        mean = out[:, :D]
-        logvar, inside = clamp_logvar(out[:, D:])
-        value = losses.gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
-        if not need_grad:
-            return value, None
-        dmean, dlogvar = losses.gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
-        return value, np.concatenate([dmean, dlogvar * inside], axis=1)
+        return reconstruction_nll(self.likelihood, out, X, mask, need_grad=need_grad,
+                                  variance=self.decoder_variance)
 
     @staticmethod
     def _tile(a: np.ndarray | None, k: int) -> np.ndarray | None:

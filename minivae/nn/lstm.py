@@ -332,14 +332,14 @@ def _check_sequence_input(
                 f"x must have input_size={input_size} features on its last axis, got shape "
                 f"{x.shape}"
             )
-        return x, _check_mask(mask, lengths, N, T)
+        return x, _check_step_mask(mask, lengths, N, T)
     x = check_array(x, "x", ndim=3, dtype=dtype, allow_nan=True)
     N, T, D = x.shape
     if D != input_size:
         raise ValueError(
             f"x must have input_size={input_size} features on its last axis, got shape {x.shape}"
         )
-    mask = _check_mask(mask, lengths, N, T)
+    mask = _check_step_mask(mask, lengths, N, T)
     valid = np.ones((N, T), dtype=bool) if mask is None else mask
     finite = np.isfinite(x).all(axis=2)
     bad = valid & ~finite
@@ -355,15 +355,12 @@ def _check_sequence_input(
     return x, mask
 
 
-def _check_mask(mask: object, lengths: object, N: int, T: int) -> np.ndarray | None:
+def _check_step_mask(mask: object, lengths: object, N: int, T: int) -> np.ndarray | None:
     """``mask: (N, T)`` bool, or ``lengths: (N,)`` turned into one, or None (every step valid)."""
     if mask is not None and lengths is not None:
         raise ValueError("pass either mask or lengths, not both")
     if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.shape != (N,):
-            raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
-        return lengths_to_mask(lengths, T, name="lengths")
+        return lengths_to_mask(lengths, T, name="lengths", N=N)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
