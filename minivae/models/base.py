@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_scalar
+from minivae._validation import check_array, check_mask, check_rng, check_scalar
 from minivae.nn.layer import Layer
 from minivae.train.checkpoint import load_checkpoint, save_checkpoint
 from minivae.train.history import History
@@ -147,6 +147,16 @@ class Model(Layer):
         return cls(**config)
 
     # -- helpers shared by models and the training loop ---------------------------------------
+    def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
+        """The generator of a stochastic pass, or None when ``eps`` (the noise to reuse) is
+        given and ``rng`` is not; refuses neither being given."""
+        if eps is None and rng is None:
+            raise ValueError(
+                f"{type(self).__name__} draws noise: pass rng= (a numpy Generator or int seed) "
+                "or eps= (the noise to reuse, e.g. model.last_eps)"
+            )
+        return None if rng is None else check_rng(rng)
+
     def _take_pending(self) -> dict[str, Any]:
         """The state stored by the last loss(), consumed so a second backward() fails loudly."""
         pending = self._pending

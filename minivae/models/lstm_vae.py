@@ -125,15 +125,6 @@ class LSTMVAE(BaseLSTMAutoencoder):
         gradients through (N, L)."""
         return encoder_posterior(self._encode(X, mask))
 
-    @staticmethod
-    def _need_noise(rng: object, z_eps: object) -> np.random.Generator | None:
-        if z_eps is None and rng is None:
-            raise ValueError(
-                "LSTMVAE draws noise: pass rng= (a numpy Generator or int seed) or eps= (the "
-                "noise to reuse, e.g. model.last_eps)"
-            )
-        return None if rng is None else check_rng(rng)
-
     def _split_eps(self, eps: object) -> tuple[Any, Any]:
         """eps: None, an (N, L) array (latent noise only) or a dict like ``last_eps``."""
         if eps is None:

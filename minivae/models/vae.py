@@ -180,14 +180,6 @@ class BaseVAE(Model):
         """(N, ...) -> (k * N, ...), row i * N + n = a[n] (matches z.reshape(k * N, L))."""
         return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
 
-    def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
-        if eps is None and rng is None:
-            raise ValueError(
-                f"{type(self).__name__} draws noise: pass rng= (a numpy Generator or int seed) "
-                "or eps= (the noise to reuse, e.g. model.last_eps)"
-            )
-        return None if rng is None else check_rng(rng)
-
     # -- training contract ------------------------------------------------------------------
     def loss(self, batch, *, rng=None, eps=None, mask=None) -> tuple[float, dict[str, float]]:
         """Training objective on a mini-batch (see the module docstring).
