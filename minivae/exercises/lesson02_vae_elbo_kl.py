@@ -250,7 +250,8 @@ EXERCISES = [
              "SOLUTIONS['kl_grad'] is DiagonalGaussian(mu, logvar).kl_standard_normal_grad(): "
              "the KL gradient every minivae VAE backpropagates."),
     Exercise("gaussian_nll", LESSON, GNLL_SIG, check_gaussian_nll, gnll_solution,
-             ("minivae.objectives.losses:gaussian_nll",),
+             ("minivae.objectives.losses:gaussian_nll",
+              "minivae.objectives.distributions:gaussian_log_density"),
              "SOLUTIONS['gaussian_nll'] is minivae.objectives.losses.gaussian_nll(mean, logvar, "
              "target, reduction='none'): the loss of every Gaussian-likelihood model."),
     Exercise("gaussian_nll_grad", LESSON, GNLL_GRAD_SIG, check_gaussian_nll_grad,

@@ -83,7 +83,7 @@ from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM
 from minivae.nn.sequence import lengths_to_mask
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar
+from minivae.objectives.distributions import clamp_logvar, gaussian_log_density
 from minivae.objectives.losses import fill_missing, reconstruction_nll
 
 DECODERS = ("repeat", "autoregressive")
@@ -328,7 +328,7 @@ class BaseLSTMAutoencoder(Model):
             lp = -HALF_LOG_PI - (Xf - mean) ** 2
         else:
             logvar = clamp_logvar(out[..., D:])[0]
-            lp = -0.5 * (LOG_2PI + logvar + (Xf - mean) ** 2 * np.exp(-logvar))
+            lp = gaussian_log_density(Xf, mean, logvar)
         return lp if mask is None else lp * mask
 
     def _mean(self, out: np.ndarray) -> np.ndarray:

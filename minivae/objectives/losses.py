@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from minivae._validation import check_array, check_mask, check_same_shape, check_scalar
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar
+from minivae.objectives.distributions import LOG_2PI, clamp_logvar, gaussian_log_density
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -200,7 +200,7 @@ def gaussian_nll(mean, logvar, target, *, mask=None, reduction: str = "mean"):
     mean, target, mask = _prepare(mean, target, mask, reduction)
     logvar = check_array(logvar, "logvar")
     check_same_shape(mean, logvar, "mean", "logvar")
-    nll = 0.5 * (LOG_2PI + logvar + (target - mean) ** 2 * np.exp(-logvar))
+    nll = -gaussian_log_density(target, mean, logvar)
     if mask is not None:
         nll = nll * mask
     return _reduce(nll, reduction)
