@@ -39,7 +39,7 @@ Imports run one way: this module imports :mod:`minivae.train` (for :meth:`Model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from typing import Any
 
@@ -57,6 +57,23 @@ from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_mod
 __all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "get_model_class", "register_model"]
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
+# Decoding many latent samples at once (IWAE bounds, reconstruction probabilities) is done in
+# chunks of about this many output numbers, so memory stays bounded (4M float64 = 32 MB).
+SAMPLE_CHUNK_ELEMENTS = 1 << 22
+
+
+def sample_chunks(k: int, per_sample: int) -> Iterator[int]:
+    """The sizes of the chunks in which to decode ``k`` latent samples of ``per_sample`` output
+    numbers each: at most :data:`SAMPLE_CHUNK_ELEMENTS` numbers (but >= 1 sample) a chunk."""
+    chunk = max(1, SAMPLE_CHUNK_ELEMENTS // per_sample)
+    for start in range(0, k, chunk):
+        yield min(chunk, k - start)
+
+
+def tile_samples(a: np.ndarray | None, k: int) -> np.ndarray | None:
+    """(N, ...) -> (k * N, ...), row i * N + n = a[n]: the data (or mask) of each example next
+    to its k latent samples z.reshape(k * N, L).  None stays None."""
+    return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
 
 
 class Model(Layer):

@@ -91,8 +91,6 @@ OUTPUTS = ("mse", "gaussian")
 # log N(x; m, 1/2) = -0.5 log(pi) - (x - m)^2: the density the "mse" output stands for.
 HALF_LOG_PI = 0.5 * float(np.log(np.pi))
 MSE_STD = float(np.sqrt(0.5))
-# Decoding many latent samples at once is chunked to about this many output numbers (32 MB).
-_CHUNK_ELEMENTS = 1 << 22
 
 
 class BaseLSTMAutoencoder(Model):

@@ -41,11 +41,8 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.models.base import register_model
-from minivae.models.lstm_autoencoder import (
-    _CHUNK_ELEMENTS,
-    BaseLSTMAutoencoder,
-)
+from minivae.models.base import register_model, sample_chunks, tile_samples
+from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder
 from minivae.nn.functional import log_mean_exp
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
 from minivae.objectives.losses import fill_missing
@@ -281,15 +278,11 @@ class LSTMVAE(BaseLSTMAutoencoder):
         X, mask = self._prepare(X, mask, lengths)
         N, T, _ = X.shape
         q, _ = self._posterior(X, mask)
-        chunk = max(1, _CHUNK_ELEMENTS // (N * T * self._out_dim))
         per_sample = []
-        for start in range(0, n_samples, chunk):
-            k = min(chunk, n_samples - start)
+        for k in sample_chunks(n_samples, N * T * self._out_dim):
             z = q.sample(rng, n_samples=k)  # (k, N, L); row i * N + n below is z[i, n]
             out = self._decode(z.reshape(k * N, self.latent_dim), T)
-            tile = (k, 1, 1)
-            lp = self._log_prob_entries(out, np.tile(X, tile),
-                                        None if mask is None else np.tile(mask, tile))
+            lp = self._log_prob_entries(out, tile_samples(X, k), tile_samples(mask, k))
             per_sample.append(lp.sum(axis=2).reshape(k, N, T))
         lp = np.concatenate(per_sample, axis=0)  # (L, N, T)
         if not per_step:

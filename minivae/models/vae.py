@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.models.base import (
+    Model,
+    check_hidden_sizes,
+    register_model,
+    sample_chunks,
+    tile_samples,
+)
 from minivae.nn.functional import log_mean_exp, sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.distributions import clamp_logvar
@@ -47,9 +53,6 @@ from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
-# Evaluation with many samples decodes (k * N) rows at once; keep each chunk near this many
-# output numbers so memory stays bounded (4M float64 = 32 MB).
-_CHUNK_ELEMENTS = 1 << 22
 
 
 class BaseVAE(Model):
@@ -175,11 +178,6 @@ class BaseVAE(Model):
         return reconstruction_nll(self.likelihood, out, X, mask, need_grad=need_grad,
                                   variance=self.decoder_variance)
 
-    @staticmethod
-    def _tile(a: np.ndarray | None, k: int) -> np.ndarray | None:
-        """(N, ...) -> (k * N, ...), row i * N + n = a[n] (matches z.reshape(k * N, L))."""
-        return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
-
     # -- training contract ------------------------------------------------------------------
     def loss(self, batch, *, rng=None, eps=None, mask=None) -> tuple[float, dict[str, float]]:
         """Training objective on a mini-batch (see the module docstring).
@@ -215,8 +213,8 @@ class BaseVAE(Model):
         q, inside = self._posterior(X, mask, cond)
         z = q.rsample(rng, n_samples=k, eps=eps)  # (k, N, L)
         self.last_eps = q.eps
-        out = self._decode_out(z.reshape(k * n, L), self._tile(cond, k))
-        rec, dout = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=True)
+        out = self._decode_out(z.reshape(k * n, L), tile_samples(cond, k))
+        rec, dout = self._nll(out, tile_samples(X, k), tile_samples(mask, k), need_grad=True)
         value, parts, g = negative_iwae(rec.reshape(k, n), z, q, self.kl_weight)
         self._pending = {"kind": "iwae", "q": q, "z": z, "inside": inside, "g": g,
                          "dout": dout * g.reshape(k * n, 1)}
@@ -253,8 +251,9 @@ class BaseVAE(Model):
             rec, _ = self._nll(self._decode_out(z, cond), X, mask, need_grad=False)
             loss = rec + self.kl_weight * kl
         else:
-            out = self._decode_out(z.reshape(k * n, self.latent_dim), self._tile(cond, k))
-            rec_k, _ = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=False)
+            out = self._decode_out(z.reshape(k * n, self.latent_dim), tile_samples(cond, k))
+            rec_k, _ = self._nll(out, tile_samples(X, k), tile_samples(mask, k),
+                                 need_grad=False)
             rec_k = rec_k.reshape(k, n)
             loss = -log_mean_exp(iwae_log_weights(rec_k, z, q, self.kl_weight), axis=0)
             rec = rec_k.mean(axis=0)
@@ -273,14 +272,11 @@ class BaseVAE(Model):
         reconstruction terms -log p(x|z_i) (k, N).  Decodes in chunks of samples."""
         n = X.shape[0]
         q, _ = self._posterior(X, mask, cond)
-        per_sample = n * self._decoder_out_dim()
-        chunk = max(1, _CHUNK_ELEMENTS // per_sample)
         log_w, recs = [], []
-        for start in range(0, k, chunk):
-            kc = min(chunk, k - start)
+        for kc in sample_chunks(k, n * self._decoder_out_dim()):
             z = q.sample(rng, n_samples=kc)  # (kc, N, L)
-            out = self._decode_out(z.reshape(kc * n, self.latent_dim), self._tile(cond, kc))
-            rec, _ = self._nll(out, self._tile(X, kc), self._tile(mask, kc), need_grad=False)
+            out = self._decode_out(z.reshape(kc * n, self.latent_dim), tile_samples(cond, kc))
+            rec, _ = self._nll(out, tile_samples(X, kc), tile_samples(mask, kc), need_grad=False)
             rec = rec.reshape(kc, n)
             log_w.append(iwae_log_weights(rec, z, q))
             recs.append(rec)
