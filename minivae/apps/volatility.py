@@ -62,13 +62,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae._validation import (
-    check_array,
-    check_mask,
-    check_positive_int,
-    check_rng,
-    check_scalar,
-)
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.models.vae import VAE

@@ -23,13 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import (
-    check_array,
-    check_mask,
-    check_positive_int,
-    check_rng,
-    check_scalar,
-)
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.data.windows import sliding_windows
 
 __all__ = [

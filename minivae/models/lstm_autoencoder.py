@@ -70,13 +70,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import (
-    check_array,
-    check_mask,
-    check_positive_int,
-    check_rng,
-    check_scalar,
-)
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.models.base import Model, register_model
 from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.dense import Dense
