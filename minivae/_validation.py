@@ -101,6 +101,42 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> 
         )
 
 
+def check_mask(
+    mask: object,
+    x: np.ndarray,
+    name: str = "mask",
+    *,
+    data: str = "X",
+    per_step: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """An observation mask for the data ``x`` (True = observed), returned unchanged.
+
+    ``mask`` must be a boolean numpy array of x's shape; with ``per_step`` and series
+    ``x: (N, T, D)`` also ``(N, T)`` (a whole time step observed or missing).  With ``finite``,
+    every entry of x the mask marks observed must be finite: NaN only where the mask is False.
+    ``name`` and ``data`` are the names of the mask and of x in the error messages.
+    """
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"{name} must be a boolean numpy array (True = observed), got "
+                        f"{type(mask).__name__}")
+    if mask.dtype != bool:
+        raise TypeError(f"{name} must be boolean (True = observed), got dtype {mask.dtype}")
+    steps = per_step and x.ndim == 3
+    if mask.shape != x.shape and not (steps and mask.shape == x.shape[:2]):
+        allowed = f"{x.shape}" + (f" or {x.shape[:2]}" if steps else "")
+        raise ValueError(f"{name} must have shape {allowed} to match {data}, got {mask.shape}")
+    if finite:
+        full = mask if mask.shape == x.shape else np.broadcast_to(mask[..., None], x.shape)
+        n_bad = int(np.count_nonzero(~np.isfinite(x[full])))
+        if n_bad:
+            raise ValueError(
+                f"{data} has {n_bad} non-finite value(s) at positions {name} marks observed; "
+                "NaN is only allowed where the mask is False"
+            )
+    return mask
+
+
 def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
     """Accept a ``numpy.random.Generator`` or an integer seed; refuse anything else."""
     if isinstance(rng, np.random.Generator):

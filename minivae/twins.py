@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
 
 # name -> twin, or a zero-argument loader that returns the whole table on first use (so that
 # selecting the accelerated backend does not import the compiler until a twin is needed).
@@ -77,3 +78,17 @@ def install(twins: Mapping[str, Callable[..., Any]] | Callable[[], Mapping[str, 
 def twin_of(fn: Callable[..., Any]) -> Callable[..., Any] | None:
     """The twin that runs for the marked function ``fn`` now, or None (its reference runs)."""
     return _active().get(getattr(fn, "twin_name", ""))
+
+
+def own_cache(cache: object, kind: type[C], forward: str) -> C:
+    """``cache``, after checking that it is the ``kind`` that the reference ``forward``
+    returns: a forward and its backward must run the same code (a compiled twin keeps a cache
+    of its own, which the reference cannot read)."""
+    if not isinstance(cache, kind):
+        raise TypeError(
+            f"cache must be the {kind.__name__} that {forward} returned, got "
+            f"{type(cache).__name__}: a forward and its backward must run the same code (a "
+            "compiled twin's cache cannot be read here, see minivae.twins); run the forward "
+            "again before this backward"
+        )
+    return cache

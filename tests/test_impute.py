@@ -146,7 +146,7 @@ def test_all_nan_channel_rejected(method):
 
 @pytest.mark.parametrize("method", list(IM.BASELINES))
 def test_wrong_mask_shape_rejected(method):
-    with pytest.raises(ValueError, match=r"mask must have shape \(4,\) to match X, got \(3,\)"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(4,\) to match x, got \(3,\)"):
         IM.impute(np.ones(4), np.ones(3, dtype=bool), method=method)
 
 

@@ -211,7 +211,7 @@ def test_bad_input_errors():
         losses.mse(np.zeros((0, 3)), np.zeros((0, 3)))
     with pytest.raises(TypeError, match="mask must be boolean"):
         losses.mse(good, good, mask=np.ones((2, 3), dtype=int))
-    with pytest.raises(ValueError, match="pred and mask"):
+    with pytest.raises(ValueError, match=r"mask must have shape \(2, 3\) to match target"):
         losses.mse(good, good, mask=np.ones((2, 2), bool))
     with pytest.raises(ValueError, match="observed"):
         mask = np.ones((2, 3), bool)

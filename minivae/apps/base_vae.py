@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing
 from minivae.models.base import Model, check_hidden_sizes
 from minivae.nn.layer import Layer
 from minivae.nn.sequential import MLP
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.losses import fill_missing
 
 __all__ = ["ApplicationVAE", "forward_with_vjp"]
 
@@ -111,11 +111,9 @@ class ApplicationVAE(Model):
         """Negative (beta-, free-bits-) ELBO of a batch; parts "loss", "reconstruction", "kl",
         "elbo" (and "kl_free_bits" with free bits).  ``eps`` reuses noise (``self.last_eps``)."""
         X, Y, mask = self._split(batch, mask)
-        if eps is None and rng is None:
-            raise ValueError(f"{type(self).__name__} draws noise: pass rng= (a Generator or "
-                             "int seed) or eps= (e.g. model.last_eps)")
+        rng = self._need_noise(rng, eps)
         q, inside = self._posterior(X, mask)
-        z = q.rsample(None if rng is None else check_rng(rng), eps=eps)
+        z = q.rsample(rng, eps=eps)
         self.last_eps = q.eps
         rec, dout = self._nll(self._decode(z), Y, mask, need_grad=True)
         value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)

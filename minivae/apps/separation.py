@@ -86,10 +86,10 @@ from minivae.apps.signal import (
     wiener_masks,
 )
 from minivae.data.windows import sliding_windows, windows_to_series
-from minivae.models.autoencoder import reconstruction_nll
 from minivae.models.base import register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
+from minivae.objectives.losses import reconstruction_nll
 from minivae.train.optim import Adam
 
 __all__ = [

@@ -62,12 +62,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
-from minivae.models.autoencoder import reconstruction_nll
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.models.vae import VAE
 from minivae.nn.sequential import MLP
+from minivae.objectives.losses import reconstruction_nll
 from minivae.train.optim import Adam
 
 __all__ = [
@@ -294,17 +294,10 @@ def butterfly_ok(iv: np.ndarray, t: np.ndarray = DEFAULT_MATURITIES,
 def _check_observed(values: object, mask: object, shape: tuple[int, ...],
                     min_observed: int) -> tuple[np.ndarray, np.ndarray]:
     """values with NaN allowed where mask is False; mask boolean of the same shape."""
-    if not isinstance(mask, np.ndarray) or mask.dtype != bool:
-        raise TypeError("mask must be a boolean numpy array (True = observed), got "
-                        f"{type(mask).__name__}"
-                        + (f" of dtype {mask.dtype}" if isinstance(mask, np.ndarray) else ""))
     v = check_array(values, "observed", dtype=np.float64, allow_nan=True)
     if v.shape[-2:] != shape or v.ndim not in (2, 3):
         raise ValueError(f"observed must have shape {shape} or (N, *{shape}), got {v.shape}")
-    if mask.shape != v.shape:
-        raise ValueError(f"mask must have the shape of observed {v.shape}, got {mask.shape}")
-    if not np.all(np.isfinite(v[mask])):
-        raise ValueError("observed has non-finite values where mask is True")
+    mask = check_mask(mask, v, data="observed")
     counts = mask.reshape(-1, shape[0] * shape[1]).sum(axis=1)
     if np.any(counts < min_observed):
         raise ValueError(f"too few observed points: need at least {min_observed} per surface, "

@@ -23,13 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import (
-    check_array,
-    check_positive_int,
-    check_rng,
-    check_same_shape,
-    check_scalar,
-)
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.data.windows import sliding_windows
 
 __all__ = [
@@ -888,12 +882,9 @@ def mask_gaps(
 
 
 def apply_mask(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Copy of ``x`` (float) with NaN wherever ``mask`` is False; shapes must match exactly."""
+    """Copy of ``x`` (float) with NaN wherever ``mask`` (x's shape, True = observed) is False."""
     x = check_array(x, "x", allow_nan=True)
-    mask = np.asarray(mask)
-    if mask.dtype != bool:
-        raise TypeError(f"mask must be a bool array (True = observed), got dtype {mask.dtype}")
-    check_same_shape(x, mask, "x", "mask")
+    mask = check_mask(mask, x, data="x", finite=False)  # x may already hold NaN anywhere
     out = x.astype(np.float64 if x.dtype.kind != "f" else x.dtype, copy=True)
     out[~mask] = np.nan
     return out

@@ -17,7 +17,7 @@ untouched TODO stub apart from a wrong answer.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,6 +368,18 @@ class Grader:
         extra = [] if named else value_hints(got, want)
         return self._record(name, res, named, extra, expected_from="minivae reference",
                             got_from="yours", case=case)
+
+    def check_cases(self, cases: Iterable[tuple[str, dict[str, Any]]],
+                    expected: Callable[..., np.ndarray], *,
+                    mistakes: Sequence[Mistake] = ()) -> None:
+        """For a function with one output: call it on each ``(case, args)`` and compare its
+        output with the library's ``expected(*args.values())``; stop at the first failure."""
+        for case, args in cases:
+            out = self.call(args, case=case)
+            inputs = tuple(args.values())
+            if out is None or not self.check_value(0, out[0], expected(*inputs),
+                                                   mistakes=mistakes, inputs=inputs, case=case):
+                return
 
     def check_grad(self, k: int, got: np.ndarray, loss: Callable[[], float], x: np.ndarray,
                    *, mistakes: Sequence[Mistake] = (), inputs: Sequence[Any] = (),

@@ -100,12 +100,9 @@ def check_kl_standard_normal(fn: Callable[..., Any], *, raise_on_fail: bool = Fa
     g = Grader("kl_standard_normal", fn, ["kl"], KL_SIG)
     mu, logvar = _kl_inputs(seed)
     zeros = np.zeros_like(mu)
-    for case, (m, lv) in (("random mu, logvar", (mu, logvar)),
-                          ("mu = 0, logvar = 0: q equals the prior", (zeros, zeros))):
-        out = g.call({"mu": m, "logvar": lv}, case=case)
-        if out is None or not g.check_value(0, out[0], kl_solution(m, lv),
-                                            mistakes=KL_MISTAKES, inputs=(m, lv), case=case):
-            break
+    g.check_cases([("random mu, logvar", {"mu": mu, "logvar": logvar}),
+                   ("mu = 0, logvar = 0: q equals the prior", {"mu": zeros, "logvar": zeros})],
+                  kl_solution, mistakes=KL_MISTAKES)
     return g.result(raise_on_fail, "the closed-form KL matches DiagonalGaussian"
                     ".kl_standard_normal")
 
@@ -253,7 +250,8 @@ EXERCISES = [
              "SOLUTIONS['kl_grad'] is DiagonalGaussian(mu, logvar).kl_standard_normal_grad(): "
              "the KL gradient every minivae VAE backpropagates."),
     Exercise("gaussian_nll", LESSON, GNLL_SIG, check_gaussian_nll, gnll_solution,
-             ("minivae.objectives.losses:gaussian_nll",),
+             ("minivae.objectives.losses:gaussian_nll",
+              "minivae.objectives.distributions:gaussian_log_density"),
              "SOLUTIONS['gaussian_nll'] is minivae.objectives.losses.gaussian_nll(mean, logvar, "
              "target, reduction='none'): the loss of every Gaussian-likelihood model."),
     Exercise("gaussian_nll_grad", LESSON, GNLL_GRAD_SIG, check_gaussian_nll_grad,

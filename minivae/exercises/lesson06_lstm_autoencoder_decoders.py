@@ -149,14 +149,9 @@ def check_free_running_decode(fn: Callable[..., Any], *, raise_on_fail: bool = F
     an LSTMVAE (likelihood "gaussian", whose output holds [mean, log-variance], two layers)."""
     g = Grader("free_running_decode", fn, ["mean"], DECODE_SIG)
     rng = make_rng(seed)
-    for case, model in _decode_models(rng):
-        z = rng.standard_normal((4, model.latent_dim))
-        T = 6
-        out = g.call({"model": model, "z": z, "T": T}, case=case)
-        if out is None or not g.check_value(0, out[0], model.decode(z, T),
-                                            mistakes=DECODE_MISTAKES, inputs=(model, z, T),
-                                            case=case):
-            break
+    cases = ((case, {"model": model, "z": rng.standard_normal((4, model.latent_dim)), "T": 6})
+             for case, model in _decode_models(rng))
+    g.check_cases(cases, lambda model, z, T: model.decode(z, T), mistakes=DECODE_MISTAKES)
     return g.result(raise_on_fail, "your loop reproduces model.decode (free running)")
 
 

@@ -68,12 +68,11 @@ def check_point_adjust(fn: Callable[..., Any], *, raise_on_fail: bool = False,
     :func:`minivae.timeseries.metrics.point_adjust`: a hand-made case (a detected segment, a
     missed one, a false positive, segments touching the ends) and a random one."""
     g = Grader("point_adjust", fn, ["adjusted"], PA_SIG)
-    for case, (t, p) in (("hand-made example", (_HAND_TRUE, _HAND_PRED)),
-                         ("random example", _random_case(seed))):
-        out = g.call({"y_true": t, "y_pred": p}, case=case)
-        if out is None or not g.check_value(0, out[0], point_adjust(t, p).astype(np.float64),
-                                            mistakes=PA_MISTAKES, inputs=(t, p), case=case):
-            break
+    cases = [(case, {"y_true": t, "y_pred": p})
+             for case, (t, p) in (("hand-made example", (_HAND_TRUE, _HAND_PRED)),
+                                  ("random example", _random_case(seed)))]
+    g.check_cases(cases, lambda t, p: point_adjust(t, p).astype(np.float64),
+                  mistakes=PA_MISTAKES)
     return g.result(raise_on_fail, "matches minivae.timeseries.metrics.point_adjust")
 
 

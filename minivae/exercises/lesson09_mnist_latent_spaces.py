@@ -52,11 +52,8 @@ def check_norm_ppf(fn: Callable[..., Any], *, raise_on_fail: bool = False,
     rng = make_rng(seed)
     p1 = np.array([1e-3, 0.02, 0.05, 0.2, 0.35, 0.62, 0.8, 0.95, 0.999])
     p2 = rng.uniform(0.01, 0.99, size=(2, 3))
-    for case, p in (("1-D p", p1), ("2-D p", p2)):
-        out = g.call({"p": p}, case=case)
-        if out is None or not g.check_value(0, out[0], library_norm_ppf(p),
-                                            mistakes=PPF_MISTAKES, inputs=(p,), case=case):
-            break
+    g.check_cases([("1-D p", {"p": p1}), ("2-D p", {"p": p2})], library_norm_ppf,
+                  mistakes=PPF_MISTAKES)
     return g.result(raise_on_fail, "matches the normal quantile function")
 
 

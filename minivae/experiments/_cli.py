@@ -89,9 +89,15 @@ def public(run: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in run.items() if not k.startswith("_")}
 
 
-def write_results(results: dict[str, Any], out: Path, t_start: float) -> None:
+def write_results(results: dict[str, Any], out: Path, t_start: float,
+                  figures: list[str] | None = None) -> None:
     """Add the total seconds since ``t_start`` and write ``out / "results.json"`` (NumPy
-    scalars and arrays as plain numbers and lists)."""
+    scalars and arrays as plain numbers and lists).  ``figures``: the paths of the figures the
+    run drew, recorded as "figures" and listed (None: nothing drawn, nothing recorded)."""
+    if figures is not None:
+        results["figures"] = figures
+        for path in figures:
+            say(f"wrote {path}")
     results["seconds"] = time.perf_counter() - t_start
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     say(f"wrote {out / 'results.json'}; total {results['seconds']:.0f} s")

@@ -405,12 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         ecg_runs, results["ecg"] = _run_ecg(s, seeds)
     if args.case in ("audio", "all"):
         audio_runs, results["audio"] = _run_audio(s, seeds)
-    if not args.no_figures:
-        paths = _figures(ecg_runs, audio_runs, out)
-        results["figures"] = paths
-        for p in paths:
-            say(f"wrote {p}")
-    write_results(results, out, t_start)
+    figures = None if args.no_figures else _figures(ecg_runs, audio_runs, out)
+    write_results(results, out, t_start, figures)
     return 0
 
 

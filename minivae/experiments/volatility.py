@@ -292,12 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         "quote_noise": args.quote_noise,
         "runs": [public(r) for r in runs],
     }
-    if not args.no_figures:
-        paths = _figures(runs[0], out)
-        results["figures"] = paths
-        for p in paths:
-            say(f"wrote {p}")
-    write_results(results, out, t_start)
+    figures = None if args.no_figures else _figures(runs[0], out)
+    write_results(results, out, t_start, figures)
     return 0
 
 

@@ -97,65 +97,36 @@ def _float_type(x: types.Type) -> type | None:
     return None
 
 
+# Per float type: (clamp of the argument, ln2 split hi/lo, Taylor degree, the integer type of
+# the exponent bits, the exponent bias, the mantissa width).
+_EXP_CONSTANTS = {
+    np.float64: (_MIN_ARG_F64, _LN2_HI_F64, _LN2_LO_F64, 13, np.int64, 1023, 52),
+    np.float32: (_MIN_ARG_F32, _LN2_HI_F32, _LN2_LO_F32, 7, np.int32, 127, 23),
+}
+
+
 @overload(exp_nonpos, inline="never")
 def _exp_nonpos_impl(x):  # type: ignore[no-untyped-def]
     ft = _float_type(x)
-    if ft is np.float64:
-        lo, log2e = np.float64(_MIN_ARG_F64), np.float64(_LOG2E)
-        hi_ln2, lo_ln2 = np.float64(_LN2_HI_F64), np.float64(_LN2_LO_F64)
-        half, one = np.float64(0.5), np.float64(1.0)
-        # Taylor coefficients 1/n! for n = 13 .. 2 (Horner from the highest power down)
-        c13, c12, c11, c10, c9, c8, c7, c6, c5, c4, c3, c2 = (
-            np.float64(1.0 / math.factorial(n)) for n in range(13, 1, -1)
-        )
-        bias, shift = np.int64(1023), np.int64(52)
+    if ft is None:
+        return None
+    min_arg, ln2_hi, ln2_lo, degree, it, exp_bias, mantissa = _EXP_CONSTANTS[ft]
+    lo, log2e, hi_ln2, lo_ln2 = ft(min_arg), ft(_LOG2E), ft(ln2_hi), ft(ln2_lo)
+    half, bias, shift = ft(0.5), it(exp_bias), it(mantissa)
+    # Taylor coefficients 1/n! for n = degree .. 0, for Horner from the highest power down
+    coefficients = tuple(ft(1.0 / math.factorial(n)) for n in range(degree, -1, -1))
 
-        def impl64(x):  # type: ignore[no-untyped-def]
-            x = lo if x < lo else x  # (written so that NaN propagates: NaN < lo is False)
-            k = np.floor(x * log2e + half)
-            r = (x - k * hi_ln2) - k * lo_ln2
-            p = c13
-            p = p * r + c12
-            p = p * r + c11
-            p = p * r + c10
-            p = p * r + c9
-            p = p * r + c8
-            p = p * r + c7
-            p = p * r + c6
-            p = p * r + c5
-            p = p * r + c4
-            p = p * r + c3
-            p = p * r + c2
-            p = p * r + one
-            p = p * r + one
-            scale = _bits_as_float((np.int64(np.int32(k)) + bias) << shift)
-            return p * scale
+    def impl(x):  # type: ignore[no-untyped-def]
+        x = lo if x < lo else x  # (written so that NaN propagates: NaN < lo is False)
+        k = np.floor(x * log2e + half)
+        r = (x - k * hi_ln2) - k * lo_ln2
+        p = coefficients[0]
+        for c in coefficients[1:]:
+            p = p * r + c
+        scale = _bits_as_float(it((it(np.int32(k)) + bias) << shift))  # 2**k
+        return p * scale
 
-        return impl64
-    if ft is np.float32:
-        lo, log2e = np.float32(_MIN_ARG_F32), np.float32(_LOG2E)
-        hi_ln2, lo_ln2 = np.float32(_LN2_HI_F32), np.float32(_LN2_LO_F32)
-        half, one = np.float32(0.5), np.float32(1.0)
-        c7, c6, c5, c4, c3, c2 = (np.float32(1.0 / math.factorial(n)) for n in range(7, 1, -1))
-        bias, shift = np.int32(127), np.int32(23)
-
-        def impl32(x):  # type: ignore[no-untyped-def]
-            x = lo if x < lo else x  # (written so that NaN propagates: NaN < lo is False)
-            k = np.floor(x * log2e + half)
-            r = (x - k * hi_ln2) - k * lo_ln2
-            p = c7
-            p = p * r + c6
-            p = p * r + c5
-            p = p * r + c4
-            p = p * r + c3
-            p = p * r + c2
-            p = p * r + one
-            p = p * r + one
-            scale = _bits_as_float(np.int32((np.int32(k) + bias) << shift))
-            return p * scale
-
-        return impl32
-    return None
+    return impl
 
 
 @overload(sigmoid, inline="never")

@@ -10,7 +10,6 @@ from minivae.models.autoencoder import Autoencoder
 from minivae.models.base import (
     MODEL_REGISTRY,
     Model,
-    check_mask,
     get_model_class,
     register_model,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "MODEL_REGISTRY",
     "Model",
     "VAE",
-    "check_mask",
     "get_model_class",
     "one_hot",
     "register_model",

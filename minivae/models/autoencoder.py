@@ -21,44 +21,9 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
-from minivae.objectives import losses
+from minivae.objectives.losses import fill_missing, reconstruction_nll
 
 OUTPUTS = ("bernoulli", "gaussian", "mse")
-
-
-def reconstruction_nll(
-    kind: str, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, *, need_grad: bool,
-    variance: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-example reconstruction loss (M,) of decoder output ``out`` for targets X, and (when
-    ``need_grad``) the gradient of their *sum* w.r.t. ``out`` (the caller scales it).
-
-    ``kind``: "bernoulli" (out = logits), "gaussian" (out = mean, fixed ``variance``) or "mse".
-    """
-    if kind == "bernoulli":
-        if need_grad:  # one call: the inputs are validated once, not twice
-            return losses.bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
-        value = losses.bernoulli_nll(out, X, mask=mask, reduction="none")
-        grad = None
-    elif kind == "gaussian":
-        value = losses.gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
-                                                   reduction="none")
-        grad = losses.gaussian_nll_fixed_variance_grad(
-            out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
-    elif kind == "mse":
-        value = losses.mse(out, X, mask=mask, reduction="none")
-        grad = losses.mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
-    else:  # pragma: no cover - constructors validate
-        raise ValueError(f"unknown reconstruction kind {kind!r}")
-    return value, grad
-
-
-def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Encoder input: missing entries (mask False, possibly NaN) replaced by 0.
-
-    The loss ignores those entries, so the network learns to reconstruct from what is observed.
-    """
-    return X if mask is None else np.where(mask, X, 0.0).astype(X.dtype, copy=False)
 
 
 @register_model

@@ -39,13 +39,13 @@ Imports run one way: this module imports :mod:`minivae.train` (for :meth:`Model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_mask, check_rng, check_scalar
 from minivae.nn.layer import Layer
 from minivae.train.checkpoint import load_checkpoint, save_checkpoint
 from minivae.train.history import History
@@ -54,33 +54,26 @@ from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_mod
 
 # The registry is re-exported here and from minivae.models: models register with
 # ``from minivae.models.base import register_model``.
-__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "check_mask", "get_model_class",
-           "register_model"]
+__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "get_model_class", "register_model"]
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
+# Decoding many latent samples at once (IWAE bounds, reconstruction probabilities) is done in
+# chunks of about this many output numbers, so memory stays bounded (4M float64 = 32 MB).
+SAMPLE_CHUNK_ELEMENTS = 1 << 22
 
-def check_mask(mask: object, X: np.ndarray, name: str = "mask") -> np.ndarray:
-    """Validate a boolean observation mask for ``X`` (True = observed).
 
-    Shapes: ``mask`` has X's shape, or ``(N, T)`` for sequences ``X: (N, T, D)`` (a whole time
-    step observed or missing).  Every observed entry of X must be finite: NaN is only allowed
-    where the mask says "missing".
-    """
-    if not isinstance(mask, np.ndarray):
-        raise TypeError(f"{name} must be a boolean numpy array, got {type(mask).__name__}")
-    if mask.dtype != bool:
-        raise TypeError(f"{name} must be boolean (True = observed), got dtype {mask.dtype}")
-    if mask.shape != X.shape and not (X.ndim == 3 and mask.shape == X.shape[:2]):
-        allowed = f"{X.shape}" + (f" or {X.shape[:2]}" if X.ndim == 3 else "")
-        raise ValueError(f"{name} must have shape {allowed} to match X, got {mask.shape}")
-    full = mask if mask.shape == X.shape else np.broadcast_to(mask[..., None], X.shape)
-    if not np.all(np.isfinite(X[full])):
-        n_bad = int(np.count_nonzero(~np.isfinite(X[full])))
-        raise ValueError(
-            f"X has {n_bad} non-finite value(s) at positions {name} marks observed; "
-            "NaN is only allowed where the mask is False"
-        )
-    return mask
+def sample_chunks(k: int, per_sample: int) -> Iterator[int]:
+    """The sizes of the chunks in which to decode ``k`` latent samples of ``per_sample`` output
+    numbers each: at most :data:`SAMPLE_CHUNK_ELEMENTS` numbers (but >= 1 sample) a chunk."""
+    chunk = max(1, SAMPLE_CHUNK_ELEMENTS // per_sample)
+    for start in range(0, k, chunk):
+        yield min(chunk, k - start)
+
+
+def tile_samples(a: np.ndarray | None, k: int) -> np.ndarray | None:
+    """(N, ...) -> (k * N, ...), row i * N + n = a[n]: the data (or mask) of each example next
+    to its k latent samples z.reshape(k * N, L).  None stays None."""
+    return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
 
 
 class Model(Layer):
@@ -171,6 +164,16 @@ class Model(Layer):
         return cls(**config)
 
     # -- helpers shared by models and the training loop ---------------------------------------
+    def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
+        """The generator of a stochastic pass, or None when ``eps`` (the noise to reuse) is
+        given and ``rng`` is not; refuses neither being given."""
+        if eps is None and rng is None:
+            raise ValueError(
+                f"{type(self).__name__} draws noise: pass rng= (a numpy Generator or int seed) "
+                "or eps= (the noise to reuse, e.g. model.last_eps)"
+            )
+        return None if rng is None else check_rng(rng)
+
     def _take_pending(self) -> dict[str, Any]:
         """The state stored by the last loss(), consumed so a second backward() fails loudly."""
         pending = self._pending
@@ -204,7 +207,8 @@ class Model(Layer):
                 f"{type(self).__name__}, got shape {X.shape}"
             )
         if mask is not None:
-            mask = check_mask(mask, X, name="mask" if name == "X" else f"mask for {name}")
+            mask = check_mask(mask, X, "mask" if name == "X" else f"mask for {name}", data=name,
+                              per_step=True)
         if y is not None:
             raise ValueError(f"{type(self).__name__} takes no labels, but y was given")
         return X, mask, None

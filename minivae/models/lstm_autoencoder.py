@@ -70,24 +70,21 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing
+from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
 from minivae.models.base import Model, register_model
 from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM
 from minivae.nn.sequence import lengths_to_mask
-from minivae.objectives import losses
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar
+from minivae.objectives.distributions import clamp_logvar, gaussian_log_density
+from minivae.objectives.losses import fill_missing, reconstruction_nll
 
 DECODERS = ("repeat", "autoregressive")
 OUTPUTS = ("mse", "gaussian")
 # log N(x; m, 1/2) = -0.5 log(pi) - (x - m)^2: the density the "mse" output stands for.
 HALF_LOG_PI = 0.5 * float(np.log(np.pi))
 MSE_STD = float(np.sqrt(0.5))
-# Decoding many latent samples at once is chunked to about this many output numbers (32 MB).
-_CHUNK_ELEMENTS = 1 << 22
 
 
 class BaseLSTMAutoencoder(Model):
@@ -199,22 +196,11 @@ class BaseLSTMAutoencoder(Model):
         if lengths is not None:
             X = check_array(X, "X", ndim=3, dtype=self.dtype, allow_nan=True)
             N, T = X.shape[:2]
-            lengths = np.asarray(lengths)
-            if lengths.shape != (N,):
-                raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
-            steps = lengths_to_mask(lengths, T, name="lengths")
-            if mask is None:
-                mask = steps
-            else:
-                if not isinstance(mask, np.ndarray) or mask.dtype != bool:
-                    raise TypeError("mask must be a boolean numpy array (True = observed)")
-                if mask.shape == X.shape:
-                    mask = mask & steps[:, :, None]
-                elif mask.shape == (N, T):
-                    mask = mask & steps
-                else:
-                    raise ValueError(f"mask must have shape {X.shape} or {(N, T)} to match X, "
-                                     f"got {mask.shape}")
+            steps = lengths_to_mask(lengths, T, name="lengths", N=N)
+            if mask is not None:  # (X finite where observed: checked below, on the result)
+                mask = check_mask(mask, X, per_step=True, finite=False)
+                steps = mask & (steps if mask.ndim == 2 else steps[:, :, None])
+            mask = steps
         X, mask, _ = self.check_inputs(X, mask=mask)
         if mask is None:
             return X, None
@@ -321,18 +307,8 @@ class BaseLSTMAutoencoder(Model):
     # -- likelihood ---------------------------------------------------------------------------
     def _nll(self, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
         """Per-sequence reconstruction loss (N,) and, if ``need_grad``, d(sum)/d(out)."""
-        D = self.input_dim
-        if self._out_kind == "mse":
-            value = losses.mse(out, X, mask=mask, reduction="none")
-            grad = losses.mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
-            return value, grad
-        mean = out[..., :D]
-        logvar, inside = clamp_logvar(out[..., D:])
-        value = losses.gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
-        if not need_grad:
-            return value, None
-        dmean, dlogvar = losses.gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
-        return value, np.concatenate([dmean, dlogvar * inside], axis=2)
+        return reconstruction_nll(self._out_kind, out, X, mask, need_grad=need_grad,
+                                  variance=None)  # "gaussian": the decoder's own variance
 
     def _log_prob_entries(self, out: np.ndarray, X: np.ndarray,
                           mask: np.ndarray | None) -> np.ndarray:
@@ -344,7 +320,7 @@ class BaseLSTMAutoencoder(Model):
             lp = -HALF_LOG_PI - (Xf - mean) ** 2
         else:
             logvar = clamp_logvar(out[..., D:])[0]
-            lp = -0.5 * (LOG_2PI + logvar + (Xf - mean) ** 2 * np.exp(-logvar))
+            lp = gaussian_log_density(Xf, mean, logvar)
         return lp if mask is None else lp * mask
 
     def _mean(self, out: np.ndarray) -> np.ndarray:

@@ -41,15 +41,12 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing
-from minivae.models.base import register_model
-from minivae.models.lstm_autoencoder import (
-    _CHUNK_ELEMENTS,
-    BaseLSTMAutoencoder,
-)
+from minivae.models.base import register_model, sample_chunks, tile_samples
+from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder
 from minivae.nn.functional import log_mean_exp
-from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
-from minivae.objectives.kl import kl_loss_term
+from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.losses import fill_missing
+from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("gaussian", "mse")
 AVERAGES = ("mean", "logmeanexp")
@@ -123,19 +120,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
     def _posterior(self, X: np.ndarray, mask: np.ndarray | None):
         """Encoder pass -> (q, inside): q(z|x) with clamped logvar, and where the clamp lets
         gradients through (N, L)."""
-        code = self._encode(X, mask)
-        L = self.latent_dim
-        logvar, inside = clamp_logvar(code[:, L:])
-        return DiagonalGaussian(np.ascontiguousarray(code[:, :L]), logvar), inside
-
-    @staticmethod
-    def _need_noise(rng: object, z_eps: object) -> np.random.Generator | None:
-        if z_eps is None and rng is None:
-            raise ValueError(
-                "LSTMVAE draws noise: pass rng= (a numpy Generator or int seed) or eps= (the "
-                "noise to reuse, e.g. model.last_eps)"
-            )
-        return None if rng is None else check_rng(rng)
+        return encoder_posterior(self._encode(X, mask))
 
     def _split_eps(self, eps: object) -> tuple[Any, Any]:
         """eps: None, an (N, L) array (latent noise only) or a dict like ``last_eps``."""
@@ -178,25 +163,18 @@ class LSTMVAE(BaseLSTMAutoencoder):
         rec, dout = self._nll(out, X, mask, need_grad=True)
         self.last_eps = {"z": q.eps, "teacher_forcing": tf}
 
-        kl_mean, kl_term, dkl, extra = kl_loss_term(
-            q.kl_standard_normal(per_dimension=True), self.kl_weight, self.free_bits)
-        rec_mean = float(rec.mean())
-        value = rec_mean + self.kl_weight * kl_term
+        value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)
         self._pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": dkl}
-        head = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean}
-        if self._out_kind == "gaussian":
-            head["elbo"] = -(rec_mean + kl_mean)
-        return value, {**head, **extra}
+        if self._out_kind != "gaussian":  # a squared error is no likelihood: no ELBO to report
+            del parts["elbo"]
+        return value, parts
 
     def backward(self) -> None:
         """Accumulate parameter gradients of the last :meth:`loss` (once per loss)."""
         p = self._take_pending()
-        q: DiagonalGaussian = p["q"]
         dz = self._decode_backward(p["dout"])
-        dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
-        dlogvar = dlogvar * p["inside"]  # no gradient where the log-variance was clamped
-        self._encode_backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
-                                                                            copy=False))
+        dcode = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
+        self._encode_backward(dcode.astype(self.dtype, copy=False))
 
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
                          eps=None) -> dict[str, np.ndarray]:
@@ -300,15 +278,11 @@ class LSTMVAE(BaseLSTMAutoencoder):
         X, mask = self._prepare(X, mask, lengths)
         N, T, _ = X.shape
         q, _ = self._posterior(X, mask)
-        chunk = max(1, _CHUNK_ELEMENTS // (N * T * self._out_dim))
         per_sample = []
-        for start in range(0, n_samples, chunk):
-            k = min(chunk, n_samples - start)
+        for k in sample_chunks(n_samples, N * T * self._out_dim):
             z = q.sample(rng, n_samples=k)  # (k, N, L); row i * N + n below is z[i, n]
             out = self._decode(z.reshape(k * N, self.latent_dim), T)
-            tile = (k, 1, 1)
-            lp = self._log_prob_entries(out, np.tile(X, tile),
-                                        None if mask is None else np.tile(mask, tile))
+            lp = self._log_prob_entries(out, tile_samples(X, k), tile_samples(mask, k))
             per_sample.append(lp.sum(axis=2).reshape(k, N, T))
         lp = np.concatenate(per_sample, axis=0)  # (L, N, T)
         if not per_step:
@@ -321,5 +295,4 @@ class LSTMVAE(BaseLSTMAutoencoder):
     def kl_per_dimension(self, X: np.ndarray, *, mask: np.ndarray | None = None,
                          lengths: np.ndarray | None = None) -> np.ndarray:
         """Mean over sequences of KL(q(z_l | x) || N(0, 1)) per latent dimension: (L,)."""
-        mu, logvar = self.posterior(X, mask=mask, lengths=lengths)
-        return DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
+        return kl_per_dimension_mean(*self.posterior(X, mask=mask, lengths=lengths))

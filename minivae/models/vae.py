@@ -21,6 +21,9 @@ Objectives (per example; the loss is their mean over the batch):
   sum_i w~_i * grad(-log w_i), w~ = softmax(log w) the normalized importance weights, each
   grad(log w_i) taken through the reparameterized z_i.  beta = 1 gives the true IWAE bound.
 
+Both objectives are the library's own, :mod:`minivae.objectives.elbo` and
+:mod:`minivae.objectives.iwae`: this module runs the networks around them.
+
 The shared machinery lives in :class:`BaseVAE`, which :class:`VAE` and the conditional
 :class:`~minivae.models.cvae.CVAE` specialise (the CVAE appends a one-hot label to the inputs of
 both networks).
@@ -33,23 +36,23 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.autoencoder import fill_missing, reconstruction_nll
-from minivae.models.base import Model, check_hidden_sizes, register_model
-from minivae.nn.functional import log_mean_exp, logsumexp, sigmoid
-from minivae.nn.sequential import MLP
-from minivae.objectives import losses
-from minivae.objectives.distributions import (
-    DiagonalGaussian,
-    clamp_logvar,
-    standard_normal_log_prob,
+from minivae.models.base import (
+    Model,
+    check_hidden_sizes,
+    register_model,
+    sample_chunks,
+    tile_samples,
 )
-from minivae.objectives.kl import kl_loss_term
+from minivae.nn.functional import log_mean_exp, sigmoid
+from minivae.nn.sequential import MLP
+from minivae.objectives.distributions import clamp_logvar
+from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.iwae import iwae_log_weights, negative_iwae, negative_iwae_backward
+from minivae.objectives.losses import fill_missing, reconstruction_nll
+from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 OBJECTIVES = ("elbo", "iwae")
-# Evaluation with many samples decodes (k * N) rows at once; keep each chunk near this many
-# output numbers so memory stays bounded (4M float64 = 32 MB).
-_CHUNK_ELEMENTS = 1 << 22
 
 
 class BaseVAE(Model):
@@ -147,16 +150,13 @@ class BaseVAE(Model):
         raise NotImplementedError  # pragma: no cover - interface
 
     # -- networks ----------------------------------------------------------------------------
-    def _encode(self, X: np.ndarray, mask: np.ndarray | None, cond: np.ndarray | None):
-        """Encoder pass.  Returns mu, logvar (clamped), inside (where the clamp lets grads pass),
-        each (N, L)."""
+    def _posterior(self, X: np.ndarray, mask: np.ndarray | None, cond: np.ndarray | None):
+        """Encoder pass -> (q, inside): q(z | x) with clamped logvar, and where the clamp lets
+        gradients through (N, L) (:func:`~minivae.objectives.elbo.encoder_posterior`)."""
         inp = fill_missing(X, mask)
         if cond is not None:
             inp = np.concatenate([inp, cond], axis=1)
-        h = self.encoder.forward(inp)
-        L = self.latent_dim
-        logvar, inside = clamp_logvar(h[:, L:])
-        return h[:, :L], logvar, inside
+        return encoder_posterior(self.encoder.forward(inp))
 
     def _decode_out(self, z: np.ndarray, cond: np.ndarray | None) -> np.ndarray:
         """Decoder pass: z (M, L) [+ cond (M, C)] -> raw output (M, D or 2D)."""
@@ -175,32 +175,8 @@ class BaseVAE(Model):
 
     def _nll(self, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, need_grad: bool):
         """Per-example -log p(x | z) (M,) and, if ``need_grad``, d(sum)/d(out) (M, out_dim)."""
-        if self.likelihood == "bernoulli":
-            return reconstruction_nll("bernoulli", out, X, mask, need_grad=need_grad)
-        if not self.learned_variance:
-            return reconstruction_nll("gaussian", out, X, mask, need_grad=need_grad,
-                                      variance=self.decoder_variance)
-        D = self.input_dim
-        mean = out[:, :D]
-        logvar, inside = clamp_logvar(out[:, D:])
-        value = losses.gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
-        if not need_grad:
-            return value, None
-        dmean, dlogvar = losses.gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
-        return value, np.concatenate([dmean, dlogvar * inside], axis=1)
-
-    @staticmethod
-    def _tile(a: np.ndarray | None, k: int) -> np.ndarray | None:
-        """(N, ...) -> (k * N, ...), row i * N + n = a[n] (matches z.reshape(k * N, L))."""
-        return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
-
-    def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
-        if eps is None and rng is None:
-            raise ValueError(
-                f"{type(self).__name__} draws noise: pass rng= (a numpy Generator or int seed) "
-                "or eps= (the noise to reuse, e.g. model.last_eps)"
-            )
-        return None if rng is None else check_rng(rng)
+        return reconstruction_nll(self.likelihood, out, X, mask, need_grad=need_grad,
+                                  variance=self.decoder_variance)
 
     # -- training contract ------------------------------------------------------------------
     def loss(self, batch, *, rng=None, eps=None, mask=None) -> tuple[float, dict[str, float]]:
@@ -223,69 +199,38 @@ class BaseVAE(Model):
         return self._elbo_loss(X, mask, cond, rng, eps)
 
     def _elbo_loss(self, X, mask, cond, rng, eps):
-        n = X.shape[0]
-        mu, logvar, inside = self._encode(X, mask, cond)
-        q = DiagonalGaussian(mu, logvar)
+        q, inside = self._posterior(X, mask, cond)
         z = q.rsample(rng, eps=eps)
         self.last_eps = q.eps
-        out = self._decode_out(z, cond)
-        rec, dout = self._nll(out, X, mask, need_grad=True)
-        kl_mean, kl_term, dkl, extra = kl_loss_term(
-            q.kl_standard_normal(per_dimension=True), self.kl_weight, self.free_bits)
-        rec_mean = float(rec.mean())
-        value = rec_mean + self.kl_weight * kl_term
-        self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / n, "dkl": dkl}
-        parts = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                 "elbo": -(rec_mean + kl_mean), **extra}
+        rec, dout = self._nll(self._decode_out(z, cond), X, mask, need_grad=True)
+        value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)
+        self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / X.shape[0],
+                         "dkl": dkl}
         return value, parts
 
     def _iwae_loss(self, X, mask, cond, rng, eps):
         n, k, L = X.shape[0], self.k, self.latent_dim
-        mu, logvar, inside = self._encode(X, mask, cond)
-        q = DiagonalGaussian(mu, logvar)
+        q, inside = self._posterior(X, mask, cond)
         z = q.rsample(rng, n_samples=k, eps=eps)  # (k, N, L)
         self.last_eps = q.eps
-        out = self._decode_out(z.reshape(k * n, L), self._tile(cond, k))
-        rec, dout = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=True)
-        log_px = -rec.reshape(k, n)
-        log_ratio = standard_normal_log_prob(z) - q.log_prob(z)  # log p(z) - log q(z|x): (k, N)
-        beta = self.kl_weight
-        log_w = log_px + beta * log_ratio
-        bound = log_mean_exp(log_w, axis=0)  # (N,)
-        value = float(-bound.mean())
-        # d loss / d log_w[i, n] = -w~[i, n] / N with w~ the softmax over the k samples.
-        w_norm = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
-        g = (w_norm / n).astype(self.dtype, copy=False)  # weight of grad(-log w_i) in the loss
+        out = self._decode_out(z.reshape(k * n, L), tile_samples(cond, k))
+        rec, dout = self._nll(out, tile_samples(X, k), tile_samples(mask, k), need_grad=True)
+        value, parts, g = negative_iwae(rec.reshape(k, n), z, q, self.kl_weight)
         self._pending = {"kind": "iwae", "q": q, "z": z, "inside": inside, "g": g,
                          "dout": dout * g.reshape(k * n, 1)}
-        rec_mean = float(rec.mean())
-        kl_mean = float(q.kl_standard_normal().mean())
-        true_bound = bound if beta == 1.0 else log_mean_exp(log_px + log_ratio, axis=0)
-        parts = {"loss": value, "reconstruction": rec_mean, "kl": kl_mean,
-                 "elbo": -(rec_mean + kl_mean), "iwae_bound": float(true_bound.mean())}
         return value, parts
 
     def backward(self) -> None:
         """Accumulate parameter gradients of the last :meth:`loss` (call it once per loss)."""
         p = self._take_pending()
-        q: DiagonalGaussian = p["q"]
         dz = self._decoder_backward(p["dout"])
         if p["kind"] == "elbo":
-            dmu, dlogvar = q.elbo_backward(dz, p["dkl"])
+            dh = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
         else:
-            # -log w_i = rec_i + beta * (log q(z_i|x) - log p(z_i)), weighted by g_i in the loss.
-            # log q depends on z_i and directly on mu, logvar (its gradients per sample below);
-            # log p(z) = log N(z; 0, I) has d/dz = -z; z_i = mu + sigma * eps_i carries the rest.
-            z, weight = p["z"], self.kl_weight * p["g"][..., None]  # (k, N, L), (k, N, 1)
-            per_sample = DiagonalGaussian(np.broadcast_to(q.mu, z.shape),
-                                          np.broadcast_to(q.logvar, z.shape))
-            dz_logq, dmu_logq, dlogvar_logq = per_sample.log_prob_grad(z)  # each (k, N, L)
-            dmu, dlogvar = q.rsample_backward(dz.reshape(z.shape) + weight * (dz_logq + z))
-            dmu = dmu + np.sum(weight * dmu_logq, axis=0)
-            dlogvar = dlogvar + np.sum(weight * dlogvar_logq, axis=0)
-        dlogvar = dlogvar * p["inside"]
-        self.encoder.backward(np.concatenate([dmu, dlogvar], axis=1).astype(self.dtype,
-                                                                              copy=False))
+            z = p["z"]
+            dh = negative_iwae_backward(p["q"], p["inside"], z, dz.reshape(z.shape), p["g"],
+                                        self.kl_weight)
+        self.encoder.backward(dh.astype(self.dtype, copy=False))
 
     def per_example_loss(self, batch, *, rng=None, mask=None, eps=None) -> dict[str, np.ndarray]:
         """Per-example terms of the training objective, no gradient bookkeeping.
@@ -298,8 +243,7 @@ class BaseVAE(Model):
         X, mask, cond = self._split_batch(batch, mask)
         rng = self._need_noise(rng, eps)
         n = X.shape[0]
-        mu, logvar, _ = self._encode(X, mask, cond)
-        q = DiagonalGaussian(mu, logvar)
+        q, _ = self._posterior(X, mask, cond)
         kl = q.kl_standard_normal()
         k = self.k if self.objective == "iwae" else None
         z = q.sample(rng, n_samples=k) if eps is None else q.rsample(None, n_samples=k, eps=eps)
@@ -307,11 +251,11 @@ class BaseVAE(Model):
             rec, _ = self._nll(self._decode_out(z, cond), X, mask, need_grad=False)
             loss = rec + self.kl_weight * kl
         else:
-            out = self._decode_out(z.reshape(k * n, self.latent_dim), self._tile(cond, k))
-            rec_k, _ = self._nll(out, self._tile(X, k), self._tile(mask, k), need_grad=False)
+            out = self._decode_out(z.reshape(k * n, self.latent_dim), tile_samples(cond, k))
+            rec_k, _ = self._nll(out, tile_samples(X, k), tile_samples(mask, k),
+                                 need_grad=False)
             rec_k = rec_k.reshape(k, n)
-            log_ratio = standard_normal_log_prob(z) - q.log_prob(z)
-            loss = -log_mean_exp(-rec_k + self.kl_weight * log_ratio, axis=0)
+            loss = -log_mean_exp(iwae_log_weights(rec_k, z, q, self.kl_weight), axis=0)
             rec = rec_k.mean(axis=0)
         return {"loss": loss, "reconstruction": rec, "kl": kl}
 
@@ -319,26 +263,22 @@ class BaseVAE(Model):
         """(mu, logvar) of q(z | x), each (N, L)."""
         self._pending = None
         X, mask, cond = self._split_batch(batch, mask)
-        mu, logvar, _ = self._encode(X, mask, cond)
-        return mu, logvar
+        q, _ = self._posterior(X, mask, cond)
+        return q.mu, q.logvar
 
     # -- evaluation ----------------------------------------------------------------------------
     def _log_weights(self, X, mask, cond, k: int, rng: np.random.Generator):
         """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k samples: (k, N), plus the
         reconstruction terms -log p(x|z_i) (k, N).  Decodes in chunks of samples."""
         n = X.shape[0]
-        mu, logvar, _ = self._encode(X, mask, cond)
-        q = DiagonalGaussian(mu, logvar)
-        per_sample = n * self._decoder_out_dim()
-        chunk = max(1, _CHUNK_ELEMENTS // per_sample)
+        q, _ = self._posterior(X, mask, cond)
         log_w, recs = [], []
-        for start in range(0, k, chunk):
-            kc = min(chunk, k - start)
+        for kc in sample_chunks(k, n * self._decoder_out_dim()):
             z = q.sample(rng, n_samples=kc)  # (kc, N, L)
-            out = self._decode_out(z.reshape(kc * n, self.latent_dim), self._tile(cond, kc))
-            rec, _ = self._nll(out, self._tile(X, kc), self._tile(mask, kc), need_grad=False)
+            out = self._decode_out(z.reshape(kc * n, self.latent_dim), tile_samples(cond, kc))
+            rec, _ = self._nll(out, tile_samples(X, kc), tile_samples(mask, kc), need_grad=False)
             rec = rec.reshape(kc, n)
-            log_w.append(-rec + standard_normal_log_prob(z) - q.log_prob(z))
+            log_w.append(iwae_log_weights(rec, z, q))
             recs.append(rec)
         return np.concatenate(log_w, axis=0), np.concatenate(recs, axis=0), q
 
@@ -376,8 +316,7 @@ class BaseVAE(Model):
     def kl_per_dimension(self, batch, *, mask: np.ndarray | None = None) -> np.ndarray:
         """Mean over examples of KL(q(z_l | x) || N(0, 1)) for each latent dimension: (L,).
         Dimensions near 0 are collapsed onto the prior (unused)."""
-        mu, logvar = self.posterior(batch, mask=mask)
-        return DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
+        return kl_per_dimension_mean(*self.posterior(batch, mask=mask))
 
     def _sample_x(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw x ~ p(x | z) from raw decoder outputs (M, out_dim)."""
@@ -399,8 +338,8 @@ class BaseVAE(Model):
 
     def _reconstruct(self, X, mask, cond, rng) -> np.ndarray:
         self._pending = None
-        mu, logvar, _ = self._encode(X, mask, cond)
-        z = mu if rng is None else DiagonalGaussian(mu, logvar).sample(check_rng(rng))
+        q, _ = self._posterior(X, mask, cond)
+        z = q.mu if rng is None else q.sample(check_rng(rng))
         return self._output_mean(self._decode_out(z, cond))
 
 

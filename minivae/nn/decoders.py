@@ -41,7 +41,7 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM, LSTMCell, StepCache, lstm_step_backward, lstm_step_forward
-from minivae.twins import reference
+from minivae.twins import own_cache, reference
 
 CellParams = tuple[np.ndarray, np.ndarray, np.ndarray]  # (Wx, Wh, b) of one LSTM cell
 
@@ -76,9 +76,6 @@ class RepeatDecoder(Layer):
         dhs = self.out_proj.backward(dy)
         dz, _, _ = self.lstm.backward(dhs)  # (N, L): the sum over the steps
         return dz
-
-    def __call__(self, z: np.ndarray, T: int) -> np.ndarray:  # type: ignore[override]
-        return self.forward(z, T)
 
     def __repr__(self) -> str:
         lstm = self.lstm
@@ -155,7 +152,7 @@ def autoregressive_backward(
         dh0s, dc0s: one (N, H) per layer;  dcells: one (dWx, dWh, db) per layer;
         dW: (H, O), db: (O,) — gradients summed over the steps.
     """
-    steps, tops, W, feed_true = _own_cache(cache)
+    steps, tops, W, feed_true = own_cache(cache, DecoderCache, "autoregressive_forward")
     D = steps[0][0][0].shape[1]  # the width of layer 0's input x_t
     dh = [np.zeros_like(tops[0]) for _ in steps[0]]  # dL/dh_t of each layer, from step t+1
     dc = [np.zeros_like(tops[0]) for _ in steps[0]]
@@ -177,18 +174,6 @@ def autoregressive_backward(
             if l > 0:  # layer l read layer l-1's h_t
                 dh[l - 1] = dh[l - 1] + du
     return dh, dc, dcells, dW, db
-
-
-def _own_cache(cache: object) -> DecoderCache:
-    """The cache, after checking that it is this module's (a compiled twin keeps its own)."""
-    if not isinstance(cache, DecoderCache):
-        raise TypeError(
-            f"cache must be the DecoderCache that autoregressive_forward returned, got "
-            f"{type(cache).__name__}: a forward and its backward must run the same code (a "
-            "compiled twin's cache cannot be read here, see minivae.twins); run the forward "
-            "again before this backward"
-        )
-    return cache
 
 
 class AutoregressiveDecoder(Layer):
@@ -246,8 +231,7 @@ class AutoregressiveDecoder(Layer):
         dy = self._check_dy(dy, shape, self.dtype)
         dh0s, dc0s, dcells, dW, db = autoregressive_backward(dy, cache)
         for cell, grads in zip(self.cells, dcells):
-            for name, grad in zip(("Wx", "Wh", "b"), grads):
-                cell.grads[name] += grad
+            cell.add_grads(*grads)
         self.out_proj.grads["W"] += dW
         self.out_proj.grads["b"] += db
         dh0 = np.concatenate(dh0s, axis=1) * (1.0 - h0 * h0)  # through h_0 = tanh(.)
@@ -272,10 +256,6 @@ class AutoregressiveDecoder(Layer):
             raise ValueError("x must be finite wherever feed_true feeds it (x[:, t-1] where "
                              "feed_true[:, t]); set feed_true False at missing values")
         return x, feed_true
-
-    def __call__(self, z: np.ndarray, T: int, *args: object,  # type: ignore[override]
-                 **kwargs: object) -> np.ndarray:
-        return self.forward(z, T, *args, **kwargs)
 
     def __repr__(self) -> str:
         return (f"AutoregressiveDecoder({self.latent_dim}, {self.input_dim}, {self.hidden_size}, "

@@ -15,6 +15,7 @@ A layer owns two dicts with the same keys:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -111,8 +112,9 @@ class Layer:
     def backward(self, dy: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``layer(...)`` is ``layer.forward(...)``, with whatever arguments it takes."""
+        return self.forward(*args, **kwargs)
 
     def _need_cache(self) -> object:
         if self.cache is None:

@@ -60,6 +60,8 @@ compiled twin uses the fact that ``z Wx + b`` is the same at every step and comp
 
 Classes
 -------
+* :class:`LSTMWeights` — the parameters ``Wx, Wh, b`` of one layer and their initialisation
+  (PyTorch's), the base of :class:`LSTMLayer` and :class:`LSTMCell`.
 * :class:`LSTMLayer` — one layer over a whole sequence (forward + BPTT).
 * :class:`LSTM` — a stack of ``num_layers`` LSTMLayers (layer ``l+1`` reads the ``hs`` of layer
   ``l``).  Parameters are *always* named ``layers.{l}.Wx``, ``layers.{l}.Wh``, ``layers.{l}.b``,
@@ -77,7 +79,7 @@ from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
-from minivae.twins import reference
+from minivae.twins import own_cache, reference
 
 # What lstm_step_forward hands to lstm_step_backward:
 # (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c).  A plain tuple keeps the step functions free
@@ -226,7 +228,7 @@ def lstm_backward(
         dx: (N, T, D) (exactly 0 at padded steps), dh0, dc0: (N, H),
         dWx: (D, 4H), dWh: (H, 4H), db: (4H,) summed over the steps.
     """
-    steps, mask = _own_cache(cache)
+    steps, mask = own_cache(cache, LSTMCache, "lstm_forward")
     x_0, h_0, _, Wx, Wh = steps[0][:5]
     N, D, T = x_0.shape[0], x_0.shape[1], len(steps)
     dh = np.zeros_like(h_0) if dhT is None else dhT  # dL/dh_t from the steps after t
@@ -278,35 +280,51 @@ def lstm_backward_repeated(
     return dx.sum(axis=1), dh0, dc0, dWx, dWh, db
 
 
-def _own_cache(cache: object) -> LSTMCache:
-    """The cache, after checking that it is this module's (a compiled twin keeps its own)."""
-    if not isinstance(cache, LSTMCache):
-        raise TypeError(
-            f"cache must be the LSTMCache that lstm_forward returned, got "
-            f"{type(cache).__name__}: a forward and its backward must run the same code (a "
-            "compiled twin's cache cannot be read here, see minivae.twins); run the forward "
-            "again before this backward"
-        )
-    return cache
+# ======================================================================= parameters, input checks
+class LSTMWeights(Layer):
+    """The parameters of one LSTM layer, ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``, for
+    :class:`LSTMLayer` (a whole sequence) and :class:`LSTMCell` (one step).
 
-
-# ============================================================================ shared helpers
-def _init_lstm_params(
-    layer: Layer, input_size: int, hidden_size: int, rng: np.random.Generator
-) -> None:
-    """PyTorch's init: every entry ~ U(-1/sqrt(H), 1/sqrt(H)); then forget-gate bias = 1.
-
-    A forget bias of 1 makes f ≈ σ(1) ≈ 0.73 at the start, so the cell state (and its gradient)
-    survives many steps before the network has learned anything.  (PyTorch draws two bias vectors
-    and we draw one, so our b is U(-k, k) where PyTorch's summed bias would be triangular.)
+    PyTorch's init: every entry ~ U(-1/sqrt(H), 1/sqrt(H)); then forget-gate bias = 1.  A forget
+    bias of 1 makes f ≈ σ(1) ≈ 0.73 at the start, so the cell state (and its gradient) survives
+    many steps before the network has learned anything.  (PyTorch draws two bias vectors and we
+    draw one, so our b is U(-k, k) where PyTorch's summed bias would be triangular.)
     """
-    H = hidden_size
-    k = 1.0 / np.sqrt(H)
-    layer.add_param("Wx", rng.uniform(-k, k, size=(input_size, 4 * H)))
-    layer.add_param("Wh", rng.uniform(-k, k, size=(H, 4 * H)))
-    b = rng.uniform(-k, k, size=4 * H)
-    b[H : 2 * H] = 1.0
-    layer.add_param("b", b)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        rng: np.random.Generator | int = 0,
+        dtype: object = np.float64,
+    ) -> None:
+        super().__init__(dtype)
+        self.input_size = D = check_positive_int(input_size, "input_size")
+        self.hidden_size = H = check_positive_int(hidden_size, "hidden_size")
+        rng = check_rng(rng)
+        k = 1.0 / np.sqrt(H)
+        self.add_param("Wx", rng.uniform(-k, k, size=(D, 4 * H)))
+        self.add_param("Wh", rng.uniform(-k, k, size=(H, 4 * H)))
+        b = rng.uniform(-k, k, size=4 * H)
+        b[H : 2 * H] = 1.0
+        self.add_param("b", b)
+
+    def add_grads(self, dWx: np.ndarray, dWh: np.ndarray, db: np.ndarray) -> None:
+        """Accumulate parameter gradients (a backward's, or one step's of a loop over time)."""
+        self.grads["Wx"] += dWx
+        self.grads["Wh"] += dWh
+        self.grads["b"] += db
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size})"
+
+
+def _check_features(x: np.ndarray, name: str, input_size: int) -> None:
+    """The last axis of an input holds the layer's ``input_size`` features."""
+    if x.shape[-1] != input_size:
+        raise ValueError(f"{name} must have input_size={input_size} features on its last axis, "
+                         f"got shape {x.shape}")
 
 
 def _check_sequence_input(
@@ -326,20 +344,12 @@ def _check_sequence_input(
     if steps is not None:
         T = check_positive_int(steps, "steps")
         x = check_array(x, "x", ndim=2, dtype=dtype)  # one input for every step: all finite
-        N, D = x.shape
-        if D != input_size:
-            raise ValueError(
-                f"x must have input_size={input_size} features on its last axis, got shape "
-                f"{x.shape}"
-            )
-        return x, _check_mask(mask, lengths, N, T)
+        _check_features(x, "x", input_size)
+        return x, _check_step_mask(mask, lengths, x.shape[0], T)
     x = check_array(x, "x", ndim=3, dtype=dtype, allow_nan=True)
-    N, T, D = x.shape
-    if D != input_size:
-        raise ValueError(
-            f"x must have input_size={input_size} features on its last axis, got shape {x.shape}"
-        )
-    mask = _check_mask(mask, lengths, N, T)
+    _check_features(x, "x", input_size)
+    N, T, _ = x.shape
+    mask = _check_step_mask(mask, lengths, N, T)
     valid = np.ones((N, T), dtype=bool) if mask is None else mask
     finite = np.isfinite(x).all(axis=2)
     bad = valid & ~finite
@@ -355,15 +365,12 @@ def _check_sequence_input(
     return x, mask
 
 
-def _check_mask(mask: object, lengths: object, N: int, T: int) -> np.ndarray | None:
+def _check_step_mask(mask: object, lengths: object, N: int, T: int) -> np.ndarray | None:
     """``mask: (N, T)`` bool, or ``lengths: (N,)`` turned into one, or None (every step valid)."""
     if mask is not None and lengths is not None:
         raise ValueError("pass either mask or lengths, not both")
     if lengths is not None:
-        lengths = np.asarray(lengths)
-        if lengths.shape != (N,):
-            raise ValueError(f"lengths must have shape (N,)=({N},), got {lengths.shape}")
-        return lengths_to_mask(lengths, T, name="lengths")
+        return lengths_to_mask(lengths, T, name="lengths", N=N)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
@@ -399,7 +406,7 @@ def _is_clean(a: object, dtype: np.dtype) -> bool:
 
 
 # ============================================================================ layers
-class LSTMLayer(Layer):
+class LSTMLayer(LSTMWeights):
     """One LSTM layer over whole sequences (batch first), trained by backprop through time.
 
     Parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``; equations, PyTorch mapping and the
@@ -416,19 +423,6 @@ class LSTMLayer(Layer):
         forward had ``steps=T``;  dh0, dc0: (N, H)
         Parameter gradients are *added* to ``grads``.
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        *,
-        rng: np.random.Generator | int = 0,
-        dtype: object = np.float64,
-    ) -> None:
-        super().__init__(dtype)
-        self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
 
     def forward(
         self,
@@ -472,16 +466,8 @@ class LSTMLayer(Layer):
         dcT = _check_state(dcT, "dcT", (N, H), self.dtype)
         backward = lstm_backward_repeated if repeated else lstm_backward
         dx, dh0, dc0, dWx, dWh, db = backward(dhs, dhT, dcT, cache)
-        self.grads["Wx"] += dWx
-        self.grads["Wh"] += dWh
-        self.grads["b"] += db
+        self.add_grads(dWx, dWh, db)
         return dx, dh0, dc0
-
-    def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
-        return self.forward(x, *args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"LSTMLayer({self.input_size}, {self.hidden_size})"
 
 
 class LSTM(Layer):
@@ -588,15 +574,12 @@ class LSTM(Layer):
             d, dh0s[l], dc0s[l] = self.layers[l].backward(d, dhTs[l], dcTs[l])
         return d, self._stack(dh0s), self._stack(dc0s)
 
-    def __call__(self, x: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
-        return self.forward(x, *args, **kwargs)
-
     def __repr__(self) -> str:
         return f"LSTM({self.input_size}, {self.hidden_size}, num_layers={self.num_layers})"
 
 
 # ============================================================================ single step
-class LSTMCell(Layer):
+class LSTMCell(LSTMWeights):
     """One LSTM step with parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)`` (same init,
     equations and gate order as :class:`LSTM`; it calls the step functions
     :func:`lstm_step_forward` / :func:`lstm_step_backward`).
@@ -630,10 +613,7 @@ class LSTMCell(Layer):
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
-        super().__init__(dtype)
-        self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        _init_lstm_params(self, self.input_size, self.hidden_size, check_rng(rng))
+        super().__init__(input_size, hidden_size, rng=rng, dtype=dtype)
         self.cache: list[StepCache] = []  # the LIFO stack of step caches
 
     def reset(self) -> None:
@@ -653,13 +633,8 @@ class LSTMCell(Layer):
     ) -> tuple[np.ndarray, np.ndarray]:
         if not (_is_clean(x_t, self.dtype) and x_t.ndim == 2):  # type: ignore[union-attr]
             x_t = check_array(x_t, "x_t", ndim=2, dtype=self.dtype)
-        N, D = x_t.shape  # type: ignore[union-attr]
-        if D != self.input_size:
-            raise ValueError(
-                f"x_t must have input_size={self.input_size} features on its last axis, "
-                f"got shape {x_t.shape}"
-            )
-        shape = (N, self.hidden_size)
+        _check_features(x_t, "x_t", self.input_size)  # type: ignore[arg-type]
+        shape = (x_t.shape[0], self.hidden_size)  # type: ignore[union-attr]
         h_prev = _check_state(h_prev, "h_prev", shape, self.dtype)
         c_prev = _check_state(c_prev, "c_prev", shape, self.dtype)
         h, c, step_cache = lstm_step_forward(
@@ -682,13 +657,5 @@ class LSTMCell(Layer):
         dc = _check_state(dc, "dc", shape, self.dtype)
         step_cache = self.cache.pop()
         dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, step_cache)
-        self.grads["Wx"] += dWx
-        self.grads["Wh"] += dWh
-        self.grads["b"] += db
+        self.add_grads(dWx, dWh, db)
         return dx, dh_prev, dc_prev
-
-    def __call__(self, x_t: np.ndarray, *args: object, **kwargs: object):  # type: ignore[override]
-        return self.forward(x_t, *args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"LSTMCell({self.input_size}, {self.hidden_size})"

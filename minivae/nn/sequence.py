@@ -13,13 +13,15 @@ from minivae._validation import check_array, check_positive_int
 from minivae.nn.layer import Layer
 
 
-def lengths_to_mask(lengths: np.ndarray, T: int, *, name: str = "lengths") -> np.ndarray:
+def lengths_to_mask(lengths: np.ndarray, T: int, *, name: str = "lengths",
+                    N: int | None = None) -> np.ndarray:
     """Turn sequence lengths into a prefix mask.
 
     Inputs:
         lengths: (N,) integers in [1, T] — sequence n occupies time steps 0 .. lengths[n]-1.
         T: number of time steps of the padded batch.
         name: argument name used in error messages.
+        N: the batch size lengths must have (None: any).
 
     Returns:
         mask: (N, T) bool, ``mask[n, t] = t < lengths[n]`` (True = valid step).
@@ -28,6 +30,8 @@ def lengths_to_mask(lengths: np.ndarray, T: int, *, name: str = "lengths") -> np
     """
     T = check_positive_int(T, "T")
     lengths = np.asarray(lengths)
+    if N is not None and lengths.shape != (N,):
+        raise ValueError(f"{name} must have shape (N,)=({N},), got {lengths.shape}")
     if lengths.dtype.kind not in "iu":
         # Floats such as 2.5 have no meaning as a length; refuse rather than truncate.
         raise TypeError(f"{name} must hold integers, got dtype {lengths.dtype}")

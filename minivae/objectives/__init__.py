@@ -2,18 +2,21 @@
 KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 
 * :mod:`~minivae.objectives.losses` — MSE, Bernoulli NLL from logits, Gaussian NLL, each with its
-  gradient ("sum over data dimensions, mean over the batch");
+  gradient ("sum over data dimensions, mean over the batch"), and ``reconstruction_nll``, a
+  decoder's output read as p(x | z);
 * :mod:`~minivae.objectives.distributions` — :class:`DiagonalGaussian` (reparameterized sample,
   closed-form KLs, log-density), the standard-normal prior and its quantile function
   :func:`~minivae.objectives.distributions.norm_ppf`;
 * :mod:`~minivae.objectives.kl` — :func:`kl_loss_term` and :func:`free_bits_kl`;
 * :mod:`~minivae.objectives.elbo` — the negative ELBO of a Gaussian-latent model from its parts
-  (``encoder_posterior``, ``negative_elbo``, ``negative_elbo_backward``).
+  (``encoder_posterior``, ``negative_elbo``, ``negative_elbo_backward``);
+* :mod:`~minivae.objectives.iwae` — the importance-weighted bound as a loss (``iwae_log_weights``,
+  ``negative_iwae``, ``negative_iwae_backward``).
 """
 
-from minivae.objectives import distributions, elbo, kl, losses
+from minivae.objectives import distributions, elbo, iwae, kl, losses
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.kl import free_bits_kl, kl_loss_term
 
-__all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "kl", "kl_loss_term",
-           "losses"]
+__all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "iwae", "kl",
+           "kl_loss_term", "losses"]

@@ -22,6 +22,12 @@ LOGVAR_MIN = -30.0
 LOGVAR_MAX = 20.0
 
 
+def gaussian_log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """log N(x; mean, exp(logvar)) element by element (no sum), arrays of one shape:
+    ``-0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar))``."""
+    return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar))
+
+
 def clamp_logvar(logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clip to [LOGVAR_MIN, LOGVAR_MAX]; returns (clipped, inside) where ``inside`` is the boolean
     mask through which gradients pass (the clip has zero slope outside the bounds)."""
@@ -104,8 +110,7 @@ class DiagonalGaussian:
         z = check_array(z, "z")
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
-        lp = -0.5 * (LOG_2PI + self.logvar + (z - self.mu) ** 2 * np.exp(-self.logvar))
-        return lp.sum(axis=-1)
+        return gaussian_log_density(z, self.mu, self.logvar).sum(axis=-1)
 
     def log_prob_grad(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradients of sum(log_prob(z)): returns (dz, dmu, dlogvar).

@@ -33,7 +33,7 @@ def encoder_posterior(h: np.ndarray) -> tuple[DiagonalGaussian, np.ndarray]:
     """
     L = h.shape[1] // 2
     logvar, inside = clamp_logvar(h[:, L:])
-    return DiagonalGaussian(h[:, :L], logvar), inside
+    return DiagonalGaussian(np.ascontiguousarray(h[:, :L]), logvar), inside
 
 
 def negative_elbo(

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae._validation import check_array, check_mask, check_same_shape, check_scalar
+from minivae.objectives.distributions import LOG_2PI, clamp_logvar, gaussian_log_density
 
-LOG_2PI = float(np.log(2.0 * np.pi))
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -33,17 +33,20 @@ def _prepare(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None, redu
     check_same_shape(pred, target, "pred", "target")
     if mask is None:
         return pred, target, None
-    mask = np.asarray(mask)
-    if mask.dtype != bool:
-        raise TypeError(f"mask must be boolean (True = observed), got dtype {mask.dtype}")
-    check_same_shape(pred, mask, "pred", "mask")
-    observed_target = target[mask]
-    if not np.all(np.isfinite(observed_target)):
-        raise ValueError("target has non-finite values at positions the mask marks observed")
+    mask = check_mask(mask, target, data="target")
     # Missing targets are replaced by 0 so that NaN never enters arithmetic; their terms are
     # multiplied by the mask (0) below, so the choice of fill value has no effect.
-    target = np.where(mask, target, 0.0)
-    return pred, target, mask
+    return pred, fill_missing(target, mask), mask
+
+
+def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """X with its missing entries (mask False, possibly NaN) replaced by 0, in X's dtype.
+
+    What an encoder reads, and what the losses compute with: the masked terms are dropped,
+    so the network learns to reconstruct from what is observed.  ``mask``: X's shape, or None
+    (all observed: X itself is returned).
+    """
+    return X if mask is None else np.where(mask, X, 0.0).astype(X.dtype, copy=False)
 
 
 def _reduce(per_element: np.ndarray, reduction: str) -> np.ndarray | float:
@@ -197,7 +200,7 @@ def gaussian_nll(mean, logvar, target, *, mask=None, reduction: str = "mean"):
     mean, target, mask = _prepare(mean, target, mask, reduction)
     logvar = check_array(logvar, "logvar")
     check_same_shape(mean, logvar, "mean", "logvar")
-    nll = 0.5 * (LOG_2PI + logvar + (target - mean) ** 2 * np.exp(-logvar))
+    nll = -gaussian_log_density(target, mean, logvar)
     if mask is not None:
         nll = nll * mask
     return _reduce(nll, reduction)
@@ -238,3 +241,51 @@ def gaussian_nll_fixed_variance_grad(mean, target, *, variance: float = 1.0, mas
     mean, target, mask = _prepare(mean, target, mask, reduction)
     g = (mean - target) / variance * _scale(mean.shape[0], reduction)
     return g * mask if mask is not None else g
+
+
+# ------------------------------------------------------------- a decoder's output as p(x | z)
+def reconstruction_nll(
+    kind: str, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, *, need_grad: bool,
+    variance: float | None = 1.0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """-log p(x | z) per example (M,) of a decoder output ``out`` for targets ``X: (M, ...)``,
+    and (when ``need_grad``) the gradient of their *sum* w.r.t. ``out`` (the caller scales it).
+
+    ``kind``:
+
+    * ``"bernoulli"``: out = logits (X's shape), :func:`bernoulli_nll`;
+    * ``"gaussian"``: out = the mean (X's shape) of a Gaussian of fixed ``variance``; with
+      ``variance=None`` (learned) out = [mean, log-variance] side by side on the last axis
+      (twice X's last size), the log-variance clamped by
+      :func:`~minivae.objectives.distributions.clamp_logvar` (no gradient where it clamps);
+    * ``"mse"``: out = the prediction, squared error :func:`mse`.
+    """
+    if kind == "bernoulli":
+        if need_grad:  # one call: the inputs are validated once, not twice
+            return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
+        return bernoulli_nll(out, X, mask=mask, reduction="none"), None
+    if kind == "gaussian" and variance is None:
+        return _gaussian_learned_variance_nll(out, X, mask, need_grad)
+    if kind == "gaussian":
+        value = gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
+                                            reduction="none")
+        grad = gaussian_nll_fixed_variance_grad(
+            out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
+        return value, grad
+    if kind == "mse":
+        value = mse(out, X, mask=mask, reduction="none")
+        return value, mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
+    raise ValueError(f"unknown reconstruction kind {kind!r}")
+
+
+def _gaussian_learned_variance_nll(out: np.ndarray, X: np.ndarray, mask: np.ndarray | None,
+                                   need_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`reconstruction_nll` of a Gaussian whose log-variance the decoder outputs."""
+    D = X.shape[-1]
+    mean = out[..., :D]
+    logvar, inside = clamp_logvar(out[..., D:])
+    value = gaussian_nll(mean, logvar, X, mask=mask, reduction="none")
+    if not need_grad:
+        return value, None
+    dmean, dlogvar = gaussian_nll_grad(mean, logvar, X, mask=mask, reduction="none")
+    return value, np.concatenate([dmean, dlogvar * inside], axis=-1)

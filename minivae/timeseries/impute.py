@@ -30,8 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_same_shape, check_scalar
-from minivae.models.base import check_mask
+from minivae._validation import (
+    check_array,
+    check_mask,
+    check_positive_int,
+    check_same_shape,
+    check_scalar,
+)
 
 __all__ = [
     "check_missing",
@@ -69,7 +74,7 @@ def check_missing(
     - x: (T,), (T, D) or (N, T, D) real numbers, NaN at missing points.
     - mask: None (missing = the NaNs of x; inf is refused) or a boolean numpy array, True =
       observed, of x's shape (for (N, T, D) also (N, T): a whole step observed or missing),
-      checked by :func:`minivae.models.base.check_mask` like every mask in minivae: x must be
+      checked by :func:`minivae._validation.check_mask` like every mask in minivae: x must be
       finite where it is True and may hold anything elsewhere.
 
     Returns:
@@ -92,7 +97,7 @@ def check_missing(
             )
         observed = ~np.isnan(xf)
     else:
-        m = check_mask(mask, xf)
+        m = check_mask(mask, xf, data="x", per_step=True)
         observed = np.broadcast_to(m[..., None] if m.shape != xf.shape else m, xf.shape).copy()
     shape = xf.shape
     if xf.ndim < 3:  # (T,) -> (1, T, 1); (T, D) -> (1, T, D)

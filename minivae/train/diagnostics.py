@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae._validation import check_array, check_scalar
+from minivae.objectives.distributions import DiagonalGaussian
 
 __all__ = ["kl_per_dimension_mean", "latent_activity", "active_units"]
 
@@ -25,14 +26,12 @@ def kl_per_dimension_mean(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
         mu, logvar: (N, L) posterior means and log-variances of N inputs.
 
     Returns:
-        (L,) mean over n of 0.5 * (mu^2 + exp(logvar) - 1 - logvar), in nats; its sum is the
-        batch-mean KL of the ELBO.
+        (L,) mean over n of 0.5 * (mu^2 + exp(logvar) - 1 - logvar)
+        (:meth:`~minivae.objectives.distributions.DiagonalGaussian.kl_standard_normal` per
+        dimension), in nats; its sum is the batch-mean KL of the ELBO.
     """
-    mu = check_array(mu, "mu", ndim=2)
-    logvar = check_array(logvar, "logvar", ndim=2)
-    check_same_shape(mu, logvar, "mu", "logvar")
-    terms = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)
-    return terms.mean(axis=0)
+    q = DiagonalGaussian(check_array(mu, "mu", ndim=2), check_array(logvar, "logvar", ndim=2))
+    return q.kl_standard_normal(per_dimension=True).mean(axis=0)
 
 
 def latent_activity(mu: np.ndarray) -> np.ndarray:

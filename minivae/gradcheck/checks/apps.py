@@ -10,15 +10,14 @@ from minivae.apps.volatility import PointwiseVAE
 from minivae.gradcheck.checks._common import renamed, set_free_bits_in_widest_gap
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
-from minivae.objectives.distributions import DiagonalGaussian
+from minivae.train.diagnostics import kl_per_dimension_mean
 
 
 def _with_free_bits(model, batch, rng: np.random.Generator, **loss_kwargs) -> list:
     """The check again with ``model.free_bits`` between the dimensions' KLs (some dimensions
     above the floor, some below, none at the kink)."""
     mu, logvar = model.posterior(batch, **loss_kwargs)
-    kl = DiagonalGaussian(mu, logvar).kl_standard_normal(per_dimension=True).mean(axis=0)
-    set_free_bits_in_widest_gap(model, kl)
+    set_free_bits_in_widest_gap(model, kl_per_dimension_mean(mu, logvar))
     results = check_model(model, batch, rng=rng, loss_kwargs=loss_kwargs)
     model.free_bits = 0.0
     return renamed(results, "(free bits)")

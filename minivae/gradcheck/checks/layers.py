@@ -25,20 +25,19 @@ from minivae.nn import MLP, Dense, Identity, LeakyReLU, ReLU, Sigmoid, Softplus,
 from minivae.nn.layer import Layer
 
 
-@register_check("dense")
-def _check_dense(rng: np.random.Generator) -> list[GradCheckResult]:
-    D, M = size(rng), size(rng)
-    layer = Dense(D, M, rng=rng)
-    randomise_biases(layer, rng)
-    return check_layer(layer, random_input(rng, D, sequence=False), rng=rng)
+def _dense_check(sequence: bool) -> Callable[[np.random.Generator], list]:
+    """Dense on x: (N, D), or on x: (N, T, D) with ``sequence`` (time-distributed)."""
+    def check(rng: np.random.Generator) -> list[GradCheckResult]:
+        D, M = size(rng), size(rng)
+        layer = Dense(D, M, rng=rng)
+        randomise_biases(layer, rng)
+        return check_layer(layer, random_input(rng, D, sequence=sequence), rng=rng)
+
+    return check
 
 
-@register_check("dense.time_distributed")
-def _check_dense_3d(rng: np.random.Generator) -> list[GradCheckResult]:
-    D, M = size(rng), size(rng)
-    layer = Dense(D, M, rng=rng)
-    randomise_biases(layer, rng)
-    return check_layer(layer, random_input(rng, D, sequence=True), rng=rng)
+register_check("dense", _dense_check(sequence=False))
+register_check("dense.time_distributed", _dense_check(sequence=True))
 
 
 _ACTIVATIONS: dict[str, Callable[[], Layer]] = {
