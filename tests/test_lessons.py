@@ -10,8 +10,8 @@ what they claim, so "it runs" means "its checks hold".
 * ``test_lesson_runs_full_on_mnist`` (marked ``slow``, deselected by default through
   ``addopts = -m "not slow"``; run it with ``pytest -m slow tests/test_lessons.py``): every lesson
   at its default (full) size on the real MNIST files, from ``$MINIVAE_DATA_DIR`` or
-  ``../shared/data/mnist`` beside the repository; skipped when they are absent.  About 10 minutes
-  on a 2-core machine (measured 9 min 56 s, the lessons on the numpy backend).
+  ``../shared/data/mnist`` beside the repository; skipped when they are absent.  About 11 minutes
+  on a 2-core machine (measured 11 min 12 s, the lessons on the numpy backend).
 
 BLAS threads are limited to one per kernel unless the environment says otherwise: the lessons
 use small matrices, and on a shared 2-core machine multi-threaded OpenBLAS spinning against other
