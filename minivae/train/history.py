@@ -27,6 +27,7 @@ class History:
         stopped_early: True when early stopping (or another callback) ended training.
         stop_reason: why training ended before ``epochs``, else None.
         steps: number of optimizer steps taken.
+        skipped_steps: mini-batches skipped because their mask hid every value.
     """
 
     def __init__(self) -> None:
@@ -35,11 +36,22 @@ class History:
         self.stopped_early = False
         self.stop_reason: str | None = None
         self.steps = 0
+        self.skipped_steps = 0
 
     def append(self, logs: dict[str, Any]) -> None:
         """Add one epoch's values (keys missing in earlier epochs are allowed)."""
         for key, value in logs.items():
             self.metrics.setdefault(key, []).append(value)
+
+    def lengths(self) -> dict[str, int]:
+        """How many values each key holds: a mark that :meth:`rewind` goes back to."""
+        return {key: len(values) for key, values in self.metrics.items()}
+
+    def rewind(self, lengths: dict[str, int]) -> None:
+        """Drop every value recorded after the mark ``lengths`` (from :meth:`lengths`); what
+        fit does when it goes back to the end of an earlier epoch."""
+        self.metrics = {key: values[:lengths[key]] for key, values in self.metrics.items()
+                        if lengths.get(key, 0) > 0}
 
     def __getitem__(self, key: str) -> list[Any]:
         if key not in self.metrics:
@@ -68,7 +80,7 @@ class History:
                    if include_time or k != "time"}
         return {"metrics": metrics, "best_epoch": self.best_epoch,
                 "stopped_early": self.stopped_early, "stop_reason": self.stop_reason,
-                "steps": self.steps}
+                "steps": self.steps, "skipped_steps": self.skipped_steps}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
@@ -79,6 +91,7 @@ class History:
         h.stopped_early = bool(data.get("stopped_early", False))
         h.stop_reason = data.get("stop_reason")
         h.steps = int(data.get("steps", 0))
+        h.skipped_steps = int(data.get("skipped_steps", 0))
         return h
 
     def __repr__(self) -> str:
