@@ -148,7 +148,7 @@ def test_corrupt_and_foreign_files(tmp_path):
     for name, content in cases.items():
         p = tmp_path / name
         p.write_bytes(content)
-        with pytest.raises(ValueError, match="could not read checkpoint"):
+        with pytest.raises(ValueError, match="could not read it: the file is corrupt"):
             load_checkpoint(p)
     npy = tmp_path / "array.npy"
     np.save(npy, np.zeros(3))
@@ -187,8 +187,8 @@ def test_class_not_imported_names_the_file_and_the_module(tmp_path, monkeypatch)
         assert str(f["__model_module__"]) == "minivae.models.vae"
     # as in a process that never imported minivae.models.vae
     monkeypatch.delitem(registry.MODEL_REGISTRY, "VAE")
-    with pytest.raises(ValueError, match=r"cannot load checkpoint .*vae.npz.*unknown model class "
-                                         r"'VAE'.*import minivae.models.vae"):
+    with pytest.raises(ValueError, match=r"checkpoint .*vae.npz.*cannot load it: unknown model "
+                                         r"class 'VAE'.*import minivae.models.vae"):
         load_checkpoint(path)
     # a file without the module entry (written before it existed) still says what to do
     with np.load(path) as f:

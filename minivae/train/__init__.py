@@ -20,10 +20,11 @@ of a :class:`~minivae.models.base.Model`, and the models import it (``Model.fit`
 """
 
 from minivae.train.callbacks import Callback, EarlyStopping
+from minivae.train.checkpoint import CheckpointError
 from minivae.train.evaluation import Validation
 from minivae.train.guard import TrainingDiverged
 from minivae.train.history import History
 from minivae.train.loop import fit, train_step
 
-__all__ = ["Callback", "EarlyStopping", "History", "TrainingDiverged", "Validation", "fit",
-           "train_step"]
+__all__ = ["Callback", "CheckpointError", "EarlyStopping", "History", "TrainingDiverged",
+           "Validation", "fit", "train_step"]
