@@ -145,17 +145,24 @@ class LastGoodPoint:
 
     def save(self) -> None:
         """Remember the current point (copies of every array)."""
-        self.params = self.model.state_dict()
-        self.optimizer_state = self.optimizer.state_dict()
-        self.steps, self.epochs = self.history.steps, len(self.history)
-        self.recorded = self.history.lengths()
+        point = (self.model.state_dict(), self.optimizer.state_dict(), self.history.lengths(),
+                 self.history.steps)
+        # One assignment: a Ctrl-C arriving while the copies are made leaves the previous
+        # point whole, never half of each.
+        self.point = point
+
+    @property
+    def epochs(self) -> int:
+        """The number of completed epochs at the remembered point."""
+        return self.point[2].get("epoch", 0)
 
     def restore(self) -> None:
         """Put the remembered point back: parameters, optimizer state, History."""
-        self.model.load_state_dict(self.params)
-        self.optimizer.load_state_dict(self.optimizer_state)
-        self.history.rewind(self.recorded)
-        self.history.steps = self.steps
+        params, optimizer_state, lengths, steps = self.point
+        self.model.load_state_dict(params)
+        self.optimizer.load_state_dict(optimizer_state)
+        self.history.rewind(lengths)
+        self.history.steps = steps
 
     def __enter__(self) -> LastGoodPoint:
         return self
