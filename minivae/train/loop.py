@@ -14,9 +14,8 @@ Training, as the lesson writes it::
         validation loss, latent diagnostics, one row of the History, callbacks
 
 Around it, :mod:`minivae.train.guard` keeps training safe: the loss, the gradients and the
-parameters are checked every step, and on divergence (:class:`~minivae.train.guard.
-TrainingDiverged`), Ctrl-C or any error the model goes back to the end of the last completed
-epoch.
+parameters are checked every step, and on divergence (``TrainingDiverged``), Ctrl-C or any
+error the model goes back to the end of the last completed epoch.
 
 Determinism: all randomness (shuffling, the noise of stochastic models, the validation noise)
 derives from one seed, so two runs with the same seed give identical histories (apart from the
