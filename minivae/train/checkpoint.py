@@ -112,12 +112,18 @@ def save_checkpoint(path: str | PathLike, model: Any, optimizer: object = None,
         "__config__": np.array(json.dumps(model.config())),
     }
     for pname, p, _ in model.parameters():
+        if not np.isfinite(p).all():  # such a file could not be loaded back
+            raise ValueError(f"model parameter {pname!r} has non-finite values (NaN or inf); "
+                             "refusing to write a checkpoint of it")
         arrays[PARAM_PREFIX + pname] = p
     if optimizer is not None:
         arrays.update(_optimizer_arrays(optimizer))
     if history is not None:
-        data = history.to_dict() if hasattr(history, "to_dict") else history
-        arrays["__history__"] = np.array(json.dumps(data))
+        if not isinstance(history, (History, dict)):
+            raise TypeError(f"history must be a History (or its to_dict()), got "
+                            f"{type(history).__name__}")
+        data = History.from_dict(history.to_dict() if isinstance(history, History) else history)
+        arrays["__history__"] = np.array(json.dumps(data.to_dict()))
     _write_atomically(os.fspath(path), arrays)
 
 
@@ -381,46 +387,9 @@ def _restore_optimizer(optimizer: Any, state: dict[str, np.ndarray] | None, path
 
 
 # ------------------------------------------------------------------------------- the history
-_HISTORY_KEYS = {"metrics": dict, "best_epoch": (int, type(None)), "stopped_early": bool,
-                 "stop_reason": (str, type(None)), "steps": int, "skipped_steps": int}
-
-
 def _history(contents: dict[str, np.ndarray], path: str) -> History:
-    """The stored History, after checking the structure :meth:`History.to_dict` writes."""
+    """The stored History, after :meth:`History.from_dict` checked its structure."""
     try:
-        data = json.loads(_text(contents, "__history__", path))
-    except json.JSONDecodeError as exc:
+        return History.from_dict(json.loads(_text(contents, "__history__", path)))
+    except (json.JSONDecodeError, ValueError, TypeError) as exc:
         raise CheckpointError(path, f"the stored history is unreadable ({exc})") from exc
-    problem = _history_problem(data)
-    if problem:
-        raise CheckpointError(path, f"the stored history is unreadable: {problem}")
-    return History.from_dict(data)
-
-
-def _history_problem(data: object) -> str | None:
-    """What is wrong with a History.to_dict() structure, or None."""
-    if not isinstance(data, dict) or "metrics" not in data:
-        return "expected a JSON object with a 'metrics' entry"
-    for key, value in data.items():
-        if key not in _HISTORY_KEYS:
-            return f"unknown entry {key!r}"
-        if not isinstance(value, _HISTORY_KEYS[key]) or (
-                isinstance(value, bool) and _HISTORY_KEYS[key] is int):
-            return f"{key!r} has the wrong type ({type(value).__name__})"
-        if key in ("steps", "skipped_steps") and value < 0:
-            return f"{key!r} is negative ({value})"
-    for name, values in data["metrics"].items():
-        if not isinstance(values, list):
-            return f"metric {name!r} is not a list ({type(values).__name__})"
-        bad = next((v for v in values if not _history_value(v)), None)
-        if bad is not None:
-            return f"metric {name!r} holds {bad!r}, not a number, null or a list of numbers"
-    return None
-
-
-def _history_value(value: object) -> bool:
-    """A number, None, or a list of numbers (e.g. kl_per_dim)."""
-    if value is None or isinstance(value, (int, float)):
-        return True
-    return isinstance(value, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)

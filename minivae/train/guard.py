@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["PARAM_LIMIT", "TrainingDiverged", "LastGoodPoint"]
+
 #: largest magnitude a parameter may reach before training counts as diverged (weights of a
 #: healthy model are O(1); biases follow the scale of the data, which should be O(1) too)
 PARAM_LIMIT = 1e6
@@ -136,6 +138,13 @@ class LastGoodPoint:
     """
 
     def __init__(self, model: Any, optimizer: Any, history: Any) -> None:
+        for name, obj, methods in (("model", model, ("parameters", "state_dict",
+                                                     "load_state_dict")),
+                                   ("optimizer", optimizer, ("state_dict", "load_state_dict")),
+                                   ("history", history, ("lengths", "rewind"))):
+            if not all(callable(getattr(obj, m, None)) for m in methods):
+                raise TypeError(f"{name} must have the methods {list(methods)}, got "
+                                f"{type(obj).__name__}")
         problem = bad_parameter(model.parameters())
         if problem is not None:
             raise ValueError(f"model: cannot train from these parameters: {problem[0]} is "

@@ -84,7 +84,11 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a ValueError says what is wrong with a malformed ``data``
+        (e.g. read from a damaged checkpoint)."""
+        problem = _structure_problem(data)
+        if problem:
+            raise ValueError(f"not a History.to_dict() structure: {problem}")
         h = cls()
         h.metrics = {k: list(v) for k, v in data["metrics"].items()}
         h.best_epoch = data.get("best_epoch")
@@ -107,3 +111,38 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+# The entries of History.to_dict() and the types their values may have.
+_ENTRIES = {"metrics": dict, "best_epoch": (int, type(None)), "stopped_early": bool,
+            "stop_reason": (str, type(None)), "steps": int, "skipped_steps": int}
+
+
+def _structure_problem(data: object) -> str | None:
+    """What is wrong with a :meth:`History.to_dict` structure, or None."""
+    if not isinstance(data, dict) or "metrics" not in data:
+        return "expected a dict with a 'metrics' entry"
+    for key, value in data.items():
+        if key not in _ENTRIES:
+            return f"unknown entry {key!r}"
+        if not isinstance(value, _ENTRIES[key]) or (
+                isinstance(value, bool) and _ENTRIES[key] in (int, (int, type(None)))):
+            return f"{key!r} has the wrong type ({type(value).__name__})"
+        if key in ("steps", "skipped_steps") and value < 0:
+            return f"{key!r} is negative ({value})"
+    for name, values in data["metrics"].items():
+        if not isinstance(name, str) or not isinstance(values, list):
+            return f"metric {name!r} is not a list ({type(values).__name__})"
+        bad = next((v for v in values if not _is_value(v)), None)
+        if bad is not None:
+            return f"metric {name!r} holds {bad!r}, not a number, null or a list of numbers"
+    return None
+
+
+def _is_value(value: object) -> bool:
+    """A number, None, or a list of numbers (e.g. ``kl_per_dim``)."""
+    if value is None or isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in value)

@@ -230,6 +230,9 @@ class Optimizer:
         (set ``opt.lr`` afterwards to override).  Keys, parameter names and shapes must match
         exactly; arrays are copied into the existing buffers in the parameter's dtype.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict (from state_dict()), got "
+                            f"{type(state).__name__}")
         keys = set(state.keys())
         expected = {"class", "lr", "t", *self._hyper}
         expected |= {f"{buf}/{name}" for buf in self._buffers for name in self._layout}
