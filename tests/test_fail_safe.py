@@ -111,7 +111,8 @@ def test_divergence_after_good_epochs_restores_the_last_good_epoch():
     assert_optimizer_equal(opt, rec.opt_states[1])
     assert opt.lr == 1e-3 and opt.t == 6
     assert err.history.epoch == [1, 2] and err.history.steps == 6
-    assert "epoch 3" in err.history.stop_reason
+    assert "TrainingDiverged stopped training" in err.history.stop_reason
+    assert "restored to the end of epoch 2" in err.history.stop_reason
 
 
 def test_nonfinite_value_inside_the_forward_pass_is_divergence_not_bad_input(monkeypatch):
@@ -219,7 +220,8 @@ def test_ctrl_c_mid_epoch_restores_the_last_completed_epoch_and_reraises():
             callbacks=[rec, InterruptAt(2, 3)], verbose=0)
     history = info.value.history
     assert history.epoch == [1] and history.steps == 4 and opt.t == 4
-    assert "KeyboardInterrupt during epoch 2" in history.stop_reason
+    assert history.stop_reason == ("KeyboardInterrupt stopped training; parameters and "
+                                   "optimizer state restored to the end of epoch 1")
     assert_params_equal(model, rec.params[0])
     assert_optimizer_equal(opt, rec.opt_states[0])
     assert model.training and model.kl_weight == model.beta  # schedule's beta not left behind

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PARAM_LIMIT", "TrainingDiverged", "LastGoodPoint"]
+__all__ = ["PARAM_LIMIT", "LastGoodPoint", "TrainingDiverged", "Watch"]
 
 #: largest magnitude a parameter may reach before training counts as diverged (weights of a
 #: healthy model are O(1); biases follow the scale of the data, which should be O(1) too)
@@ -117,15 +117,45 @@ def bad_parameter(triples: Iterable[tuple[str, np.ndarray, np.ndarray]],
     return None
 
 
-def internal_problem(exc: ValueError) -> Problem | None:
-    """A failed check inside the model's forward/backward on validated data that reports
-    NaN/inf or an overflow, as (quantity, description); None for any other error."""
+def internal_problem(exc: Exception) -> Problem | None:
+    """An error from inside the model's forward/backward on validated data that reports
+    NaN/inf or an overflow (a FloatingPointError or OverflowError, or a ValueError saying so),
+    as a Problem; None for any other error (a bug is not called divergence)."""
     text = str(exc)
-    if not _NONFINITE_WORDS.search(text):
+    if not (isinstance(exc, (FloatingPointError, OverflowError))
+            or (isinstance(exc, ValueError) and _NONFINITE_WORDS.search(text))):
         return None
     return ("a value inside the model", "non-finite value inside the model",
-            f" (a check in its forward pass: {text}; the data were validated before training, "
-            "so the model's own numbers went bad)")
+            f" ({type(exc).__name__} from a check inside the model: {text}; the data were "
+            "validated before training, so the model's own numbers went bad)")
+
+
+class Watch:
+    """The checks of one place in training (a step, or an epoch's end): :meth:`check` raises
+    TrainingDiverged for a problem; as a context manager it turns an error from inside the
+    model that reports NaN/inf (see :func:`internal_problem`) into TrainingDiverged too."""
+
+    def __init__(self, lr: float, where: str, *, epoch: int | None = None,
+                 batch: int | None = None) -> None:
+        self.lr, self.where, self.epoch, self.batch = lr, where, epoch, batch
+
+    def check(self, problem: Problem | None) -> None:
+        """Raise TrainingDiverged for ``problem`` (from bad_loss, bad_gradient, ...), if any."""
+        if problem is not None:
+            raise diverged(problem, lr=self.lr, where=self.where, epoch=self.epoch,
+                           batch=self.batch)
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, (ValueError, ArithmeticError)) and not isinstance(
+                exc, TrainingDiverged):
+            problem = internal_problem(exc)
+            if problem is not None:
+                raise diverged(problem, lr=self.lr, where=self.where, epoch=self.epoch,
+                               batch=self.batch) from exc
+        return False
 
 
 # ---------------------------------------------------------------------- the last good point
@@ -180,14 +210,11 @@ class LastGoodPoint:
         if exc is None:
             return False
         self.restore()
-        self.history.stop_reason = (
-            f"{type(exc).__name__} during epoch {self.epochs + 1}; parameters and optimizer "
-            f"state restored to the end of epoch {self.epochs}" if self.epochs else
-            f"{type(exc).__name__} during epoch 1; parameters and optimizer state restored to "
-            "the start")
+        where = f"the end of epoch {self.epochs}" if self.epochs else "the start"
+        self.history.stop_reason = (f"{type(exc).__name__} stopped training; parameters and "
+                                    f"optimizer state restored to {where}")
         if isinstance(exc, TrainingDiverged):
             exc.restored_epoch = self.epochs
-            where = f"the end of epoch {self.epochs}" if self.epochs else "the start"
             exc.args = (f"{exc.args[0]}. The parameters and optimizer state were restored to "
                         f"{where}; the History so far is err.history.",)
         try:

@@ -45,14 +45,7 @@ from minivae.train.evaluation import (
     latent_diagnostics,
     split_validation,
 )
-from minivae.train.guard import (
-    LastGoodPoint,
-    bad_gradient,
-    bad_loss,
-    bad_parameter,
-    diverged,
-    internal_problem,
-)
+from minivae.train.guard import LastGoodPoint, Watch, bad_gradient, bad_loss, bad_parameter
 from minivae.train.history import History
 from minivae.train.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm
 from minivae.train.schedules import get_kl_schedule
@@ -231,28 +224,18 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
             or beyond ``PARAM_LIMIT``; the message names ``where``, the quantity and the lr.
     """
     model.zero_grad()
-    cause = None
-    # Overflow warnings are silenced: any inf/NaN that matters is caught right below with a
+    watch = Watch(optimizer.lr, where, epoch=epoch, batch=batch_index)
+    # Overflow warnings are silenced: any inf/NaN that matters is caught by the watch, with a
     # message saying where it happened.
-    with np.errstate(all="ignore"):
-        try:
-            value, parts = model.loss(batch, rng=rng, mask=mask)
-            problem = bad_loss(value, parts)
-            if problem is None:
-                model.backward()
-                problem = bad_gradient(model.parameters())
-        except ValueError as exc:
-            problem, cause = internal_problem(exc), exc
-            if problem is None:
-                raise
-    if problem is None:
-        if clip_norm is not None:
-            clip_grad_norm(model, clip_norm)
-        optimizer.step()
-        problem = bad_parameter(model.parameters())
-    if problem is not None:
-        raise diverged(problem, lr=optimizer.lr, where=where, epoch=epoch,
-                       batch=batch_index) from cause
+    with np.errstate(all="ignore"), watch:
+        value, parts = model.loss(batch, rng=rng, mask=mask)
+        watch.check(bad_loss(value, parts))
+        model.backward()
+        watch.check(bad_gradient(model.parameters()))
+    if clip_norm is not None:
+        clip_grad_norm(model, clip_norm)
+    optimizer.step()
+    watch.check(bad_parameter(model.parameters()))
     return {key: float(v) for key, v in parts.items()}
 
 
@@ -262,23 +245,17 @@ def _evaluate_epoch(model: TrainableModel, opt: Optimizer, train: Data, val: Dat
     with the same noise every epoch so epochs compare on equal terms), the latent diagnostics,
     and the ``beta`` and ``lr`` of the epoch's last step."""
     logs: dict[str, Any] = {}
-    where = f"the end of epoch {epoch}"
+    what = "validation" if val is not None else "diagnostics"
+    watch = Watch(opt.lr, f"the end of epoch {epoch} ({what})", epoch=epoch)
     model.eval()
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), watch:
             if val is not None:
                 values = evaluate(model, val, np.random.default_rng(val_seed))
-                problem = bad_loss(values["loss"], values)
-                if problem is not None:
-                    raise diverged(problem, lr=opt.lr, where=where + " (validation)", epoch=epoch)
+                watch.check(bad_loss(values["loss"], values))
                 logs.update({"val_" + key: value for key, value in values.items()})
             if diagnostics:
                 logs.update(latent_diagnostics(model, train if val is None else val))
-    except ValueError as exc:  # a NaN/inf check inside the model failed on validated data
-        problem = internal_problem(exc)
-        if problem is None:
-            raise
-        raise diverged(problem, lr=opt.lr, where=where, epoch=epoch) from exc
     finally:
         model.train()
     logs["beta"] = float(model.kl_weight)
