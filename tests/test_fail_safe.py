@@ -360,3 +360,28 @@ def test_a_batch_hiding_every_value_is_skipped():
     assert ha.loss == hb.loss and all(v > 0 for v in ha.loss)
     assert_params_equal(a, params_of(b))
     assert ha.to_dict()["skipped_steps"] == 3
+
+
+def test_an_overflow_error_from_inside_the_model_is_divergence():
+    X = data(32)
+    model = VAE(6, [5], 2, rng=0)
+    before = params_of(model)
+
+    def loss(*args, **kwargs):
+        raise FloatingPointError("overflow encountered in exp")
+
+    model.loss = loss
+    with pytest.raises(TrainingDiverged, match="non-finite value inside the model at epoch 1, "
+                                               "step 1/2.*FloatingPointError") as info:
+        fit(model, X, epochs=1, batch_size=16, verbose=0)
+    assert isinstance(info.value.__cause__, FloatingPointError)
+    assert_params_equal(model, before)
+
+
+def test_history_rewind_drops_what_came_after_the_mark():
+    h = minivae.History()
+    h.append({"epoch": 1, "loss": 3.0})
+    mark = h.lengths()
+    h.append({"epoch": 2, "loss": 2.0, "val_loss": 2.5})  # a key that starts later
+    h.rewind(mark)
+    assert h.to_dict()["metrics"] == {"epoch": [1], "loss": [3.0]}
