@@ -15,8 +15,9 @@ forward pass later reports a non-finite value (e.g. ``mu contains 62 non-finite 
 model's own numbers went bad, not the data: that is divergence too (:func:`internal_problem`).
 
 Where training goes back to (:class:`LastGoodPoint`): the parameters, the optimizer state (step
-count, moments, learning rate) and ``history.steps`` at the end of the last completed epoch, or
-at the start when no epoch completed.  The model then matches the last row of its History.
+count, moments, learning rate), the History's rows and step counts, as they were at the end of
+the last completed epoch, or at the start when no epoch completed.  The model then matches the
+last row of its History.
 This happens when training diverges (:class:`TrainingDiverged` is raised), on Ctrl-C
 (``KeyboardInterrupt`` is re-raised, so a sweep script still stops) and on any other exception
 from inside the loop (a callback's, say).  The History so far is attached to the exception as
@@ -185,7 +186,7 @@ class LastGoodPoint:
     def save(self) -> None:
         """Remember the current point (copies of every array)."""
         point = (self.model.state_dict(), self.optimizer.state_dict(), self.history.lengths(),
-                 self.history.steps)
+                 self.history.steps, self.history.skipped_steps)
         # One assignment: a Ctrl-C arriving while the copies are made leaves the previous
         # point whole, never half of each.
         self.point = point
@@ -197,11 +198,11 @@ class LastGoodPoint:
 
     def restore(self) -> None:
         """Put the remembered point back: parameters, optimizer state, History."""
-        params, optimizer_state, lengths, steps = self.point
+        params, optimizer_state, lengths, steps, skipped = self.point
         self.model.load_state_dict(params)
         self.optimizer.load_state_dict(optimizer_state)
         self.history.rewind(lengths)
-        self.history.steps = steps
+        self.history.steps, self.history.skipped_steps = steps, skipped
 
     def __enter__(self) -> LastGoodPoint:
         return self
