@@ -123,7 +123,7 @@ def test_architecture_mismatch_names_the_key(tmp_path):
         load_checkpoint(path, model=VAE(6, [5], 3, beta=2.0))
     with pytest.raises(ValueError, match="holds a VAE, cannot load it into a CVAE"):
         load_checkpoint(path, model=CVAE(6, 2, [5], 3))
-    with pytest.raises(ValueError, match="holds a VAE, not a CVAE"):
+    with pytest.raises(CheckpointError, match="holds a VAE, not a CVAE"):
         CVAE.load(path)
 
 
