@@ -115,6 +115,8 @@ def test_bad_constructor_arguments():
         ITLAutoencoder(3, [4], 2, lam=-1.0)
     with pytest.raises(ValueError, match="dim must be 2"):
         ITLAutoencoder(3, [4], 3, prior="swiss_roll")
+    with pytest.raises(TypeError, match="prior_kwargs must be a dict"):
+        ITLAutoencoder(3, [4], 2, prior_kwargs=[("scale", 2.0)])
 
 
 def test_training_pulls_codes_to_the_prior_and_checkpoint_round_trips(tmp_path):
