@@ -67,8 +67,8 @@ def test_prior_bad_input():
 
 # ============================================================================ the model
 def test_itl_gradients_pass_the_checker():
-    results = run_checks(seed=0, only="models.itl_autoencoder.*")
-    assert {r.check for r in results} == {f"models.itl_autoencoder.{d}.{p}"
+    results = run_checks(seed=0, only="itl_autoencoder.*")
+    assert {r.check for r in results} == {f"itl_autoencoder.{d}.{p}"
                                           for d in ("cs", "euclidean") for p in PRIORS}
     assert all(r.passed for r in results), [str(r) for r in results if not r.passed]
 
