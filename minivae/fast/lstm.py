@@ -459,6 +459,17 @@ def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # ty
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
 
+# The batch is cut into a number of chunks that depends on N only (never on the thread count),
+# so the same rows meet the same 4-row tiles and each chunk's partial parameter gradients sum
+# the same rows in the same order whatever the number of threads; the partial sums are then
+# added in chunk order.  A power of two (1, 2, 4, 8) so that 2, 4 or 8 threads get equal shares;
+# at least _MIN_CHUNK_ROWS rows a chunk (smaller chunks gain nothing: the products work on 4-row
+# tiles and Wh is read once per tile whatever the chunk size); at most _MAX_CHUNKS chunks, which
+# bounds both the useful thread count and the memory of the partial gradients
+# (_MAX_CHUNKS x (D + H + 1) x 4H numbers).
+_MIN_CHUNK_ROWS = 8
+_MAX_CHUNKS = 8
+
 
 def _n_threads() -> int:
     """Threads for the sequence kernels: ``NUMBA_NUM_THREADS`` (default: the number of CPUs).
@@ -470,32 +481,57 @@ def _n_threads() -> int:
 
 
 def _n_chunks(N: int) -> int:
-    """Batch chunks (= threads) for N rows: one per thread, each with at least 4 rows (the
-    matrix products work on 4-row tiles)."""
-    return max(1, min(_n_threads(), N // 4))
+    """Batch chunks for N rows: the largest power of two <= min(_MAX_CHUNKS, N // _MIN_CHUNK_ROWS)
+    (1 for small N).  A function of N alone: the thread count must not change any bit."""
+    n = 1
+    while 2 * n <= min(_MAX_CHUNKS, N // _MIN_CHUNK_ROWS):
+        n *= 2
+    return n
+
+
+def _chunk_bounds(N: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges (n0, n1) of the chunks, sizes differing by at most one row."""
+    return [(ci * N // n_chunks, (ci + 1) * N // n_chunks) for ci in range(n_chunks)]
 
 
 def _run_chunks(kernel: Callable[..., None], N: int, n_chunks: int, *args: object) -> None:
-    """Run ``kernel(ci, n0, n1, *args)`` for each chunk ``ci`` of contiguous batch rows n0:n1.
+    """Run ``kernel(ci, n0, n1, *args)`` for every chunk ``ci`` of contiguous batch rows n0:n1.
 
-    The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel;
-    this compiles much faster than ``parallel=True`` with ``prange``, and with a whole sequence
-    per call the thread hand-off (tens of microseconds) is negligible.
+    Threads only *execute* chunks: with P threads, thread p runs chunks p, p + P, p + 2P, ...
+    one after the other.  Whatever P is, each chunk does the same arithmetic on the same rows
+    and writes its results (rows of outputs, its own slot of partial gradients) to memory no
+    other chunk writes, so the results do not depend on P.  The kernels release the GIL
+    (``nogil=True``), so plain Python threads run them in parallel; this compiles much faster
+    than ``parallel=True`` with ``prange``, and with a whole sequence per call the thread
+    hand-off (tens of microseconds) is negligible.
     """
     global _POOL, _POOL_SIZE
-    bounds = [(ci * N // n_chunks, (ci + 1) * N // n_chunks) for ci in range(n_chunks)]
-    if n_chunks == 1:
-        kernel(0, 0, N, *args)
+    bounds = _chunk_bounds(N, n_chunks)
+    n_workers = min(_n_threads(), n_chunks)
+
+    def work(p: int) -> None:
+        for ci in range(p, n_chunks, n_workers):
+            kernel(ci, bounds[ci][0], bounds[ci][1], *args)
+
+    if n_workers == 1:
+        work(0)
         return
-    if _POOL is None or _POOL_SIZE < n_chunks - 1:
-        _POOL = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="minivae-lstm")
-        _POOL_SIZE = n_chunks - 1
-    futures = [
-        _POOL.submit(kernel, ci, n0, n1, *args) for ci, (n0, n1) in enumerate(bounds) if ci > 0
-    ]
-    kernel(0, bounds[0][0], bounds[0][1], *args)  # the calling thread takes the first chunk
+    if _POOL is None or _POOL_SIZE < n_workers - 1:
+        _POOL = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minivae-lstm")
+        _POOL_SIZE = n_workers - 1
+    futures = [_POOL.submit(work, p) for p in range(1, n_workers)]
+    work(0)  # the calling thread is worker 0
     for fut in futures:
         fut.result()
+
+
+def _sum_chunks(parts: np.ndarray) -> np.ndarray:
+    """parts: (chunks, ...) partial sums -> their total, added in chunk order 0, 1, 2, ...
+    (a fixed order: the total is the same bits whatever thread computed which part)."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 # ============================================================================ checks
@@ -658,7 +694,7 @@ def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.n
                    np.zeros((n_chunks, 4 * H), dtype=dtype))
     _run_chunks(_seq_backward_chunk, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
     cache.release()
-    return dx_tm, dh0, dc0, g.dWx.sum(axis=0), g.dWh.sum(axis=0), g.db.sum(axis=0)
+    return dx_tm, dh0, dc0, _sum_chunks(g.dWx), _sum_chunks(g.dWh), _sum_chunks(g.db)
 
 
 def lstm_backward(
@@ -1019,5 +1055,5 @@ def ar_decoder_backward(
                      np.zeros((n_chunks, H, O), dtype=dtype), np.zeros((n_chunks, O), dtype=dtype))
     _run_chunks(_ar_backward_chunk, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
     cache.release()
-    cell = (g.cell.dWx.sum(axis=0), g.cell.dWh.sum(axis=0), g.cell.db.sum(axis=0))
-    return dh0, dc0, cell, g.dW.sum(axis=0), g.db.sum(axis=0)
+    cell = (_sum_chunks(g.cell.dWx), _sum_chunks(g.cell.dWh), _sum_chunks(g.cell.db))
+    return dh0, dc0, cell, _sum_chunks(g.dW), _sum_chunks(g.db)
