@@ -28,15 +28,15 @@ For the LSTM-VAE shapes (N=64, T=100, H=64) one forward+backward is ~0.6 GFLOP o
 products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent time steps.
 
 * **Threads over the batch, for all T steps.**  Rows of the batch never interact, so the batch
-  is cut into one contiguous chunk per thread and each thread runs the whole time loop on its
-  chunk: no synchronisation per step (a per-step parallel loop would pay a barrier 100 times
-  per sequence).  The chunk kernels release the GIL and run on a small Python thread pool
+  is cut into contiguous chunks and each chunk runs the whole time loop on its rows: no
+  synchronisation per step (a per-step parallel loop would pay a barrier 100 times per
+  sequence).  The chunk kernels release the GIL and run on a small Python thread pool
   (``NUMBA_NUM_THREADS`` threads, default: the number of CPUs).
 * **A hand-written matrix product.**  ``np.dot`` inside Numba needs SciPy's BLAS, which is not a
   dependency of minivae, so the per-step ``x_t Wx + h_{t-1} Wh`` (forward) and ``da_t Wh^T``
   (backward) are computed by :func:`_gemm_nt`, a register-tiled dot-product kernel that LLVM
   vectorizes (measured: as fast as single-threaded OpenBLAS at these sizes).
-* **Parameter gradients per chunk.**  Each thread accumulates its own copy of ``dWx``, ``dWh``
+* **Parameter gradients per chunk.**  Each chunk accumulates its own copy of ``dWx``, ``dWh``
   and ``db`` inside the time loop (``_gemm_tn``, a sum of outer products over its rows) and the
   caller adds the copies; no two threads ever write the same memory.
 * **Reused buffers.**  The (T, N, 4H) cache arrays are several MB, and in a training run whose
@@ -44,8 +44,8 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   :mod:`minivae.fast.workspace`).  They come from a pool that takes a buffer back after the
   backward that consumed its cache (so the next forward writes into cache-warm memory).
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
-  spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains how ``fit``
-  pins BLAS to one thread while an LSTM model trains (measured 1.7x per step).
+  spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains why ``fit``
+  limits BLAS to one thread while a model trains (measured 1.7x per LSTM-VAE step).
 * **A repeated input is projected once** (:func:`lstm_forward_repeated`: ``z Wx + b`` is the
   same at every step, and its gradients need only ``sum_t da_t``), and the autoregressive
   decoder's feedback loop (prediction fed back as the next input) is one compiled call per
@@ -54,6 +54,31 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   here): :mod:`minivae.fast.activations` has branch-free versions accurate to a few ulp.
   The gate math works on one batch row at a time through 1-D contiguous views (the same loops
   over 2-D blocks measured ~6x slower: LLVM did not vectorize them).
+
+Same bits whatever the thread count
+-----------------------------------
+A floating-point sum depends on the order of its terms, so a result may depend on the number
+of threads only through *how the work is cut*.  Here the cut depends on N alone:
+
+* **Fixed chunks.**  :func:`_n_chunks` gives 1, 2, 4 or 8 chunks (the largest power of two
+  with at least 8 rows a chunk, at most 8 chunks); :func:`_chunk_bounds` gives their rows.
+  A chunk's rows meet the same 4-row tiles of the matrix products, and its partial parameter
+  gradients sum the same rows over the same steps in the same order, however many threads run.
+* **Threads only execute chunks.**  With P threads, thread p runs chunks p, p + P, ... one after
+  the other (:func:`_run_chunks`); each chunk writes its own output rows and its own slot of
+  the partial gradients.
+* **A fixed combination order.**  The partial gradients are added in chunk order 0, 1, 2, ...
+  (:func:`_sum_chunks`), after every chunk has finished.
+
+So ``NUMBA_NUM_THREADS=1`` and ``=4`` give the same bits (``tests/test_thread_determinism.py``
+trains every model with 1, 2 and 4 threads and compares hashes).  A power of two keeps 2, 4 or 8
+threads evenly loaded; the cap of 8 chunks bounds the memory of the partial gradients
+(8 x (D + H + 1) x 4H numbers) and the useful thread count (8).  Smaller chunks cost nothing
+measurable: the products stream Wh once per 4-row tile whatever the chunk size (measured before
+and after this design in ``benchmarks/README.md``, "Thread-count-independent chunks").
+Different N (another batch size, or a batch cut into pieces) may still round differently,
+as would any change of the summation order.  The step twins run on one thread; NumPy's BLAS,
+used by the dense layers, has its own thread policy (:mod:`minivae.fast.blas`).
 
 The kernels take grouped arrays: :class:`Weights` (one layer's parameters, with the transposes
 the products read), :class:`SeqArrays` (what a forward keeps for its backward), and a few small
