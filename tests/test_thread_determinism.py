@@ -30,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # (Numba kernel threads, BLAS threads): every value of each at least once, and both BLAS
 # counts under the largest Numba count.
-SETTINGS = [(1, 1), (2, 2), (4, 1), (4, 2), (2, 1)]
+SETTINGS = [(1, 1), (2, 2), (4, 1), (4, 2)]
 N, T, D, H, L = 33, 7, 2, 8, 3
 N_MLP, D_MLP, H_MLP = 33, 784, 512
 EPOCHS, BATCH = 2, 16
@@ -101,7 +101,8 @@ def _child(numba_threads: int, blas_threads: int) -> dict[str, str]:
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["threads"] == [numba_threads, blas_threads], report  # the setting took hold
+    # the setting took hold (OpenBLAS never starts more threads than there are CPUs)
+    assert report["threads"] == [numba_threads, min(blas_threads, os.cpu_count() or 1)], report
     return report["hashes"]
 
 
