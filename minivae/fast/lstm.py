@@ -65,8 +65,8 @@ of threads only through *how the work is cut*.  Here the cut depends on N alone:
   A chunk's rows meet the same 4-row tiles of the matrix products, and its partial parameter
   gradients sum the same rows over the same steps in the same order, however many threads run.
 * **Threads only execute chunks.**  With P threads, thread p runs chunks p, p + P, ... one after
-  the other (:func:`_run_chunks`); each chunk writes its own output rows and its own slot of
-  the partial gradients.
+  the other, in one compiled call (:func:`_run_chunks`); each chunk writes its own output rows
+  and its own slot of the partial gradients.
 * **A fixed combination order.**  The partial gradients are added in chunk order 0, 1, 2, ...
   (:func:`_sum_chunks`), after every chunk has finished.
 
@@ -480,6 +480,23 @@ def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # ty
     _copy(dc0[n0:n1], dc)
 
 
+# One call per thread: each runs its share of the chunks (first, first + stride, ...) inside
+# compiled code, so a step pays one Python-to-Numba dispatch (~30 us) per thread, not per chunk.
+@njit(**_JIT)
+def _seq_forward_chunks(first, stride, bounds, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_seq_forward_chunk` for chunks first, first + stride, ... (bounds: (chunks, 2))."""
+    for ci in range(first, bounds.shape[0], stride):
+        _seq_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, h0, c0, hs, hT, cT)
+
+
+@njit(**_JIT)
+def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_seq_backward_chunk` for chunks first, first + stride, ..."""
+    for ci in range(first, bounds.shape[0], stride):
+        _seq_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, dhs, dhT, dcT, dx, dh0,
+                            dc0, g)
+
+
 # ============================================================================ threads
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
@@ -520,32 +537,27 @@ def _chunk_bounds(N: int, n_chunks: int) -> list[tuple[int, int]]:
 
 
 def _run_chunks(kernel: Callable[..., None], N: int, n_chunks: int, *args: object) -> None:
-    """Run ``kernel(ci, n0, n1, *args)`` for every chunk ``ci`` of contiguous batch rows n0:n1.
+    """Run the chunks of N batch rows: ``kernel(p, P, bounds, *args)`` is a compiled loop that
+    runs chunks p, p + P, p + 2P, ... (``bounds[ci] = (n0, n1)``, the rows of chunk ci).
 
-    Threads only *execute* chunks: with P threads, thread p runs chunks p, p + P, p + 2P, ...
-    one after the other.  Whatever P is, each chunk does the same arithmetic on the same rows
-    and writes its results (rows of outputs, its own slot of partial gradients) to memory no
-    other chunk writes, so the results do not depend on P.  The kernels release the GIL
-    (``nogil=True``), so plain Python threads run them in parallel; this compiles much faster
-    than ``parallel=True`` with ``prange``, and with a whole sequence per call the thread
-    hand-off (tens of microseconds) is negligible.
+    Threads only *execute* chunks: thread p of P runs its chunks one after the other.  Whatever
+    P is, each chunk does the same arithmetic on the same rows and writes its results (rows of
+    outputs, its own slot of partial gradients) to memory no other chunk writes, so the results
+    do not depend on P.  The kernels release the GIL (``nogil=True``), so plain Python threads
+    run them in parallel; this compiles much faster than ``parallel=True`` with ``prange``, and
+    with whole sequences per call the thread hand-off (tens of microseconds) is negligible.
     """
     global _POOL, _POOL_SIZE
-    bounds = _chunk_bounds(N, n_chunks)
+    bounds = np.array(_chunk_bounds(N, n_chunks), dtype=np.int64)
     n_workers = min(_n_threads(), n_chunks)
-
-    def work(p: int) -> None:
-        for ci in range(p, n_chunks, n_workers):
-            kernel(ci, bounds[ci][0], bounds[ci][1], *args)
-
     if n_workers == 1:
-        work(0)
+        kernel(0, 1, bounds, *args)
         return
     if _POOL is None or _POOL_SIZE < n_workers - 1:
         _POOL = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minivae-lstm")
         _POOL_SIZE = n_workers - 1
-    futures = [_POOL.submit(work, p) for p in range(1, n_workers)]
-    work(0)  # the calling thread is worker 0
+    futures = [_POOL.submit(kernel, p, n_workers, bounds, *args) for p in range(1, n_workers)]
+    kernel(0, n_workers, bounds, *args)  # the calling thread is worker 0
     for fut in futures:
         fut.result()
 
@@ -641,7 +653,7 @@ def _sequence_forward(x_tm: np.ndarray, T: int, h0: np.ndarray, c0: np.ndarray, 
     hs = np.empty((N, T, H), dtype=dtype)
     hT = np.empty((N, H), dtype=dtype)
     cT = np.empty((N, H), dtype=dtype)
-    _run_chunks(_seq_forward_chunk, N, _n_chunks(N), w, arrays, np.ascontiguousarray(h0),
+    _run_chunks(_seq_forward_chunks, N, _n_chunks(N), w, arrays, np.ascontiguousarray(h0),
                 np.ascontiguousarray(c0), hs, hT, cT)
     return hs, hT, cT, SeqCache(arrays, w, repeated, lease)
 
@@ -717,7 +729,7 @@ def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.n
     g = ParamGrads(np.zeros((n_chunks, D, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, H, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, 4 * H), dtype=dtype))
-    _run_chunks(_seq_backward_chunk, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
+    _run_chunks(_seq_backward_chunks, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
     cache.release()
     return dx_tm, dh0, dc0, _sum_chunks(g.dWx), _sum_chunks(g.dWh), _sum_chunks(g.db)
 
@@ -1002,6 +1014,20 @@ def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[n
     _copy(dc0[n0:n1], dc)
 
 
+@njit(**_JIT)
+def _ar_forward_chunks(first, stride, bounds, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_ar_forward_chunk` for chunks first, first + stride, ... (see _run_chunks)."""
+    for ci in range(first, bounds.shape[0], stride):
+        _ar_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, x, h0, c0, s, y)
+
+
+@njit(**_JIT)
+def _ar_backward_chunks(first, stride, bounds, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_ar_backward_chunk` for chunks first, first + stride, ..."""
+    for ci in range(first, bounds.shape[0], stride):
+        _ar_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, s, dy, dh0, dc0, g)
+
+
 class DecoderCache(LeasedCache):
     """What :func:`ar_decoder_forward` hands to :func:`ar_decoder_backward` (the arrays are on
     lease: one backward reads them)."""
@@ -1056,7 +1082,7 @@ def ar_decoder_forward(
                       *(lease.take((T, N, H), dtype) for _ in range(4)))
     w, ow = _weights(Wx, Wh, bc), OutWeights(_c(W), _c(W.T), _c(b))
     y_tm = np.empty((T, N, O), dtype=dtype)
-    _run_chunks(_ar_forward_chunk, N, _n_chunks(N), w, ow, x_tm, _c(h0), _c(c0), s, y_tm)
+    _run_chunks(_ar_forward_chunks, N, _n_chunks(N), w, ow, x_tm, _c(h0), _c(c0), s, y_tm)
     return y_tm.transpose(1, 0, 2).copy(), DecoderCache(s, w, ow, lease)
 
 
@@ -1078,7 +1104,7 @@ def ar_decoder_backward(
     g = DecoderGrads(ParamGrads(*(np.zeros((n_chunks,) + shape, dtype=dtype)
                                   for shape in ((D, 4 * H), (H, 4 * H), (4 * H,)))),
                      np.zeros((n_chunks, H, O), dtype=dtype), np.zeros((n_chunks, O), dtype=dtype))
-    _run_chunks(_ar_backward_chunk, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
+    _run_chunks(_ar_backward_chunks, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
     cache.release()
     cell = (_sum_chunks(g.cell.dWx), _sum_chunks(g.cell.dWh), _sum_chunks(g.cell.db))
     return dh0, dc0, cell, _sum_chunks(g.dW), _sum_chunks(g.db)
