@@ -9,11 +9,12 @@ Bernoulli likelihood, Adam lr 1e-3, batch 128).  Policies (``minivae.fast.blas``
 * ``new``: every model trains with one BLAS thread (``TRAINING_BLAS_THREADS = 1``).
 
 Each measurement is a fresh child process running ``fit`` for one epoch on ``--images`` images
-(default 12,000; the table also gives the time scaled to a 60,000-image epoch).  "Loaded" means
-``--load`` extra processes ``python -c "while True: pass"`` (not pinned; ``--pin`` pins them to
-CPU 0) started before the child and killed after it.  Runs are interleaved (quiet/loaded x
-old/new per round) and repeated ``--rounds`` times; the table gives the median and the range,
-and the load average seen before each run (the machine may be shared).
+(default 12,000; the table also gives the time scaled to a 60,000-image epoch), once on the
+machine as found ("as found": quiet only if nobody else is using it; the load average is in the
+table) and once with ``--load`` extra processes ``python -c "while True: pass"`` (not pinned;
+``--pin`` pins them to CPU 0) started before the child and killed after it.  Runs are
+interleaved (as found / loaded x old / new per round) and repeated ``--rounds`` times; the
+table gives the median and the range, and the load average seen before each run.
 
     python benchmarks/bench_blas_load.py                      # 3 rounds, 12,000 images
     python benchmarks/bench_blas_load.py --rounds 5 --images 6000 --pin
@@ -99,11 +100,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     runs: dict[tuple[str, str], list[dict]] = {}
     for r in range(args.rounds):
-        for state, load in (("quiet", 0), ("loaded", args.load)):
+        for state, load in (("as found", 0), (f"+{args.load} busy", args.load)):
             for policy in ("old", "new"):
                 res = run_child(policy, args.images, load, args.pin)
                 runs.setdefault((state, policy), []).append(res)
-                print(f"round {r + 1} {state:6s} {policy}: {res['seconds']:6.2f} s "
+                print(f"round {r + 1} {state:8s} {policy}: {res['seconds']:6.2f} s "
                       f"(BLAS threads {res['blas_threads']}, load avg {res['loadavg']:.1f}, "
                       f"loss {res['loss']:.4f})", flush=True)
     scale = 60000 / args.images
