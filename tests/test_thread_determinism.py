@@ -118,6 +118,40 @@ def test_same_bits_for_every_thread_count():
         f"threads, BLAS threads) settings {SETTINGS}: {differing}")
 
 
+@pytest.mark.parametrize("N", [1, 7, 33, 64, 67, 130])
+def test_kernel_chunks_depend_on_N_only(monkeypatch, N):
+    """In one process: the sequence and decoder kernels give the same bits for 1, 2, 3, 4 and 8
+    worker threads (3 leaves chunks unevenly shared), and the chunking is a function of N."""
+    pytest.importorskip("numba")
+    from minivae.fast import lstm
+
+    assert lstm._n_chunks(N) in (1, 2, 4, 8)
+    bounds = lstm._chunk_bounds(N, lstm._n_chunks(N))
+    assert bounds[0][0] == 0 and bounds[-1][1] == N
+    assert all(b[1] == c[0] for b, c in zip(bounds, bounds[1:]))
+    rng = np.random.default_rng(N)
+    D, Hs, T, O = 3, 8, 5, 6
+    x = rng.standard_normal((N, T, D))
+    h0, c0 = rng.standard_normal((2, N, Hs))
+    Wx, Wh = 0.3 * rng.standard_normal((D, 4 * Hs)), 0.3 * rng.standard_normal((Hs, 4 * Hs))
+    b, W, bo = rng.standard_normal(4 * Hs), rng.standard_normal((Hs, O)), rng.standard_normal(O)
+    mask = rng.random((N, T)) < 0.8
+    dhs, dy = rng.standard_normal((N, T, Hs)), rng.standard_normal((N, T, O))
+
+    def everything() -> str:
+        hs, hT, cT, cache = lstm.lstm_forward(x, h0, c0, Wx, Wh, b, mask)
+        grads = lstm.lstm_backward(dhs, hT, cT, cache)
+        y, dcache = lstm.ar_decoder_forward(h0, c0, (Wx, Wh, b), W, bo, T)
+        dh0, dc0, cell, dW, db = lstm.ar_decoder_backward(dy, dcache)
+        return _digest(hs, hT, cT, *grads, y, dh0, dc0, *cell, dW, db)
+
+    hashes = set()
+    for threads in (1, 2, 3, 4, 8):
+        monkeypatch.setattr(lstm, "_n_threads", lambda threads=threads: threads)
+        hashes.add(everything())
+    assert len(hashes) == 1
+
+
 def _threads_seen() -> list[int]:
     import numba
     from threadpoolctl import threadpool_info
