@@ -73,9 +73,9 @@ of threads only through *how the work is cut*.  Here the cut depends on N alone:
 So ``NUMBA_NUM_THREADS=1`` and ``=4`` give the same bits (``tests/test_thread_determinism.py``
 trains every model with 1, 2 and 4 threads and compares hashes).  A power of two keeps 2, 4 or 8
 threads evenly loaded; the cap of 8 chunks bounds the memory of the partial gradients
-(8 x (D + H + 1) x 4H numbers) and the useful thread count (8).  Smaller chunks cost nothing
-measurable: the products stream Wh once per 4-row tile whatever the chunk size (measured before
-and after this design in ``benchmarks/README.md``, "Thread-count-independent chunks").
+(8 x (D + H + 1) x 4H numbers) and the useful thread count (8).  Smaller chunks cost little,
+since the products stream Wh once per 4-row tile whatever the chunk size: 8 chunks instead of 1
+measured 0-5% more CPU time per LSTM layer on one thread (``benchmarks/README.md``, issue 14).
 Different N (another batch size, or a batch cut into pieces) may still round differently,
 as would any change of the summation order.  The step twins run on one thread; NumPy's BLAS,
 used by the dense layers, has its own thread policy (:mod:`minivae.fast.blas`).
@@ -505,9 +505,9 @@ _POOL_SIZE = 0
 # so the same rows meet the same 4-row tiles and each chunk's partial parameter gradients sum
 # the same rows in the same order whatever the number of threads; the partial sums are then
 # added in chunk order.  A power of two (1, 2, 4, 8) so that 2, 4 or 8 threads get equal shares;
-# at least _MIN_CHUNK_ROWS rows a chunk (smaller chunks gain nothing: the products work on 4-row
-# tiles and Wh is read once per tile whatever the chunk size); at most _MAX_CHUNKS chunks, which
-# bounds both the useful thread count and the memory of the partial gradients
+# at least _MIN_CHUNK_ROWS rows a chunk (each chunk adds a little fixed work: its partial
+# gradients to zero and add, its per-step calls); at most _MAX_CHUNKS chunks, which bounds both
+# the useful thread count and the memory of the partial gradients
 # (_MAX_CHUNKS x (D + H + 1) x 4H numbers).
 _MIN_CHUNK_ROWS = 8
 _MAX_CHUNKS = 8
