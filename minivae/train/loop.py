@@ -342,9 +342,9 @@ def _training(model: TrainableModel) -> Iterator[None]:
     saved_kl_weight, was_training = model.kl_weight, model.training
     model.train()
     try:
-        # A recurrent model spends its time in many small per-step products (or in compiled
-        # threads of its own): NumPy's BLAS is kept to one thread meanwhile, see
-        # minivae/fast/blas.py for the measurements.
+        # NumPy's BLAS is kept to one thread meanwhile: its products round differently on
+        # 1 and 2 threads (same seed, same bits needs one), and spinning BLAS threads steal
+        # cores from the LSTM kernels; minivae/fast/blas.py has the measurements.
         with threads_for_training(model):
             yield
     finally:
