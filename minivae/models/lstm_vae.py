@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.models.base import register_model, sample_chunks, tile_samples
+from minivae.models.base import inference_method, register_model, sample_chunks, tile_samples
 from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder
 from minivae.nn.functional import log_mean_exp
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
@@ -176,6 +176,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         dcode = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
         self._encode_backward(dcode.astype(self.dtype, copy=False))
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
                          eps=None) -> dict[str, np.ndarray]:
         """Per-sequence "loss" = reconstruction + kl_weight * kl, "reconstruction" and "kl",
@@ -192,6 +193,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         kl = q.kl_standard_normal()
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
 
+    @inference_method
     def posterior(self, batch, *, mask=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """(mu, logvar) of q(z | x), each (N, L)."""
         self._pending = None
@@ -213,6 +215,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         """
         return self._decode_public(z, T, return_std)
 
+    @inference_method
     def reconstruct(self, X: np.ndarray, rng: np.random.Generator | int | None = None, *,
                     mask: np.ndarray | None = None,
                     lengths: np.ndarray | None = None) -> np.ndarray:
@@ -224,6 +227,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         z = q.mu if rng is None else q.sample(check_rng(rng))
         return self._mean(self._decode(z, X.shape[1]))
 
+    @inference_method
     def sample(self, n: int, T: int, rng: np.random.Generator | int, *,
                mean: bool = True) -> np.ndarray:
         """Generate n sequences of length T: z ~ N(0, I), then E[x | z] (``mean=True``) or
@@ -240,6 +244,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
             return m
         return (m + self._std(out) * rng.standard_normal(m.shape)).astype(self.dtype)
 
+    @inference_method
     def reconstruction_log_prob(
         self,
         X: np.ndarray,

@@ -25,7 +25,7 @@ class Sequential(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
             x = layer.forward(x)
-        self.cache = True
+        self.save_for_backward(True)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
