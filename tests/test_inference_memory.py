@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import minivae.nn.inference as inf
 from minivae.apps.separation import SourceVAE
 from minivae.apps.volatility import PointwiseVAE
+from minivae.data.windows import sliding_windows, window_starts, windows_to_series
 from minivae.models import CVAE, LSTMVAE, VAE, Autoencoder, LSTMAutoencoder
 from minivae.nn import LSTM, Dense, RepeatDecoder
 from minivae.nn.inference import inference
@@ -177,6 +178,26 @@ def test_detector_scores_keep_no_cache():
         assert scores.shape == (300,) and np.isfinite(scores).all()
         assert _holders(model) == []
         assert model.training
+
+
+@pytest.mark.parametrize("score", ["mse", "reconstruction_probability", "mahalanobis"])
+def test_detector_scores_a_series_window_chunk_by_window_chunk(score):
+    """score / score_windows / reconstruct of a series, cut and scored 7 windows at a time,
+    give the numbers of scoring all its windows at once (score_steps + windows_to_series)."""
+    rng = np.random.default_rng(1)
+    series = np.cos(np.arange(250) / 4.0)[:, None] + 0.05 * rng.standard_normal((250, 1))
+    det = AnomalyDetector(LSTMVAE(1, 6, 2, rng=0), score=score, window=20, stride=3,
+                          n_samples=2, eval_batch_size=7, rng=0)
+    det.fit(series, epochs=1, batch_size=16, lr=1e-2)
+    scaled = det.scaler_.transform(series)
+    Xw, starts = sliding_windows(scaled, 20, 3), window_starts(250, 20, 3)
+    steps = det._step_matrix(Xw)[0]  # every window at once, one noise stream as in score
+    np.testing.assert_array_equal(det.score(series), windows_to_series(steps, starts, 250))
+    per_window, got_starts = det.score_windows(series)
+    np.testing.assert_array_equal(got_starts, starts)
+    np.testing.assert_array_equal(per_window, det._step_matrix(Xw)[1])
+    rec = windows_to_series(det._reconstruct(Xw), starts, 250)
+    np.testing.assert_array_equal(det.reconstruct(series), det.scaler_.inverse_transform(rec))
 
 
 # ------------------------------------------------------------------------------ layer level
