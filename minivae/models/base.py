@@ -15,6 +15,11 @@ A model is a :class:`~minivae.nn.Layer` (so ``parameters()``, ``zero_grad()`` an
     *Adds* d(value)/d(param) into every ``grads`` array (call ``zero_grad()`` first).
 ``per_example_loss(batch, ...) -> {"loss": (N,), "reconstruction": (N,), "kl": (N,)}``
     Per-example terms, no gradient bookkeeping (evaluation, anomaly scores).
+
+Inference methods (``encode``, ``decode``, ``reconstruct``, ``sample``, ``per_example_loss``,
+``posterior``, the bounds and scores) are marked :func:`inference_method`: they run in inference
+mode (:mod:`minivae.nn.inference`), where no layer keeps a backward cache and the sequence
+layers work in bounded chunks, so their memory does not grow with what training would keep.
 ``posterior(batch, *, mask=None) -> (mu, logvar) | None``
     Parameters of q(z|x) for diagnostics (KL per latent dimension, active units); ``None`` for
     deterministic models.

@@ -602,7 +602,8 @@ class LSTMCell(LSTMWeights):
             dx_t, dh_next, dc_next = cell.backward(dhs[:, t] + dh_next, dc_next)
 
     Parameter gradients are *added* to ``grads`` at every backward.  :meth:`reset` empties the
-    stack (e.g. after an evaluation-only forward that will never be backpropagated).
+    stack (e.g. after a forward that will never be backpropagated); in eval mode (inference,
+    :mod:`minivae.nn.inference`) the forward pushes nothing.
     """
 
     def __init__(
