@@ -283,16 +283,22 @@ class LSTMVAE(BaseLSTMAutoencoder):
         X, mask = self._prepare(X, mask, lengths)
         N, T, _ = X.shape
         q, _ = self._posterior(X, mask)
-        per_sample = []
+        per_sample, total = [], None
         for k in sample_chunks(n_samples, N * T * self._out_dim):
             z = q.sample(rng, n_samples=k)  # (k, N, L); row i * N + n below is z[i, n]
             out = self._decode(z.reshape(k * N, self.latent_dim), T)
             lp = self._log_prob_entries(out, tile_samples(X, k), tile_samples(mask, k))
-            per_sample.append(lp.sum(axis=2).reshape(k, N, T))
-        lp = np.concatenate(per_sample, axis=0)  # (L, N, T)
-        if not per_step:
-            lp = lp.sum(axis=2)  # (L, N)
-        value = lp.mean(axis=0) if average == "mean" else log_mean_exp(lp, axis=0)
+            lp = lp.sum(axis=2).reshape(k, N, T)
+            lp = lp if per_step else lp.sum(axis=2)  # (k, N, T) or (k, N)
+            if average == "logmeanexp":  # needs every sample's value at once
+                per_sample.append(lp)
+                continue
+            for lp_i in lp:  # a running sum: the additions of lp.sum(axis=0), in its order
+                total = lp_i.copy() if total is None else total + lp_i
+        if average == "mean":
+            value = total / n_samples
+        else:
+            value = log_mean_exp(np.concatenate(per_sample, axis=0), axis=0)
         if per_step and mask is not None:
             value[~mask.any(axis=2)] = np.nan  # nothing observed: no score
         return value
