@@ -31,8 +31,8 @@ class Layer:
         self.dtype = as_dtype(dtype)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self.training = True
         self.cache: object = None
+        self.training = True
 
     # -- parameters ---------------------------------------------------------------------------
     def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
