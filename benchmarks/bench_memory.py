@@ -128,7 +128,8 @@ def plot(before_path: str, after_path: str, out: str) -> None:
             if pts:
                 ax.plot(*zip(*pts), style, label=f"{label}, {backend}")
     ax.axhline(1536, color="grey", lw=0.8, ls=":")
-    ax.text(1.2e4, 1650, "1.5 GiB target", color="grey", fontsize=8)
+    ax.text(1, 1650, "1.5 GiB target (N * T = 20.5M)", color="grey", fontsize=8,
+            transform=ax.get_yaxis_transform(), ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("N * T (sequence-steps), D = 1, H = 64, float32")
