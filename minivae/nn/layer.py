@@ -5,7 +5,9 @@ A layer owns two dicts with the same keys:
 * ``params[name]``: the trainable array,
 * ``grads[name]``: d(loss)/d(params[name]), same shape and dtype.
 
-``forward(x)`` computes the output and keeps in ``self.cache`` what ``backward`` needs;
+``forward(x)`` computes the output and keeps in ``self.cache`` what ``backward`` needs
+(:meth:`Layer.save_for_backward`; only in training mode: a layer in eval mode keeps nothing, so
+inference holds no memory for a backward pass that will not come, see :mod:`minivae.nn.inference`);
 ``backward(dy)`` returns d(loss)/dx and *adds* the parameter gradients into ``grads``
 (accumulation lets one parameter be used several times, e.g. a weight shared over time steps).
 ``zero_grad()`` clears them.  An optimizer and the gradient checker only use
@@ -80,8 +82,25 @@ class Layer:
         return self
 
     def eval(self) -> Layer:
-        """Switch to inference mode."""
+        """Switch to inference mode (here and in children): forwards keep no cache."""
         return self.train(False)
+
+    def sublayers(self) -> Iterator[Layer]:
+        """This layer and every layer below it, depth first."""
+        yield self
+        for child in self.children().values():
+            yield from child.sublayers()
+
+    def release_caches(self) -> None:
+        """Drop what the last forward kept for backward (here and in children), e.g. at the end
+        of training: afterwards the layer holds its parameters and gradients only."""
+        for layer in self.sublayers():
+            layer.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Drop this layer's own cache (a layer whose cache is not a single value overrides
+        this)."""
+        self.cache = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter by qualified name (what a checkpoint stores)."""
@@ -122,8 +141,18 @@ class Layer:
         """``layer(...)`` is ``layer.forward(...)``, with whatever arguments it takes."""
         return self.forward(*args, **kwargs)
 
+    def save_for_backward(self, value: object) -> None:
+        """Keep ``value`` in ``self.cache`` for :meth:`backward`, in training mode only: in eval
+        mode (inference) nothing is kept, so no memory outlives the forward pass."""
+        self.cache = value if self.training else None
+
     def _need_cache(self) -> object:
         if self.cache is None:
+            if not self.training:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward called in eval mode: a layer in eval mode "
+                    "keeps no cache; call train() before the forward you want to backpropagate"
+                )
             raise RuntimeError(
                 f"{type(self).__name__}.backward called before forward: run forward first "
                 "(backward uses the values forward cached)"

@@ -37,6 +37,7 @@ import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
 from minivae.fast.blas import threads_for_training
+from minivae.fast.workspace import clear as clear_workspace
 from minivae.train.callbacks import Callback, EarlyStopping, as_callback, progress_callbacks
 from minivae.train.evaluation import (
     Data,
@@ -75,6 +76,7 @@ class TrainableModel(Protocol):
     def posterior(self, batch: Any, *, mask: Any = None) -> Any: ...
     def train(self, mode: bool = True) -> Any: ...
     def eval(self) -> Any: ...
+    def release_caches(self) -> None: ...
     def state_dict(self) -> dict[str, np.ndarray]: ...
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
@@ -350,3 +352,5 @@ def _training(model: TrainableModel) -> Iterator[None]:
     finally:
         model.kl_weight = saved_kl_weight
         model.train(was_training)
+        model.release_caches()  # after fit the model holds its parameters (and gradients) only
+        clear_workspace()  # and the compiled kernels' buffer pool gives its free buffers back
