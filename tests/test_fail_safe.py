@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 
 import numpy as np
@@ -232,8 +233,18 @@ def test_ctrl_c_mid_epoch_restores_the_last_completed_epoch_and_reraises():
     assert_params_equal(rerun, rec.params[0])
 
 
+@pytest.fixture
+def sigint_raises():
+    """Python's own Ctrl-C handler for the test: a shell that starts pytest in the background
+    (`cmd &`, as some CI runners do) leaves SIGINT ignored, and then `interrupt_main` would do
+    nothing and the 10,000-epoch run below would never stop."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.013, 0.031, 0.05, 0.077, 0.12])
-def test_ctrl_c_at_any_moment_leaves_a_consistent_model(delay):
+def test_ctrl_c_at_any_moment_leaves_a_consistent_model(delay, sigint_raises):
     """A real asynchronous interrupt (as Ctrl-C delivers it) at several moments: the model,
     the optimizer and the History always agree on one completed epoch."""
     X = data(96)
