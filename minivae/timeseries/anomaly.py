@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 SCORES = ("mse", "mae", "mahalanobis", "reconstruction_probability")
+STEP_SCORES = ("step", "window")
 ERROR_VECTORS = ("step", "window")
 
 
@@ -205,6 +206,10 @@ class AnomalyDetector:
         shrinkage: covariance shrinkage of the Mahalanobis score (see fit_error_gaussian).
         eval_batch_size: windows per model call when scoring (bounds memory: an LSTM caches
             O(batch * T * H) numbers per pass).
+        step_score: how a series' per-step score is formed from the windows covering step t:
+            "step" (default) = the mean of their errors *at t*; "window" = the mean of their
+            whole-window scores (smoother: a step inherits its windows' verdicts).
+        progress: show a ``tqdm`` bar while scoring (drawn only on a terminal).
         rng: generator or int seed.  Two seeds are drawn from it at construction: one for
             training, one for the reconstruction-probability samples, so scoring the same input
             twice gives the same numbers.
@@ -236,6 +241,8 @@ class AnomalyDetector:
         error_vector: str = "step",
         shrinkage: float = 1e-3,
         eval_batch_size: int = 256,
+        step_score: str = "step",
+        progress: bool = False,
         rng: np.random.Generator | int = 0,
     ) -> None:
         if score not in SCORES:
@@ -258,6 +265,10 @@ class AnomalyDetector:
             )
         if error_vector not in ERROR_VECTORS:
             raise ValueError(f"error_vector must be one of {ERROR_VECTORS}, got {error_vector!r}")
+        if step_score not in STEP_SCORES:
+            raise ValueError(f"step_score must be one of {STEP_SCORES}, got {step_score!r}")
+        self.step_score = step_score
+        self.progress = bool(progress)
         self.model = model
         self.score_kind = score
         self.threshold_method = threshold
@@ -360,9 +371,25 @@ class AnomalyDetector:
         return np.asarray(out, dtype=np.float64).reshape(shape)
 
     # -- per-step scores ------------------------------------------------------------------------
+    def _batches(self, n: int) -> Any:
+        """Start indices of the scoring batches (a tqdm bar over them when ``progress``)."""
+        starts = range(0, n, self.eval_batch_size)
+        if not self.progress:
+            return starts
+        from tqdm.auto import tqdm
+
+        return tqdm(starts, desc="scoring", unit="batch", leave=False, disable=None, delay=0.5)
+
+    def _to_steps(self, steps: np.ndarray, per_window: np.ndarray, starts: np.ndarray,
+                  T: int) -> np.ndarray:
+        """Per-window results of a series -> one score per step (see ``step_score``)."""
+        if self.step_score == "window":
+            return windows_to_series(per_window, starts, T, window=steps.shape[1])
+        return windows_to_series(steps, starts, T)
+
     def _reconstruct(self, Xw: np.ndarray) -> np.ndarray:
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             out = self.model.reconstruct(self._to_model(chunk))
             parts.append(self._from_model(out, chunk.shape))
@@ -374,7 +401,7 @@ class AnomalyDetector:
             raise TypeError("reconstruction_probability needs a sequence model")
         rng = np.random.default_rng(self._score_seed)
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             lp = self.model.reconstruction_log_prob(
                 chunk, n_samples=self.n_samples, rng=rng, per_step=True
@@ -511,7 +538,7 @@ class AnomalyDetector:
         if is_series:
             Xw_b, starts = self._windows(val_b, self.stride)
             steps, per_window = self._step_matrix(Xw_b)
-            step_scores = windows_to_series(steps, starts, val_b.shape[0])
+            step_scores = self._to_steps(steps, per_window, starts, val_b.shape[0])
         else:
             steps, per_window = self._step_matrix(val_b)
             step_scores = steps.reshape(-1)
@@ -558,8 +585,8 @@ class AnomalyDetector:
         if not is_series:
             return self._step_matrix(arr)[1]
         Xw, starts = self._windows(arr, self.stride)
-        steps, _ = self._step_matrix(Xw)
-        return check_finite_scores(windows_to_series(steps, starts, arr.shape[0]))
+        steps, per_window = self._step_matrix(Xw)
+        return check_finite_scores(self._to_steps(steps, per_window, starts, arr.shape[0]))
 
     def score_windows(self, X: object) -> tuple[np.ndarray, np.ndarray]:
         """Per-window scores of a series, with the windows' start indices.
