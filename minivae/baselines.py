@@ -9,7 +9,9 @@ anomalous* and are fitted on normal (or, for unsupervised data, unlabelled) trai
   linear autoencoder: an LSTM-AE / VAE should beat it to justify itself.
 * :class:`ZScoreScorer`: the largest per-feature |z-score| against the training mean and std,
   ``max_d |x_d - mu_d| / sigma_d``: catches values outside a feature's usual range, blind to
-  broken correlations between features.
+  broken correlations between features.  On aligned windows (one heartbeat per row, flattened)
+  it is the *beat z-score*: each sample against the normal beats' samples at the same
+  position, the fair version of the rolling z-score (see :mod:`minivae.demo`).
 """
 
 from __future__ import annotations
@@ -84,16 +86,25 @@ class ZScoreScorer:
         self.std_: np.ndarray | None = None
 
     def fit(self, X: object) -> ZScoreScorer:
-        """X: (N, D) training rows."""
-        X = check_array(X, "X", ndim=2, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
+        """X: (N, D) training rows; NaN = missing (ignored), but every feature needs at least
+        one observed value."""
+        X = check_array(X, "X", ndim=2, dtype=np.float64, allow_nan=True)
+        empty = np.flatnonzero(np.all(np.isnan(X), axis=0))
+        if empty.size:
+            raise ValueError(f"X has no observed value in feature(s) {empty.tolist()[:10]} "
+                             f"(shape {X.shape}); cannot estimate their mean and std")
+        self.mean_ = np.nanmean(X, axis=0)
+        std = np.nanstd(X, axis=0)
         self.std_ = np.where(std > 0, std, 1.0)
         return self
 
-    def score(self, X: object) -> np.ndarray:
-        """X: (M, D) -> (M,) max_d |x_d - mean_d| / std_d."""
+    def score_features(self, X: object) -> np.ndarray:
+        """X: (M, D) -> (M, D) per-feature |x_d - mean_d| / std_d."""
         if self.mean_ is None:
             raise RuntimeError("ZScoreScorer is not fitted yet; call fit(X_train) first")
         X = check_array(X, "X", shape=(None, self.mean_.shape[0]), dtype=np.float64)
-        return np.max(np.abs(X - self.mean_) / self.std_, axis=1)
+        return np.abs(X - self.mean_) / self.std_
+
+    def score(self, X: object) -> np.ndarray:
+        """X: (M, D) -> (M,) max_d |x_d - mean_d| / std_d."""
+        return np.max(self.score_features(X), axis=1)
