@@ -196,7 +196,10 @@ def _time_text(table: Any, T: int) -> list[str]:
         ms = table.timestamps.astype(np.int64)
         unit = "s" if np.all(ms % 1000 == 0) else "ms"  # one format for every row
         return list(np.datetime_as_string(table.timestamps, unit=unit))
-    return [repr(float(v)) for v in table.timestamps]
+    t = table.timestamps
+    if np.all(t == np.round(t)) and np.all(np.abs(t) < 2**53):
+        return [str(int(v)) for v in t]  # integer steps stay integers
+    return [repr(float(v)) for v in t]
 
 
 def _labels_for(args: argparse.Namespace, table: Any, path: str) -> np.ndarray | None:
@@ -258,8 +261,9 @@ def run(args: argparse.Namespace) -> int:
         table, x_train = _read(args.files[0], args)
         meta = {"columns": table.columns, "time_column": table.time_name}
         t0 = time.perf_counter()
-        print(f"training {args.model} on {args.files[0]}: {x_train.shape[0]} steps x "
-              f"{x_train.shape[1]} channel(s), window {args.window}, {args.epochs} epochs")
+        print(f"training {args.model} on {args.files[0]}: {x_train.shape[0]} steps of "
+              f"{table.columns} (time column: {table.time_name}, label column: "
+              f"{table.label_name}), window {args.window}, {args.epochs} epochs")
         detector = train_detector(args, x_train)
         meta["train_seconds"] = round(time.perf_counter() - t0, 2)
         save_detector(out / "detector.npz", detector, meta)

@@ -216,7 +216,7 @@ def load_series(
 # ----------------------------------------------------------------------------------------------
 
 # Header names read as the timestamp / label column when asked for "auto" (case-insensitive).
-TIME_NAMES = ("timestamp", "time", "datetime", "date", "ds")
+TIME_NAMES = ("timestamp", "time", "datetime", "date", "ds", "t", "step", "index")
 LABEL_NAMES = ("label", "labels", "is_anomaly", "anomaly")
 
 
