@@ -163,6 +163,7 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, flagged: np.ndarra
       window_recall (fraction of labelled anomaly windows with at least one flagged step),
       precision / recall / f1 of ``flagged`` per step, n_windows.
     """
+    from minivae._validation import check_array, check_scalar
     from minivae.timeseries.metrics import (
         anomaly_segments,
         pr_auc,
@@ -171,8 +172,14 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, flagged: np.ndarra
         roc_curve,
     )
 
-    y = np.asarray(labels).astype(np.int64)
-    f = np.asarray(flagged).astype(np.int64)
+    max_fpr = check_scalar(max_fpr, "max_fpr", low=0.0, high=1.0)
+    y = check_array(labels, "labels", ndim=1)
+    f = check_array(flagged, "flagged", ndim=1)
+    scores = check_array(scores, "scores", ndim=1, dtype=np.float64)
+    for name, arr in (("labels", y), ("flagged", f)):
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{name} must hold only 0 and 1, got values {np.unique(arr)[:5]}")
+    y, f = y.astype(np.int64), f.astype(np.int64)
     if y.shape != np.shape(scores) or y.shape != f.shape:
         raise ValueError(f"labels {y.shape}, scores {np.shape(scores)} and flagged {f.shape} "
                          "must have the same shape")

@@ -264,10 +264,15 @@ def _find_column(spec: int | str | None, header: list[str] | None, width: int, p
     return int(spec) % width
 
 
-def parse_timestamp(text: str) -> float | np.datetime64:
+def parse_timestamp(text: str | float) -> float | np.datetime64:
     """One timestamp cell -> a float (a number: seconds, a step index, ...) or a
     ``datetime64[ms]`` (ISO 8601 such as ``2024-01-31 12:00:00``).  ValueError otherwise."""
-    s = str(text).strip().strip('"').strip("'").strip()
+    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
+        text = repr(float(text))  # JSON label files may give numbers directly
+    if not isinstance(text, str):
+        raise TypeError(f"a timestamp must be a str or a number, got {type(text).__name__} "
+                        f"{text!r}")
+    s = text.strip().strip('"').strip("'").strip()
     if not s:
         raise ValueError("empty timestamp")
     try:
@@ -403,6 +408,8 @@ def load_anomaly_windows(path: str | os.PathLike, key: str | None = None
     - {file: [(start, end), ...]}, or the list for ``key`` (or for a bare-list file); each end
       parsed with :func:`parse_timestamp`, start <= end.
     """
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must be a file name (str) or None, got {type(key).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"label file not found: {path}")
@@ -436,8 +443,8 @@ def _windows_list(value: object, path: Path, where: str) -> list[tuple[Any, Any]
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f"{path}: {where}, window {i}: expected [start, end], got {pair!r}")
         try:
-            a, b = parse_timestamp(str(pair[0])), parse_timestamp(str(pair[1]))
-        except ValueError as err:
+            a, b = parse_timestamp(pair[0]), parse_timestamp(pair[1])
+        except (ValueError, TypeError) as err:
             raise ValueError(f"{path}: {where}, window {i}: {err}") from None
         if isinstance(a, np.datetime64) != isinstance(b, np.datetime64) or b < a:
             raise ValueError(f"{path}: {where}, window {i}: end {pair[1]!r} is before start "
