@@ -47,7 +47,7 @@ import numpy as np
 
 from minivae._validation import check_array, check_mask, check_rng, check_scalar
 from minivae.nn.layer import Layer
-from minivae.train.checkpoint import load_checkpoint, save_checkpoint
+from minivae.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minivae.train.history import History
 from minivae.train.loop import fit
 from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_model
@@ -241,9 +241,8 @@ class Model(Layer):
         """
         ckpt = load_checkpoint(path)
         if not isinstance(ckpt.model, cls):
-            raise ValueError(
-                f"checkpoint {str(path)!r} holds a {type(ckpt.model).__name__}, "
-                f"not a {cls.__name__}"
+            raise CheckpointError(
+                str(path), f"holds a {type(ckpt.model).__name__}, not a {cls.__name__}"
             )
         return ckpt.model
 
