@@ -93,7 +93,7 @@ def test_detector_checkpoint_round_trip(tmp_path, step_score):
     np.testing.assert_array_equal(back.scaler_.mean_, det.scaler_.mean_)
     np.testing.assert_array_equal(back.score(series), det.score(series))
     with np.load(tmp_path / "d.npz", allow_pickle=False) as npz:  # no pickle needed
-        assert "detector/settings" in npz.files
+        assert "detector/settings" in npz.files and "model/__config__" in npz.files
 
 
 def test_detector_checkpoint_errors(tmp_path):
@@ -102,6 +102,21 @@ def test_detector_checkpoint_errors(tmp_path):
     save_checkpoint(tmp_path / "model.npz", LSTMAutoencoder(1, 4, 2))
     with pytest.raises(ValueError, match="not a saved detector"):
         load_detector(tmp_path / "model.npz")
+    det, _ = _fitted_detector()
+    save_detector(tmp_path / "d.npz", det)
+    with np.load(tmp_path / "d.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    broken = {k: v for k, v in arrays.items() if not k.startswith("model/param/")}
+    np.savez(tmp_path / "broken.npz", **broken)
+    with pytest.raises(ValueError, match="its model checkpoint is unusable"):
+        load_detector(tmp_path / "broken.npz")
+    arrays["detector/settings"] = np.array("{not json")
+    np.savez(tmp_path / "bad_settings.npz", **arrays)
+    with pytest.raises(ValueError, match="malformed detector settings"):
+        load_detector(tmp_path / "bad_settings.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ValueError, match="cannot read detector file"):
+        load_detector(tmp_path / "text.npz")
     with pytest.raises(RuntimeError, match="not fitted"):
         save_detector(tmp_path / "x.npz", AnomalyDetector(LSTMAutoencoder(1, 4, 2), window=4))
     with pytest.raises(TypeError, match="must be an AnomalyDetector"):
