@@ -370,7 +370,7 @@ def test_progress_output(monkeypatch):
     monkeypatch.setattr("sys.stdout", tty)
     monkeypatch.setattr(callbacks_module, "PROGRESS_DELAY_S", 0.0)
     fit(VAE(12, [4], 2), X, epochs=1, batch_size=16, verbose=1)
-    assert "\repoch 1/1 [" in tty.getvalue() and "4/4" in tty.getvalue()
+    assert "\repoch 1/1:" in tty.getvalue() and "/4 [" in tty.getvalue()  # the tqdm bar
     quiet = io.StringIO()
     monkeypatch.setattr("sys.stdout", quiet)
     fit(VAE(12, [4], 2), X, epochs=1, verbose=0)

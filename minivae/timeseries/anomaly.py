@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 SCORES = ("mse", "mae", "mahalanobis", "reconstruction_probability")
+STEP_SCORES = ("step", "window")
 ERROR_VECTORS = ("step", "window")
 
 
@@ -207,6 +208,10 @@ class AnomalyDetector:
         eval_batch_size: windows cut from a series and scored at a time (bounds the memory of
             scoring a long series: it is never cut into all its windows at once; the model
             itself runs in inference mode, see :mod:`minivae.nn.inference`).
+        step_score: how a series' per-step score is formed from the windows covering step t:
+            "step" (default) = the mean of their errors *at t*; "window" = the mean of their
+            whole-window scores (smoother: a step inherits its windows' verdicts).
+        progress: show a ``tqdm`` bar while scoring (drawn only on a terminal).
         rng: generator or int seed.  Two seeds are drawn from it at construction: one for
             training, one for the reconstruction-probability samples, so scoring the same input
             twice gives the same numbers.
@@ -238,6 +243,8 @@ class AnomalyDetector:
         error_vector: str = "step",
         shrinkage: float = 1e-3,
         eval_batch_size: int = 256,
+        step_score: str = "step",
+        progress: bool = False,
         rng: np.random.Generator | int = 0,
     ) -> None:
         if score not in SCORES:
@@ -260,6 +267,10 @@ class AnomalyDetector:
             )
         if error_vector not in ERROR_VECTORS:
             raise ValueError(f"error_vector must be one of {ERROR_VECTORS}, got {error_vector!r}")
+        if step_score not in STEP_SCORES:
+            raise ValueError(f"step_score must be one of {STEP_SCORES}, got {step_score!r}")
+        self.step_score = step_score
+        self.progress = bool(progress)
         self.model = model
         self.score_kind = score
         self.threshold_method = threshold
@@ -392,9 +403,32 @@ class AnomalyDetector:
         return np.asarray(out, dtype=np.float64).reshape(shape)
 
     # -- per-step scores ------------------------------------------------------------------------
+    def _batches(self, n: int) -> Any:
+        """Start indices of the scoring batches (a tqdm bar over them when ``progress``)."""
+        starts = range(0, n, self.eval_batch_size)
+        if not self.progress:
+            return starts
+        from tqdm.auto import tqdm
+
+        return tqdm(starts, desc="scoring", unit="batch", leave=False, disable=None, delay=0.5)
+
+    def _to_steps(self, steps: np.ndarray, per_window: np.ndarray, starts: np.ndarray,
+                  T: int) -> np.ndarray:
+        """Per-window results of a series -> one score per step (see ``step_score``)."""
+        if self.step_score == "window":
+            return windows_to_series(per_window, starts, T, window=steps.shape[1])
+        return windows_to_series(steps, starts, T)
+
+    def _step_values(self, Xw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(n, W) values of windows that a series' step score averages (see ``step_score``)."""
+        steps, per_window = self._step_matrix(Xw, rng)
+        if self.step_score == "window":
+            return np.repeat(per_window[:, None], steps.shape[1], axis=1)
+        return steps
+
     def _reconstruct(self, Xw: np.ndarray) -> np.ndarray:
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             out = self.model.reconstruct(self._to_model(chunk))
             parts.append(self._from_model(out, chunk.shape))
@@ -408,7 +442,7 @@ class AnomalyDetector:
             raise TypeError("reconstruction_probability needs a sequence model")
         rng = np.random.default_rng(self._score_seed) if rng is None else rng
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             lp = self.model.reconstruction_log_prob(
                 chunk, n_samples=self.n_samples, rng=rng, per_step=True
@@ -546,7 +580,7 @@ class AnomalyDetector:
         if is_series:
             Xw_b, starts = self._windows(val_b, self.stride)
             steps, per_window = self._step_matrix(Xw_b)
-            step_scores = windows_to_series(steps, starts, val_b.shape[0])
+            step_scores = self._to_steps(steps, per_window, starts, val_b.shape[0])
         else:
             steps, per_window = self._step_matrix(val_b)
             step_scores = steps.reshape(-1)
@@ -593,7 +627,7 @@ class AnomalyDetector:
         if not is_series:
             return self._step_matrix(arr)[1]
         rng = np.random.default_rng(self._score_seed)  # one stream through every chunk
-        steps = self._onto_steps(arr, lambda Xw: self._step_matrix(Xw, rng)[0])[:, 0]
+        steps = self._onto_steps(arr, lambda Xw: self._step_values(Xw, rng))[:, 0]
         return check_finite_scores(steps)
 
     def score_windows(self, X: object) -> tuple[np.ndarray, np.ndarray]:
