@@ -12,7 +12,7 @@ papers), and that surrogate is what the finite differences see:
 * STL (ELBO and IWAE): log q(z | x) evaluated with the base point's (mu0, logvar0), only z moves;
 * DReG: additionally the per-sample weights (1 - beta) w~_i + beta w~_i^2 at the base point.
 
-At the model level the decoder's gradients of STL / DReG are the ordinary ones (checked against
+Through the VAE (``vae_objective.*``) the decoder's gradients of STL / DReG are the ordinary ones (checked against
 the loss), and the encoder's are covered by the surrogate checks.  All smooth: tolerance 1e-7.
 """
 
@@ -222,4 +222,4 @@ for _name, _objective, _options in (
     ("wae", "wae", {}), ("elbo_stl", "elbo_stl", {}), ("iwae_stl", "iwae_stl", {}),
     ("iwae_dreg", "iwae_dreg", {}),
 ):
-    register_check(f"models.vae.{_name}", _model_check(_objective, **_options))
+    register_check(f"vae_objective.{_name}", _model_check(_objective, **_options))
