@@ -9,11 +9,14 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing;
 * :mod:`.apps` — the separation and volatility VAEs;
+* :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
+  and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
 """
 
 from minivae.gradcheck.checks import (
     apps,
+    information,
     layers,
     lstm,
     models,
@@ -28,5 +31,7 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
     name for name, fn in REGISTRY.items() if fn.__module__ in (layers.__name__, objectives.__name__)
 )
 
-__all__ = ["BUILTIN_CHECKS", "apps", "layers", "lstm", "models", "objectives", "sequence_models",
-           "variational"]
+__all__ = [
+    "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
+    "sequence_models", "variational",
+]

@@ -12,8 +12,9 @@ papers), and that surrogate is what the finite differences see:
 * STL (ELBO and IWAE): log q(z | x) evaluated with the base point's (mu0, logvar0), only z moves;
 * DReG: additionally the per-sample weights (1 - beta) w~_i + beta w~_i^2 at the base point.
 
-Through the VAE (``vae_objective.*``) the decoder's gradients of STL / DReG are the ordinary ones (checked against
-the loss), and the encoder's are covered by the surrogate checks.  All smooth: tolerance 1e-7.
+Through the VAE (``vae_objective.*``) the decoder's gradients of STL / DReG are the ordinary ones
+(checked against the loss), and the encoder's are covered by the surrogate checks.  All smooth:
+tolerance 1e-7.
 """
 
 from __future__ import annotations
