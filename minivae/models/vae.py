@@ -240,12 +240,14 @@ class BaseVAE(Model):
         Args:
             batch: X (N, D) for a VAE, (X, y) for a CVAE.
             rng: generator or seed for the noise; ignored when ``eps`` is given.
-            eps: noise to reuse, (N, L) for the ELBO or (k, N, L) for IWAE (``self.last_eps``).
+            eps: noise to reuse (``self.last_eps``): (N, L) for the ELBO, (k, N, L) for the
+                k-sample objectives, the pair (eps (N, L), prior draws (N, L)) for InfoVAE / WAE.
             mask: (N, D) boolean, True = observed; missing entries (may be NaN) are ignored.
 
         Returns:
             (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z)), "kl" (mean
-            analytic KL), "elbo" (-(reconstruction + kl)); IWAE adds "iwae_bound".
+            analytic KL), "elbo" (-(reconstruction + kl)); IWAE (and STL, DReG) adds
+            "iwae_bound", VR "vr_bound", InfoVAE and WAE "mmd".
         """
         X, mask, cond = self._split_batch(batch, mask)
         rng = self._need_noise(rng, eps)
