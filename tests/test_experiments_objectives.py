@@ -67,6 +67,8 @@ def test_tiny_run_trains_every_model_and_writes_table_and_figures(tiny_mnist, tm
     for v in snr.values():
         assert len(v["encoder"]) == len(exp.SIZES["tiny"].snr_ks)
         assert all(np.isfinite(x) and x > 0 for x in v["encoder"] + v["decoder"])
+        ks = exp.SIZES["tiny"].snr_ks
+        assert all(1.0 - 1e-9 <= e <= k + 1e-9 for e, k in zip(v["ess"], ks))
     # The decoder's estimator is the same under both: identical draws give identical SNRs.
     assert snr["IWAE"]["decoder"] == snr["DReG"]["decoder"]
     for name in ("samples.png", "gradient_snr.png"):
@@ -75,9 +77,11 @@ def test_tiny_run_trains_every_model_and_writes_table_and_figures(tiny_mnist, tm
 
 def test_table_is_mean_and_std_over_seeds():
     rows = {"m": [{"test_ll": -100.0, "iwae_50": -101.0, "elbo": -105.0, "kl": 20.0,
-                   "active_units": 10, "seconds_per_epoch": 1.0},
+                   "active_units": 10, "seconds_per_epoch": 1.0,
+                   "cpu_seconds_per_epoch": 0.5},
                   {"test_ll": -102.0, "iwae_50": -103.0, "elbo": -107.0, "kl": 22.0,
-                   "active_units": 12, "seconds_per_epoch": 3.0}]}
+                   "active_units": 12, "seconds_per_epoch": 3.0,
+                   "cpu_seconds_per_epoch": 0.7}]}
     summary = exp.summarise(rows)
     assert summary["m"]["test_ll"] == pytest.approx([-101.0, np.sqrt(2.0)])
     table = exp.format_table(summary, exp.SIZES["tiny"])

@@ -20,7 +20,9 @@ run reports, on the first ``n_ll`` test images: the test log-likelihood log p(x)
 importance sampling with ``ll_k`` samples from q(z | x) (the IWAE bound at k = ll_k, decoded in
 chunks of samples so memory stays bounded), the IWAE bound L_50, the ELBO (10 samples, KL in
 closed form), the KL, the active units (Var_x E[z_l | x] > 0.01, Burda et al.) and the seconds
-per training epoch; the table gives mean +- std over the seeds.  A grid of 64 samples (pixel
+per training epoch, wall-clock and CPU (the process's CPU time: on a machine shared with other
+jobs the wall-clock time measures the load as much as the model); the table gives mean +- std
+over the seeds.  A grid of 64 samples (pixel
 means of p(x | z), z ~ N(0, I)) per model goes into ``samples.png``.
 
 Then the gradient signal-to-noise ratio (Rainforth et al., 2018): at the parameters of the
@@ -57,8 +59,8 @@ from minivae.experiments._cli import (
     write_results,
 )
 
-__all__ = ["SIZES", "ProposalModel", "Setting", "gradient_snr", "itl_models", "main",
-           "model_specs"]
+__all__ = ["SIZES", "ProposalModel", "Setting", "effective_sample_size", "gradient_snr",
+           "itl_models", "main", "model_specs"]
 
 
 @dataclass(frozen=True)
@@ -230,17 +232,20 @@ def _train_and_evaluate(label: str, spec: dict[str, Any], X: np.ndarray, X_te: n
     from minivae.train import fit
 
     model = _build(spec, s, seed, dtype)
+    cpu0 = time.process_time()
     history = fit(model, X, epochs=s.epochs, batch_size=s.batch_size, lr=1e-3, rng=seed,
                   verbose=0, diagnostics=False)
     sec = float(np.mean(history["time"]))
+    cpu = (time.process_time() - cpu0) / s.epochs
     t0 = time.perf_counter()
     if spec.get("model") == "itl":
         model = ProposalModel(model, ITL_PROPOSAL_STD)
-    row = {"seconds_per_epoch": sec, "final_train_loss": float(history["loss"][-1]),
-           **evaluate(model, X_te, s.ll_k, seed)}
+    row = {"seconds_per_epoch": sec, "cpu_seconds_per_epoch": cpu,
+           "final_train_loss": float(history["loss"][-1]), **evaluate(model, X_te, s.ll_k, seed)}
     say(f"[seed {seed}] {label:<22} train loss {row['final_train_loss']:8.2f}  log p(x) "
         f"{row['test_ll']:8.2f}  L_50 {row['iwae_50']:8.2f}  ELBO {row['elbo']:8.2f}  KL "
-        f"{row['kl']:6.2f}  active {row['active_units']:>2}/{s.latent}  {sec:5.1f} s/epoch  "
+        f"{row['kl']:6.2f}  active {row['active_units']:>2}/{s.latent}  {sec:5.1f} s/epoch (CPU "
+        f"{cpu:.1f} s)  "
         f"(eval {time.perf_counter() - t0:.0f} s)")
     return row, model
 
@@ -261,19 +266,31 @@ def _snr_of_draws(total: np.ndarray, total_sq: np.ndarray, reps: int) -> float:
     return float(np.mean(np.abs(mean[keep]) / std[keep]))
 
 
+def effective_sample_size(model: Any, X: np.ndarray, k: int, rng: np.random.Generator) -> float:
+    """Mean over the examples of X of the importance weights' effective sample size
+    1 / sum_i w~_i^2 (between 1: one weight dominates, and k: all equal), from one draw of k
+    samples each."""
+    from minivae.nn.functional import logsumexp
+
+    log_w, _, _ = model._log_weights(X, None, None, k, rng)
+    w = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
+    return float(np.mean(1.0 / np.sum(w**2, axis=0)))
+
+
 def gradient_snr(model: Any, X: np.ndarray, objective: str, ks: tuple[int, ...], reps: int,
                  seed: int) -> dict[str, list[float]]:
     """SNR of the encoder and decoder gradient estimates against k (module docstring) at the
     parameters of ``model``, for ``objective`` "iwae" or "iwae_dreg", on the batch X."""
     from minivae.models import VAE
 
-    out: dict[str, list[float]] = {"encoder": [], "decoder": []}
+    out: dict[str, list[float]] = {"encoder": [], "decoder": [], "ess": []}
     for k in ks:
         config = {**model.config(), "objective": objective, "k": k, "dtype": "float64"}
         twin = VAE(**config)
         for (_, p, _), (_, p2, _) in zip(model.parameters(), twin.parameters()):
             p2[...] = p
         rng = np.random.default_rng([seed, k])
+        out["ess"].append(effective_sample_size(twin, X, k, rng))
         sums = None
         for _ in range(reps):
             twin.zero_grad()
@@ -322,7 +339,8 @@ def _plot_samples(grids: dict[str, np.ndarray], path: Path):
 
 # ---------------------------------------------------------------------------------- table
 COLUMNS = (("test_ll", "log p(x)"), ("iwae_50", "L_50"), ("elbo", "ELBO"), ("kl", "KL"),
-           ("active_units", "active"), ("seconds_per_epoch", "s/epoch"))
+           ("active_units", "active"), ("seconds_per_epoch", "s/epoch"),
+           ("cpu_seconds_per_epoch", "CPU s/epoch"))
 
 
 def summarise(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:
@@ -402,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, v in snr.items():
         say(f"  {name:<5} encoder " + " ".join(f"{x:7.3f}" for x in v["encoder"])
             + "   decoder " + " ".join(f"{x:7.3f}" for x in v["decoder"]))
+    say("  effective sample size of the weights: "
+        + " ".join(f"{x:.2f}" for x in snr["IWAE"]["ess"]))
     results = {**run_record(mode, seeds, s, argv), "rows": rows, "summary": summary,
                "table": table, "iwae50_minus_elbo": gap, "vae_test_ll": vae["test_ll"][0],
                "snr": snr}
