@@ -67,8 +67,8 @@ def test_prior_bad_input():
 
 # ============================================================================ the model
 def test_itl_gradients_pass_the_checker():
-    results = run_checks(seed=0, only="models.itl_autoencoder.*")
-    assert {r.check for r in results} == {f"models.itl_autoencoder.{d}.{p}"
+    results = run_checks(seed=0, only="itl_autoencoder.*")
+    assert {r.check for r in results} == {f"itl_autoencoder.{d}.{p}"
                                           for d in ("cs", "euclidean") for p in PRIORS}
     assert all(r.passed for r in results), [str(r) for r in results if not r.passed]
 
@@ -115,6 +115,8 @@ def test_bad_constructor_arguments():
         ITLAutoencoder(3, [4], 2, lam=-1.0)
     with pytest.raises(ValueError, match="dim must be 2"):
         ITLAutoencoder(3, [4], 3, prior="swiss_roll")
+    with pytest.raises(TypeError, match="prior_kwargs must be a dict"):
+        ITLAutoencoder(3, [4], 2, prior_kwargs=[("scale", 2.0)])
 
 
 def test_training_pulls_codes_to_the_prior_and_checkpoint_round_trips(tmp_path):

@@ -84,6 +84,9 @@ class ITLAutoencoder(Autoencoder):
             raise ValueError(f"divergence must be one of {sorted(DIVERGENCES)}, got "
                              f"{divergence!r}")
         self.divergence = divergence
+        if prior_kwargs is not None and not isinstance(prior_kwargs, dict):
+            raise TypeError(f"prior_kwargs must be a dict of prior arguments (e.g. "
+                            f"{{'scale': 2.0}}) or None, got {type(prior_kwargs).__name__}")
         self.prior = make_prior(prior, self.latent_dim, **dict(prior_kwargs or {}))
         self.sigma = check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
         self.beta = check_scalar(lam, "lam", low=0.0)

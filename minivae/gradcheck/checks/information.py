@@ -89,4 +89,4 @@ def _itl_check(divergence: str, prior: str) -> Callable[[np.random.Generator], l
 
 for _div in ("cs", "euclidean"):
     for _prior in PRIORS:
-        register_check(f"models.itl_autoencoder.{_div}.{_prior}", _itl_check(_div, _prior))
+        register_check(f"itl_autoencoder.{_div}.{_prior}", _itl_check(_div, _prior))
