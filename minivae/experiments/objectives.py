@@ -65,7 +65,7 @@ from minivae.experiments._cli import (
 )
 
 __all__ = ["SIZES", "ProposalModel", "Setting", "effective_sample_size", "gradient_snr",
-           "itl_models", "main", "model_specs"]
+           "itl_models", "main", "model_specs", "plot_gradient_snr"]
 
 
 @dataclass(frozen=True)
@@ -309,7 +309,10 @@ def gradient_snr(model: Any, X: np.ndarray, objective: str, ks: tuple[int, ...],
     return out
 
 
-def _plot_snr(snr: dict[str, dict[str, list[float]]], ks: tuple[int, ...], path: Path):
+def plot_gradient_snr(snr: dict[str, dict[str, list[float]]], ks: tuple[int, ...],
+                      path: Path | None = None):
+    """Encoder and decoder SNR against k (log-log), one line per estimator: ``snr`` maps a label
+    to :func:`gradient_snr`'s result.  Returns the figure (written to ``path`` if given)."""
     from minivae import plots
 
     fig, axes = plots.plt.subplots(1, 2, figsize=(8.0, 3.3))
@@ -435,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_figures:
         figures = [str(args.out / "samples.png"), str(args.out / "gradient_snr.png")]
         close(_plot_samples(grids, Path(figures[0])))
-        close(_plot_snr(snr, s.snr_ks, Path(figures[1])))
+        close(plot_gradient_snr(snr, s.snr_ks, Path(figures[1])))
     write_results(results, args.out, t_start, figures)
     return 0
 
