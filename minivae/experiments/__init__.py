@@ -14,4 +14,5 @@ EXPERIMENTS: dict[str, str] = {
     "volatility": "minivae.experiments.volatility",
     "mnist-anomaly": "minivae.experiments.mnist_anomaly",
     "fraud": "minivae.experiments.fraud",
+    "objectives": "minivae.experiments.objectives",
 }

@@ -9,13 +9,18 @@ the setting where it can be computed:
   divergences;
 * :mod:`.kde` — estimates from samples with a Gaussian Parzen window of bandwidth sigma (QIP,
   CIP, quadratic entropy, Euclidean and Cauchy-Schwarz divergences), each with its gradient
-  with respect to the samples.
+  with respect to the samples;
+* :mod:`.mmd` — the maximum mean discrepancy between two sample sets (RBF and inverse-multiquadric
+  kernels; biased and unbiased estimates), with its gradient with respect to both sets: the
+  divergence of InfoVAE and WAE-MMD (:mod:`minivae.objectives.infovae`,
+  :mod:`minivae.objectives.wae`).
 
-The three modules use the same names for the same measure (``discrete.entropy``,
+The modules use the same names for the same measure (``discrete.entropy``,
 ``gaussian.entropy``; ``gaussian.cs_divergence``, ``kde.cs_divergence``), so they are used
-through their module: ``from minivae.information import kde; kde.cs_divergence(X, Y, sigma)``.
+through their module: ``from minivae.information import kde; kde.cs_divergence(X, Y, sigma)``,
+``from minivae.information import mmd; mmd.mmd(x, y)``.
 """
 
-from minivae.information import discrete, gaussian, kde
+from minivae.information import discrete, gaussian, kde, mmd
 
-__all__ = ["discrete", "gaussian", "kde"]
+__all__ = ["discrete", "gaussian", "kde", "mmd"]

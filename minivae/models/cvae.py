@@ -56,7 +56,8 @@ class CVAE(BaseVAE):
         input_dim: D.
         n_classes: C, number of labels.
         hidden_sizes, latent_dim, beta, likelihood, decoder_variance, activation, free_bits,
-        objective, k, rng, dtype: as for :class:`~minivae.models.vae.VAE`.
+        objective, k, alpha, mmd_lambda, kernel, rng, dtype: as for
+        :class:`~minivae.models.vae.VAE`.
 
     Shapes: X (N, D), y (N,) ints or (N, C) one-hot; encoder input (N, D + C), decoder input
     (N, L + C).
@@ -76,6 +77,9 @@ class CVAE(BaseVAE):
         free_bits: float = 0.0,
         objective: str = "elbo",
         k: int = 5,
+        alpha: float | None = None,
+        mmd_lambda: float | None = None,
+        kernel: str | None = None,
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
@@ -83,7 +87,8 @@ class CVAE(BaseVAE):
         super().__init__(
             input_dim, hidden_sizes, latent_dim, cond_dim=self.n_classes, beta=beta,
             likelihood=likelihood, decoder_variance=decoder_variance, activation=activation,
-            free_bits=free_bits, objective=objective, k=k, rng=rng, dtype=dtype,
+            free_bits=free_bits, objective=objective, k=k, rng=rng, dtype=dtype, alpha=alpha,
+            mmd_lambda=mmd_lambda, kernel=kernel,
         )
 
     def config(self) -> dict[str, Any]:

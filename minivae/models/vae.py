@@ -21,8 +21,17 @@ Objectives (per example; the loss is their mean over the batch):
   sum_i w~_i * grad(-log w_i), w~ = softmax(log w) the normalized importance weights, each
   grad(log w_i) taken through the reparameterized z_i.  beta = 1 gives the true IWAE bound.
 
-Both objectives are the library's own, :mod:`minivae.objectives.elbo` and
-:mod:`minivae.objectives.iwae`: this module runs the networks around them.
+* ``objective="elbo_stl"``, ``"iwae_stl"``, ``"iwae_dreg"``: the same bounds (the ELBO estimated
+  by the k samples' average of log w) with the path-derivative gradient estimators STL (Roeder
+  et al., 2017) and DReG (Tucker et al., 2019): :mod:`minivae.objectives.path_gradients`.
+* ``objective="vr"`` (alpha, default 0.5) and ``"vr_max"``: the variational Renyi bound
+  (Li & Turner, 2016) of k samples, :mod:`minivae.objectives.renyi`.
+* ``objective="infovae"`` (alpha, default 0; mmd_lambda, default 100) and ``"wae"``
+  (mmd_lambda, default 10): the MMD between the batch of codes and N prior draws replaces or
+  joins the KL, :mod:`minivae.objectives.infovae` and :mod:`minivae.objectives.wae`.
+
+Every objective is the library's own (:mod:`minivae.objectives`): this module runs the networks
+around them.
 
 The shared machinery lives in :class:`BaseVAE`, which :class:`VAE` and the conditional
 :class:`~minivae.models.cvae.CVAE` specialise (the CVAE appends a one-hot label to the inputs of
@@ -36,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.information.mmd import KERNELS, default_bandwidth
 from minivae.models.base import (
     Model,
     check_hidden_sizes,
@@ -48,12 +58,54 @@ from minivae.nn.functional import log_mean_exp, sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.distributions import clamp_logvar
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.infovae import infovae_weights, negative_infovae
 from minivae.objectives.iwae import iwae_log_weights, negative_iwae, negative_iwae_backward
 from minivae.objectives.losses import fill_missing, reconstruction_nll
+from minivae.objectives.path_gradients import dreg_backward, negative_elbo_stl, stl_backward
+from minivae.objectives.renyi import negative_vr, renyi_bound
+from minivae.objectives.wae import negative_wae
 from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-OBJECTIVES = ("elbo", "iwae")
+OBJECTIVES = ("elbo", "iwae", "elbo_stl", "iwae_stl", "iwae_dreg", "vr", "vr_max", "infovae",
+              "wae")
+#: Objectives computed from k samples per example: their encoder backward, each taking
+#: (q, inside, z, dz, g, beta) with g (k, N) the weight of each sample's gradient.
+SAMPLED_BACKWARD = {"iwae": negative_iwae_backward, "vr": negative_iwae_backward,
+                    "vr_max": negative_iwae_backward, "elbo_stl": stl_backward,
+                    "iwae_stl": stl_backward, "iwae_dreg": dreg_backward}
+#: Objectives with an MMD between the batch of codes and as many prior draws.
+MMD_OBJECTIVES = ("infovae", "wae")
+#: Defaults of the objective options (None in the constructor).
+OBJECTIVE_DEFAULTS = {"vr": {"alpha": 0.5}, "infovae": {"alpha": 0.0, "mmd_lambda": 100.0,
+                                                        "kernel": "rbf"},
+                      "wae": {"mmd_lambda": 10.0, "kernel": "imq"}}
+
+
+def objective_options(objective: str, alpha: float | None, mmd_lambda: float | None,
+                      kernel: str | None, latent_dim: int) -> dict[str, Any]:
+    """The options of an objective, defaults filled in and validated: alpha (VR's order, or
+    InfoVAE's alpha), mmd_lambda, kernel and bandwidth (MMD objectives).  Options the objective
+    does not use must stay None."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    given = {"alpha": alpha, "mmd_lambda": mmd_lambda, "kernel": kernel}
+    defaults = OBJECTIVE_DEFAULTS.get(objective, {})
+    unused = [name for name, v in given.items() if v is not None and name not in defaults]
+    if unused:
+        raise ValueError(f"objective={objective!r} takes no {', '.join(unused)} (options of "
+                         f"this objective: {sorted(defaults) or 'none'})")
+    opts = {name: (defaults[name] if given[name] is None else given[name]) for name in defaults}
+    if objective == "vr":
+        opts["alpha"] = check_scalar(opts["alpha"], "alpha")
+    if objective == "infovae":
+        infovae_weights(opts["alpha"], opts["mmd_lambda"])  # validates both
+    if objective in MMD_OBJECTIVES:
+        opts["mmd_lambda"] = check_scalar(opts["mmd_lambda"], "mmd_lambda", low=0.0)
+        if opts["kernel"] not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {opts['kernel']!r}")
+        opts["bandwidth"] = default_bandwidth(opts["kernel"], latent_dim)
+    return opts
 
 
 class BaseVAE(Model):
@@ -81,6 +133,9 @@ class BaseVAE(Model):
         k: int,
         rng: np.random.Generator | int,
         dtype: object,
+        alpha: float | None = None,
+        mmd_lambda: float | None = None,
+        kernel: str | None = None,
     ) -> None:
         super().__init__(dtype)
         self.input_dim = check_positive_int(input_dim, "input_dim")
@@ -103,14 +158,13 @@ class BaseVAE(Model):
         self.decoder_variance = decoder_variance
         self.activation = str(activation)
         self.free_bits = free_bits
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.options = objective_options(objective, alpha, mmd_lambda, kernel, self.latent_dim)
         self.objective = objective
         self.k = check_positive_int(k, "k")
-        if objective == "iwae" and self.free_bits > 0:
+        if objective != "elbo" and self.free_bits > 0:
             raise ValueError(
                 "free_bits > 0 is defined for the ELBO objective only; use objective='elbo' "
-                f"or free_bits=0 (got free_bits={self.free_bits}, objective='iwae')"
+                f"or free_bits=0 (got free_bits={self.free_bits}, objective={objective!r})"
             )
         rng = check_rng(rng)
         D, L, C = self.input_dim, self.latent_dim, self._cond_dim
@@ -140,6 +194,7 @@ class BaseVAE(Model):
             "free_bits": self.free_bits,
             "objective": self.objective,
             "k": self.k,
+            **{name: v for name, v in self.options.items() if name != "bandwidth"},
             "dtype": self.dtype.name,
         }
 
@@ -186,17 +241,21 @@ class BaseVAE(Model):
         Args:
             batch: X (N, D) for a VAE, (X, y) for a CVAE.
             rng: generator or seed for the noise; ignored when ``eps`` is given.
-            eps: noise to reuse, (N, L) for the ELBO or (k, N, L) for IWAE (``self.last_eps``).
+            eps: noise to reuse (``self.last_eps``): (N, L) for the ELBO, (k, N, L) for the
+                k-sample objectives, the pair (eps (N, L), prior draws (N, L)) for InfoVAE / WAE.
             mask: (N, D) boolean, True = observed; missing entries (may be NaN) are ignored.
 
         Returns:
             (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z)), "kl" (mean
-            analytic KL), "elbo" (-(reconstruction + kl)); IWAE adds "iwae_bound".
+            analytic KL), "elbo" (-(reconstruction + kl)); IWAE (and STL, DReG) adds
+            "iwae_bound", VR "vr_bound", InfoVAE and WAE "mmd".
         """
         X, mask, cond = self._split_batch(batch, mask)
         rng = self._need_noise(rng, eps)
-        if self.objective == "iwae":
+        if self.objective in SAMPLED_BACKWARD:
             return self._iwae_loss(X, mask, cond, rng, eps)
+        if self.objective in MMD_OBJECTIVES:
+            return self._mmd_loss(X, mask, cond, rng, eps)
         return self._elbo_loss(X, mask, cond, rng, eps)
 
     def _elbo_loss(self, X, mask, cond, rng, eps):
@@ -216,50 +275,97 @@ class BaseVAE(Model):
         self.last_eps = q.eps
         out = self._decode_out(z.reshape(k * n, L), tile_samples(cond, k))
         rec, dout = self._nll(out, tile_samples(X, k), tile_samples(mask, k), need_grad=True)
-        value, parts, g = negative_iwae(rec.reshape(k, n), z, q, self.kl_weight)
-        self._pending = {"kind": "iwae", "q": q, "z": z, "inside": inside, "g": g,
+        value, parts, g = self._sampled_objective(rec.reshape(k, n), z, q)
+        self._pending = {"kind": "sampled", "q": q, "z": z, "inside": inside, "g": g,
                          "dout": dout * g.reshape(k * n, 1)}
+        return value, parts
+
+    def _sampled_objective(self, rec: np.ndarray, z: np.ndarray, q):
+        """(value, parts, g) of a k-sample objective: rec (k, N), z (k, N, L)."""
+        if self.objective in ("vr", "vr_max"):
+            alpha = self.options["alpha"] if self.objective == "vr" else -np.inf
+            return negative_vr(rec, z, q, alpha, self.kl_weight)
+        if self.objective == "elbo_stl":
+            return negative_elbo_stl(rec, z, q, self.kl_weight)
+        return negative_iwae(rec, z, q, self.kl_weight)  # iwae, iwae_stl, iwae_dreg
+
+    def _mmd_loss(self, X, mask, cond, rng, eps):
+        """InfoVAE / WAE: one code per example and as many prior draws; the noise to replay is
+        the pair (eps (N, L), prior draws (N, L))."""
+        if eps is not None and not (isinstance(eps, tuple) and len(eps) == 2):
+            raise TypeError(f"eps of objective={self.objective!r} must be the pair (eps, "
+                            f"prior draws) that model.last_eps holds, got {type(eps).__name__}")
+        q, inside = self._posterior(X, mask, cond)
+        z = q.rsample(rng, eps=None if eps is None else eps[0])
+        prior_z = (rng.standard_normal(z.shape).astype(self.dtype, copy=False) if eps is None
+                   else check_array(eps[1], "eps[1]", shape=z.shape, dtype=self.dtype))
+        self.last_eps = (q.eps, prior_z)
+        rec, dout = self._nll(self._decode_out(z, cond), X, mask, need_grad=True)
+        o = self.options
+        if self.objective == "wae":
+            value, parts, dz = negative_wae(rec, q, z, prior_z, lambda_=o["mmd_lambda"],
+                                            kernel=o["kernel"], bandwidth=o["bandwidth"])
+            dkl = 0.0
+        else:
+            value, parts, dkl, dz = negative_infovae(
+                rec, q, z, prior_z, alpha=o["alpha"], lambda_=o["mmd_lambda"],
+                beta=self.kl_weight, kernel=o["kernel"], bandwidth=o["bandwidth"])
+        self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / X.shape[0],
+                         "dkl": dkl, "dz_extra": dz}
         return value, parts
 
     def backward(self) -> None:
         """Accumulate parameter gradients of the last :meth:`loss` (call it once per loss)."""
         p = self._take_pending()
         dz = self._decoder_backward(p["dout"])
-        if p["kind"] == "elbo":
+        if p["kind"] == "elbo":  # also InfoVAE / WAE, whose MMD adds its own d/dz
+            dz = dz + p.get("dz_extra", 0.0)
             dh = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
         else:
             z = p["z"]
-            dh = negative_iwae_backward(p["q"], p["inside"], z, dz.reshape(z.shape), p["g"],
-                                        self.kl_weight)
+            dh = SAMPLED_BACKWARD[self.objective](p["q"], p["inside"], z, dz.reshape(z.shape),
+                                                  p["g"], self.kl_weight)
         self.encoder.backward(dh.astype(self.dtype, copy=False))
 
     @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, eps=None) -> dict[str, np.ndarray]:
         """Per-example terms of the training objective, no gradient bookkeeping.
 
-        Returns "loss", "reconstruction" (-log p(x|z), averaged over the k samples for IWAE),
-        "kl" (analytic), each (N,).  Free bits are a batch-level correction and are not applied
-        here: "loss" = reconstruction + kl_weight * kl for the ELBO objective.
+        Returns "loss", "reconstruction" (-log p(x|z), averaged over the k samples of the
+        k-sample objectives), "kl" (analytic), each (N,).  Batch-level terms are not per-example
+        quantities and are left out: free bits ("loss" = reconstruction + kl_weight * kl for the
+        ELBO) and the MMD of InfoVAE ("loss" = reconstruction + (1 - alpha) kl_weight * kl) and
+        WAE ("loss" = reconstruction).  k-sample objectives give minus their bound, L_alpha with
+        alpha = 0 (IWAE and its estimators), the VR alpha, -inf (VR-max) or 1 (ELBO-STL).
         """
         self._pending = None  # this pass overwrites the layer caches backward() would need
         X, mask, cond = self._split_batch(batch, mask)
         rng = self._need_noise(rng, eps)
+        if isinstance(eps, tuple):  # the MMD objectives' (eps, prior draws)
+            eps = eps[0]
         n = X.shape[0]
         q, _ = self._posterior(X, mask, cond)
         kl = q.kl_standard_normal()
-        k = self.k if self.objective == "iwae" else None
+        k = self.k if self.objective in SAMPLED_BACKWARD else None
         z = q.sample(rng, n_samples=k) if eps is None else q.rsample(None, n_samples=k, eps=eps)
         if k is None:
             rec, _ = self._nll(self._decode_out(z, cond), X, mask, need_grad=False)
-            loss = rec + self.kl_weight * kl
-        else:
-            out = self._decode_out(z.reshape(k * n, self.latent_dim), tile_samples(cond, k))
-            rec_k, _ = self._nll(out, tile_samples(X, k), tile_samples(mask, k),
-                                 need_grad=False)
-            rec_k = rec_k.reshape(k, n)
-            loss = -log_mean_exp(iwae_log_weights(rec_k, z, q, self.kl_weight), axis=0)
-            rec = rec_k.mean(axis=0)
-        return {"loss": loss, "reconstruction": rec, "kl": kl}
+            return {"loss": rec + self._kl_factor() * kl, "reconstruction": rec, "kl": kl}
+        out = self._decode_out(z.reshape(k * n, self.latent_dim), tile_samples(cond, k))
+        rec_k, _ = self._nll(out, tile_samples(X, k), tile_samples(mask, k), need_grad=False)
+        rec_k = rec_k.reshape(k, n)
+        alpha = {"vr": self.options.get("alpha"), "vr_max": -np.inf, "elbo_stl": 1.0}.get(
+            self.objective, 0.0)
+        loss = -renyi_bound(iwae_log_weights(rec_k, z, q, self.kl_weight), alpha)
+        return {"loss": loss, "reconstruction": rec_k.mean(axis=0), "kl": kl}
+
+    def _kl_factor(self) -> float:
+        """The weight of the per-example KL in the loss of a one-sample objective."""
+        if self.objective == "wae":
+            return 0.0
+        if self.objective == "infovae":
+            return (1.0 - self.options["alpha"]) * self.kl_weight
+        return self.kl_weight
 
     @inference_method
     def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
@@ -365,8 +471,15 @@ class VAE(BaseVAE):
             log-variance (learned, clamped to [-30, 20]); a float: that fixed variance.
         activation: hidden activation name.
         free_bits: free-bits lambda in nats per latent dimension (0 = off; ELBO only).
-        objective: "elbo" or "iwae" (k importance samples per example).
-        k: number of importance samples for the IWAE objective.
+        objective: one of :data:`OBJECTIVES` (module docstring): "elbo", "iwae" (k importance
+            samples per example), "elbo_stl", "iwae_stl", "iwae_dreg", "vr", "vr_max",
+            "infovae", "wae".
+        k: number of samples per example of the k-sample objectives (all but "elbo",
+            "infovae", "wae").
+        alpha: "vr": the Renyi order (default 0.5); "infovae": InfoVAE's alpha (default 0).
+        mmd_lambda: "infovae": InfoVAE's lambda (default 100); "wae": the MMD weight (10).
+        kernel: "infovae" / "wae": the MMD kernel, "rbf" (InfoVAE default, 2 sigma^2 = L) or
+            "imq" (WAE default, C = 2L).  Options an objective does not use must stay None.
         rng: generator or seed for the weight initialisation.
         dtype: float64 (default) or float32.
     """
@@ -384,13 +497,17 @@ class VAE(BaseVAE):
         free_bits: float = 0.0,
         objective: str = "elbo",
         k: int = 5,
+        alpha: float | None = None,
+        mmd_lambda: float | None = None,
+        kernel: str | None = None,
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
         super().__init__(
             input_dim, hidden_sizes, latent_dim, cond_dim=0, beta=beta, likelihood=likelihood,
             decoder_variance=decoder_variance, activation=activation, free_bits=free_bits,
-            objective=objective, k=k, rng=rng, dtype=dtype,
+            objective=objective, k=k, rng=rng, dtype=dtype, alpha=alpha, mmd_lambda=mmd_lambda,
+            kernel=kernel,
         )
 
     def config(self) -> dict[str, Any]:

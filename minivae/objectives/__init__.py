@@ -11,12 +11,27 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.elbo` — the negative ELBO of a Gaussian-latent model from its parts
   (``encoder_posterior``, ``negative_elbo``, ``negative_elbo_backward``);
 * :mod:`~minivae.objectives.iwae` — the importance-weighted bound as a loss (``iwae_log_weights``,
-  ``negative_iwae``, ``negative_iwae_backward``).
+  ``negative_iwae``, ``negative_iwae_backward``);
+* :mod:`~minivae.objectives.path_gradients` — the STL (ELBO, IWAE) and DReG (IWAE) gradient
+  estimators;
+* :mod:`~minivae.objectives.renyi` — the variational Renyi bound VR-alpha and VR-max;
+* :mod:`~minivae.objectives.infovae` — InfoVAE / MMD-VAE;
+* :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective.
 """
 
-from minivae.objectives import distributions, elbo, iwae, kl, losses
+from minivae.objectives import (
+    distributions,
+    elbo,
+    infovae,
+    iwae,
+    kl,
+    losses,
+    path_gradients,
+    renyi,
+    wae,
+)
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.kl import free_bits_kl, kl_loss_term
 
-__all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "iwae", "kl",
-           "kl_loss_term", "losses"]
+__all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
+           "kl_loss_term", "losses", "path_gradients", "renyi", "wae"]

@@ -10,7 +10,8 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing;
 * :mod:`.apps` — the separation and volatility VAEs;
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
-  and Cauchy-Schwarz divergences) and the ITL autoencoder.
+  and Cauchy-Schwarz divergences) and the ITL autoencoder;
+* :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
 """
 
 from minivae.gradcheck.checks import (
@@ -21,6 +22,7 @@ from minivae.gradcheck.checks import (
     models,
     objectives,
     sequence_models,
+    variational,
 )
 from minivae.gradcheck.registry import REGISTRY
 
@@ -31,5 +33,5 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 
 __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
-    "sequence_models",
+    "sequence_models", "variational",
 ]
