@@ -50,7 +50,7 @@ def check_array(
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one element")
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        arr = _cast(arr, np.dtype(dtype), name)
     if not allow_nan and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(
@@ -58,6 +58,24 @@ def check_array(
             "pass missing values as NaN together with an explicit mask where supported"
         )
     return arr
+
+
+def _cast(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """``arr.astype(dtype)``, refusing finite values that the cast would turn into inf (e.g.
+    1e300 into float32): an overflow is reported as one, with the largest magnitude."""
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype, copy=False)
+    if out is arr or dtype.kind != "f" or arr.dtype.kind not in "fiu":
+        return out
+    overflowed = np.isinf(out) & ~np.isinf(arr)
+    if np.any(overflowed):
+        biggest = float(np.max(np.abs(arr[overflowed])))
+        raise ValueError(
+            f"{name} overflows {dtype}: {int(np.count_nonzero(overflowed))} value(s) exceed its "
+            f"largest magnitude {float(np.finfo(dtype).max):.4g} (largest |{name}| = "
+            f"{biggest:.4g}); rescale the data or use float64"
+        )
+    return out
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
