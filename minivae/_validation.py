@@ -78,6 +78,42 @@ def _cast(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     return out
 
 
+class NumericalOverflowError(ValueError, FloatingPointError):
+    """A computation on finite inputs overflowed to inf or NaN.
+
+    A ValueError (the input is out of the range the computation can handle) and a
+    FloatingPointError (what a training loop watches for when a model diverges), so either
+    ``except`` clause catches it.
+    """
+
+
+def check_no_overflow(value: object, what: str, **inputs: object) -> None:
+    """Refuse a non-finite ``value`` computed from ``inputs`` (name -> array): report it as an
+    overflow naming the input of largest magnitude, instead of returning inf.
+
+    Inputs that are not finite arrays are ignored when picking the culprit (NaN where a mask
+    hides entries is the caller's business: pass ``value`` already masked).
+    """
+    v = np.asarray(value)
+    if v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
+        return
+    sizes = {}
+    for name, arr in inputs.items():
+        a = np.asarray(arr)
+        if a.dtype.kind in "fiu" and a.size:
+            finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+            if finite.size:
+                sizes[name] = float(np.max(np.abs(finite)))
+    culprit = max(sizes, key=sizes.get) if sizes else None
+    dt = v.dtype if v.dtype.kind == "f" else np.dtype(np.float64)
+    blame = (f"{culprit} is too large (largest |{culprit}| = {sizes[culprit]:.4g})"
+             if culprit else "the inputs are too large")
+    raise NumericalOverflowError(
+        f"{what} overflowed {dt} (largest finite {float(np.finfo(dt).max):.4g}): {blame}; "
+        "rescale the data (e.g. minivae.data.StandardScaler)"
+    )
+
+
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

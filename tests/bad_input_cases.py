@@ -274,6 +274,8 @@ def param_kind(p: inspect.Parameter) -> str:
         return "dtype"
     if isinstance(default, bool) or ann == "bool":
         return "bool"
+    if isinstance(default, float):
+        return "float"
     if name in SIZE_HINTS or (isinstance(default, int) and not isinstance(default, bool)) \
             or ann in ("int", "int | None"):
         return "int"

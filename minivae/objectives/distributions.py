@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_same_shape
+from minivae._validation import (
+    check_array,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_same_shape,
+)
 from minivae.nn.functional import sigmoid, softplus
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -24,7 +30,26 @@ LOGVAR_MAX = 20.0
 
 def gaussian_log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """log N(x; mean, exp(logvar)) element by element (no sum), arrays of one shape:
-    ``-0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar))``."""
+    ``-0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar))``.
+
+    Inputs are validated (finite real arrays of one shape); a value that overflows (e.g.
+    |x - mean| > 1e154 in float64) raises :class:`~minivae._validation.NumericalOverflowError`
+    naming the largest input, instead of returning -inf.
+    """
+    x = check_array(x, "x")
+    mean = check_array(mean, "mean")
+    logvar = check_array(logvar, "logvar")
+    check_same_shape(x, mean, "x", "mean")
+    check_same_shape(x, logvar, "x", "logvar")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = log_density(x, mean, logvar)
+    check_no_overflow(out, "gaussian_log_density", x=x, mean=mean, logvar=logvar)
+    return out
+
+
+def log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """:func:`gaussian_log_density` without the checks, for callers that validated already
+    (the losses and the models' inner loops)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar))
 
 
@@ -110,7 +135,10 @@ class DiagonalGaussian:
         z = check_array(z, "z")
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
-        return gaussian_log_density(z, self.mu, self.logvar).sum(axis=-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = log_density(z, self.mu, self.logvar).sum(axis=-1)
+        check_no_overflow(out, "log_prob", z=z, mu=self.mu, logvar=self.logvar)
+        return out
 
     def log_prob_grad(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradients of sum(log_prob(z)): returns (dz, dmu, dlogvar).
@@ -121,11 +149,13 @@ class DiagonalGaussian:
         z = check_array(z, "z")
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
-        inv_var = np.exp(-self.logvar)
-        diff = z - self.mu
-        dz = -diff * inv_var
-        dmu = diff * inv_var
-        dlogvar = -0.5 + 0.5 * diff**2 * inv_var
+        with np.errstate(over="ignore", invalid="ignore"):
+            inv_var = np.exp(-self.logvar)
+            diff = z - self.mu
+            dz = -diff * inv_var
+            dmu = diff * inv_var
+            dlogvar = -0.5 + 0.5 * diff**2 * inv_var
+        check_no_overflow(dlogvar, "log_prob_grad", z=z, mu=self.mu, logvar=self.logvar)
         extra = z.ndim - self.mu.ndim
         if extra:
             axes = tuple(range(extra))
@@ -195,8 +225,11 @@ class DiagonalGaussian:
 
 def standard_normal_log_prob(z: np.ndarray) -> np.ndarray:
     """log N(z; 0, I) summed over the last axis."""
-    z = np.asarray(z)
-    return -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
+    z = check_array(z, "z", ndim=(1, 2, 3))
+    with np.errstate(over="ignore"):
+        out = -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
+    check_no_overflow(out, "standard_normal_log_prob", z=z)
+    return out
 
 
 class Bernoulli:

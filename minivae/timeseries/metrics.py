@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae._validation import check_array, check_no_overflow, check_same_shape, check_scalar
 from minivae.timeseries.thresholds import apply_threshold
 
 __all__ = [
@@ -491,8 +491,11 @@ def masked_error(
         bad = int(np.sum(~np.isfinite(arr[m])))
         if bad:
             raise ValueError(f"{name} has {bad} non-finite value(s) at scored (mask=True) points")
-    diff = tr[m] - es[m]
-    return float(np.mean(np.abs(diff)) if metric == "mae" else np.mean(diff * diff))
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = tr[m] - es[m]
+        value = float(np.mean(np.abs(diff)) if metric == "mae" else np.mean(diff * diff))
+    check_no_overflow(value, metric, truth=tr[m], estimate=es[m])
+    return value
 
 
 def mae(truth: object, estimate: object, mask: object | None = None) -> float:
@@ -518,4 +521,7 @@ def mean_std(values: object) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1) of a metric over runs (e.g. seeds); the
     standard deviation of a single run is reported as 0."""
     v = check_array(values, "values", ndim=1, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    check_no_overflow(np.array([mean, std]), "mean_std", values=v)
+    return mean, std
