@@ -13,7 +13,7 @@ class Identity(Layer):
     """y = x."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.cache = x.shape
         return x
 
@@ -33,7 +33,7 @@ class ReLU(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.cache = x > 0
         # The maximum against an array of zeros, not the scalar 0: NumPy vectorises only the
         # array-array loop of np.maximum (the scalar one took 4x as long).
@@ -54,7 +54,7 @@ class LeakyReLU(Layer):
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.cache = x > 0
         return np.where(self.cache, x, self.alpha * x).astype(self.dtype, copy=False)
 
@@ -71,7 +71,7 @@ class Tanh(Layer):
     """y = tanh(x); dy/dx = 1 - y^2 (reuses the output, no second tanh)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = np.tanh(np.asarray(x, dtype=self.dtype))
+        y = np.tanh(self._input(x))
         self.cache = y
         return y
 
@@ -85,7 +85,7 @@ class Sigmoid(Layer):
     """y = 1 / (1 + exp(-x)) in the overflow-free form; dy/dx = y (1 - y)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = sigmoid(np.asarray(x, dtype=self.dtype)).astype(self.dtype, copy=False)
+        y = sigmoid(self._input(x)).astype(self.dtype, copy=False)
         self.cache = y
         return y
 
@@ -99,7 +99,7 @@ class Softplus(Layer):
     """y = log(1 + exp(x)) in the stable form; dy/dx = sigmoid(x)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.cache = x
         return softplus(x).astype(self.dtype, copy=False)
 

@@ -124,6 +124,14 @@ class Layer:
             )
         return self.cache
 
+    def _input(self, x: object, name: str = "x") -> np.ndarray:
+        """x as an array of the layer's dtype; complex, strings, None and objects are refused
+        (no pass over the values: a layer runs inside a model that validated its data)."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return x.astype(self.dtype, copy=False)
+
     @staticmethod
     def _check_dy(dy: object, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """The upstream gradient must have the output's shape exactly (no broadcasting)."""

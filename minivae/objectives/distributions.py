@@ -56,6 +56,7 @@ def log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarr
 def clamp_logvar(logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clip to [LOGVAR_MIN, LOGVAR_MAX]; returns (clipped, inside) where ``inside`` is the boolean
     mask through which gradients pass (the clip has zero slope outside the bounds)."""
+    logvar = check_array(logvar, "logvar", allow_nan=True)  # NaN stays NaN: caught downstream
     inside = (logvar > LOGVAR_MIN) & (logvar < LOGVAR_MAX)
     return np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX), inside
 
@@ -221,6 +222,14 @@ class DiagonalGaussian:
         if not isinstance(other, DiagonalGaussian):
             raise TypeError(f"other must be a DiagonalGaussian, got {type(other).__name__}")
         check_same_shape(self.mu, other.mu, "self.mu", "other.mu")
+
+
+def check_posterior(q: object, name: str = "q") -> DiagonalGaussian:
+    """``q`` must be a :class:`DiagonalGaussian` (the objectives take the posterior object)."""
+    if not isinstance(q, DiagonalGaussian):
+        raise TypeError(f"{name} must be a DiagonalGaussian (e.g. from encoder_posterior), got "
+                        f"{type(q).__name__}")
+    return q
 
 
 def standard_normal_log_prob(z: np.ndarray) -> np.ndarray:
