@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae.nn.functional import log_mean_exp, logsumexp
 from minivae._validation import check_array, check_scalar
+from minivae.nn.functional import log_mean_exp, logsumexp
 from minivae.objectives.distributions import (
     DiagonalGaussian,
     check_posterior,
