@@ -151,7 +151,9 @@ class Model(Layer):
     def posterior(
         self, batch: Batch, *, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(mu, logvar) of q(z|x), each (N, L); ``None`` when the model has no latent posterior."""
+        """(mu, logvar) of q(z|x), each (N, L); ``None`` when the model has no latent posterior
+        (the batch is still validated: bad input is an error, not a silent None)."""
+        self.check_inputs(batch, mask=mask)
         return None
 
     def config(self) -> dict[str, Any]:  # pragma: no cover - interface
@@ -173,6 +175,13 @@ class Model(Layer):
                 "or eps= (the noise to reuse, e.g. model.last_eps)"
             )
         return None if rng is None else check_rng(rng)
+
+    @staticmethod
+    def _ignored_noise(rng: object) -> None:
+        """A deterministic model accepts ``rng`` for interface compatibility and ignores it,
+        but still refuses one that is not a generator or seed."""
+        if rng is not None:
+            check_rng(rng)
 
     def _take_pending(self) -> dict[str, Any]:
         """The state stored by the last loss(), consumed so a second backward() fails loudly."""

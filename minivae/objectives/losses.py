@@ -194,11 +194,12 @@ def _bernoulli_grad(exp_neg: np.ndarray, target: np.ndarray, mask: np.ndarray | 
     return g
 
 
-def _check_unit_interval(target: np.ndarray, mask: np.ndarray | None) -> None:
+def _check_unit_interval(target: np.ndarray, mask: np.ndarray | None,
+                         name: str = "target") -> None:
     values = target if mask is None else target[mask]
     if values.size and (values.min() < 0.0 or values.max() > 1.0):
         raise ValueError(
-            "target for a Bernoulli likelihood must lie in [0, 1], "
+            f"{name} for a Bernoulli likelihood must lie in [0, 1], "
             f"got values in [{values.min():.4g}, {values.max():.4g}]"
         )
 
@@ -287,6 +288,8 @@ def reconstruction_nll(
     * ``"mse"``: out = the prediction, squared error :func:`mse`.
     """
     if kind == "bernoulli":
+        if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # name the data, not "target"
+            _check_unit_interval(X, mask if isinstance(mask, np.ndarray) else None, "X")
         if need_grad:  # one call: the inputs are validated once, not twice
             return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
         return bernoulli_nll(out, X, mask=mask, reduction="none"), None
