@@ -32,6 +32,10 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     LSTM calls this on its gates at every time step.
     """
     x = real_array(x)  # np.negative refuses bools; ints would stay integer
+    if out is not None and not (isinstance(out, np.ndarray) and out.shape == x.shape
+                                and out.dtype.kind == "f"):
+        raise TypeError(f"out must be a float array of x's shape {x.shape}, got "
+                        f"{type(out).__name__} {getattr(out, 'shape', '')}")
     result = np.empty_like(x) if out is None else out
     np.negative(x, out=result)
     with np.errstate(over="ignore"):

@@ -23,6 +23,7 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._input(x)
         for layer in self.layers:
             x = layer.forward(x)
         self.cache = True

@@ -36,18 +36,22 @@ def gaussian_log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) ->
     |x - mean| > 1e154 in float64) raises :class:`~minivae._validation.NumericalOverflowError`
     naming the largest input, instead of returning -inf.
     """
-    x = check_array(x, "x")
-    mean = check_array(mean, "mean")
-    logvar = check_array(logvar, "logvar")
+    # ints and bools are computed in float64; float32 stays float32
+    x, mean, logvar = (_as_float(check_array(a, name))
+                       for a, name in ((x, "x"), (mean, "mean"), (logvar, "logvar")))
     check_same_shape(x, mean, "x", "mean")
     check_same_shape(x, logvar, "x", "logvar")
     with np.errstate(over="ignore", invalid="ignore"):
-        out = log_density(x, mean, logvar)
+        out = _log_density(x, mean, logvar)
     check_no_overflow(out, "gaussian_log_density", x=x, mean=mean, logvar=logvar)
     return out
 
 
-def log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.result_type(a, 1.0), copy=False)  # ints/bools -> float64, f32 stays
+
+
+def _log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """:func:`gaussian_log_density` without the checks, for callers that validated already
     (the losses and the models' inner loops)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar))
@@ -137,7 +141,7 @@ class DiagonalGaussian:
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
         with np.errstate(over="ignore", invalid="ignore"):
-            out = log_density(z, self.mu, self.logvar).sum(axis=-1)
+            out = _log_density(z, self.mu, self.logvar).sum(axis=-1)
         check_no_overflow(out, "log_prob", z=z, mu=self.mu, logvar=self.logvar)
         return out
 

@@ -26,8 +26,7 @@ from minivae._validation import (
     check_same_shape,
     check_scalar,
 )
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar
-from minivae.objectives.distributions import log_density as _log_density
+from minivae.objectives.distributions import LOG_2PI, _log_density, clamp_logvar
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -56,7 +55,17 @@ def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     so the network learns to reconstruct from what is observed.  ``mask``: X's shape, or None
     (all observed: X itself is returned).
     """
-    return X if mask is None else np.where(mask, X, 0.0).astype(X.dtype, copy=False)
+    if mask is None:
+        return X
+    # O(1) checks only (this runs on every batch): real float data, a bool mask of its shape.
+    if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+        raise TypeError(f"X must be a float numpy array, got {type(X).__name__} "
+                        f"{getattr(X, 'dtype', '')}")
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != X.shape:
+        raise ValueError(f"mask must be a bool array of X's shape {X.shape}, got "
+                         f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
+                         f"{getattr(mask, 'shape', '')}")
+    return np.where(mask, X, 0.0).astype(X.dtype, copy=False)
 
 
 def _reduce(per_element: np.ndarray, reduction: str) -> np.ndarray | float:
