@@ -7,7 +7,9 @@ silently broadcast, cast across precision, or truncated.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -189,6 +191,13 @@ def check_mask(
                 "NaN is only allowed where the mask is False"
             )
     return mask
+
+
+def check_path(path: object, name: str = "path") -> Path:
+    """A filesystem path given as ``str`` or ``os.PathLike``, returned as a ``Path``."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike path, got {type(path).__name__}")
+    return Path(path)
 
 
 def check_rng(rng: object, name: str = "rng") -> np.random.Generator:

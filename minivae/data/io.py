@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minivae._validation import check_path
+
 __all__ = ["load_series"]
 
 # Cell spellings read as "missing" (case-insensitive), besides the empty cell.
@@ -114,7 +116,7 @@ def load_series(
     Returns:
     - x: (T,) if ``column`` is given or the NumPy file holds a 1-D array, else (T, D) float64.
     """
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"series file not found: {path}")
     suffix = path.suffix.lower()

@@ -88,8 +88,15 @@ def check_float64(x: object, name: str) -> np.ndarray:
     return x
 
 
+def check_callable(f: object, name: str) -> None:
+    """``f`` must be a function (or other callable)."""
+    if not callable(f):
+        raise TypeError(f"{name} must be callable (a function), got {type(f).__name__}")
+
+
 def takes_argument(f: Callable[..., Any]) -> bool:
     """True if ``f`` should be called as ``f(x)``, False for ``f()``."""
+    check_callable(f, "f")
     try:
         sig = inspect.signature(f)
     except (TypeError, ValueError):  # some builtins have no signature: assume f(x)
@@ -206,6 +213,7 @@ def numerical_gradient(
         grad: same shape as ``x``, float64.  Entries that were not checked are NaN, so they can
         never be mistaken for a measured zero.
     """
+    check_callable(f, "f")
     x = check_float64(x, "x")
     h = check_scalar(h, "h", low=0.0, low_inclusive=False)
     if indices is None:
