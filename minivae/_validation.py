@@ -7,8 +7,10 @@ silently broadcast, cast across precision, or truncated.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,39 @@ class NumericalOverflowError(ValueError, FloatingPointError):
     """
 
 
+def check_magnitude(x: np.ndarray, name: str) -> None:
+    """Refuse values so large that their square overflows ``x``'s float dtype (|x| above
+    sqrt(max), ~1.3e154 in float64, ~1.8e19 in float32): every likelihood squares the data,
+    so the forward pass would return inf.  NaN (missing values) is ignored."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    limit = float(np.sqrt(np.finfo(x.dtype).max))
+    biggest = float(np.max(np.abs(x), initial=0.0, where=~np.isnan(x)))
+    if biggest > limit:
+        raise NumericalOverflowError(
+            f"{name} has values too large for {x.dtype} (largest |{name}| = {biggest:.4g} > "
+            f"{limit:.4g}, whose square overflows): the forward pass would return inf; rescale "
+            "the data (e.g. minivae.data.StandardScaler)"
+        )
+
+
+# Inside a model's loss a non-finite value is a diverging model, not a bad input: the training
+# loop's guard reports it (step, quantity, learning rate).  See :func:`overflow_to_caller`.
+_REPORT_OVERFLOW: contextvars.ContextVar[bool] = contextvars.ContextVar("report_overflow",
+                                                                        default=True)
+
+
+@contextlib.contextmanager
+def overflow_to_caller() -> Iterator[None]:
+    """Within this block :func:`check_no_overflow` lets inf/NaN through to the caller (a
+    model's loss, whose caller -- the training loop -- checks every value it gets)."""
+    token = _REPORT_OVERFLOW.set(False)
+    try:
+        yield
+    finally:
+        _REPORT_OVERFLOW.reset(token)
+
+
 def check_no_overflow(value: object, what: str, **inputs: object) -> None:
     """Refuse a non-finite ``value`` computed from ``inputs`` (name -> array): report it as an
     overflow naming the input of largest magnitude, instead of returning inf.
@@ -97,7 +132,7 @@ def check_no_overflow(value: object, what: str, **inputs: object) -> None:
     hides entries is the caller's business: pass ``value`` already masked).
     """
     v = np.asarray(value)
-    if v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
+    if not _REPORT_OVERFLOW.get() or v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
         return
     sizes = {}
     for name, arr in inputs.items():

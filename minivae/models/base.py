@@ -45,7 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_mask,
+    check_rng,
+    check_scalar,
+)
 from minivae.nn.layer import Layer
 from minivae.train.checkpoint import load_checkpoint, save_checkpoint
 from minivae.train.history import History
@@ -209,6 +215,7 @@ class Model(Layer):
         """
         X = check_array(X, name, ndim=self.input_ndim, dtype=self.dtype,
                         allow_nan=mask is not None)
+        check_magnitude(X, name)  # |X| whose square overflows: the loss would be inf
         input_dim = getattr(self, "input_dim", None)
         if input_dim is not None and X.shape[-1] != input_dim:
             raise ValueError(

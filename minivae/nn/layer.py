@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import as_dtype
+from minivae._validation import as_dtype, check_array
 
 
 class Layer:
@@ -35,9 +35,10 @@ class Layer:
     # -- parameters ---------------------------------------------------------------------------
     def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
         """Register a trainable array and its zero gradient under ``name``."""
-        if "." in name:
-            raise ValueError(f"parameter names may not contain '.', got {name!r}")
-        value = np.ascontiguousarray(value, dtype=self.dtype)
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"parameter name must be a non-empty str without '.', got {name!r}")
+        value = check_array(value, "value", dtype=self.dtype)  # finite, real, no silent cast
+        value = np.ascontiguousarray(value)
         self.params[name] = value
         self.grads[name] = np.zeros_like(value)
         return value

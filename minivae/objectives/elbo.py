@@ -60,7 +60,7 @@ def negative_elbo(
             KL gradient (a scalar, or (L,) with free bits).
     """
     q = check_posterior(q)
-    rec = check_array(rec, "rec", shape=(q.mu.shape[0],))
+    rec = check_array(rec, "rec", shape=(q.mu.shape[0],), allow_nan=True)  # inf: fit's guard
     kl_mean, term, dkl, extra = kl_loss_term(q.kl_standard_normal(per_dimension=True), beta,
                                              free_bits)
     rec_mean = float(rec.mean())

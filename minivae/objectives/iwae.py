@@ -39,11 +39,11 @@ def iwae_log_weights(rec: np.ndarray, z: np.ndarray, q: DiagonalGaussian,
     (N, L).  With beta = 1, ``log_mean_exp(log w, axis=0)`` is the IWAE bound of each example.
     """
     q = check_posterior(q)
-    z = check_array(z, "z", ndim=3)
+    z = check_array(z, "z", ndim=3, allow_nan=True)  # non-finite: fit's guard reports it
     if z.shape[1:] != q.mu.shape:
         raise ValueError(f"z must have shape (k, {', '.join(map(str, q.mu.shape))}) to match q, "
                          f"got {z.shape}")
-    rec = check_array(rec, "rec", shape=z.shape[:2])
+    rec = check_array(rec, "rec", shape=z.shape[:2], allow_nan=True)  # inf: fit's guard
     beta = check_scalar(beta, "beta", low=0.0)
     return -rec + beta * (standard_normal_log_prob(z) - q.log_prob(z))
 
@@ -94,12 +94,12 @@ def negative_iwae_backward(q: DiagonalGaussian, inside: np.ndarray, z: np.ndarra
     z_i = mu + sigma * eps_i carries every d/dz_i to mu and logvar.
     """
     q = check_posterior(q)
-    z = check_array(z, "z", ndim=3)
+    z = check_array(z, "z", ndim=3, allow_nan=True)  # non-finite: fit's guard reports it
     if z.shape[1:] != q.mu.shape:
         raise ValueError(f"z must have shape (k, {', '.join(map(str, q.mu.shape))}) to match q, "
                          f"got {z.shape}")
-    dz = check_array(dz, "dz", shape=z.shape)
-    g = check_array(g, "g", shape=z.shape[:2])
+    dz = check_array(dz, "dz", shape=z.shape, allow_nan=True)
+    g = check_array(g, "g", shape=z.shape[:2], allow_nan=True)
     inside = check_array(inside, "inside", shape=q.mu.shape)
     beta = check_scalar(beta, "beta", low=0.0)
     weight = beta * g[..., None]  # (k, N, 1)

@@ -25,6 +25,7 @@ from minivae._validation import (
     check_no_overflow,
     check_same_shape,
     check_scalar,
+    overflow_to_caller,
 )
 from minivae.objectives.distributions import LOG_2PI, _log_density, clamp_logvar
 
@@ -296,23 +297,25 @@ def reconstruction_nll(
       :func:`~minivae.objectives.distributions.clamp_logvar` (no gradient where it clamps);
     * ``"mse"``: out = the prediction, squared error :func:`mse`.
     """
-    if kind == "bernoulli":
-        if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # name the data, not "target"
-            _check_unit_interval(X, mask if isinstance(mask, np.ndarray) else None, "X")
-        if need_grad:  # one call: the inputs are validated once, not twice
-            return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
-        return bernoulli_nll(out, X, mask=mask, reduction="none"), None
-    if kind == "gaussian" and variance is None:
-        return _gaussian_learned_variance_nll(out, X, mask, need_grad)
-    if kind == "gaussian":
-        value = gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
-                                            reduction="none")
-        grad = gaussian_nll_fixed_variance_grad(
-            out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
-        return value, grad
-    if kind == "mse":
-        value = mse(out, X, mask=mask, reduction="none")
-        return value, mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
+    # A model's loss: inf/NaN goes back to the training loop, whose guard names the step.
+    with overflow_to_caller():
+        if kind == "bernoulli":
+            if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # name the data, not "target"
+                _check_unit_interval(X, mask if isinstance(mask, np.ndarray) else None, "X")
+            if need_grad:  # one call: the inputs are validated once, not twice
+                return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
+            return bernoulli_nll(out, X, mask=mask, reduction="none"), None
+        if kind == "gaussian" and variance is None:
+            return _gaussian_learned_variance_nll(out, X, mask, need_grad)
+        if kind == "gaussian":
+            value = gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
+                                                reduction="none")
+            grad = gaussian_nll_fixed_variance_grad(
+                out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
+            return value, grad
+        if kind == "mse":
+            value = mse(out, X, mask=mask, reduction="none")
+            return value, mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
     raise ValueError(f"unknown reconstruction kind {kind!r}")
 
 
