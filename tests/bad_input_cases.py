@@ -246,6 +246,12 @@ SMALL_INT_DEFAULTS = {"epochs", "n_samples", "k", "max_iter", "n_iter", "n_resta
                       "n_epochs", "iterations", "num_samples", "n_draws", "restarts", "patience"}
 FREE_TEXT = {"name", "title", "label", "prefix", "key", "what", "message", "tag", "header", "fmt",
              "name_a", "name_b", "data"}
+# Arguments that are complex by design (STFT spectrograms): a complex array is valid there.
+COMPLEX_ARGS = {
+    ("apps.signal.magnitude_phase", "X"),
+    ("apps.signal.istft", "X"),
+    ("apps.signal.apply_masks", "mixture_stft"),
+}
 # Documented non-finite values in a result or an instance (target prefix -> why).
 ALLOWED_NONFINITE = {
     "timeseries.metrics.roc_curve": "thresholds[0] = +inf: the curve's first point (documented)",
@@ -543,6 +549,9 @@ def perturbations(target: Target, good: dict[str, Any], variant: int = 0) -> lis
             rows = _scalar_perturbations(p, kind)
         if p.name in FREE_TEXT:  # a label for messages or keys: any value is the caller's choice
             rows = [(label, value, False, nan_ok) for label, value, _, nan_ok in rows]
+        if (target.short, p.name) in COMPLEX_ARGS:
+            rows = [(label, value, must and label != "complex dtype", nan_ok)
+                    for label, value, must, nan_ok in rows]
         out.extend(Perturbation(p.name, *row) for row in rows)
     return out
 
