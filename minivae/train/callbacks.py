@@ -57,6 +57,8 @@ class FunctionCallback(Callback):
     """A plain function ``f(epoch, logs, model) -> stop?`` run at the end of every epoch."""
 
     def __init__(self, fn: Callable[[int, dict[str, Any], Any], Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"fn must be a function f(epoch, logs, model), got {type(fn).__name__}")
         self.fn = fn
         self.stop_reason = "callback"
 
@@ -139,7 +141,7 @@ class PrintEpochs(Callback):
     and why training stopped early, if it did."""
 
     def __init__(self, epochs: int) -> None:
-        self.epochs = epochs
+        self.epochs = check_positive_int(epochs, "epochs")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
         print(format_epoch(logs, self.epochs), file=sys.stdout, flush=True)
@@ -177,8 +179,9 @@ class ProgressBar(Callback):
     just flicker) and erased at its end."""
 
     def __init__(self, epochs: int, delay: float | None = None, width: int = 30) -> None:
-        self.epochs, self.width = epochs, width
-        self.delay = PROGRESS_DELAY_S if delay is None else delay
+        self.epochs = check_positive_int(epochs, "epochs")
+        self.width = check_positive_int(width, "width", minimum=2)
+        self.delay = PROGRESS_DELAY_S if delay is None else check_scalar(delay, "delay", low=0.0)
         self.start = self.last = -math.inf
         self.drawn = False
 
@@ -211,6 +214,7 @@ def progress_callbacks(verbose: int | bool, epochs: int) -> list[Callback]:
     when stdout is a terminal); 2 the line and always the bar (e.g. in a notebook)."""
     if not isinstance(verbose, (bool, int, np.integer)) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    epochs = check_positive_int(epochs, "epochs")
     isatty = getattr(sys.stdout, "isatty", None)
     bar = verbose == 2 or (verbose == 1 and bool(isatty and isatty()))
     return ([ProgressBar(epochs)] if bar else []) + ([PrintEpochs(epochs)] if verbose else [])
