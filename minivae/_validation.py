@@ -228,6 +228,12 @@ def check_mask(
     return mask
 
 
+def check_callable(f: object, name: str) -> None:
+    """``f`` must be a function (or other callable)."""
+    if not callable(f):
+        raise TypeError(f"{name} must be callable (a function), got {type(f).__name__}")
+
+
 def check_path(path: object, name: str = "path") -> Path:
     """A filesystem path given as ``str`` or ``os.PathLike``, returned as a ``Path``."""
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):

@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_scalar
+from minivae._validation import check_callable, check_scalar
 from minivae.gradcheck.compare import compare, shape_mismatch
 from minivae.gradcheck.numerical import (
     DEFAULT_H,
     DEFAULT_TOL,
     central_differences,
-    check_callable,
     check_float64,
     noise_floor,
     sample_indices,

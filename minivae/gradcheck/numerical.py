@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_positive_int, check_rng, check_scalar
+from minivae._validation import check_callable, check_positive_int, check_rng, check_scalar
 
 EPS64 = float(np.finfo(np.float64).eps)
 TINY = float(np.finfo(np.float64).tiny)
@@ -86,12 +86,6 @@ def check_float64(x: object, name: str) -> np.ndarray:
     if not x.flags.writeable:
         raise ValueError(f"{name} is read-only; numerical_gradient perturbs it in place")
     return x
-
-
-def check_callable(f: object, name: str) -> None:
-    """``f`` must be a function (or other callable)."""
-    if not callable(f):
-        raise TypeError(f"{name} must be callable (a function), got {type(f).__name__}")
 
 
 def takes_argument(f: Callable[..., Any]) -> bool:
@@ -243,5 +237,8 @@ def relative_error(
 
 def noise_floor(f_scale: float, h: float, tol: float) -> float:
     """Denominator floor ``NOISE_FACTOR·eps·|L|/h / tol`` used by the checkers (see module doc)."""
-    atol = NOISE_FACTOR * EPS64 * max(float(f_scale), 0.0) / h
+    f_scale = check_scalar(f_scale, "f_scale")
+    h = check_scalar(h, "h", low=0.0, low_inclusive=False)
+    tol = check_scalar(tol, "tol", low=0.0, low_inclusive=False)
+    atol = NOISE_FACTOR * EPS64 * max(f_scale, 0.0) / h
     return max(TINY, atol / tol)
