@@ -87,7 +87,8 @@ def _scale(n: int, reduction: str) -> float:
 def mse(pred, target, *, mask=None, reduction: str = "mean"):
     """Squared error sum_d (pred - target)^2 per example.  pred, target: (N, ...)."""
     pred, target, mask = _prepare(pred, target, mask, reduction)
-    sq = (pred - target) ** 2
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the input
+        sq = (pred - target) ** 2
     if mask is not None:
         sq = sq * mask
     value = _reduce(sq, reduction)
@@ -98,7 +99,8 @@ def mse(pred, target, *, mask=None, reduction: str = "mean"):
 def mse_grad(pred, target, *, mask=None, reduction: str = "mean") -> np.ndarray:
     """d mse / d pred = 2 (pred - target), scaled by the reduction."""
     pred, target, mask = _prepare(pred, target, mask, reduction)
-    g = 2.0 * (pred - target) * _scale(pred.shape[0], reduction)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = 2.0 * (pred - target) * _scale(pred.shape[0], reduction)
     g = g * mask if mask is not None else g
     check_no_overflow(g, "mse_grad", pred=pred, target=target)
     return g
