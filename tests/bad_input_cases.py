@@ -257,6 +257,7 @@ ALLOWED_NONFINITE = {
     "timeseries.metrics.roc_curve": "thresholds[0] = +inf: the curve's first point (documented)",
     "timeseries.metrics.pr_curve": "thresholds[0] = +inf: the curve's first point (documented)",
     "train.callbacks.EarlyStopping": "best_value starts at +inf: no epoch seen yet",
+    "objectives.distributions.norm_ppf": "norm_ppf(0) = -inf, norm_ppf(1) = +inf (documented)",
     "train.callbacks.ProgressBar": "start = -inf: no bar drawn yet",
 }
 

@@ -112,7 +112,7 @@ class Autoencoder(Model):
         """Mean reconstruction loss over the batch X: (N, D).  ``rng``/``eps`` are accepted for
         interface compatibility and ignored (the model is deterministic)."""
         X, mask, _ = self.check_inputs(batch, mask=mask)
-        self._ignored_noise(rng)
+        self._ignored_noise(rng, eps)
         rec, dout = self._forward(X, mask, need_grad=True)
         n = X.shape[0]
         self.last_eps = None

@@ -183,11 +183,15 @@ class Model(Layer):
         return None if rng is None else check_rng(rng)
 
     @staticmethod
-    def _ignored_noise(rng: object) -> None:
-        """A deterministic model accepts ``rng`` for interface compatibility and ignores it,
-        but still refuses one that is not a generator or seed."""
+    def _ignored_noise(rng: object, eps: object = None) -> None:
+        """A deterministic model accepts ``rng`` and ``eps`` for interface compatibility and
+        ignores them, but still refuses an rng that is not a generator or seed and an eps that
+        is not None or a dict (``model.last_eps``)."""
         if rng is not None:
             check_rng(rng)
+        if eps is not None and not isinstance(eps, dict):
+            raise TypeError(f"eps must be None or a dict (model.last_eps), got "
+                            f"{type(eps).__name__}")
 
     def _take_pending(self) -> dict[str, Any]:
         """The state stored by the last loss(), consumed so a second backward() fails loudly."""
