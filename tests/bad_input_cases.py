@@ -293,7 +293,7 @@ def param_kind(p: inspect.Parameter) -> str:
     if name in SIZE_HINTS or (isinstance(default, int) and not isinstance(default, bool)) \
             or ann in ("int", "int | None"):
         return "int"
-    if isinstance(default, float) or ann in ("float", "float | None"):
+    if isinstance(default, float) or ann.startswith("float"):
         return "float"
     if isinstance(default, str) or ann in ("str", "str | None"):
         return "str"

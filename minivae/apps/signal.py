@@ -38,7 +38,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_same_shape, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_positive_int,
+    check_same_shape,
+    check_scalar,
+)
 
 __all__ = [
     "MAX_DB",
@@ -653,6 +659,8 @@ def bss_eval(
     """
     est = check_array(estimates, "estimates", ndim=2, dtype=np.float64)
     ref = check_array(references, "references", ndim=2, dtype=np.float64)
+    check_magnitude(est, "estimates")  # correlations square the signals
+    check_magnitude(ref, "references")
     check_same_shape(est, ref, "estimates", "references")
     K, T = ref.shape
     L = check_positive_int(distortion_filter_length, "distortion_filter_length")

@@ -62,7 +62,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_mask,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
 from minivae.models.base import Model, check_hidden_sizes, register_model
 from minivae.models.vae import VAE
@@ -518,7 +525,10 @@ def rmse_vol_points(estimate: np.ndarray, truth: np.ndarray,
         if not where.any():
             raise ValueError("where selects no entries")
         diff = (est - tru)[where]
-    return float(100.0 * np.sqrt(np.mean(diff**2)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(100.0 * np.sqrt(np.mean(diff**2)))
+    check_no_overflow(value, "rmse_vol_points", estimate=est, truth=tru)
+    return value
 
 
 # ============================================================================ pointwise VAE
