@@ -244,8 +244,10 @@ SIZE_HINTS = {  # int arguments: the generated good value
 SIGNED_INTS = {"axis", "verbose", "offset", "shift", "start", "dim_axis", "seed"}
 SMALL_INT_DEFAULTS = {"epochs", "n_samples", "k", "max_iter", "n_iter", "n_restarts", "steps",
                       "n_epochs", "iterations", "num_samples", "n_draws", "restarts", "patience"}
+# Free text: names used in messages or as keys; ``only`` is a filter (no match = empty result);
+# ``monitor`` names a logged metric, checked by fit when the logs exist.
 FREE_TEXT = {"name", "title", "label", "prefix", "key", "what", "message", "tag", "header", "fmt",
-             "name_a", "name_b", "data"}
+             "name_a", "name_b", "data", "only", "monitor"}
 # Arguments that are complex by design (STFT spectrograms): a complex array is valid there.
 COMPLEX_ARGS = {
     ("apps.signal.magnitude_phase", "X"),
