@@ -231,8 +231,8 @@ def time_case(c: Case, impl: str, dtype: str, X, threads: int, repeats: int,
 
         backend.set_backend(impl)
         step, model, _ = minivae_step(c, dtype, X)
-        # The thread policy fit applies (BLAS pinned to one thread while an LSTM model
-        # trains, see minivae/blas.py); the first Numba call compiles (or loads from the
+        # The thread policy fit applies (BLAS limited to one thread while a model trains,
+        # see minivae/fast/blas.py); the first Numba call compiles (or loads from the
         # cache): more warm-up.
         with threads_for_training(model):
             res = measure(step, repeats, warmup=warmup + (2 if impl == "numba" else 0))

@@ -18,7 +18,14 @@ The packages, one concept each: :mod:`minivae.nn` (layers, the LSTM, decoders),
 
 from minivae.fast.backend import get_backend, set_backend, use_backend
 from minivae.models import CVAE, LSTMVAE, VAE, Autoencoder, LSTMAutoencoder, Model
-from minivae.train import EarlyStopping, History, Validation, fit
+from minivae.train import (
+    CheckpointError,
+    EarlyStopping,
+    History,
+    TrainingDiverged,
+    Validation,
+    fit,
+)
 from minivae.train.optim import SGD, Adam, Momentum
 
 __version__ = "0.1.0"
@@ -30,11 +37,13 @@ __all__ = [
     "VAE",
     "Adam",
     "Autoencoder",
+    "CheckpointError",
     "EarlyStopping",
     "History",
     "LSTMAutoencoder",
     "Model",
     "Momentum",
+    "TrainingDiverged",
     "Validation",
     "__version__",
     "fit",

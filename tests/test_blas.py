@@ -7,8 +7,8 @@ import pytest
 
 from minivae.fast import backend
 from minivae.fast.blas import (
+    TRAINING_BLAS_THREADS,
     blas_num_threads,
-    is_recurrent,
     limit_blas_threads,
     set_blas_num_threads,
     threads_for_training,
@@ -21,7 +21,7 @@ def blas_threads():
     """The BLAS thread count, restored after the test; skips if NumPy's BLAS is unknown."""
     n = blas_num_threads()
     if n is None:
-        pytest.skip("NumPy's BLAS library was not recognised (not OpenBLAS/MKL)")
+        pytest.skip("threadpoolctl found no BLAS library in this NumPy")
     yield n
     set_blas_num_threads(n)
 
@@ -68,15 +68,8 @@ def test_products_unchanged_by_thread_count(blas_threads):
         np.testing.assert_allclose(a @ b, ref, rtol=1e-12, atol=1e-12)
 
 
-def test_is_recurrent_finds_lstm_layers_and_cells():
-    assert is_recurrent(LSTMAutoencoder(2, 4, 2, rng=0))
-    assert is_recurrent(LSTMAutoencoder(2, 4, 2, decoder="autoregressive", rng=0))
-    assert not is_recurrent(VAE(6, [5], 2, rng=0))
-    assert not is_recurrent("not a layer")
-
-
 @pytest.mark.parametrize("name", ["numpy", "numba"])
-def test_fit_pins_blas_for_lstm_models_and_restores(blas_threads, name):
+def test_fit_pins_blas_for_every_model_and_restores(blas_threads, name):
     if name == "numba" and not backend.numba_available():
         pytest.skip("numba not installed")
     set_blas_num_threads(2)
@@ -95,10 +88,30 @@ def test_fit_pins_blas_for_lstm_models_and_restores(blas_threads, name):
         seen.clear()
         VAE(6, [5], 2, rng=0).fit(np.random.default_rng(1).random((8, 6)), epochs=1,
                                    batch_size=4, verbose=0, callbacks=[record])
-        assert seen == [2]  # an MLP's time is all BLAS: left alone
-
-
-def test_threads_for_training_is_a_no_op_for_mlps(blas_threads):
-    set_blas_num_threads(2)
-    with threads_for_training(VAE(6, [5], 2, rng=0)):
+        assert seen == [TRAINING_BLAS_THREADS] == [1]  # an MLP too (bits, and load)
         assert blas_num_threads() == 2
+
+
+def test_threads_for_training_limits_and_restores_after_an_error(blas_threads):
+    set_blas_num_threads(2)
+    with pytest.raises(KeyboardInterrupt), threads_for_training(VAE(6, [5], 2, rng=0)):
+        assert blas_num_threads() == 1
+        raise KeyboardInterrupt
+    assert blas_num_threads() == 2
+
+
+def test_products_differ_with_blas_threads_at_mnist_shapes(blas_threads):
+    """Why fit fixes the BLAS thread count: OpenBLAS's bits depend on it at the first layer of
+    an MNIST model (measured; if a BLAS library ever stops splitting such products this test
+    says so, and the policy's first reason in minivae/fast/blas.py should be re-measured)."""
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((33, 784)), rng.standard_normal((784, 512))
+    set_blas_num_threads(2)
+    if blas_num_threads() < 2:
+        pytest.skip("BLAS runs one thread at most here")
+    two = x @ W
+    with limit_blas_threads(1):
+        one = x @ W
+    np.testing.assert_allclose(one, two, rtol=1e-12, atol=1e-12)  # rounding only
+    if np.array_equal(one, two):
+        pytest.xfail("this BLAS gives the same bits on 1 and 2 threads at this shape")

@@ -9,10 +9,17 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minivae.models import CVAE, VAE, Autoencoder, Model
 from minivae.train import registry
-from minivae.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from minivae.train.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from minivae.train.loop import fit
 from minivae.train.optim import SGD, Adam
 
@@ -116,7 +123,7 @@ def test_architecture_mismatch_names_the_key(tmp_path):
         load_checkpoint(path, model=VAE(6, [5], 3, beta=2.0))
     with pytest.raises(ValueError, match="holds a VAE, cannot load it into a CVAE"):
         load_checkpoint(path, model=CVAE(6, 2, [5], 3))
-    with pytest.raises(ValueError, match="holds a VAE, not a CVAE"):
+    with pytest.raises(CheckpointError, match="holds a VAE, not a CVAE"):
         CVAE.load(path)
 
 
@@ -148,7 +155,7 @@ def test_corrupt_and_foreign_files(tmp_path):
     for name, content in cases.items():
         p = tmp_path / name
         p.write_bytes(content)
-        with pytest.raises(ValueError, match="could not read checkpoint"):
+        with pytest.raises(ValueError, match="could not read it: the file is corrupt"):
             load_checkpoint(p)
     npy = tmp_path / "array.npy"
     np.save(npy, np.zeros(3))
@@ -187,8 +194,8 @@ def test_class_not_imported_names_the_file_and_the_module(tmp_path, monkeypatch)
         assert str(f["__model_module__"]) == "minivae.models.vae"
     # as in a process that never imported minivae.models.vae
     monkeypatch.delitem(registry.MODEL_REGISTRY, "VAE")
-    with pytest.raises(ValueError, match=r"cannot load checkpoint .*vae.npz.*unknown model class "
-                                         r"'VAE'.*import minivae.models.vae"):
+    with pytest.raises(ValueError, match=r"checkpoint .*vae.npz.*cannot load it: unknown model "
+                                         r"class 'VAE'.*import minivae.models.vae"):
         load_checkpoint(path)
     # a file without the module entry (written before it existed) still says what to do
     with np.load(path) as f:
@@ -266,3 +273,207 @@ def test_train_package_imports_no_model():
         assert not [m for m in imported if m.startswith("minivae.models")], path.name
         if path.name == "registry.py":
             assert not [m for m in imported if m.startswith("minivae")]
+
+
+# ------------------------------------------------------------ every malformed file: one error
+def _arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A checkpoint with optimizer state and history, and its arrays."""
+    X = np.random.default_rng(0).random((32, 6))
+    model = VAE(6, [5], 2, rng=1)
+    opt = Adam(model)
+    hist = fit(model, X, optimizer=opt, epochs=2, batch_size=16, verbose=0)
+    path = tmp_path / "full.npz"
+    save_checkpoint(path, model, optimizer=opt, history=hist)
+    return path, _arrays(path), model
+
+
+def _rewrite(tmp_path, arrays, **changes):
+    bad = tmp_path / "bad.npz"
+    drop = [k for k, v in changes.items() if v is None]
+    np.savez(bad, **{k: v for k, v in {**arrays, **changes}.items() if k not in drop})
+    return bad
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("__version__", np.array("abc"), r"__version__ should be an integer.*'abc'"),
+    ("__version__", np.array(-7), "format version -7 is not a valid version"),
+    ("__version__", np.array(0), "format version 0 is not a valid version"),
+    ("__version__", np.array(1.0), "__version__ should be an integer"),
+    ("__version__", np.array([1, 1]), "__version__ should be an integer"),
+    ("__format__", np.array("other-format"), "not a minivae checkpoint"),
+    ("__model_module__", np.array(3), "__model_module__ should be a string"),
+    ("param/encoder.layers.0.b", np.array([np.nan, 0, 0, 0, 0]),
+     "parameter 'encoder.layers.0.b' has 1 non-finite"),
+    ("param/encoder.layers.0.b", np.zeros(5, np.float32),
+     "parameter 'encoder.layers.0.b' is float32, the model is float64"),
+    ("param/encoder.layers.0.b", np.zeros(5, np.int64), "'encoder.layers.0.b' is int64"),
+    ("param/encoder.layers.0.b", np.zeros((5, 1)), r"'encoder.layers.0.b' has shape \(5, 1\)"),
+    ("param/ghost", np.zeros(2), r"parameters the VAE lacks: \['ghost'\]"),
+    ("optimizer/t", np.array(np.inf), "optimizer entry 't' has non-finite"),
+    ("optimizer/m/encoder.layers.0.b", np.array(["x"] * 5), "optimizer entry"),
+    ("optimizer/class", None, "no 'class' entry"),
+    ("surprise", np.zeros(1), r"unknown entries \['surprise'\]"),
+    ("__config__", None, "it has no '__config__' entry"),
+    ("__format__", None, "it has no '__format__' entry"),
+    ("__history__", np.array('{"metrics": 3}'), "'metrics' has the wrong type"),
+    ("__history__", np.array('{"metrics": {"loss": 1.0}}'), "metric 'loss' is not a list"),
+    ("__history__", np.array('{"metrics": {"loss": ["a"]}}'), "metric 'loss' holds 'a'"),
+    ("__history__", np.array('{"metrics": {}, "steps": -1}'), "'steps' is negative"),
+    ("__history__", np.array('{"metrics": {}, "steps": 1.5}'), "'steps' has the wrong type"),
+    ("__history__", np.array('{"metrics": {}, "x": 1}'), "unknown entry 'x'"),
+    ("__history__", np.array('{"steps": 1}'), "'metrics' entry"),
+    ("__history__", np.array("[]"), "history is unreadable"),
+])
+def test_every_malformed_entry_raises_checkpoint_error(tmp_path, saved, key, value, match):
+    _, arrays, _ = saved
+    bad = _rewrite(tmp_path, arrays, **{key: value})
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_checkpoint(bad)
+    assert "bad.npz" in str(info.value) and info.value.path == str(bad)
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_refused_file_leaves_the_model_and_optimizer_untouched(tmp_path, saved):
+    _, arrays, model = saved
+    target = VAE(6, [5], 2, rng=7)
+    opt = Adam(target)
+    before = {n: p.copy() for n, p, _ in target.parameters()}
+    bad_history = _rewrite(tmp_path, arrays, __history__=np.array('{"metrics": 3}'))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(bad_history, model=target, optimizer=opt)
+    for name, p, _ in target.parameters():
+        assert np.array_equal(p, before[name]), name
+    assert opt.t == 0
+
+
+def _patch_compression(raw: bytes, method: int) -> bytes:
+    """The archive with the compression method of every entry set to ``method`` (in the local
+    headers, PK\\x03\\x04 + 8, and in the central directory, PK\\x01\\x02 + 10)."""
+    out = bytearray(raw)
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = out.find(signature)
+        while start != -1:
+            out[start + offset:start + offset + 2] = method.to_bytes(2, "little")
+            start = out.find(signature, start + 4)
+    return bytes(out)
+
+
+def test_unknown_compression_method_is_a_checkpoint_error(tmp_path, saved):
+    path, _, _ = saved
+    bad = tmp_path / "method99.npz"
+    bad.write_bytes(_patch_compression(path.read_bytes(), 99))
+    with pytest.raises(CheckpointError, match=r"method99.npz.*(NotImplementedError|compression)"):
+        load_checkpoint(bad)
+
+
+def test_object_arrays_and_huge_declared_shapes_are_refused_before_reading(tmp_path, saved):
+    import io
+    import zipfile
+
+    _, arrays, _ = saved
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **{**arrays, "optimizer/class": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(CheckpointError, match="holds Python objects.*never unpickle"):
+        load_checkpoint(pickled)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    huge = tmp_path / "huge.npz"
+    with zipfile.ZipFile(huge, "w") as zf:
+        zf.writestr("param/x.npy", header.getvalue() + b"\0" * 16)
+    with pytest.raises(CheckpointError, match=r"declares shape \(1000000000000,\)"):
+        load_checkpoint(huge)
+    text = tmp_path / "notes.npz"
+    with zipfile.ZipFile(text, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    with pytest.raises(CheckpointError, match="'readme.txt' is not an .npy array"):
+        load_checkpoint(text)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_corrupt_bytes_anywhere_give_checkpoint_error_or_the_same_model(tmp_path, saved, data):
+    """Bytes changed at random offsets: the load fails with CheckpointError (never a raw
+    zipfile/NumPy/struct error), or -- when only bytes no reader checks were hit, such as a
+    timestamp -- it gives back exactly the saved model."""
+    path, _, model = saved
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4), label="n_changes")):
+        at = data.draw(st.integers(0, len(raw) - 1), label="offset")
+        raw[at] = data.draw(st.integers(0, 255).filter(lambda b, old=raw[at]: b != old),
+                            label="byte")
+    bad = tmp_path / "corrupt.npz"
+    bad.write_bytes(bytes(raw))
+    try:
+        loaded = load_checkpoint(bad).model
+    except CheckpointError as exc:
+        assert "corrupt.npz" in str(exc)
+        return
+    assert_same_params(model, loaded)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(0.0, 0.999))
+def test_truncated_anywhere_gives_checkpoint_error(tmp_path, saved, fraction):
+    path, _, _ = saved
+    raw = path.read_bytes()
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes(raw[:int(len(raw) * fraction)])
+    with pytest.raises(CheckpointError, match="cut.npz"):
+        load_checkpoint(bad)
+
+
+def test_round_trip_with_optimizer_and_history_stays_bit_exact(tmp_path, saved):
+    path, arrays, model = saved
+    ckpt = load_checkpoint(path)
+    assert_same_params(model, ckpt.model)
+    for key, value in ckpt.optimizer_state.items():
+        stored = arrays["optimizer/" + key]
+        assert value.dtype == stored.dtype and np.array_equal(value, stored), key
+    assert ckpt.version == FORMAT_VERSION and ckpt.history.steps == 4
+
+
+# --------------------------------------------------------------------------- load_state_dict
+def test_load_state_dict_refuses_nan_and_dtype_changes_unless_cast():
+    model = VAE(6, [5], 2, rng=0)
+    state = model.state_dict()
+    before = model.state_dict()
+    nan_state = {**state, "decoder.layers.0.b": np.full(5, np.nan)}
+    nan_state["encoder.layers.0.W"] = state["encoder.layers.0.W"] + 1.0  # a valid change
+    with pytest.raises(ValueError, match="parameter 'decoder.layers.0.b': 5 non-finite"):
+        model.load_state_dict(nan_state)
+    assert_same_params(model, _with(before))  # nothing was copied, not even the valid entry
+    as32 = {k: v.astype(np.float32) for k, v in state.items()}
+    with pytest.raises(TypeError, match="expected dtype float64, got float32; pass cast=True"):
+        model.load_state_dict(as32)
+    model.load_state_dict(as32, cast=True)
+    for name, p, _ in model.parameters():
+        assert p.dtype == np.float64 and np.array_equal(p, as32[name].astype(np.float64))
+    small = VAE(6, [5], 2, rng=0, dtype=np.float32)
+    with pytest.raises(ValueError, match="overflow float32 when cast=True"):
+        small.load_state_dict({**state, "decoder.layers.0.b": np.full(5, 1e300)}, cast=True)
+    with pytest.raises(ValueError, match="'decoder.layers.0.b': 1 non-finite"):
+        small.load_state_dict({**as32, "decoder.layers.0.b": np.array([0, 0, np.inf, 0, 0],
+                                                                       np.float32)})
+    with pytest.raises(TypeError, match="'decoder.layers.0.b': expected a numpy array"):
+        model.load_state_dict({**state, "decoder.layers.0.b": [0.0] * 5})
+    with pytest.raises(TypeError, match="state must be a dict"):
+        model.load_state_dict([("a", 1)])
+
+
+class _with:
+    """A stand-in with ``parameters()`` over a state dict (for assert_same_params)."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def parameters(self):
+        return ((name, value, None) for name, value in self.state.items())

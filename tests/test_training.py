@@ -11,6 +11,7 @@ import pytest
 from minivae.models import CVAE, VAE, Autoencoder, Model
 from minivae.nn import Dense
 from minivae.train import callbacks as callbacks_module
+from minivae.train import guard
 from minivae.train.callbacks import Callback, EarlyStopping
 from minivae.train.evaluation import Validation
 from minivae.train.history import History
@@ -246,15 +247,23 @@ def test_optimizer_instance_and_clipping():
 
 
 # ------------------------------------------------------------------------------ NaN guard
-def test_nan_guard_absurd_learning_rate():
+def test_nan_guard_absurd_learning_rate(monkeypatch):
     X = np.random.default_rng(0).standard_normal((64, 5))
+    model = VAE(5, [8], 2, likelihood="gaussian", rng=0)
+    with pytest.raises(FloatingPointError) as info:
+        fit(model, X, epochs=5, batch_size=16, optimizer="sgd", lr=1e6, verbose=0)
+    msg = str(info.value)
+    # the first step already throws a parameter past the limit
+    assert "exploding parameter at epoch 1, step 1/4" in msg
+    assert "lower the learning rate" in msg and "lr=1e+06" in msg and "clip_norm" in msg
+    # without the limit the loss overflows two steps later, and the part is named
+    monkeypatch.setattr(guard, "PARAM_LIMIT", np.inf)
     model = VAE(5, [8], 2, likelihood="gaussian", rng=0)
     with pytest.raises(FloatingPointError) as info:
         fit(model, X, epochs=5, batch_size=16, optimizer="sgd", lr=1e6, verbose=0)
     msg = str(info.value)
     assert "epoch 1, step 3/4" in msg
     assert "reconstruction = inf" in msg  # names the offending part
-    assert "lower the learning rate" in msg and "lr=1e+06" in msg and "clip_norm" in msg
 
 
 class BrokenGradModel(Model):
@@ -361,7 +370,7 @@ def test_progress_output(monkeypatch):
     monkeypatch.setattr("sys.stdout", tty)
     monkeypatch.setattr(callbacks_module, "PROGRESS_DELAY_S", 0.0)
     fit(VAE(12, [4], 2), X, epochs=1, batch_size=16, verbose=1)
-    assert "\repoch 1/1 [" in tty.getvalue() and "4/4" in tty.getvalue()
+    assert "\repoch 1/1:" in tty.getvalue() and "/4 [" in tty.getvalue()  # the tqdm bar
     quiet = io.StringIO()
     monkeypatch.setattr("sys.stdout", quiet)
     fit(VAE(12, [4], 2), X, epochs=1, verbose=0)

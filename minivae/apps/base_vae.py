@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.models.base import Model, check_hidden_sizes
+from minivae.models.base import Model, check_hidden_sizes, inference_method
 from minivae.nn.layer import Layer
 from minivae.nn.sequential import MLP
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
@@ -128,6 +128,7 @@ class ApplicationVAE(Model):
         dz = self._decode_back(p["dout"])
         self.encoder.backward(negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"]))
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, eps=None):
         """"loss", "reconstruction", "kl" per example (N,); z is the posterior mean unless
         ``rng`` or ``eps`` is given.  Free bits are a batch-level correction, not applied here."""
@@ -140,6 +141,7 @@ class ApplicationVAE(Model):
         kl = q.kl_standard_normal()
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
 
+    @inference_method
     def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
         """(mu, logvar) of q(z | x), each (N, L)."""
         self._pending = None

@@ -87,7 +87,7 @@ from minivae.apps.signal import (
     wiener_masks,
 )
 from minivae.data.windows import sliding_windows, windows_to_series
-from minivae.models.base import register_model
+from minivae.models.base import inference_method, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.losses import reconstruction_nll
@@ -231,6 +231,7 @@ class SourceVAE(ApplicationVAE):
         """X (N, D_in) -> (mu, logvar) of q(z | x), each (N, L)."""
         return self.posterior(X)
 
+    @inference_method
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z (N, L) -> E[y | z] (N, D_out): the Gaussian mean or the Bernoulli probabilities."""
         self._pending = None

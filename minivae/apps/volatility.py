@@ -71,7 +71,7 @@ from minivae._validation import (
     check_scalar,
 )
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
-from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.models.base import Model, check_hidden_sizes, inference_method, register_model
 from minivae.models.vae import VAE
 from minivae.nn.sequential import MLP
 from minivae.objectives.losses import reconstruction_nll
@@ -627,6 +627,7 @@ class PointwiseVAE(ApplicationVAE):
         """X (N, D) -> (mu, logvar), each (N, L)."""
         return self.posterior(X, mask=mask)
 
+    @inference_method
     def decode(self, z: np.ndarray, coords: np.ndarray | None = None) -> np.ndarray:
         """z (N, L) -> decoded values (N, M) at ``coords`` (M, 2) (default: the grid)."""
         self._pending = None

@@ -5,10 +5,17 @@
   missingness masks and source-separation mixtures.
 * :mod:`minivae.data.windows` — sliding windows and averaging per-window results back to steps.
 * :mod:`minivae.data.scaling` — per-feature scalers fitted on training data (NaN-aware).
-* :mod:`minivae.data.io` — load a series from .csv/.txt/.npy/.npz.
+* :mod:`minivae.data.io` — load a series from .csv/.txt/.npy/.npz; a recording with
+  timestamps and labels (:func:`read_series_table`), anomaly windows from JSON.
 """
 
-from minivae.data.io import load_series
+from minivae.data.io import (
+    SeriesTable,
+    labels_from_windows,
+    load_anomaly_windows,
+    load_series,
+    read_series_table,
+)
 from minivae.data.mnist import (
     MNIST_MIRRORS,
     IdxFormatError,
@@ -90,4 +97,9 @@ __all__ = [
     "scaler_from_dict",
     # io
     "load_series",
+    # io: a user's own recordings
+    "SeriesTable",
+    "read_series_table",
+    "load_anomaly_windows",
+    "labels_from_windows",
 ]

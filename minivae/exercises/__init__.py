@@ -39,7 +39,8 @@ adapter around it) with the exercise's signature, so ``check_X(SOLUTIONS["X"])``
 exercise with its signature and lesson.
 
 The package: :mod:`.grader` (the grader and its messages), :mod:`.exercise` (what an exercise
-is), one module per lesson (``lesson01_autoencoders`` ... ``lesson10_vae_variants``) and
+is), one module per lesson with exercises (``lesson01_autoencoders`` ...
+``lesson12_information_measures``) and
 :mod:`.catalogue` (all of them, ``SOLUTIONS``, ``show_solution``).
 
 Exercises (lesson: name(signature))
@@ -64,6 +65,8 @@ Exercises (lesson: name(signature))
 * 09: ``norm_ppf(p) -> x``
 * 10: ``iwae_bound(log_w) -> bound``, ``free_bits_kl(kl_per_dim, lambda_) -> (value,
   grad_weights)``
+* 12: ``kde_qip(X, sigma) -> V``, ``kde_qip_grad(X, sigma) -> dX``,
+  ``cs_divergence(X, Y, sigma) -> D``
 """
 
 from minivae.exercises.catalogue import EXERCISES, SOLUTIONS, show_solution
@@ -101,6 +104,11 @@ from minivae.exercises.lesson07_lstm_vae_anomaly_detection import check_point_ad
 from minivae.exercises.lesson08_missing_values import check_gp_posterior
 from minivae.exercises.lesson09_mnist_latent_spaces import check_norm_ppf
 from minivae.exercises.lesson10_vae_variants import check_free_bits_kl, check_iwae_bound
+from minivae.exercises.lesson12_information_measures import (
+    check_cs_divergence,
+    check_kde_qip,
+    check_kde_qip_grad,
+)
 
 __all__ = [
     "EXERCISES",
@@ -109,6 +117,7 @@ __all__ = [
     "ExerciseFailed",
     "ExerciseResult",
     "check_bce_with_logits",
+    "check_cs_divergence",
     "check_dense_backward",
     "check_dense_forward",
     "check_free_bits_kl",
@@ -117,6 +126,8 @@ __all__ = [
     "check_gaussian_nll_grad",
     "check_gp_posterior",
     "check_iwae_bound",
+    "check_kde_qip",
+    "check_kde_qip_grad",
     "check_kl_grad",
     "check_kl_standard_normal",
     "check_lstm_backward",

@@ -1,6 +1,7 @@
 """Every exercise of every lesson in one catalogue, their solutions, and :func:`show_solution`.
 
-Each lesson module (``lesson01_autoencoders``, ..., ``lesson10_vae_variants``) lists its own
+Each lesson module (``lesson01_autoencoders``, ..., ``lesson10_vae_variants``,
+``lesson12_information_measures``; lesson 11 has none) lists its own
 exercises; this module only gathers them, so a name is defined once and found in one place.
 """
 
@@ -20,6 +21,7 @@ from minivae.exercises import (
     lesson08_missing_values,
     lesson09_mnist_latent_spaces,
     lesson10_vae_variants,
+    lesson12_information_measures,
 )
 from minivae.exercises.exercise import Exercise
 
@@ -34,6 +36,7 @@ LESSONS = (
     lesson08_missing_values,
     lesson09_mnist_latent_spaces,
     lesson10_vae_variants,
+    lesson12_information_measures,
 )
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).

@@ -12,4 +12,6 @@ EXPERIMENTS: dict[str, str] = {
     "mnist": "minivae.experiments.mnist",
     "separation": "minivae.experiments.separation",
     "volatility": "minivae.experiments.volatility",
+    "mnist-anomaly": "minivae.experiments.mnist_anomaly",
+    "fraud": "minivae.experiments.fraud",
 }

@@ -41,7 +41,7 @@ def blas_threads_note() -> str:
     if n is None:
         return "BLAS threads: unknown library"
     return f"BLAS threads {n}" + ("" if n == 1 else
-                                  " (set OMP_NUM_THREADS=1 on a shared machine)")
+                                  " outside fit (set OMP_NUM_THREADS=1 on a shared machine)")
 
 
 def run_record(mode: str, seeds: tuple[int, ...], setting: Any,

@@ -30,9 +30,10 @@ training objective on the test set, one posterior sample per image) and the seco
 and writes its figures and a ``results.json`` to ``--out`` (default
 ``minivae_output/mnist/<config>``).  Images are float32 unless ``--dtype float64``.
 
-Threads: the networks are plain NumPy matmuls.  On a machine shared with other jobs set
-``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) before starting Python: oversubscribed BLAS
-threads were ~5x slower than one thread in our measurements.
+Threads: the networks are plain NumPy matmuls.  ``fit`` keeps BLAS to one thread while it
+trains (see :mod:`minivae.fast.blas`); for the evaluation outside ``fit`` on a machine shared
+with other jobs, set ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) before starting
+Python: oversubscribed BLAS threads were ~5x slower than one thread in our measurements.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ Two studies on generated data, every number seeded (``--seed`` / ``--seeds``):
    (wide QRS, inverted T, missing beat), balanced over the kinds and each kept inside its beat's
    window, so a window is anomalous exactly when its beat was modified.  Detectors: the LSTM-VAE
    reconstruction probability (An & Cho), its reconstruction MSE and the Mahalanobis distance of
-   its reconstruction errors (EncDec-AD), against a rolling z-score baseline.  Reported per beat
+   its reconstruction errors (EncDec-AD), against two simple baselines on the same beats: the
+   beat z-score (each sample against the normal beats at the same position) and the rolling
+   z-score averaged over the beat (its maximum ranks below chance).  Reported per beat
    window (ROC-AUC, PR-AUC, F1 at the mu + k sigma threshold fitted on held-out normal beats) and
    per time step (ROC-AUC, PR-AUC, F1 and point-adjusted F1), mean ± std over seeds.
 2. **Imputation on smooth signals.**  "Seasonal" series: two sinusoids of fixed periods (48 and
@@ -224,8 +226,7 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
     """Train the LSTM-VAE on normal beats of one seed and evaluate every detector."""
     from minivae.data import windows_to_series
     from minivae.models.lstm_vae import LSTMVAE
-    from minivae.timeseries.anomaly import AnomalyDetector, rolling_zscore_scores
-    from minivae.timeseries.thresholds import fit_threshold
+    from minivae.timeseries.anomaly import AnomalyDetector
 
     t0 = time.perf_counter()
     d = make_anomaly_data(s, seed)
@@ -259,18 +260,7 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
                                  step_labels, steps, det.step_threshold_)
         kept[name] = (win, det.window_threshold_)
 
-    # Rolling z-score baseline: per step on the raw series; a window's score is its maximum.
-    # Thresholds from the normal training recording (after the warm-up of the rolling window).
-    zw = 2 * int(s.fs)
-    z_test = rolling_zscore_scores(d["test_signal"], zw)
-    z_train = rolling_zscore_scores(d["train_signal"], zw)
-    z_train_win = np.array([z_train[a:a + s.window].max()
-                            for a in range(zw, z_train.shape[0] - s.window + 1, s.window)])
-    z_train = z_train[zw:]
-    z_win = np.array([z_test[a:a + s.window].max() for a in starts])
-    results["rolling z-score (baseline)"] = _metrics(
-        d["window_labels"], z_win, fit_threshold(z_train_win, "mu_k_sigma", k=s.k),
-        step_labels, z_test[covered], fit_threshold(z_train, "mu_k_sigma", k=s.k))
+    results.update(_baselines(d, s, covered, step_labels))
 
     # Recall of the main detector per anomaly kind (at its window threshold).
     win_scores, thr = kept["LSTM-VAE recon. probability"]
@@ -291,6 +281,46 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
             "false_alarms": false_alarms, "n_normal_windows": int((~d["window_labels"]).sum()),
             "seconds": seconds, "train_seconds": t_train, "history_loss": main.history_.loss,
             "_model": model, "_detector": main, "_data": d}
+
+
+def _baselines(d: dict[str, Any], s: Setting, covered: np.ndarray, step_labels: np.ndarray
+               ) -> dict[str, dict[str, float]]:
+    """The simple detectors on the same beats, thresholds at mu + k sigma of normal data.
+
+    * beat z-score: each sample against the training beats' samples at the same position
+      (fitted on the first 80 % of the training beats, threshold on the last 20 %, the split
+      the AnomalyDetector uses); per beat the largest |z|, per step the mean |z| of the beats
+      covering it.
+    * rolling z-score: |z| of each sample against its trailing 2 s of the raw signal; per beat
+      the *mean* over the beat (the maximum ranks below chance: every normal beat's maximum is
+      its R peak, see :func:`minivae.demo.honest_baselines`); threshold from the training
+      recording.
+    """
+    from minivae.baselines import ZScoreScorer
+    from minivae.data import windows_at, windows_to_series
+    from minivae.timeseries.anomaly import rolling_zscore_scores
+    from minivae.timeseries.thresholds import fit_threshold
+
+    W, T = s.window, d["test_signal"].shape[0]
+    Xtr, Xte, starts = d["train_windows"][..., 0], d["test_windows"][..., 0], d["test_starts"]
+    n_fit = int(round(0.8 * Xtr.shape[0]))
+    zs = ZScoreScorer().fit(Xtr[:n_fit])
+    z_val = zs.score_features(Xtr[n_fit:])
+    z_te = zs.score_features(Xte)
+    out = {"beat z-score (baseline)": _metrics(
+        d["window_labels"], z_te.max(axis=1), fit_threshold(z_val.max(axis=1), "mu_k_sigma",
+                                                           k=s.k),
+        step_labels, windows_to_series(z_te, starts, T)[covered],
+        fit_threshold(z_val, "mu_k_sigma", k=s.k))}
+    zw = 2 * int(s.fs)
+    z_test = rolling_zscore_scores(d["test_signal"], zw)
+    z_train = rolling_zscore_scores(d["train_signal"], zw)
+    z_train_win = windows_at(z_train, np.arange(zw, z_train.shape[0] - W + 1, W), W)[..., 0]
+    out["rolling z-score (baseline)"] = _metrics(
+        d["window_labels"], windows_at(z_test, starts, W)[..., 0].mean(axis=1),
+        fit_threshold(z_train_win.mean(axis=1), "mu_k_sigma", k=s.k),
+        step_labels, z_test[covered], fit_threshold(z_train[zw:], "mu_k_sigma", k=s.k))
+    return out
 
 
 def format_anomaly_table(runs: list[dict[str, Any]], k: float) -> str:
@@ -478,15 +508,16 @@ def main(argv: list[str] | None = None) -> int:
         say(format_per_kind(runs))
         say(PA_CAVEAT)
         main_auc = [r["metrics"]["LSTM-VAE recon. probability"]["win_roc_auc"] for r in runs]
-        base_auc = [r["metrics"]["rolling z-score (baseline)"]["win_roc_auc"] for r in runs]
+        bases = ("beat z-score (baseline)", "rolling z-score (baseline)")
+        base_auc = [max(r["metrics"][b]["win_roc_auc"] for b in bases) for r in runs]
         main_step = [r["metrics"]["LSTM-VAE recon. probability"]["step_roc_auc"] for r in runs]
-        base_step = [r["metrics"]["rolling z-score (baseline)"]["step_roc_auc"] for r in runs]
+        base_step = [max(r["metrics"][b]["step_roc_auc"] for b in bases) for r in runs]
         ok = min(main_auc) >= 0.95 and all(a > b for a, b in zip(main_auc, base_auc)) and all(
             a > b for a, b in zip(main_step, base_step))
-        say(f"check: recon. probability window ROC-AUC >= 0.95 and above the rolling z-score "
-            f"(per window and per step) on every seed: {'yes' if ok else 'NO'} (window: min "
-            f"{min(main_auc):.3f} vs baseline max {max(base_auc):.3f}; step: min "
-            f"{min(main_step):.3f} vs {max(base_step):.3f})")
+        say(f"check: recon. probability window ROC-AUC >= 0.95 and above the best simple "
+            f"baseline (per window and per step) on every seed: {'yes' if ok else 'NO'} "
+            f"(window: min {min(main_auc):.3f} vs best baseline max {max(base_auc):.3f}; "
+            f"step: min {min(main_step):.3f} vs {max(base_step):.3f})")
         results["anomaly"] = {
             "runs": [public(r) for r in runs],
             "target_met": bool(ok), "seconds": time.perf_counter() - t0,

@@ -9,7 +9,8 @@
 * :mod:`minivae.fast.adam` — the Adam update twin.
 * :mod:`minivae.fast.activations` — vectorizable exp / sigmoid / tanh for the kernels.
 * :mod:`minivae.fast.workspace` — the pool of scratch buffers the twins' caches borrow.
-* :mod:`minivae.fast.blas` — how many threads NumPy's BLAS uses while an LSTM model trains.
+* :mod:`minivae.fast.blas` — how many threads NumPy's BLAS uses (threadpoolctl); one while a model
+  trains.
 
 Importing this package (or :mod:`~minivae.fast.backend`) never imports Numba: the twins'
 modules are imported on the first call of a ``@reference`` function with the ``numba`` backend

@@ -28,15 +28,15 @@ For the LSTM-VAE shapes (N=64, T=100, H=64) one forward+backward is ~0.6 GFLOP o
 products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent time steps.
 
 * **Threads over the batch, for all T steps.**  Rows of the batch never interact, so the batch
-  is cut into one contiguous chunk per thread and each thread runs the whole time loop on its
-  chunk: no synchronisation per step (a per-step parallel loop would pay a barrier 100 times
-  per sequence).  The chunk kernels release the GIL and run on a small Python thread pool
+  is cut into contiguous chunks and each chunk runs the whole time loop on its rows: no
+  synchronisation per step (a per-step parallel loop would pay a barrier 100 times per
+  sequence).  The chunk kernels release the GIL and run on a small Python thread pool
   (``NUMBA_NUM_THREADS`` threads, default: the number of CPUs).
 * **A hand-written matrix product.**  ``np.dot`` inside Numba needs SciPy's BLAS, which is not a
   dependency of minivae, so the per-step ``x_t Wx + h_{t-1} Wh`` (forward) and ``da_t Wh^T``
   (backward) are computed by :func:`_gemm_nt`, a register-tiled dot-product kernel that LLVM
   vectorizes (measured: as fast as single-threaded OpenBLAS at these sizes).
-* **Parameter gradients per chunk.**  Each thread accumulates its own copy of ``dWx``, ``dWh``
+* **Parameter gradients per chunk.**  Each chunk accumulates its own copy of ``dWx``, ``dWh``
   and ``db`` inside the time loop (``_gemm_tn``, a sum of outer products over its rows) and the
   caller adds the copies; no two threads ever write the same memory.
 * **Reused buffers.**  The (T, N, 4H) cache arrays are several MB, and in a training run whose
@@ -44,8 +44,8 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   :mod:`minivae.fast.workspace`).  They come from a pool that takes a buffer back after the
   backward that consumed its cache (so the next forward writes into cache-warm memory).
 * **BLAS kept out of the way.**  After a multi-threaded matrix product OpenBLAS's worker threads
-  spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains how ``fit``
-  pins BLAS to one thread while an LSTM model trains (measured 1.7x per step).
+  spin for a while, taking a core from these kernels; :mod:`minivae.fast.blas` explains why ``fit``
+  limits BLAS to one thread while a model trains (measured 1.7x per LSTM-VAE step).
 * **A repeated input is projected once** (:func:`lstm_forward_repeated`: ``z Wx + b`` is the
   same at every step, and its gradients need only ``sum_t da_t``), and the autoregressive
   decoder's feedback loop (prediction fed back as the next input) is one compiled call per
@@ -54,6 +54,31 @@ products plus ~3 million sigmoid/tanh evaluations, spread over 100 dependent tim
   here): :mod:`minivae.fast.activations` has branch-free versions accurate to a few ulp.
   The gate math works on one batch row at a time through 1-D contiguous views (the same loops
   over 2-D blocks measured ~6x slower: LLVM did not vectorize them).
+
+Same bits whatever the thread count
+-----------------------------------
+A floating-point sum depends on the order of its terms, so a result may depend on the number
+of threads only through *how the work is cut*.  Here the cut depends on N alone:
+
+* **Fixed chunks.**  :func:`_n_chunks` gives 1, 2, 4 or 8 chunks (the largest power of two
+  with at least 8 rows a chunk, at most 8 chunks); :func:`_chunk_bounds` gives their rows.
+  A chunk's rows meet the same 4-row tiles of the matrix products, and its partial parameter
+  gradients sum the same rows over the same steps in the same order, however many threads run.
+* **Threads only execute chunks.**  With P threads, thread p runs chunks p, p + P, ... one after
+  the other, in one compiled call (:func:`_run_chunks`); each chunk writes its own output rows
+  and its own slot of the partial gradients.
+* **A fixed combination order.**  The partial gradients are added in chunk order 0, 1, 2, ...
+  (:func:`_sum_chunks`), after every chunk has finished.
+
+So ``NUMBA_NUM_THREADS=1`` and ``=4`` give the same bits (``tests/test_thread_determinism.py``
+trains every model with 1, 2 and 4 threads and compares hashes).  A power of two keeps 2, 4 or 8
+threads evenly loaded; the cap of 8 chunks bounds the memory of the partial gradients
+(8 x (D + H + 1) x 4H numbers) and the useful thread count (8).  Smaller chunks cost little,
+since the products stream Wh once per 4-row tile whatever the chunk size: 8 chunks instead of 1
+measured 0-5% more CPU time per LSTM layer on one thread (``benchmarks/README.md``, issue 14).
+Different N (another batch size, or a batch cut into pieces) may still round differently,
+as would any change of the summation order.  The step twins run on one thread; NumPy's BLAS,
+used by the dense layers, has its own thread policy (:mod:`minivae.fast.blas`).
 
 The kernels take grouped arrays: :class:`Weights` (one layer's parameters, with the transposes
 the products read), :class:`SeqArrays` (what a forward keeps for its backward), and a few small
@@ -455,9 +480,37 @@ def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # ty
     _copy(dc0[n0:n1], dc)
 
 
+# One call per thread: each runs its share of the chunks (first, first + stride, ...) inside
+# compiled code, so a step pays one Python-to-Numba dispatch (~30 us) per thread, not per chunk.
+@njit(**_JIT)
+def _seq_forward_chunks(first, stride, bounds, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_seq_forward_chunk` for chunks first, first + stride, ... (bounds: (chunks, 2))."""
+    for ci in range(first, bounds.shape[0], stride):
+        _seq_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, h0, c0, hs, hT, cT)
+
+
+@njit(**_JIT)
+def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_seq_backward_chunk` for chunks first, first + stride, ..."""
+    for ci in range(first, bounds.shape[0], stride):
+        _seq_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, dhs, dhT, dcT, dx, dh0,
+                            dc0, g)
+
+
 # ============================================================================ threads
 _POOL: ThreadPoolExecutor | None = None
 _POOL_SIZE = 0
+
+# The batch is cut into a number of chunks that depends on N only (never on the thread count),
+# so the same rows meet the same 4-row tiles and each chunk's partial parameter gradients sum
+# the same rows in the same order whatever the number of threads; the partial sums are then
+# added in chunk order.  A power of two (1, 2, 4, 8) so that 2, 4 or 8 threads get equal shares;
+# at least _MIN_CHUNK_ROWS rows a chunk (each chunk adds a little fixed work: its partial
+# gradients to zero and add, its per-step calls); at most _MAX_CHUNKS chunks, which bounds both
+# the useful thread count and the memory of the partial gradients
+# (_MAX_CHUNKS x (D + H + 1) x 4H numbers).
+_MIN_CHUNK_ROWS = 8
+_MAX_CHUNKS = 8
 
 
 def _n_threads() -> int:
@@ -470,32 +523,52 @@ def _n_threads() -> int:
 
 
 def _n_chunks(N: int) -> int:
-    """Batch chunks (= threads) for N rows: one per thread, each with at least 4 rows (the
-    matrix products work on 4-row tiles)."""
-    return max(1, min(_n_threads(), N // 4))
+    """Batch chunks for N rows: the largest power of two <= min(_MAX_CHUNKS, N // _MIN_CHUNK_ROWS)
+    (1 for small N).  A function of N alone: the thread count must not change any bit."""
+    n = 1
+    while 2 * n <= min(_MAX_CHUNKS, N // _MIN_CHUNK_ROWS):
+        n *= 2
+    return n
+
+
+def _chunk_bounds(N: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges (n0, n1) of the chunks, sizes differing by at most one row."""
+    return [(ci * N // n_chunks, (ci + 1) * N // n_chunks) for ci in range(n_chunks)]
 
 
 def _run_chunks(kernel: Callable[..., None], N: int, n_chunks: int, *args: object) -> None:
-    """Run ``kernel(ci, n0, n1, *args)`` for each chunk ``ci`` of contiguous batch rows n0:n1.
+    """Run the chunks of N batch rows: ``kernel(p, P, bounds, *args)`` is a compiled loop that
+    runs chunks p, p + P, p + 2P, ... (``bounds[ci] = (n0, n1)``, the rows of chunk ci).
 
-    The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel;
-    this compiles much faster than ``parallel=True`` with ``prange``, and with a whole sequence
-    per call the thread hand-off (tens of microseconds) is negligible.
+    Threads only *execute* chunks: thread p of P runs its chunks one after the other.  Whatever
+    P is, each chunk does the same arithmetic on the same rows and writes its results (rows of
+    outputs, its own slot of partial gradients) to memory no other chunk writes, so the results
+    do not depend on P.  The kernels release the GIL (``nogil=True``), so plain Python threads
+    run them in parallel; this compiles much faster than ``parallel=True`` with ``prange``, and
+    with whole sequences per call the thread hand-off (tens of microseconds) is negligible.
     """
     global _POOL, _POOL_SIZE
-    bounds = [(ci * N // n_chunks, (ci + 1) * N // n_chunks) for ci in range(n_chunks)]
-    if n_chunks == 1:
-        kernel(0, 0, N, *args)
+    bounds = np.array(_chunk_bounds(N, n_chunks), dtype=np.int64)
+    n_workers = min(_n_threads(), n_chunks)
+    if n_workers == 1:
+        kernel(0, 1, bounds, *args)
         return
-    if _POOL is None or _POOL_SIZE < n_chunks - 1:
-        _POOL = ThreadPoolExecutor(max_workers=n_chunks - 1, thread_name_prefix="minivae-lstm")
-        _POOL_SIZE = n_chunks - 1
-    futures = [
-        _POOL.submit(kernel, ci, n0, n1, *args) for ci, (n0, n1) in enumerate(bounds) if ci > 0
-    ]
-    kernel(0, bounds[0][0], bounds[0][1], *args)  # the calling thread takes the first chunk
+    if _POOL is None or _POOL_SIZE < n_workers - 1:
+        _POOL = ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="minivae-lstm")
+        _POOL_SIZE = n_workers - 1
+    futures = [_POOL.submit(kernel, p, n_workers, bounds, *args) for p in range(1, n_workers)]
+    kernel(0, n_workers, bounds, *args)  # the calling thread is worker 0
     for fut in futures:
         fut.result()
+
+
+def _sum_chunks(parts: np.ndarray) -> np.ndarray:
+    """parts: (chunks, ...) partial sums -> their total, added in chunk order 0, 1, 2, ...
+    (a fixed order: the total is the same bits whatever thread computed which part)."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 # ============================================================================ checks
@@ -580,7 +653,7 @@ def _sequence_forward(x_tm: np.ndarray, T: int, h0: np.ndarray, c0: np.ndarray, 
     hs = np.empty((N, T, H), dtype=dtype)
     hT = np.empty((N, H), dtype=dtype)
     cT = np.empty((N, H), dtype=dtype)
-    _run_chunks(_seq_forward_chunk, N, _n_chunks(N), w, arrays, np.ascontiguousarray(h0),
+    _run_chunks(_seq_forward_chunks, N, _n_chunks(N), w, arrays, np.ascontiguousarray(h0),
                 np.ascontiguousarray(c0), hs, hT, cT)
     return hs, hT, cT, SeqCache(arrays, w, repeated, lease)
 
@@ -656,9 +729,9 @@ def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.n
     g = ParamGrads(np.zeros((n_chunks, D, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, H, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, 4 * H), dtype=dtype))
-    _run_chunks(_seq_backward_chunk, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
+    _run_chunks(_seq_backward_chunks, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
     cache.release()
-    return dx_tm, dh0, dc0, g.dWx.sum(axis=0), g.dWh.sum(axis=0), g.db.sum(axis=0)
+    return dx_tm, dh0, dc0, _sum_chunks(g.dWx), _sum_chunks(g.dWh), _sum_chunks(g.db)
 
 
 def lstm_backward(
@@ -941,6 +1014,20 @@ def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[n
     _copy(dc0[n0:n1], dc)
 
 
+@njit(**_JIT)
+def _ar_forward_chunks(first, stride, bounds, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_ar_forward_chunk` for chunks first, first + stride, ... (see _run_chunks)."""
+    for ci in range(first, bounds.shape[0], stride):
+        _ar_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, x, h0, c0, s, y)
+
+
+@njit(**_JIT)
+def _ar_backward_chunks(first, stride, bounds, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """:func:`_ar_backward_chunk` for chunks first, first + stride, ..."""
+    for ci in range(first, bounds.shape[0], stride):
+        _ar_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, s, dy, dh0, dc0, g)
+
+
 class DecoderCache(LeasedCache):
     """What :func:`ar_decoder_forward` hands to :func:`ar_decoder_backward` (the arrays are on
     lease: one backward reads them)."""
@@ -995,7 +1082,7 @@ def ar_decoder_forward(
                       *(lease.take((T, N, H), dtype) for _ in range(4)))
     w, ow = _weights(Wx, Wh, bc), OutWeights(_c(W), _c(W.T), _c(b))
     y_tm = np.empty((T, N, O), dtype=dtype)
-    _run_chunks(_ar_forward_chunk, N, _n_chunks(N), w, ow, x_tm, _c(h0), _c(c0), s, y_tm)
+    _run_chunks(_ar_forward_chunks, N, _n_chunks(N), w, ow, x_tm, _c(h0), _c(c0), s, y_tm)
     return y_tm.transpose(1, 0, 2).copy(), DecoderCache(s, w, ow, lease)
 
 
@@ -1017,7 +1104,7 @@ def ar_decoder_backward(
     g = DecoderGrads(ParamGrads(*(np.zeros((n_chunks,) + shape, dtype=dtype)
                                   for shape in ((D, 4 * H), (H, 4 * H), (4 * H,)))),
                      np.zeros((n_chunks, H, O), dtype=dtype), np.zeros((n_chunks, O), dtype=dtype))
-    _run_chunks(_ar_backward_chunk, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
+    _run_chunks(_ar_backward_chunks, N, n_chunks, w, ow, s, _c(dy.transpose(1, 0, 2)), dh0, dc0, g)
     cache.release()
-    cell = (g.cell.dWx.sum(axis=0), g.cell.dWh.sum(axis=0), g.cell.db.sum(axis=0))
-    return dh0, dc0, cell, g.dW.sum(axis=0), g.db.sum(axis=0)
+    cell = (_sum_chunks(g.cell.dWx), _sum_chunks(g.cell.dWh), _sum_chunks(g.cell.db))
+    return dh0, dc0, cell, _sum_chunks(g.dW), _sum_chunks(g.db)

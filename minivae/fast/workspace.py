@@ -16,8 +16,13 @@ A forward takes its buffers through a :class:`Lease` and returns a :class:`Lease
 them.  Its backward reads them and then releases the lease: the buffers go back to the pool
 *right after the backward that consumed the cache*, so the next forward of the same shape writes
 into the memory that backward just read, still in the processor's cache (measured: 3% on the
-H = 256 training step, against giving them back only when the layer drops its cache).  A cache
-that is never backpropagated gives its buffers back when it is garbage.
+H = 256 training step, against giving them back only when the layer drops its cache).
+
+A cache that is never backpropagated (an inference pass: layers in eval mode drop it as soon as
+the forward returns) gives back to the pool only the buffers it took *from* the pool; the ones
+it had to allocate are freed when it is garbage.  So an inference call leaves the pool as it
+found it: no memory stays held after it returns, and a training run that scores a validation
+set between epochs still finds its own buffers in the pool.
 
 A buffer is handed out again only after that; and a second backward on the same cache (allowed:
 a backward only reads its cache) first takes its buffers back from the pool — which works as
@@ -47,10 +52,11 @@ class _Buffer:
     a release, until another lease takes the array).  A token, not the lease itself: a lease
     must not be kept alive by its own buffers."""
 
-    __slots__ = ("array", "holder")
+    __slots__ = ("array", "holder", "pooled")
 
     def __init__(self, array: np.ndarray) -> None:
         self.array, self.holder = array, None
+        self.pooled = False  # True once a backward has given it to the pool
 
 
 _free: OrderedDict[_Key, list[_Buffer]] = OrderedDict()
@@ -86,14 +92,18 @@ class Lease:
         self._buffers.append(buf)
         return buf.array
 
-    def release(self) -> None:
-        """Give every buffer back to the pool (the caller stops reading them)."""
+    def release(self, *, backpropagated: bool = True) -> None:
+        """Give the buffers back to the pool (the caller stops reading them): every one after a
+        backward; without one (the cache is garbage) only those that came from the pool."""
         global _free_bytes
         with _lock:
             if self._released:
                 return
             self._released = True
             for buf in self._buffers:
+                if not (backpropagated or buf.pooled):
+                    continue  # allocated for a pass that was never backpropagated: freed
+                buf.pooled = True
                 key = _key(buf.array.shape, buf.array.dtype)
                 _free.setdefault(key, []).append(buf)
                 _free.move_to_end(key)
@@ -121,7 +131,7 @@ class Lease:
 
     def __del__(self) -> None:
         try:
-            self.release()
+            self.release(backpropagated=False)
         except Exception:  # pragma: no cover - interpreter shutdown: nothing left to reuse
             pass
 

@@ -3,7 +3,9 @@
 * :class:`Autoencoder`: deterministic MLP autoencoder;
 * :class:`VAE`: variational autoencoder (beta-VAE, free bits, IWAE objective and bound);
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
-* :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D).
+* :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D);
+* :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
+  Euclidean), Santana, Emigh & Principe 2016.
 """
 
 from minivae.models.autoencoder import Autoencoder
@@ -14,6 +16,7 @@ from minivae.models.base import (
     register_model,
 )
 from minivae.models.cvae import CVAE, one_hot
+from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
@@ -22,6 +25,7 @@ __all__ = [
     "Autoencoder",
     "BaseVAE",
     "CVAE",
+    "ITLAutoencoder",
     "LSTMAutoencoder",
     "LSTMVAE",
     "MODEL_REGISTRY",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
-from minivae.models.base import Model, check_hidden_sizes, register_model
+from minivae.models.base import Model, check_hidden_sizes, inference_method, register_model
 from minivae.nn.functional import sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.losses import fill_missing, reconstruction_nll
@@ -83,12 +83,14 @@ class Autoencoder(Model):
         }
 
     # -- inference ------------------------------------------------------------------------------
+    @inference_method
     def encode(self, X: np.ndarray) -> np.ndarray:
         """X: (N, D) -> z: (N, L)."""
         self._pending = None  # this forward pass overwrites what backward() would need
         X, _, _ = self.check_inputs(X)
         return self.encoder.forward(X)
 
+    @inference_method
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z: (N, L) -> reconstruction (N, D): probabilities for "bernoulli", else the mean."""
         self._pending = None
@@ -125,6 +127,7 @@ class Autoencoder(Model):
         dz = self.decoder.backward(pending["dout"])
         self.encoder.backward(dz)
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None) -> dict[str, np.ndarray]:
         self._pending = None
         X, mask, _ = self.check_inputs(batch, mask=mask)

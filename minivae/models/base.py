@@ -15,6 +15,11 @@ A model is a :class:`~minivae.nn.Layer` (so ``parameters()``, ``zero_grad()`` an
     *Adds* d(value)/d(param) into every ``grads`` array (call ``zero_grad()`` first).
 ``per_example_loss(batch, ...) -> {"loss": (N,), "reconstruction": (N,), "kl": (N,)}``
     Per-example terms, no gradient bookkeeping (evaluation, anomaly scores).
+
+Inference methods (``encode``, ``decode``, ``reconstruct``, ``sample``, ``per_example_loss``,
+``posterior``, the bounds and scores) are marked :func:`inference_method`: they run in inference
+mode (:mod:`minivae.nn.inference`), where no layer keeps a backward cache and the sequence
+layers work in bounded chunks, so their memory does not grow with what training would keep.
 ``posterior(batch, *, mask=None) -> (mu, logvar) | None``
     Parameters of q(z|x) for diagnostics (KL per latent dimension, active units); ``None`` for
     deterministic models.
@@ -39,9 +44,10 @@ Imports run one way: this module imports :mod:`minivae.train` (for :meth:`Model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from os import PathLike
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -52,17 +58,20 @@ from minivae._validation import (
     check_rng,
     check_scalar,
 )
+from minivae.nn.inference import inference
 from minivae.nn.layer import Layer
-from minivae.train.checkpoint import load_checkpoint, save_checkpoint
+from minivae.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minivae.train.history import History
 from minivae.train.loop import fit
 from minivae.train.registry import MODEL_REGISTRY, get_model_class, register_model
 
 # The registry is re-exported here and from minivae.models: models register with
 # ``from minivae.models.base import register_model``.
-__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "get_model_class", "register_model"]
+__all__ = ["MODEL_REGISTRY", "Model", "check_hidden_sizes", "get_model_class", "inference_method",
+           "register_model"]
 
 Batch = Any  # an array X, or a tuple (X, y) for conditional models
+M = TypeVar("M", bound=Callable[..., Any])
 # Decoding many latent samples at once (IWAE bounds, reconstruction probabilities) is done in
 # chunks of about this many output numbers, so memory stays bounded (4M float64 = 32 MB).
 SAMPLE_CHUNK_ELEMENTS = 1 << 22
@@ -80,6 +89,21 @@ def tile_samples(a: np.ndarray | None, k: int) -> np.ndarray | None:
     """(N, ...) -> (k * N, ...), row i * N + n = a[n]: the data (or mask) of each example next
     to its k latent samples z.reshape(k * N, L).  None stays None."""
     return None if a is None else np.tile(a, (k,) + (1,) * (a.ndim - 1))
+
+
+def inference_method(method: M) -> M:
+    """Mark a model method as inference (encode, reconstruct, sample, score): it runs under
+    :func:`minivae.nn.inference.inference`, so no layer keeps a backward cache and the
+    sequence layers work in bounded chunks; the model's previous mode is restored afterwards.
+    What an earlier :meth:`Model.loss` left for :meth:`Model.backward` is dropped."""
+
+    @functools.wraps(method)
+    def run(self: Model, *args: Any, **kwargs: Any) -> Any:
+        self._pending = None
+        with inference(self):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class Model(Layer):
@@ -171,6 +195,11 @@ class Model(Layer):
         """Build a model from :meth:`config` output (weights freshly initialised)."""
         return cls(**config)
 
+    def release_caches(self) -> None:
+        """Drop every layer's cache and what :meth:`loss` kept for :meth:`backward`."""
+        super().release_caches()
+        self._pending = None
+
     # -- helpers shared by models and the training loop ---------------------------------------
     def _need_noise(self, rng: object, eps: object) -> np.random.Generator | None:
         """The generator of a stochastic pass, or None when ``eps`` (the noise to reuse) is
@@ -261,9 +290,8 @@ class Model(Layer):
         """
         ckpt = load_checkpoint(path)
         if not isinstance(ckpt.model, cls):
-            raise ValueError(
-                f"checkpoint {str(path)!r} holds a {type(ckpt.model).__name__}, "
-                f"not a {cls.__name__}"
+            raise CheckpointError(
+                str(path), f"holds a {type(ckpt.model).__name__}, not a {cls.__name__}"
             )
         return ckpt.model
 

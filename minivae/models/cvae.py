@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int
-from minivae.models.base import register_model
+from minivae.models.base import inference_method, register_model
 from minivae.models.vae import BaseVAE
 
 
@@ -124,6 +124,7 @@ class CVAE(BaseVAE):
         """(X (N, D), y) -> (mu, logvar) of q(z | x, y), each (N, L)."""
         return self.posterior((X, y), mask=mask)
 
+    @inference_method
     def decode(self, z: np.ndarray, y: object) -> np.ndarray:
         """(z (N, L), y) -> E[x | z, y] (N, D)."""
         self._pending = None

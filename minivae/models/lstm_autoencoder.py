@@ -71,9 +71,10 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
-from minivae.models.base import Model, register_model
+from minivae.models.base import Model, inference_method, register_model
 from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.dense import Dense
+from minivae.nn.inference import chunk_shape, chunks
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM
 from minivae.nn.sequence import lengths_to_mask
@@ -217,18 +218,36 @@ class BaseLSTMAutoencoder(Model):
 
     # -- encoder --------------------------------------------------------------------------------
     def _encode(self, X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """X: (N, T, D), mask (N, T, D) or None -> code (N, code_dim); caches for backward."""
+        """X: (N, T, D), mask (N, T, D) or None -> code (N, code_dim); caches for backward.
+
+        In eval mode (inference) the encoder runs on chunks of rows and of time steps, carrying
+        its state from one chunk to the next (:mod:`minivae.nn.inference`): the same numbers,
+        in bounded memory, and the per-step outputs (N, T, H) are never whole."""
+        N, T, _ = X.shape
+        if self.training:  # one pass over everything: backward reads its cache
+            return self.to_latent.forward(self._final_state(X, mask, T))
+        rows, steps = chunk_shape(N, T, self.hidden_size)
+        code = np.empty((N, self.to_latent.out_features), dtype=self.dtype)
+        for r in chunks(N, rows):
+            code[r] = self.to_latent.forward(
+                self._final_state(X[r], None if mask is None else mask[r], steps))
+        return code
+
+    def _final_state(self, X: np.ndarray, mask: np.ndarray | None, steps: int) -> np.ndarray:
+        """The encoder's top-layer h_T (N, H), run over chunks of ``steps`` time steps."""
         inp = fill_missing(X, mask)
         if self.mask_input:
             channels = np.ones_like(inp) if mask is None else mask.astype(self.dtype)
             inp = np.concatenate([inp, channels], axis=2)
         # Steps with nothing observed are skipped: the state is carried over them.
-        steps = None if mask is None else mask.any(axis=2)
-        if steps is not None and steps.all():
-            steps = None
-        _, (hT, _) = self.encoder.forward(inp, mask=steps)
-        h_last = hT if self.num_layers == 1 else hT[-1]  # the top layer's final state
-        return self.to_latent.forward(h_last)
+        valid = None if mask is None else mask.any(axis=2)
+        if valid is not None and valid.all():
+            valid = None
+        h = c = None  # zeros
+        for t in chunks(X.shape[1], steps):
+            _, (h, c) = self.encoder.forward(inp[:, t], h, c,
+                                             mask=None if valid is None else valid[:, t])
+        return h if self.num_layers == 1 else h[-1]  # the top layer's final state
 
     def _encode_backward(self, dcode: np.ndarray) -> None:
         dh_last = self.to_latent.backward(dcode)
@@ -331,6 +350,7 @@ class BaseLSTMAutoencoder(Model):
             return np.full(out.shape[:-1] + (self.input_dim,), MSE_STD, dtype=self.dtype)
         return np.exp(0.5 * clamp_logvar(out[..., self.input_dim:])[0])
 
+    @inference_method
     def _decode_public(self, z: object, T: object, return_std: bool):
         """Free-running decode for the public API."""
         self._pending = None
@@ -397,6 +417,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         return {**self._common_config(), "output": self._out_kind}
 
     # -- inference ------------------------------------------------------------------------------
+    @inference_method
     def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None,
                lengths: np.ndarray | None = None) -> np.ndarray:
         """X: (N, T, D) -> z: (N, L).  ``mask``/``lengths`` as in the module docstring."""
@@ -412,6 +433,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         """
         return self._decode_public(z, T, return_std)
 
+    @inference_method
     def reconstruct(self, X: np.ndarray, *, mask: np.ndarray | None = None,
                     lengths: np.ndarray | None = None) -> np.ndarray:
         """decode(encode(X), T): (N, T, D).  The decoder never reads X (free running)."""
@@ -456,6 +478,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         pending = self._take_pending()
         self._encode_backward(self._decode_backward(pending["dout"]))
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
                          eps=None) -> dict[str, np.ndarray]:
         """Per-sequence reconstruction loss (N,), free running (inference mode: no teacher

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
-from minivae.models.base import register_model, sample_chunks, tile_samples
+from minivae.models.base import inference_method, register_model, sample_chunks, tile_samples
 from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder
 from minivae.nn.functional import log_mean_exp
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
@@ -176,6 +176,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         dcode = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
         self._encode_backward(dcode.astype(self.dtype, copy=False))
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
                          eps=None) -> dict[str, np.ndarray]:
         """Per-sequence "loss" = reconstruction + kl_weight * kl, "reconstruction" and "kl",
@@ -192,6 +193,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         kl = q.kl_standard_normal()
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
 
+    @inference_method
     def posterior(self, batch, *, mask=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """(mu, logvar) of q(z | x), each (N, L)."""
         self._pending = None
@@ -213,6 +215,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         """
         return self._decode_public(z, T, return_std)
 
+    @inference_method
     def reconstruct(self, X: np.ndarray, rng: np.random.Generator | int | None = None, *,
                     mask: np.ndarray | None = None,
                     lengths: np.ndarray | None = None) -> np.ndarray:
@@ -224,6 +227,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
         z = q.mu if rng is None else q.sample(check_rng(rng))
         return self._mean(self._decode(z, X.shape[1]))
 
+    @inference_method
     def sample(self, n: int, T: int, rng: np.random.Generator | int, *,
                mean: bool = True) -> np.ndarray:
         """Generate n sequences of length T: z ~ N(0, I), then E[x | z] (``mean=True``) or
@@ -240,6 +244,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
             return m
         return (m + self._std(out) * rng.standard_normal(m.shape)).astype(self.dtype)
 
+    @inference_method
     def reconstruction_log_prob(
         self,
         X: np.ndarray,
@@ -280,16 +285,22 @@ class LSTMVAE(BaseLSTMAutoencoder):
         X, mask = self._prepare(X, mask, lengths)
         N, T, _ = X.shape
         q, _ = self._posterior(X, mask)
-        per_sample = []
+        per_sample, total = [], None
         for k in sample_chunks(n_samples, N * T * self._out_dim):
             z = q.sample(rng, n_samples=k)  # (k, N, L); row i * N + n below is z[i, n]
             out = self._decode(z.reshape(k * N, self.latent_dim), T)
             lp = self._log_prob_entries(out, tile_samples(X, k), tile_samples(mask, k))
-            per_sample.append(lp.sum(axis=2).reshape(k, N, T))
-        lp = np.concatenate(per_sample, axis=0)  # (L, N, T)
-        if not per_step:
-            lp = lp.sum(axis=2)  # (L, N)
-        value = lp.mean(axis=0) if average == "mean" else log_mean_exp(lp, axis=0)
+            lp = lp.sum(axis=2).reshape(k, N, T)
+            lp = lp if per_step else lp.sum(axis=2)  # (k, N, T) or (k, N)
+            if average == "logmeanexp":  # needs every sample's value at once
+                per_sample.append(lp)
+                continue
+            for lp_i in lp:  # a running sum: the additions of lp.sum(axis=0), in its order
+                total = lp_i.copy() if total is None else total + lp_i
+        if average == "mean":
+            value = total / n_samples
+        else:
+            value = log_mean_exp(np.concatenate(per_sample, axis=0), axis=0)
         if mask is not None:  # nothing observed: no evidence, so no score (not a perfect 0.0)
             seen = mask.any(axis=2)  # (N, T)
             value[~seen if per_step else ~seen.any(axis=1)] = np.nan

@@ -39,6 +39,7 @@ from minivae._validation import check_array, check_positive_int, check_rng, chec
 from minivae.models.base import (
     Model,
     check_hidden_sizes,
+    inference_method,
     register_model,
     sample_chunks,
     tile_samples,
@@ -232,6 +233,7 @@ class BaseVAE(Model):
                                         self.kl_weight)
         self.encoder.backward(dh.astype(self.dtype, copy=False))
 
+    @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, eps=None) -> dict[str, np.ndarray]:
         """Per-example terms of the training objective, no gradient bookkeeping.
 
@@ -259,6 +261,7 @@ class BaseVAE(Model):
             rec = rec_k.mean(axis=0)
         return {"loss": loss, "reconstruction": rec, "kl": kl}
 
+    @inference_method
     def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
         """(mu, logvar) of q(z | x), each (N, L)."""
         self._pending = None
@@ -282,6 +285,7 @@ class BaseVAE(Model):
             recs.append(rec)
         return np.concatenate(log_w, axis=0), np.concatenate(recs, axis=0), q
 
+    @inference_method
     def elbo(self, batch, rng: np.random.Generator | int, n_samples: int = 1, *,
              mask: np.ndarray | None = None) -> np.ndarray:
         """Per-example ELBO = E_q[log p(x|z)] - KL(q || p), the expectation estimated with
@@ -293,6 +297,7 @@ class BaseVAE(Model):
         _, rec, q = self._log_weights(X, mask, cond, n_samples, check_rng(rng))
         return -rec.mean(axis=0) - q.kl_standard_normal()
 
+    @inference_method
     def iwae_bound(self, batch, k: int, rng: np.random.Generator | int, *,
                    mask: np.ndarray | None = None) -> np.ndarray:
         """Per-example importance-weighted bound (Burda et al., 2016), (N,):
@@ -329,6 +334,7 @@ class BaseVAE(Model):
             std = np.sqrt(self.decoder_variance)
         return (out[:, :D] + std * rng.standard_normal((out.shape[0], D))).astype(self.dtype)
 
+    @inference_method
     def _generate(self, cond: np.ndarray | None, n: int, rng, mean: bool) -> np.ndarray:
         self._pending = None
         rng = check_rng(rng)
@@ -336,6 +342,7 @@ class BaseVAE(Model):
         out = self._decode_out(z, cond)
         return self._output_mean(out) if mean else self._sample_x(out, rng)
 
+    @inference_method
     def _reconstruct(self, X, mask, cond, rng) -> np.ndarray:
         self._pending = None
         q, _ = self._posterior(X, mask, cond)
@@ -403,6 +410,7 @@ class VAE(BaseVAE):
         """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L)."""
         return self.posterior(X, mask=mask)
 
+    @inference_method
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z: (N, L) -> E[x | z] (N, D): pixel probabilities (Bernoulli) or the Gaussian mean."""
         self._pending = None

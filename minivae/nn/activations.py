@@ -14,7 +14,7 @@ class Identity(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
-        self.cache = x.shape
+        self.save_for_backward(x.shape)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -34,7 +34,7 @@ class ReLU(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
-        self.cache = x > 0
+        self.save_for_backward(x > 0)
         # The maximum against an array of zeros, not the scalar 0: NumPy vectorises only the
         # array-array loop of np.maximum (the scalar one took 4x as long).
         y = np.zeros_like(x)
@@ -55,8 +55,9 @@ class LeakyReLU(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
-        self.cache = x > 0
-        return np.where(self.cache, x, self.alpha * x).astype(self.dtype, copy=False)
+        positive = x > 0
+        self.save_for_backward(positive)
+        return np.where(positive, x, self.alpha * x).astype(self.dtype, copy=False)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         positive = self._need_cache()
@@ -72,7 +73,7 @@ class Tanh(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.tanh(self._input(x))
-        self.cache = y
+        self.save_for_backward(y)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -86,7 +87,7 @@ class Sigmoid(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = sigmoid(self._input(x)).astype(self.dtype, copy=False)
-        self.cache = y
+        self.save_for_backward(y)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -100,7 +101,7 @@ class Softplus(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
-        self.cache = x
+        self.save_for_backward(x)
         return softplus(x).astype(self.dtype, copy=False)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -124,5 +125,5 @@ def get_activation(name: str, dtype: object = np.float64) -> Layer:
     """Build an activation layer by name (one of :data:`ACTIVATIONS`)."""
     key = str(name).lower()
     if key not in ACTIVATIONS:
-        raise ValueError(f"name: activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[key](dtype=dtype)

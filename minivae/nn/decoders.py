@@ -39,6 +39,7 @@ import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.nn.dense import Dense
+from minivae.nn.inference import chunk_shape, chunks, whole_sequence_rows
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM, LSTMCell, StepCache, lstm_step_backward, lstm_step_forward
 from minivae.twins import own_cache, reference
@@ -72,8 +73,26 @@ class RepeatDecoder(Layer):
         self.out_proj = Dense(hidden_size, output_dim, rng=rng, dtype=dtype)
 
     def forward(self, z: np.ndarray, T: int) -> np.ndarray:  # type: ignore[override]
-        hs, _ = self.lstm.forward(z, steps=check_positive_int(T, "T"))  # (N, T, H)
+        T = check_positive_int(T, "T")
+        if not self.training:
+            return self._forward_in_chunks(z, T)
+        hs, _ = self.lstm.forward(z, steps=T)  # (N, T, H), one pass: backward reads its cache
         return self.out_proj.forward(hs)
+
+    def _forward_in_chunks(self, z: np.ndarray, T: int) -> np.ndarray:
+        """Inference (eval mode): chunks of rows, and of steps that start from the state the
+        previous chunk ended in, so step t computes what it computes in one pass
+        (:mod:`minivae.nn.inference`); only y (N, T, O) is ever whole."""
+        z = check_array(z, "z", ndim=2, dtype=self.dtype)
+        N = z.shape[0]
+        rows, steps = chunk_shape(N, T, self.lstm.hidden_size)
+        y = np.empty((N, T, self.out_proj.out_features), dtype=self.dtype)
+        for r in chunks(N, rows):
+            h = c = None  # zeros: the decoder starts from a zero state
+            for t in chunks(T, steps):
+                hs, (h, c) = self.lstm.forward(z[r], h, c, steps=t.stop - t.start)
+                y[r, t] = self.out_proj.forward(hs)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dhs = self.out_proj.backward(dy)
@@ -218,6 +237,20 @@ class AutoregressiveDecoder(Layer):
         z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
         T = check_positive_int(T, "T")
         x, feed_true = self._check_teacher(x, feed_true, (z.shape[0], T, self.input_dim))
+        if self.training:  # one pass: its cache is what backward reads
+            return self._run(z, T, x, feed_true)
+        # Inference (eval mode): every step feeds the next, so the loop sees all T steps, on
+        # chunks of rows small enough to bound the memory (minivae.nn.inference).
+        N = z.shape[0]
+        y = np.empty((N, T, self.out_proj.out_features), dtype=self.dtype)
+        for r in chunks(N, whole_sequence_rows(N, T, self.hidden_size * self.num_layers)):
+            y[r] = self._run(z[r], T, None if x is None else x[r],
+                             None if feed_true is None else feed_true[r])
+        return y
+
+    def _run(self, z: np.ndarray, T: int, x: np.ndarray | None,
+             feed_true: np.ndarray | None) -> np.ndarray:
+        """The decoder on validated inputs: initial state from z, then the loop."""
         H = self.hidden_size
         h0 = np.tanh(self.init_h.forward(z))  # (N, layers * H): block l = layer l
         c0 = self.init_c.forward(z)
@@ -226,7 +259,7 @@ class AutoregressiveDecoder(Layer):
         y, cache = autoregressive_forward(
             [h0[:, s] for s in blocks], [c0[:, s] for s in blocks], cells,
             self.out_proj.params["W"], self.out_proj.params["b"], T, x, feed_true)
-        self.cache = (h0, cache, y.shape)
+        self.save_for_backward((h0, cache, y.shape))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:

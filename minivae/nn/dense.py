@@ -60,7 +60,7 @@ class Dense(Layer):
             raise ValueError(
                 f"x must have {self.in_features} features on its last axis, got shape {x.shape}"
             )
-        self.cache = x
+        self.save_for_backward(x)
         y = x @ self.params["W"]
         y += self.params["b"]  # in place: one (N, M) array instead of two
         return y

@@ -5,7 +5,9 @@ A layer owns two dicts with the same keys:
 * ``params[name]``: the trainable array,
 * ``grads[name]``: d(loss)/d(params[name]), same shape and dtype.
 
-``forward(x)`` computes the output and keeps in ``self.cache`` what ``backward`` needs;
+``forward(x)`` computes the output and keeps in ``self.cache`` what ``backward`` needs
+(:meth:`Layer.save_for_backward`; only in training mode: a layer in eval mode keeps nothing, so
+inference holds no memory for a backward pass that will not come, see :mod:`minivae.nn.inference`);
 ``backward(dy)`` returns d(loss)/dx and *adds* the parameter gradients into ``grads``
 (accumulation lets one parameter be used several times, e.g. a weight shared over time steps).
 ``zero_grad()`` clears them.  An optimizer and the gradient checker only use
@@ -14,7 +16,7 @@ A layer owns two dicts with the same keys:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -81,15 +83,42 @@ class Layer:
         return self
 
     def eval(self) -> Layer:
-        """Switch to inference mode."""
+        """Switch to inference mode (here and in children): forwards keep no cache."""
         return self.train(False)
+
+    def sublayers(self) -> Iterator[Layer]:
+        """This layer and every layer below it, depth first."""
+        yield self
+        for child in self.children().values():
+            yield from child.sublayers()
+
+    def release_caches(self) -> None:
+        """Drop what the last forward kept for backward (here and in children), e.g. at the end
+        of training: afterwards the layer holds its parameters and gradients only."""
+        for layer in self.sublayers():
+            layer.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Drop this layer's own cache (a layer whose cache is not a single value overrides
+        this)."""
+        self.cache = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter by qualified name (what a checkpoint stores)."""
         return {name: p.copy() for name, p, _ in self.parameters()}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters in place; names, shapes and dtypes must match exactly."""
+    def load_state_dict(self, state: Mapping[str, np.ndarray], *, cast: bool = False) -> None:
+        """Copy arrays into the parameters in place; names and shapes must match exactly.
+
+        Every array must be finite and have its parameter's dtype: a float32 array is refused
+        by a float64 layer (and the other way round) unless ``cast=True``, which converts it
+        to the layer's dtype (an entry that overflows the layer's dtype is then refused as
+        non-finite).  Everything is checked before anything is copied, so a refused state
+        leaves the layer unchanged.  Errors name the parameter.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict of arrays by parameter name, got "
+                            f"{type(state).__name__}")
         own = {name: p for name, p, _ in self.parameters()}
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
@@ -98,13 +127,9 @@ class Layer:
                 f"state does not match this {type(self).__name__}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
+        values = {name: _checked_value(name, state[name], p, cast) for name, p in own.items()}
         for name, p in own.items():
-            value = np.asarray(state[name])
-            if value.shape != p.shape:
-                raise ValueError(
-                    f"parameter {name!r}: expected shape {p.shape}, got {value.shape}"
-                )
-            p[...] = value.astype(p.dtype, copy=False)
+            p[...] = values[name]
 
     # -- computation --------------------------------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
@@ -117,8 +142,18 @@ class Layer:
         """``layer(...)`` is ``layer.forward(...)``, with whatever arguments it takes."""
         return self.forward(*args, **kwargs)
 
+    def save_for_backward(self, value: object) -> None:
+        """Keep ``value`` in ``self.cache`` for :meth:`backward`, in training mode only: in eval
+        mode (inference) nothing is kept, so no memory outlives the forward pass."""
+        self.cache = value if self.training else None
+
     def _need_cache(self) -> object:
         if self.cache is None:
+            if not self.training:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward called in eval mode: a layer in eval mode "
+                    "keeps no cache; call train() before the forward you want to backpropagate"
+                )
             raise RuntimeError(
                 f"{type(self).__name__}.backward called before forward: run forward first "
                 "(backward uses the values forward cached)"
@@ -143,3 +178,28 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _checked_value(name: str, value: object, param: np.ndarray, cast: bool) -> np.ndarray:
+    """``value`` for parameter ``name``: the param's shape, finite, its dtype (or cast to it)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"parameter {name!r}: expected a numpy array, got {type(value).__name__}")
+    if value.shape != param.shape:
+        raise ValueError(f"parameter {name!r}: expected shape {param.shape}, got {value.shape}")
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        n_bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        raise ValueError(f"parameter {name!r}: {n_bad} non-finite value(s) (NaN or inf); a "
+                         "model's parameters must be finite")
+    if value.dtype != param.dtype:
+        if not cast or value.dtype.kind not in "fiu":
+            raise TypeError(
+                f"parameter {name!r}: expected dtype {param.dtype}, got {value.dtype}"
+                + ("; pass cast=True to convert it" if value.dtype.kind in "fiu" else "")
+            )
+        with np.errstate(over="ignore"):
+            value = value.astype(param.dtype)
+        if not np.isfinite(value).all():
+            n_bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            raise ValueError(f"parameter {name!r}: {n_bad} value(s) overflow {param.dtype} "
+                             "when cast=True converts them")
+    return value

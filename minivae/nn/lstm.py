@@ -450,7 +450,7 @@ class LSTMLayer(LSTMWeights):
             hs, hT, cT, cache = lstm_forward(x, h0, c0, Wx, Wh, b, mask)
         else:  # x: (N, D) fed at every one of the T = steps steps
             hs, hT, cT, cache = lstm_forward_repeated(x, steps, h0, c0, Wx, Wh, b, mask)
-        self.cache = (cache, steps is not None, hs.shape)
+        self.save_for_backward((cache, steps is not None, hs.shape))
         return hs, (hT, cT)
 
     def backward(
@@ -553,7 +553,7 @@ class LSTM(Layer):
             hs, (hT, cT) = layer._forward(hs, h, c, mask, steps if l == 0 else None)
             hTs.append(hT)
             cTs.append(cT)
-        self.cache = hs.shape[:2]
+        self.save_for_backward(hs.shape[:2])
         return hs, (self._stack(hTs), self._stack(cTs))
 
     def backward(
@@ -602,7 +602,8 @@ class LSTMCell(LSTMWeights):
             dx_t, dh_next, dc_next = cell.backward(dhs[:, t] + dh_next, dc_next)
 
     Parameter gradients are *added* to ``grads`` at every backward.  :meth:`reset` empties the
-    stack (e.g. after an evaluation-only forward that will never be backpropagated).
+    stack (e.g. after a forward that will never be backpropagated); in eval mode (inference,
+    :mod:`minivae.nn.inference`) the forward pushes nothing.
     """
 
     def __init__(
@@ -619,6 +620,9 @@ class LSTMCell(LSTMWeights):
     def reset(self) -> None:
         """Drop every stored step cache."""
         self.cache = []
+
+    def clear_cache(self) -> None:
+        self.reset()
 
     @property
     def depth(self) -> int:
@@ -640,7 +644,8 @@ class LSTMCell(LSTMWeights):
         h, c, step_cache = lstm_step_forward(
             x_t, h_prev, c_prev, self.params["Wx"], self.params["Wh"], self.params["b"]
         )
-        self.cache.append(step_cache)
+        if self.training:  # (in eval mode nothing is kept for a backward)
+            self.cache.append(step_cache)
         return h, c
 
     def backward(  # type: ignore[override]

@@ -63,7 +63,7 @@ class RepeatVector(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = check_array(x, "x", ndim=2, dtype=self.dtype)
-        self.cache = x.shape
+        self.save_for_backward(x.shape)
         # np.repeat makes a real copy (broadcast_to would return a read-only view).
         return np.repeat(x[:, None, :], self.T, axis=1)
 

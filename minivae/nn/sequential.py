@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from minivae._validation import check_positive_int, check_rng
+from minivae.nn import inference
 from minivae.nn.activations import get_activation
 from minivae.nn.dense import Dense
 from minivae.nn.layer import Layer
@@ -24,9 +25,14 @@ class Sequential(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
+        if not self.training and np.ndim(x) > 0 and len(x) > inference.BATCH_ROWS:
+            # Inference (eval mode): rows go through in bounded chunks (every layer here acts
+            # row by row), so the hidden activations of a large batch never exist all at once.
+            return np.concatenate([self.forward(x[r])
+                                   for r in inference.chunks(len(x), inference.BATCH_ROWS)])
         for layer in self.layers:
             x = layer.forward(x)
-        self.cache = True
+        self.save_for_backward(True)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:

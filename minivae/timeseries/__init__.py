@@ -3,6 +3,8 @@ missing-value imputation with its simulation study.
 
 * :mod:`~minivae.timeseries.anomaly` — reconstruction-error, Mahalanobis and
   reconstruction-probability detectors over sliding windows;
+* :mod:`~minivae.timeseries.detector_store` — a fitted detector (model + scaler + thresholds)
+  saved as one ``.npz`` and loaded back;
 * :mod:`~minivae.timeseries.thresholds` — mu + k sigma, percentile, max;
 * :mod:`~minivae.timeseries.metrics` — ROC/PR-AUC, F1, point-adjusted and range-based F1, errors;
 * :mod:`~minivae.timeseries.impute` — classical imputation baselines and a Gaussian process;

@@ -36,13 +36,14 @@ step*, and the per-step scores of overlapping windows are averaged back onto the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
 from minivae.data.scaling import StandardScaler
-from minivae.data.windows import sliding_windows, window_starts, windows_to_series
+from minivae.data.windows import sliding_windows, window_starts, windows_at, windows_to_series
 from minivae.timeseries.thresholds import THRESHOLD_METHODS, apply_threshold, fit_threshold
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 SCORES = ("mse", "mae", "mahalanobis", "reconstruction_probability")
+STEP_SCORES = ("step", "window")
 ERROR_VECTORS = ("step", "window")
 
 
@@ -206,8 +208,13 @@ class AnomalyDetector:
             the normal training part (recommended; the model then works in z-units).
         error_vector: "step" or "window", the error vector of the Mahalanobis score.
         shrinkage: covariance shrinkage of the Mahalanobis score (see fit_error_gaussian).
-        eval_batch_size: windows per model call when scoring (bounds memory: an LSTM caches
-            O(batch * T * H) numbers per pass).
+        eval_batch_size: windows cut from a series and scored at a time (bounds the memory of
+            scoring a long series: it is never cut into all its windows at once; the model
+            itself runs in inference mode, see :mod:`minivae.nn.inference`).
+        step_score: how a series' per-step score is formed from the windows covering step t:
+            "step" (default) = the mean of their errors *at t*; "window" = the mean of their
+            whole-window scores (smoother: a step inherits its windows' verdicts).
+        progress: show a ``tqdm`` bar while scoring (drawn only on a terminal).
         rng: generator or int seed.  Two seeds are drawn from it at construction: one for
             training, one for the reconstruction-probability samples, so scoring the same input
             twice gives the same numbers.
@@ -239,6 +246,8 @@ class AnomalyDetector:
         error_vector: str = "step",
         shrinkage: float = 1e-3,
         eval_batch_size: int = 256,
+        step_score: str = "step",
+        progress: bool = False,
         rng: np.random.Generator | int = 0,
     ) -> None:
         if score not in SCORES:
@@ -261,6 +270,10 @@ class AnomalyDetector:
             )
         if error_vector not in ERROR_VECTORS:
             raise ValueError(f"error_vector must be one of {ERROR_VECTORS}, got {error_vector!r}")
+        if step_score not in STEP_SCORES:
+            raise ValueError(f"step_score must be one of {STEP_SCORES}, got {step_score!r}")
+        self.step_score = step_score
+        self.progress = bool(progress)
         self.model = model
         self.score_kind = score
         self.threshold_method = threshold
@@ -345,6 +358,36 @@ class AnomalyDetector:
         assert W is not None
         return sliding_windows(series, W, stride), window_starts(series.shape[0], W, stride)
 
+    def _window_chunks(self, series: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(starts, windows) of a series, ``eval_batch_size`` windows at a time: a long series
+        is never cut into all its windows at once (``window`` times its size)."""
+        starts = window_starts(series.shape[0], self.window, self.stride)  # type: ignore[arg-type]
+        for a in range(0, starts.shape[0], self.eval_batch_size):
+            chunk = starts[a : a + self.eval_batch_size]
+            yield chunk, windows_at(series, chunk, self.window)  # type: ignore[arg-type]
+
+    def _onto_steps(self, series: np.ndarray, per_window: Callable[[np.ndarray], np.ndarray]
+                    ) -> np.ndarray:
+        """``per_window(windows)`` ((n, W) or (n, W, D) values) averaged over the windows that
+        cover each step of the series, window chunk by window chunk: the numbers of
+        :func:`~minivae.data.windows_to_series` on all windows, in bounded memory."""
+        T, W = series.shape[0], self.window
+        sums: np.ndarray | None = None
+        for starts, Xw in self._window_chunks(series):
+            vals = per_window(Xw)
+            vals = vals.reshape(vals.shape[0], W, -1)  # (n, W, D), D = 1 for per-step scores
+            if sums is None:
+                sums = np.zeros((T, vals.shape[2]))
+                counts = np.zeros((T, vals.shape[2]))
+            finite = np.isfinite(vals)
+            t_idx = (starts[:, None] + np.arange(W)[None, :]).reshape(-1)
+            np.add.at(sums, t_idx, np.where(finite, vals, 0.0).reshape(-1, vals.shape[2]))
+            np.add.at(counts, t_idx, finite.reshape(-1, vals.shape[2]).astype(np.float64))
+        assert sums is not None  # (a series has at least one window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(counts > 0, sums / np.maximum(counts, 1.0), np.nan)
+        return out
+
     def _to_model(self, Xw: np.ndarray) -> np.ndarray:
         """Windows (N, T, D) in the layout the model consumes."""
         if self._sequence_model:
@@ -363,21 +406,46 @@ class AnomalyDetector:
         return np.asarray(out, dtype=np.float64).reshape(shape)
 
     # -- per-step scores ------------------------------------------------------------------------
+    def _batches(self, n: int) -> Any:
+        """Start indices of the scoring batches (a tqdm bar over them when ``progress``)."""
+        starts = range(0, n, self.eval_batch_size)
+        if not self.progress:
+            return starts
+        from tqdm.auto import tqdm
+
+        return tqdm(starts, desc="scoring", unit="batch", leave=False, disable=None, delay=0.5)
+
+    def _to_steps(self, steps: np.ndarray, per_window: np.ndarray, starts: np.ndarray,
+                  T: int) -> np.ndarray:
+        """Per-window results of a series -> one score per step (see ``step_score``)."""
+        if self.step_score == "window":
+            return windows_to_series(per_window, starts, T, window=steps.shape[1])
+        return windows_to_series(steps, starts, T)
+
+    def _step_values(self, Xw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(n, W) values of windows that a series' step score averages (see ``step_score``)."""
+        steps, per_window = self._step_matrix(Xw, rng)
+        if self.step_score == "window":
+            return np.repeat(per_window[:, None], steps.shape[1], axis=1)
+        return steps
+
     def _reconstruct(self, Xw: np.ndarray) -> np.ndarray:
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             out = self.model.reconstruct(self._to_model(chunk))
             parts.append(self._from_model(out, chunk.shape))
         return np.concatenate(parts, axis=0)
 
-    def _log_prob_steps(self, Xw: np.ndarray) -> np.ndarray:
-        """(N, T) average log p(x_t | z) over L samples; seeded so repeated calls agree."""
+    def _log_prob_steps(self, Xw: np.ndarray,
+                        rng: np.random.Generator | None = None) -> np.ndarray:
+        """(N, T) average log p(x_t | z) over L samples; seeded so repeated calls agree (a
+        series scored window chunk by window chunk passes one generator through its chunks)."""
         if not self._sequence_model:  # pragma: no cover - guarded in __init__ for MLP models
             raise TypeError("reconstruction_probability needs a sequence model")
-        rng = np.random.default_rng(self._score_seed)
+        rng = np.random.default_rng(self._score_seed) if rng is None else rng
         parts = []
-        for a in range(0, Xw.shape[0], self.eval_batch_size):
+        for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
             lp = self.model.reconstruction_log_prob(
                 chunk, n_samples=self.n_samples, rng=rng, per_step=True
@@ -395,14 +463,15 @@ class AnomalyDetector:
         """Absolute error vectors |x - x_hat|, (N, T, D)."""
         return np.abs(Xw - self._reconstruct(Xw))
 
-    def _step_matrix(self, Xw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _step_matrix(self, Xw: np.ndarray, rng: np.random.Generator | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores of scaled windows Xw (N, T, D): (per-step (N, T), per-window (N,))."""
         kind = self.score_kind
         if kind in ("mse", "mae"):
             steps = reconstruction_errors(Xw, self._reconstruct(Xw), kind)
             per_window = steps.mean(axis=1)
         elif kind == "reconstruction_probability":
-            steps = -self._log_prob_steps(Xw)
+            steps = -self._log_prob_steps(Xw, rng)
             per_window = steps.mean(axis=1)
         else:
             if self.error_mean_ is None:
@@ -514,7 +583,7 @@ class AnomalyDetector:
         if is_series:
             Xw_b, starts = self._windows(val_b, self.stride)
             steps, per_window = self._step_matrix(Xw_b)
-            step_scores = windows_to_series(steps, starts, val_b.shape[0])
+            step_scores = self._to_steps(steps, per_window, starts, val_b.shape[0])
         else:
             steps, per_window = self._step_matrix(val_b)
             step_scores = steps.reshape(-1)
@@ -560,9 +629,9 @@ class AnomalyDetector:
         arr = self._scaled(arr)
         if not is_series:
             return self._step_matrix(arr)[1]
-        Xw, starts = self._windows(arr, self.stride)
-        steps, _ = self._step_matrix(Xw)
-        return check_finite_scores(windows_to_series(steps, starts, arr.shape[0]))
+        rng = np.random.default_rng(self._score_seed)  # one stream through every chunk
+        steps = self._onto_steps(arr, lambda Xw: self._step_values(Xw, rng))[:, 0]
+        return check_finite_scores(steps)
 
     def score_windows(self, X: object) -> tuple[np.ndarray, np.ndarray]:
         """Per-window scores of a series, with the windows' start indices.
@@ -577,8 +646,12 @@ class AnomalyDetector:
         arr, is_series = self._as_input(X)
         if not is_series:
             raise ValueError(f"score_windows takes a series (T,) or (T, D), got {arr.shape}")
-        Xw, starts = self._windows(self._scaled(arr), self.stride)
-        return self._step_matrix(Xw)[1], starts
+        scores, starts = [], []
+        rng = np.random.default_rng(self._score_seed)  # one stream through every chunk
+        for chunk_starts, Xw in self._window_chunks(self._scaled(arr)):
+            scores.append(self._step_matrix(Xw, rng)[1])
+            starts.append(chunk_starts)
+        return np.concatenate(scores), np.concatenate(starts)
 
     def predict(self, X: object) -> np.ndarray:
         """0/1 anomaly labels: ``score(X) > threshold`` (window or step threshold to match).
@@ -612,8 +685,7 @@ class AnomalyDetector:
         arr, is_series = self._as_input(X)
         z = self._scaled(arr)
         if is_series:
-            Xw, starts = self._windows(z, self.stride)
-            out = windows_to_series(self._reconstruct(Xw), starts, z.shape[0])
+            out = self._onto_steps(z, self._reconstruct)
         else:
             out = self._reconstruct(z)
         return out if self.scaler_ is None else self.scaler_.inverse_transform(out)

@@ -13,18 +13,18 @@ The interface (every method optional; override what you need)::
 ``f(epoch, logs, model)`` also works as a callback: it is called as ``on_epoch_end``.
 
 Built in: :class:`EarlyStopping`, and the progress output of ``fit(verbose=...)``:
-:class:`PrintEpochs` (one line per epoch) and :class:`ProgressBar`.
+:class:`PrintEpochs` (one line per epoch) and :class:`ProgressBar` (a ``tqdm.auto`` bar).
 """
 
 from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from minivae._validation import check_positive_int, check_scalar
 
@@ -174,39 +174,39 @@ def format_epoch(logs: dict[str, Any], epochs: int) -> str:
 
 
 class ProgressBar(Callback):
-    """A one-line bar redrawn with carriage returns during each epoch, drawn only once the
-    epoch has lasted ``delay`` seconds (default :data:`PROGRESS_DELAY_S`; short epochs would
-    just flicker) and erased at its end."""
+    """A ``tqdm`` bar over each epoch's steps (``tqdm.auto``: a widget in a notebook with
+    ipywidgets, a text bar in a terminal), shown only once the epoch has lasted ``delay``
+    seconds (default :data:`PROGRESS_DELAY_S`; short epochs would just flicker) and removed at
+    its end.  ``disable=None`` (the default) draws it only when stdout is a terminal; False
+    draws it anyway (e.g. ``fit(verbose=2)``)."""
 
-    def __init__(self, epochs: int, delay: float | None = None, width: int = 30) -> None:
-        self.epochs = check_positive_int(epochs, "epochs")
-        self.width = check_positive_int(width, "width", minimum=2)
+    def __init__(self, epochs: int, delay: float | None = None,
+                 disable: bool | None = None) -> None:
+        self.epochs, self.disable = check_positive_int(epochs, "epochs"), disable
         self.delay = PROGRESS_DELAY_S if delay is None else check_scalar(delay, "delay", low=0.0)
-        self.start = self.last = -math.inf
-        self.drawn = False
+        self.bar: Any = None
 
     def on_batch_end(self, epoch: int, batch: int, n_batches: int,
                      parts: dict[str, float]) -> None:
-        now = time.perf_counter()
-        if batch == 1:  # the first step of the epoch starts the clock
-            self.start = self.last = now
-        if n_batches < 2 or now - self.start < self.delay or (
-                now - self.last < 0.1 and batch < n_batches):
-            return
-        self.last = now
-        filled = int(self.width * batch / n_batches)
-        bar = "=" * filled + ">" * (filled < self.width) + "." * (self.width - filled - 1)
-        eta = (now - self.start) / batch * (n_batches - batch)
-        sys.stdout.write(f"\repoch {epoch}/{self.epochs} [{bar}] {batch}/{n_batches} "
-                         f"loss {parts['loss']:.4f} eta {eta:.1f}s ")
-        sys.stdout.flush()
-        self.drawn = True
+        if batch == 1:  # the first step of the epoch opens the bar
+            self._close()
+            self.bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{self.epochs}", leave=False,
+                            file=sys.stdout, delay=self.delay, disable=self.disable,
+                            dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {parts['loss']:.4f}", refresh=False)
+            self.bar.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
-        if self.drawn:
-            sys.stdout.write("\r" + " " * 100 + "\r")
-            sys.stdout.flush()
-            self.drawn = False
+        self._close()
+
+    def on_train_end(self, model: Any, history: Any) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def progress_callbacks(verbose: int | bool, epochs: int) -> list[Callback]:
@@ -215,6 +215,7 @@ def progress_callbacks(verbose: int | bool, epochs: int) -> list[Callback]:
     if not isinstance(verbose, (bool, int, np.integer)) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     epochs = check_positive_int(epochs, "epochs")
-    isatty = getattr(sys.stdout, "isatty", None)
-    bar = verbose == 2 or (verbose == 1 and bool(isatty and isatty()))
-    return ([ProgressBar(epochs)] if bar else []) + ([PrintEpochs(epochs)] if verbose else [])
+    if not verbose:
+        return []
+    # verbose=1: tqdm decides (disable=None: a bar only on a terminal); 2: always a bar.
+    return [ProgressBar(epochs, disable=None if verbose == 1 else False), PrintEpochs(epochs)]

@@ -27,6 +27,7 @@ class History:
         stopped_early: True when early stopping (or another callback) ended training.
         stop_reason: why training ended before ``epochs``, else None.
         steps: number of optimizer steps taken.
+        skipped_steps: mini-batches skipped because their mask hid every value.
     """
 
     def __init__(self) -> None:
@@ -35,11 +36,22 @@ class History:
         self.stopped_early = False
         self.stop_reason: str | None = None
         self.steps = 0
+        self.skipped_steps = 0
 
     def append(self, logs: dict[str, Any]) -> None:
         """Add one epoch's values (keys missing in earlier epochs are allowed)."""
         for key, value in logs.items():
             self.metrics.setdefault(key, []).append(value)
+
+    def lengths(self) -> dict[str, int]:
+        """How many values each key holds: a mark that :meth:`rewind` goes back to."""
+        return {key: len(values) for key, values in self.metrics.items()}
+
+    def rewind(self, lengths: dict[str, int]) -> None:
+        """Drop every value recorded after the mark ``lengths`` (from :meth:`lengths`); what
+        fit does when it goes back to the end of an earlier epoch."""
+        self.metrics = {key: values[:lengths[key]] for key, values in self.metrics.items()
+                        if lengths.get(key, 0) > 0}
 
     def __getitem__(self, key: str) -> list[Any]:
         if key not in self.metrics:
@@ -68,17 +80,22 @@ class History:
                    if include_time or k != "time"}
         return {"metrics": metrics, "best_epoch": self.best_epoch,
                 "stopped_early": self.stopped_early, "stop_reason": self.stop_reason,
-                "steps": self.steps}
+                "steps": self.steps, "skipped_steps": self.skipped_steps}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a ValueError says what is wrong with a malformed ``data``
+        (e.g. read from a damaged checkpoint)."""
+        problem = _structure_problem(data)
+        if problem:
+            raise ValueError(f"not a History.to_dict() structure: {problem}")
         h = cls()
         h.metrics = {k: list(v) for k, v in data["metrics"].items()}
         h.best_epoch = data.get("best_epoch")
         h.stopped_early = bool(data.get("stopped_early", False))
         h.stop_reason = data.get("stop_reason")
         h.steps = int(data.get("steps", 0))
+        h.skipped_steps = int(data.get("skipped_steps", 0))
         return h
 
     def __repr__(self) -> str:
@@ -94,3 +111,38 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+# The entries of History.to_dict() and the types their values may have.
+_ENTRIES = {"metrics": dict, "best_epoch": (int, type(None)), "stopped_early": bool,
+            "stop_reason": (str, type(None)), "steps": int, "skipped_steps": int}
+
+
+def _structure_problem(data: object) -> str | None:
+    """What is wrong with a :meth:`History.to_dict` structure, or None."""
+    if not isinstance(data, dict) or "metrics" not in data:
+        return "expected a dict with a 'metrics' entry"
+    for key, value in data.items():
+        if key not in _ENTRIES:
+            return f"unknown entry {key!r}"
+        if not isinstance(value, _ENTRIES[key]) or (
+                isinstance(value, bool) and _ENTRIES[key] in (int, (int, type(None)))):
+            return f"{key!r} has the wrong type ({type(value).__name__})"
+        if key in ("steps", "skipped_steps") and value < 0:
+            return f"{key!r} is negative ({value})"
+    for name, values in data["metrics"].items():
+        if not isinstance(name, str) or not isinstance(values, list):
+            return f"metric {name!r} is not a list ({type(values).__name__})"
+        bad = next((v for v in values if not _is_value(v)), None)
+        if bad is not None:
+            return f"metric {name!r} holds {bad!r}, not a number, null or a list of numbers"
+    return None
+
+
+def _is_value(value: object) -> bool:
+    """A number, None, or a list of numbers (e.g. ``kl_per_dim``)."""
+    if value is None or isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for v in value)

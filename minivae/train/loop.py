@@ -13,6 +13,10 @@ Training, as the lesson writes it::
             optimizer.step()                             # params -= update(grads)
         validation loss, latent diagnostics, one row of the History, callbacks
 
+Around it, :mod:`minivae.train.guard` keeps training safe: the loss, the gradients and the
+parameters are checked every step, and on divergence (``TrainingDiverged``), Ctrl-C or any
+error the model goes back to the end of the last completed epoch.
+
 Determinism: all randomness (shuffling, the noise of stochastic models, the validation noise)
 derives from one seed, so two runs with the same seed give identical histories (apart from the
 wall-clock times, see :meth:`History.to_dict`).
@@ -33,6 +37,7 @@ import numpy as np
 
 from minivae._validation import check_positive_int, check_rng, check_scalar
 from minivae.fast.blas import threads_for_training
+from minivae.fast.workspace import clear as clear_workspace
 from minivae.train.callbacks import Callback, EarlyStopping, as_callback, progress_callbacks
 from minivae.train.evaluation import (
     Data,
@@ -41,16 +46,13 @@ from minivae.train.evaluation import (
     latent_diagnostics,
     split_validation,
 )
+from minivae.train.guard import LastGoodPoint, Watch, bad_gradient, bad_loss, bad_parameter
 from minivae.train.history import History
-from minivae.train.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm, nonfinite_grad_names
+from minivae.train.optim import SGD, Adam, Momentum, Optimizer, clip_grad_norm
 from minivae.train.schedules import get_kl_schedule
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 DEFAULT_LR = 1e-3
-REMEDIES = (
-    ". Remedies: lower the learning rate (now lr={lr:g}), clip gradients (clip_norm=...), "
-    "check the data scaling, or warm the KL weight up (kl_schedule='linear:1000')"
-)
 
 
 class TrainableModel(Protocol):
@@ -74,6 +76,7 @@ class TrainableModel(Protocol):
     def posterior(self, batch: Any, *, mask: Any = None) -> Any: ...
     def train(self, mode: bool = True) -> Any: ...
     def eval(self) -> Any: ...
+    def release_caches(self) -> None: ...
     def state_dict(self) -> dict[str, np.ndarray]: ...
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None: ...
 
@@ -115,8 +118,23 @@ def fit(model: TrainableModel, X: np.ndarray, *, y: np.ndarray | None = None,
         diagnostics: record ``kl_per_dim`` and ``active_units`` every epoch (validation data,
             else training data; at most 5000 rows).
 
-    Raises FloatingPointError when a loss, a part of it or a gradient becomes NaN/inf, naming
-    the epoch, step and part or parameter.  ``kl_weight`` and the mode are restored afterwards.
+    Masks: a mask that hides every value (of the training or of the validation data) is
+    refused.  A mini-batch in which every value is hidden is skipped: no step, not counted in
+    the epoch's mean loss, counted in ``history.skipped_steps`` (a row with nothing observed in
+    a batch with observed rows adds only its KL term).
+
+    Fail safe (see :mod:`minivae.train.guard`): every step the loss, the gradients and the
+    parameters are checked.  When one is NaN/inf or a parameter explodes, when the run is
+    interrupted (Ctrl-C) or when anything else raises inside the loop, the parameters and the
+    optimizer state go back to the end of the last completed epoch (or the start), so the
+    model matches the last row of its History, which is attached to the exception as
+    ``err.history``; ``kl_weight`` and the mode are restored too.
+
+    Raises:
+        TrainingDiverged: (also a FloatingPointError and a RuntimeError) a NaN/inf loss,
+            gradient or parameter, or one beyond ``PARAM_LIMIT``; the message names the epoch,
+            the step, the quantity and the learning rate, and says what to try.
+        KeyboardInterrupt: re-raised after the restore, so a sweep script still stops.
     """
     _check_model(model)
     epochs = check_positive_int(epochs, "epochs")
@@ -124,13 +142,17 @@ def fit(model: TrainableModel, X: np.ndarray, *, y: np.ndarray | None = None,
     if clip_norm is not None:
         clip_norm = check_scalar(clip_norm, "clip_norm", low=0.0, low_inclusive=False)
     train, val = split_validation(model, check_data(model, X, y, mask), validation)
+    _check_observed(train, "mask")
+    _check_observed(val, "validation mask")
     opt = make_optimizer(optimizer, model, lr)
     beta_at = None if kl_schedule is None else get_kl_schedule(
         kl_schedule, default_beta_max=float(getattr(model, "beta", 1.0)))  # ends at the beta
     shuffle_rng, noise_rng, val_seed = random_streams(rng)
     hooks = _callbacks(callbacks, early_stopping, verbose, epochs)
     history = History()
-    with _training(model):
+    # LastGoodPoint: on divergence, Ctrl-C or any error, the parameters and optimizer state go
+    # back to the end of the last completed epoch (see minivae/train/guard.py).
+    with _training(model), LastGoodPoint(model, opt, history) as last_good:
         for hook in hooks:
             hook.on_train_begin(model)
         for epoch in range(1, epochs + 1):
@@ -143,6 +165,7 @@ def fit(model: TrainableModel, X: np.ndarray, *, y: np.ndarray | None = None,
             logs.update(_evaluate_epoch(model, opt, train, val, val_seed, epoch, diagnostics))
             logs["time"] = time.perf_counter() - start
             history.append(logs)
+            last_good.save()
             if _stop_requested(hooks, epoch, logs, model, history):
                 break
         for hook in hooks:
@@ -155,28 +178,36 @@ def _train_epoch(model: TrainableModel, opt: Optimizer, train: Data, order: np.n
                  beta_at: Callable[[int], float] | None, rng: np.random.Generator,
                  clip_norm: float | None) -> dict[str, float]:
     """One pass over the rows in ``order``, a step per mini-batch; returns the means of the
-    loss parts over the epoch (each batch weighted by its size)."""
+    loss parts over the epoch (each batch weighted by its size).  A batch in which the mask
+    hides every value is skipped (no step; counted in ``history.skipped_steps``)."""
     n_batches = math.ceil(len(order) / batch_size)
     sums: dict[str, float] = {}
+    n_rows = 0
     for b in range(n_batches):
         rows = order[b * batch_size:(b + 1) * batch_size]
         batch = train.rows(rows)
+        if batch.mask is not None and not batch.mask.any():
+            history.skipped_steps += 1  # nothing observed: nothing to learn from
+            continue
         if beta_at is not None:
             model.kl_weight = beta_at(history.steps)
         where = f"epoch {epoch}, step {b + 1}/{n_batches} (global step {history.steps})"
         parts = train_step(model, opt, model.make_batch(batch.X, batch.y), batch.mask,
-                           rng=rng, clip_norm=clip_norm, where=where)
+                           rng=rng, clip_norm=clip_norm, where=where, epoch=epoch,
+                           batch_index=b + 1)
         history.steps += 1
+        n_rows += len(rows)
         for key, value in parts.items():
             sums[key] = sums.get(key, 0.0) + value * len(rows)
         for hook in hooks:
             hook.on_batch_end(epoch, b + 1, n_batches, parts)
-    return {key: total / len(order) for key, total in sums.items()}
+    return {key: total / n_rows for key, total in sums.items()}
 
 
 def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
                mask: np.ndarray | None = None, *, rng: np.random.Generator | None = None,
-               clip_norm: float | None = None, where: str = "this step") -> dict[str, float]:
+               clip_norm: float | None = None, where: str = "this step",
+               epoch: int | None = None, batch_index: int | None = None) -> dict[str, float]:
     """One optimisation step on a mini-batch; returns its loss parts (floats)::
 
         model.zero_grad()
@@ -185,31 +216,28 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
         clip_grad_norm(model, clip_norm)      # when clip_norm is given
         optimizer.step()
 
+    with the checks of :mod:`minivae.train.guard` around it.  ``batch`` and ``mask`` must be
+    validated data (``fit`` validates the data once, before training): a failed NaN/inf check
+    inside the model's forward pass is then reported as divergence.
+
     Raises:
-        FloatingPointError: the loss, a part of it or a gradient is NaN or inf (the message
-            names ``where``, the part or the parameter); the parameters are then unchanged.
+        TrainingDiverged: (a FloatingPointError) the loss, a part of it or a gradient is NaN or
+            inf (the parameters are then unchanged), or after the step a parameter is NaN/inf
+            or beyond ``PARAM_LIMIT``; the message names ``where``, the quantity and the lr.
     """
     model.zero_grad()
-    # Overflow warnings are silenced: any inf/NaN that matters is caught right below with a
+    watch = Watch(optimizer.lr, where, epoch=epoch, batch=batch_index)
+    # Overflow warnings are silenced: any inf/NaN that matters is caught by the watch, with a
     # message saying where it happened.
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), watch:
         value, parts = model.loss(batch, rng=rng, mask=mask)
-        bad = [key for key, v in parts.items() if not math.isfinite(v)]
-        if bad or not math.isfinite(value):
-            name = next((key for key in bad if key != "loss"), "loss")
-            described = ", ".join(f"{k}={v:.4g}" for k, v in parts.items())
-            raise FloatingPointError(
-                f"non-finite training loss at {where}: {name} = {parts.get(name, value)} "
-                f"(parts: {described})" + REMEDIES.format(lr=optimizer.lr))
+        watch.check(bad_loss(value, parts))
         model.backward()
-    bad = nonfinite_grad_names(model.parameters())
-    if bad:
-        more = f" (and {len(bad) - 1} more: {bad[1:4]})" if len(bad) > 1 else ""
-        raise FloatingPointError(f"non-finite gradient at {where} in parameter {bad[0]!r}{more}"
-                                 f"; loss = {value:.6g}" + REMEDIES.format(lr=optimizer.lr))
+        watch.check(bad_gradient(model.parameters()))
     if clip_norm is not None:
         clip_grad_norm(model, clip_norm)
     optimizer.step()
+    watch.check(bad_parameter(model.parameters()))
     return {key: float(v) for key, v in parts.items()}
 
 
@@ -219,16 +247,17 @@ def _evaluate_epoch(model: TrainableModel, opt: Optimizer, train: Data, val: Dat
     with the same noise every epoch so epochs compare on equal terms), the latent diagnostics,
     and the ``beta`` and ``lr`` of the epoch's last step."""
     logs: dict[str, Any] = {}
+    what = "validation" if val is not None else "diagnostics"
+    watch = Watch(opt.lr, f"the end of epoch {epoch} ({what})", epoch=epoch)
     model.eval()
     try:
-        if val is not None:
-            for key, value in evaluate(model, val, np.random.default_rng(val_seed)).items():
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"validation {key} is {value} after epoch {epoch}"
-                                             + REMEDIES.format(lr=opt.lr))
-                logs["val_" + key] = value
-        if diagnostics:
-            logs.update(latent_diagnostics(model, train if val is None else val))
+        with np.errstate(all="ignore"), watch:
+            if val is not None:
+                values = evaluate(model, val, np.random.default_rng(val_seed))
+                watch.check(bad_loss(values["loss"], values))
+                logs.update({"val_" + key: value for key, value in values.items()})
+            if diagnostics:
+                logs.update(latent_diagnostics(model, train if val is None else val))
     finally:
         model.train()
     logs["beta"] = float(model.kl_weight)
@@ -252,6 +281,15 @@ def _check_model(model: object) -> None:
     if missing:
         raise TypeError(f"model must be a minivae Model (or have its training methods; "
                         f"missing {missing}), got {type(model).__name__}")
+
+
+def _check_observed(data: Data | None, name: str) -> None:
+    """Training on data whose mask hides every value would report loss 0 and learn nothing."""
+    if data is not None and data.mask is not None and not data.mask.any():
+        part = "training" if name == "mask" else "validation"
+        raise ValueError(f"{name} hides every value of the {part} data (all False, shape "
+                         f"{data.mask.shape}; True = observed): there is nothing to train on "
+                         "or measure")
 
 
 def make_optimizer(optimizer: str | Optimizer, model: TrainableModel,
@@ -306,11 +344,13 @@ def _training(model: TrainableModel) -> Iterator[None]:
     saved_kl_weight, was_training = model.kl_weight, model.training
     model.train()
     try:
-        # A recurrent model spends its time in many small per-step products (or in compiled
-        # threads of its own): NumPy's BLAS is kept to one thread meanwhile, see
-        # minivae/fast/blas.py for the measurements.
+        # NumPy's BLAS is kept to one thread meanwhile: its products round differently on
+        # 1 and 2 threads (same seed, same bits needs one), and spinning BLAS threads steal
+        # cores from the LSTM kernels; minivae/fast/blas.py has the measurements.
         with threads_for_training(model):
             yield
     finally:
         model.kl_weight = saved_kl_weight
         model.train(was_training)
+        model.release_caches()  # after fit the model holds its parameters (and gradients) only
+        clear_workspace()  # and the compiled kernels' buffer pool gives its free buffers back

@@ -194,9 +194,12 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter in place from its current gradient (grads are only read).
 
-        Gradients are not checked for NaN/inf here (that would cost a pass over every array per
-        step); :func:`clip_grad_norm` raises on them, and so does the training loop.
+        The hyperparameters are checked again first (a few scalars: an attribute assigned
+        since, e.g. ``opt.beta1 = 1.0``, is refused before it touches a parameter).  Gradients
+        are not checked for NaN/inf here (that would cost a pass over every array per step);
+        :func:`clip_grad_norm` raises on them, and so does the training loop.
         """
+        self._validate_hyper()
         self.t += 1
         for name, p, g in self.parameters():
             self._update(name, p, g)
@@ -227,6 +230,9 @@ class Optimizer:
         (set ``opt.lr`` afterwards to override).  Keys, parameter names and shapes must match
         exactly; arrays are copied into the existing buffers in the parameter's dtype.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict (from state_dict()), got "
+                            f"{type(state).__name__}")
         keys = set(state.keys())
         expected = {"class", "lr", "t", *self._hyper}
         expected |= {f"{buf}/{name}" for buf in self._buffers for name in self._layout}
@@ -241,14 +247,11 @@ class Optimizer:
             )
         for buf in self._buffers:
             for name, (shape, _) in self._layout.items():
-                value = np.asarray(state[f"{buf}/{name}"])
-                if value.shape != shape:
-                    raise ValueError(
-                        f"state {buf}/{name}: expected shape {shape}, got {value.shape}"
-                    )
+                _check_buffer(f"{buf}/{name}", np.asarray(state[f"{buf}/{name}"]), shape)
         t = _scalar(state["t"], int, "t")
-        if t < 0:
-            raise ValueError(f"state t (the step count) must be >= 0, got {t}")
+        if np.asarray(state["t"]).dtype.kind not in "iu" or t < 0:
+            raise ValueError(f"state t (the step count) must be an integer >= 0, got "
+                             f"{state['t']!r}")
         old = {key: getattr(self, key) for key in ("lr", *self._hyper)}
         try:
             self.lr = _scalar(state["lr"], float, "lr")
@@ -270,6 +273,17 @@ class Optimizer:
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._hyper)
         return f"{type(self).__name__}(lr={self.lr!r}{', ' if hyper else ''}{hyper})"
+
+
+def _check_buffer(key: str, value: np.ndarray, shape: tuple[int, ...]) -> None:
+    """A stored state array: the parameter's shape, floating point, finite."""
+    if value.shape != shape:
+        raise ValueError(f"state {key}: expected shape {shape}, got {value.shape}")
+    if value.dtype.kind != "f":
+        raise TypeError(f"state {key}: expected a floating-point array, got dtype {value.dtype}")
+    if not np.isfinite(value).all():
+        n_bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+        raise ValueError(f"state {key}: {n_bad} non-finite value(s) (NaN or inf)")
 
 
 def _scalar(value: object, kind: type, key: str) -> object:

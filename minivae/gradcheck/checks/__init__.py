@@ -8,10 +8,20 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.lstm` — the LSTM layer (stacked, lengths, masks) and cell;
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing;
-* :mod:`.apps` — the separation and volatility VAEs.
+* :mod:`.apps` — the separation and volatility VAEs;
+* :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
+  and Cauchy-Schwarz divergences) and the ITL autoencoder.
 """
 
-from minivae.gradcheck.checks import apps, layers, lstm, models, objectives, sequence_models
+from minivae.gradcheck.checks import (
+    apps,
+    information,
+    layers,
+    lstm,
+    models,
+    objectives,
+    sequence_models,
+)
 from minivae.gradcheck.registry import REGISTRY
 
 #: The checks of the core layers, losses and distributions (``--builtin``): quick, no models.
@@ -19,4 +29,7 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
     name for name, fn in REGISTRY.items() if fn.__module__ in (layers.__name__, objectives.__name__)
 )
 
-__all__ = ["BUILTIN_CHECKS", "apps", "layers", "lstm", "models", "objectives", "sequence_models"]
+__all__ = [
+    "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
+    "sequence_models",
+]

@@ -1,0 +1,21 @@
+"""Information measures of the VAE review (Singh & Ogunfunmi, Entropy 2022, section 2.1), each in
+the setting where it can be computed:
+
+* :mod:`.discrete` — probability mass functions: Shannon entropy, joint and conditional
+  entropy, cross-entropy, KL, mutual information, Jensen-Shannon, Renyi's alpha-entropy,
+  alpha-cross-entropy and alpha-divergence;
+* :mod:`.gaussian` — the closed forms for Gaussians N(m, S), including the information
+  potentials (QIP, CIP), Renyi's quadratic entropy and the Euclidean and Cauchy-Schwarz
+  divergences;
+* :mod:`.kde` — estimates from samples with a Gaussian Parzen window of bandwidth sigma (QIP,
+  CIP, quadratic entropy, Euclidean and Cauchy-Schwarz divergences), each with its gradient
+  with respect to the samples.
+
+The three modules use the same names for the same measure (``discrete.entropy``,
+``gaussian.entropy``; ``gaussian.cs_divergence``, ``kde.cs_divergence``), so they are used
+through their module: ``from minivae.information import kde; kde.cs_divergence(X, Y, sigma)``.
+"""
+
+from minivae.information import discrete, gaussian, kde
+
+__all__ = ["discrete", "gaussian", "kde"]
