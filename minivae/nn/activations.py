@@ -125,5 +125,5 @@ def get_activation(name: str, dtype: object = np.float64) -> Layer:
     """Build an activation layer by name (one of :data:`ACTIVATIONS`)."""
     key = str(name).lower()
     if key not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        raise ValueError(f"name: activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[key](dtype=dtype)
