@@ -7,7 +7,11 @@ silently broadcast, cast across precision, or truncated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -50,7 +54,7 @@ def check_array(
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one element")
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        arr = _cast(arr, np.dtype(dtype), name)
     if not allow_nan and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(
@@ -58,6 +62,93 @@ def check_array(
             "pass missing values as NaN together with an explicit mask where supported"
         )
     return arr
+
+
+def _cast(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """``arr.astype(dtype)``, refusing finite values that the cast would turn into inf (e.g.
+    1e300 into float32): an overflow is reported as one, with the largest magnitude."""
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype, copy=False)
+    if out is arr or dtype.kind != "f" or arr.dtype.kind not in "fiu":
+        return out
+    overflowed = np.isinf(out) & ~np.isinf(arr)
+    if np.any(overflowed):
+        biggest = float(np.max(np.abs(arr[overflowed])))
+        raise ValueError(
+            f"{name} overflows {dtype}: {int(np.count_nonzero(overflowed))} value(s) exceed its "
+            f"largest magnitude {float(np.finfo(dtype).max):.4g} (largest |{name}| = "
+            f"{biggest:.4g}); rescale the data or use float64"
+        )
+    return out
+
+
+class NumericalOverflowError(ValueError, FloatingPointError):
+    """A computation on finite inputs overflowed to inf or NaN.
+
+    A ValueError (the input is out of the range the computation can handle) and a
+    FloatingPointError (what a training loop watches for when a model diverges), so either
+    ``except`` clause catches it.
+    """
+
+
+def check_magnitude(x: np.ndarray, name: str) -> None:
+    """Refuse values so large that their square overflows ``x``'s float dtype (|x| above
+    sqrt(max), ~1.3e154 in float64, ~1.8e19 in float32): every likelihood squares the data,
+    so the forward pass would return inf.  NaN (missing values) is ignored."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    limit = float(np.sqrt(np.finfo(x.dtype).max))
+    biggest = float(np.max(np.abs(x), initial=0.0, where=~np.isnan(x)))
+    if biggest > limit:
+        raise NumericalOverflowError(
+            f"{name} has values too large for {x.dtype} (largest |{name}| = {biggest:.4g} > "
+            f"{limit:.4g}, whose square overflows): the forward pass would return inf; rescale "
+            "the data (e.g. minivae.data.StandardScaler)"
+        )
+
+
+# Inside a model's loss a non-finite value is a diverging model, not a bad input: the training
+# loop's guard reports it (step, quantity, learning rate).  See :func:`overflow_to_caller`.
+_REPORT_OVERFLOW: contextvars.ContextVar[bool] = contextvars.ContextVar("report_overflow",
+                                                                        default=True)
+
+
+@contextlib.contextmanager
+def overflow_to_caller() -> Iterator[None]:
+    """Within this block :func:`check_no_overflow` lets inf/NaN through to the caller (a
+    model's loss, whose caller -- the training loop -- checks every value it gets)."""
+    token = _REPORT_OVERFLOW.set(False)
+    try:
+        yield
+    finally:
+        _REPORT_OVERFLOW.reset(token)
+
+
+def check_no_overflow(value: object, what: str, **inputs: object) -> None:
+    """Refuse a non-finite ``value`` computed from ``inputs`` (name -> array): report it as an
+    overflow naming the input of largest magnitude, instead of returning inf.
+
+    Inputs that are not finite arrays are ignored when picking the culprit (NaN where a mask
+    hides entries is the caller's business: pass ``value`` already masked).
+    """
+    v = np.asarray(value)
+    if not _REPORT_OVERFLOW.get() or v.dtype.kind not in "fc" or np.all(np.isfinite(v)):
+        return
+    sizes = {}
+    for name, arr in inputs.items():
+        a = np.asarray(arr)
+        if a.dtype.kind in "fiu" and a.size:
+            finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+            if finite.size:
+                sizes[name] = float(np.max(np.abs(finite)))
+    culprit = max(sizes, key=sizes.get) if sizes else None
+    dt = v.dtype if v.dtype.kind == "f" else np.dtype(np.float64)
+    blame = (f"{culprit} is too large (largest |{culprit}| = {sizes[culprit]:.4g})"
+             if culprit else "the inputs are too large")
+    raise NumericalOverflowError(
+        f"{what} overflowed {dt} (largest finite {float(np.finfo(dt).max):.4g}): {blame}; "
+        "rescale the data (e.g. minivae.data.StandardScaler)"
+    )
 
 
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
@@ -137,11 +228,26 @@ def check_mask(
     return mask
 
 
+def check_callable(f: object, name: str) -> None:
+    """``f`` must be a function (or other callable)."""
+    if not callable(f):
+        raise TypeError(f"{name} must be callable (a function), got {type(f).__name__}")
+
+
+def check_path(path: object, name: str = "path") -> Path:
+    """A filesystem path given as ``str`` or ``os.PathLike``, returned as a ``Path``."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike path, got {type(path).__name__}")
+    return Path(path)
+
+
 def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
     """Accept a ``numpy.random.Generator`` or an integer seed; refuse anything else."""
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name} seed must be a non-negative integer, got {int(rng)}")
         return np.random.default_rng(int(rng))
     raise TypeError(
         f"{name} must be a numpy.random.Generator or an int seed, got {type(rng).__name__}; "

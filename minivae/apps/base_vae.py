@@ -43,6 +43,8 @@ def forward_with_vjp(
     ``vjp`` clears the parameter gradients it accumulated (a search over inputs must not leave
     training state behind) and must be called before the layer's next forward pass.
     """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer must be a minivae Layer, got {type(layer).__name__}")
     y = layer.forward(x)
 
     def vjp(dy: np.ndarray) -> np.ndarray:

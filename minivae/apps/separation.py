@@ -72,6 +72,7 @@ import numpy as np
 
 from minivae._validation import (
     check_array,
+    check_magnitude,
     check_positive_int,
     check_rng,
     check_scalar,
@@ -185,6 +186,7 @@ class SourceVAE(ApplicationVAE):
         if mask is not None:
             raise ValueError(f"{type(self).__name__} does not take a mask")
         X = check_array(X, name, ndim=2, dtype=self.dtype)
+        check_magnitude(X, name)  # |X| whose square overflows: the loss would be inf
         if X.shape[1] != self.input_dim:
             raise ValueError(f"{name} must have shape (N, {self.input_dim}), got {X.shape}")
         if y is None:

@@ -38,7 +38,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_same_shape, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_positive_int,
+    check_same_shape,
+    check_scalar,
+)
 
 __all__ = [
     "MAX_DB",
@@ -324,13 +330,23 @@ def from_magnitude_phase(mag: np.ndarray, phase: np.ndarray) -> np.ndarray:
 NORMALIZATIONS = ("max", "log")
 
 
+def _check_eps(eps: float) -> float:
+    """The dynamic-range floor of the log compression: (0, 1] (above 1 the log range vanishes
+    and the map divides by ~0)."""
+    return check_scalar(eps, "eps", low=0.0, low_inclusive=False, high=1.0)
+
+
 def log_compress(rel_mag: np.ndarray, eps: float) -> np.ndarray:
     """Log compression of magnitudes relative to a scale, ``r = |S| / scale`` >= 0 (any shape):
 
         u = (log(r + eps) - log(eps)) / (log(1 + eps) - log(eps)),
 
     so silence maps to 0 and the scale itself to 1; ``eps`` sets the dynamic range (1e-4: the
-    top 80 dB).  Inverted by :func:`log_expand`."""
+    top 80 dB).  Inverted by :func:`log_expand`.  ``eps`` in (0, 1]."""
+    rel_mag = check_array(rel_mag, "rel_mag", allow_empty=True)
+    if np.any(rel_mag < 0):
+        raise ValueError(f"rel_mag must be >= 0 (relative magnitudes), got min {rel_mag.min():.3g}")
+    eps = _check_eps(eps)
     log_eps = np.log(eps)
     return (np.log(rel_mag + eps) - log_eps) / (np.log1p(eps) - log_eps)
 
@@ -338,6 +354,8 @@ def log_compress(rel_mag: np.ndarray, eps: float) -> np.ndarray:
 def log_expand(u: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`log_compress`: ``r = exp(log(eps) + u (log(1 + eps) - log(eps))) - eps``,
     and its derivative dr/du = (log(1 + eps) - log(eps)) (r + eps).  Returns (r, dr/du)."""
+    u = check_array(u, "u", allow_empty=True)
+    eps = _check_eps(eps)
     log_eps = np.log(eps)
     span = np.log1p(eps) - log_eps
     e = np.exp(log_eps + u * span)
@@ -641,6 +659,8 @@ def bss_eval(
     """
     est = check_array(estimates, "estimates", ndim=2, dtype=np.float64)
     ref = check_array(references, "references", ndim=2, dtype=np.float64)
+    check_magnitude(est, "estimates")  # correlations square the signals
+    check_magnitude(ref, "references")
     check_same_shape(est, ref, "estimates", "references")
     K, T = ref.shape
     L = check_positive_int(distortion_filter_length, "distortion_filter_length")

@@ -62,7 +62,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_mask,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 from minivae.apps.base_vae import ApplicationVAE, forward_with_vjp
 from minivae.models.base import Model, check_hidden_sizes, inference_method, register_model
 from minivae.models.vae import VAE
@@ -131,9 +138,13 @@ def atm_total_variance(t: np.ndarray, v0: Any, v_inf: Any, kappa: Any) -> np.nda
     t: (n_t,); parameters floats or (N,) -> theta: (n_t,) or (N, n_t).  Its slope
     ``v_inf + (v0 - v_inf) exp(-kappa t)`` is positive, so theta increases with t.
     """
-    t = np.asarray(t, dtype=np.float64)
+    t = check_array(t, "t", ndim=1, dtype=np.float64)
+    v0, v_inf, kappa = (check_array(a, name, ndim=(0, 1), dtype=np.float64)
+                        for a, name in ((v0, "v0"), (v_inf, "v_inf"), (kappa, "kappa")))
+    if np.any(kappa <= 0):
+        raise ValueError(f"kappa must be > 0 (a mean-reversion speed), got min {kappa.min():.3g}")
     # A trailing axis on the parameters broadcasts (N,) parameters against (n_t,) maturities.
-    v0, v_inf, kappa = (np.asarray(a, dtype=np.float64)[..., None] for a in (v0, v_inf, kappa))
+    v0, v_inf, kappa = (a[..., None] for a in (v0, v_inf, kappa))
     return v_inf * t + (v0 - v_inf) * (-np.expm1(-kappa * t)) / kappa
 
 
@@ -208,7 +219,10 @@ def sample_ssvi_params(
               "kappa": (0.0, np.inf, False), "rho": (-1.0, 1.0, False),
               "gamma": (0.0, 0.5, True), "eta_fraction": (0.0, 1.0, True)}
     draws = {}
-    for name, (lo, hi) in ranges.items():
+    for name, pair in ranges.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name} must be a (low, high) pair, got {pair!r}")
+        lo, hi = pair
         lo = check_scalar(lo, f"{name}[0]")
         hi = check_scalar(hi, f"{name}[1]")
         a, b, b_ok = limits[name]
@@ -511,7 +525,10 @@ def rmse_vol_points(estimate: np.ndarray, truth: np.ndarray,
         if not where.any():
             raise ValueError("where selects no entries")
         diff = (est - tru)[where]
-    return float(100.0 * np.sqrt(np.mean(diff**2)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(100.0 * np.sqrt(np.mean(diff**2)))
+    check_no_overflow(value, "rmse_vol_points", estimate=est, truth=tru)
+    return value
 
 
 # ============================================================================ pointwise VAE

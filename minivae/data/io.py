@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from minivae._validation import check_path
+
 __all__ = [
     "load_series",
     "SeriesTable",
@@ -164,7 +166,7 @@ def load_series(
     Returns:
     - x: (T,) if ``column`` is given or the NumPy file holds a 1-D array, else (T, D) float64.
     """
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"series file not found: {path}")
     suffix = path.suffix.lower()
@@ -355,7 +357,7 @@ def read_series_table(
     Raises ValueError naming the file and line for ragged rows, non-numeric values, unreadable,
     unsorted or duplicate timestamps and labels other than 0/1.
     """
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"series file not found: {path}")
     if path.suffix.lower() not in (".csv", ".txt", ".tsv"):
@@ -410,7 +412,7 @@ def load_anomaly_windows(path: str | os.PathLike, key: str | None = None
     """
     if key is not None and not isinstance(key, str):
         raise TypeError(f"key must be a file name (str) or None, got {type(key).__name__}")
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"label file not found: {path}")
     try:

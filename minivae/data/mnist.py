@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minivae._validation import check_positive_int
+from minivae._validation import check_path, check_positive_int
 
 __all__ = [
     "IdxFormatError",
@@ -117,7 +117,7 @@ def default_mnist_dir() -> Path:
 def resolve_mnist_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """Directory to read MNIST from: ``data_dir``, else ``$MINIVAE_DATA_DIR``, else the cache."""
     if data_dir is not None:
-        return Path(data_dir).expanduser()
+        return check_path(data_dir, "data_dir").expanduser()
     env = os.environ.get("MINIVAE_DATA_DIR", "").strip()
     if env:
         return Path(env).expanduser()
@@ -179,7 +179,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises :class:`IdxFormatError` (a ``ValueError``) naming the file when the magic number is
     unknown or the byte length does not match the header.
     """
-    path = Path(path)
+    path = check_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     return _parse_idx(_read_bytes(path), path)[1]

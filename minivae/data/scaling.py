@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_no_overflow, check_scalar
 
 __all__ = ["StandardScaler", "MinMaxScaler", "scaler_from_dict"]
 
@@ -93,6 +93,7 @@ class _Scaler:
 
     @staticmethod
     def _check_kind(d: Mapping[str, object], kind: str) -> None:
+        _check_mapping(d)
         got = str(np.asarray(d["kind"])) if "kind" in d else kind
         if got != kind:
             raise ValueError(f"dict describes a {got!r} scaler, not {kind!r}")
@@ -122,8 +123,10 @@ class StandardScaler(_Scaler):
         _check_no_empty_feature(x, "x")
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
         flat = np.where(np.isfinite(flat), flat, np.nan)  # treat +-inf like missing, not as data
-        mean = np.nanmean(flat, axis=0)
-        std = np.nanstd(flat, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = np.nanmean(flat, axis=0)
+            std = np.nanstd(flat, axis=0)
+        check_no_overflow(std, "the standard deviation", x=flat)
         # A std that is only rounding noise relative to the mean counts as constant.
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
         self.mean_ = mean
@@ -145,8 +148,9 @@ class StandardScaler(_Scaler):
     def from_dict(cls, d: Mapping[str, object]) -> StandardScaler:
         """Rebuild from :meth:`to_dict` output (a dict or a loaded ``np.load`` npz file)."""
         cls._check_kind(d, cls.kind)
-        mean = check_array(d["mean_"], "mean_", ndim=1, dtype=np.float64)
-        scale = check_array(d["scale_"], "scale_", shape=(mean.shape[0],), dtype=np.float64)
+        mean = check_array(_entry(d, "mean_"), "mean_", ndim=1, dtype=np.float64)
+        scale = check_array(_entry(d, "scale_"), "scale_", shape=(mean.shape[0],),
+                            dtype=np.float64)
         if np.any(scale <= 0):
             raise ValueError("scale_ must be > 0 for every feature")
         s = cls()
@@ -181,7 +185,12 @@ class MinMaxScaler(_Scaler):
 
     def _scale(self) -> np.ndarray:
         span = self.data_max_ - self.data_min_
-        span = np.where(span > 0, span, 1.0)  # constant feature: x - min == 0 -> maps to lo
+        # Constant feature (x - min == 0 -> maps to lo); a span that is only rounding noise
+        # relative to the data counts as constant too (as StandardScaler's std): dividing by a
+        # subnormal span of 1e-308 would overflow the factor to inf.
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(
+            np.maximum(np.abs(self.data_min_), np.abs(self.data_max_)), 1.0)
+        span = np.where(span > tiny, span, 1.0)
         return (self.feature_range_[1] - self.feature_range_[0]) / span
 
     def fit(self, x: np.ndarray) -> MinMaxScaler:
@@ -190,8 +199,10 @@ class MinMaxScaler(_Scaler):
         _check_no_empty_feature(x, "x")
         flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
         flat = np.where(np.isfinite(flat), flat, np.nan)
-        self.data_min_ = np.nanmin(flat, axis=0)
-        self.data_max_ = np.nanmax(flat, axis=0)
+        dmin, dmax = np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)
+        with np.errstate(over="ignore"):
+            check_no_overflow(dmax - dmin, "the range max - min", x=flat)
+        self.data_min_, self.data_max_ = dmin, dmax
         self.fitted_ = True
         return self
 
@@ -211,9 +222,11 @@ class MinMaxScaler(_Scaler):
     def from_dict(cls, d: Mapping[str, object]) -> MinMaxScaler:
         """Rebuild from :meth:`to_dict` output (a dict or a loaded ``np.load`` npz file)."""
         cls._check_kind(d, cls.kind)
-        lo_hi = check_array(d["feature_range_"], "feature_range_", shape=(2,), dtype=np.float64)
-        dmin = check_array(d["data_min_"], "data_min_", ndim=1, dtype=np.float64)
-        dmax = check_array(d["data_max_"], "data_max_", shape=(dmin.shape[0],), dtype=np.float64)
+        lo_hi = check_array(_entry(d, "feature_range_"), "feature_range_", shape=(2,),
+                            dtype=np.float64)
+        dmin = check_array(_entry(d, "data_min_"), "data_min_", ndim=1, dtype=np.float64)
+        dmax = check_array(_entry(d, "data_max_"), "data_max_", shape=(dmin.shape[0],),
+                           dtype=np.float64)
         if np.any(dmax < dmin):
             raise ValueError("data_max_ must be >= data_min_ for every feature")
         s = cls((float(lo_hi[0]), float(lo_hi[1])))
@@ -223,6 +236,7 @@ class MinMaxScaler(_Scaler):
 
 def scaler_from_dict(d: Mapping[str, object]) -> StandardScaler | MinMaxScaler:
     """Rebuild whichever scaler :meth:`to_dict` saved (dispatch on its ``kind`` entry)."""
+    _check_mapping(d)
     if "kind" not in d:
         raise ValueError("dict has no 'kind' entry; was it produced by a scaler's to_dict()?")
     kind = str(np.asarray(d["kind"]))
@@ -230,3 +244,16 @@ def scaler_from_dict(d: Mapping[str, object]) -> StandardScaler | MinMaxScaler:
         if cls.kind == kind:
             return cls.from_dict(d)
     raise ValueError(f"unknown scaler kind {kind!r}; expected 'standard' or 'minmax'")
+
+
+def _check_mapping(d: object) -> None:
+    """``d`` must be a dict (or np.load's NpzFile) as a scaler's ``to_dict`` wrote it."""
+    if not isinstance(d, Mapping) and not hasattr(d, "files"):
+        raise TypeError(f"d must be the dict of a scaler's to_dict() (or its np.load npz), "
+                        f"got {type(d).__name__}")
+
+
+def _entry(d: Mapping[str, object], key: str) -> object:
+    if key not in d:
+        raise ValueError(f"d has no {key!r} entry; was it produced by a scaler's to_dict()?")
+    return d[key]

@@ -737,7 +737,13 @@ def inject_anomalies(
     """
     n = check_positive_int(n, "n")
     rng = check_rng(rng)
+    if isinstance(kinds, str) or not isinstance(kinds, (list, tuple)):
+        raise TypeError(f"kinds must be a list or tuple of kind names, got {type(kinds).__name__}")
     kinds = tuple(kinds)
+    if fs is not None:  # checked even when no beat kind uses them: no silently ignored input
+        check_scalar(fs, "fs", low=0.0, low_inclusive=False)
+    if r_peaks is not None:
+        check_array(r_peaks, "r_peaks", ndim=1)
     known = ANOMALY_KINDS + BEAT_ANOMALY_KINDS
     bad = [k for k in kinds if k not in known]
     if not kinds or bad:
@@ -884,6 +890,8 @@ def mask_gaps(
 def apply_mask(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Copy of ``x`` (float) with NaN wherever ``mask`` (x's shape, True = observed) is False."""
     x = check_array(x, "x", allow_nan=True)
+    if x.dtype.kind == "f" and np.any(np.isinf(x)):
+        raise ValueError("x contains inf; only NaN (a missing value) is allowed")
     mask = check_mask(mask, x, data="x", finite=False)  # x may already hold NaN anywhere
     out = x.astype(np.float64 if x.dtype.kind != "f" else x.dtype, copy=True)
     out[~mask] = np.nan

@@ -251,7 +251,7 @@ EXERCISES = [
              "the KL gradient every minivae VAE backpropagates."),
     Exercise("gaussian_nll", LESSON, GNLL_SIG, check_gaussian_nll, gnll_solution,
              ("minivae.objectives.losses:gaussian_nll",
-              "minivae.objectives.distributions:gaussian_log_density"),
+              "minivae.objectives.distributions:_log_density"),
              "SOLUTIONS['gaussian_nll'] is minivae.objectives.losses.gaussian_nll(mean, logvar, "
              "target, reduction='none'): the loss of every Gaussian-likelihood model."),
     Exercise("gaussian_nll_grad", LESSON, GNLL_GRAD_SIG, check_gaussian_nll_grad,

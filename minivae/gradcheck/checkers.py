@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_scalar
+from minivae._validation import check_callable, check_scalar
 from minivae.gradcheck.compare import compare, shape_mismatch
 from minivae.gradcheck.numerical import (
     DEFAULT_H,
@@ -87,12 +87,17 @@ def as_grad_dict(grads: object, wrt: Sequence[str], what: str) -> dict[str, np.n
 
 def copy_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A private copy of every array input (the check perturbs them in place); others as given."""
+    _check_mapping(inputs, "inputs")
     return {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
             for k, v in inputs.items()}
 
 
 def require_float64(layer: Any, arrays: Mapping[str, np.ndarray]) -> None:
     """Refuse a layer/model built in another dtype, or a non-float64 parameter or input."""
+    if not callable(getattr(layer, "parameters", None)):
+        raise TypeError(f"layer must be a Layer or model (with parameters()), got "
+                        f"{type(layer).__name__}")
+    _check_mapping(arrays, "arrays")
     dtype = getattr(layer, "dtype", np.float64)
     if np.dtype(dtype) != np.float64:
         raise TypeError(
@@ -134,6 +139,9 @@ def check_function(
                        {"logits": logits},
                        lambda logits: losses.bernoulli_nll_grad(logits, x, mask=mask))
     """
+    _check_mapping(inputs, "inputs")
+    check_callable(f, "f")
+    check_callable(grad_fn, "grad_fn")
     wrt = list(inputs) if wrt is None else list(wrt)
     unknown = [k for k in wrt if k not in inputs]
     if unknown:
@@ -148,3 +156,8 @@ def check_function(
                        max_entries=max_entries, rng=rng, f_scale=scale)
         for k in wrt
     ]
+
+
+def _check_mapping(value: object, name: str) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of named inputs, got {type(value).__name__}")

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_positive_int, check_rng, check_scalar
+from minivae._validation import check_callable, check_positive_int, check_rng, check_scalar
 
 EPS64 = float(np.finfo(np.float64).eps)
 TINY = float(np.finfo(np.float64).tiny)
@@ -90,6 +90,7 @@ def check_float64(x: object, name: str) -> np.ndarray:
 
 def takes_argument(f: Callable[..., Any]) -> bool:
     """True if ``f`` should be called as ``f(x)``, False for ``f()``."""
+    check_callable(f, "f")
     try:
         sig = inspect.signature(f)
     except (TypeError, ValueError):  # some builtins have no signature: assume f(x)
@@ -206,6 +207,7 @@ def numerical_gradient(
         grad: same shape as ``x``, float64.  Entries that were not checked are NaN, so they can
         never be mistaken for a measured zero.
     """
+    check_callable(f, "f")
     x = check_float64(x, "x")
     h = check_scalar(h, "h", low=0.0, low_inclusive=False)
     if indices is None:
@@ -235,5 +237,8 @@ def relative_error(
 
 def noise_floor(f_scale: float, h: float, tol: float) -> float:
     """Denominator floor ``NOISE_FACTOR·eps·|L|/h / tol`` used by the checkers (see module doc)."""
-    atol = NOISE_FACTOR * EPS64 * max(float(f_scale), 0.0) / h
+    f_scale = check_scalar(f_scale, "f_scale")
+    h = check_scalar(h, "h", low=0.0, low_inclusive=False)
+    tol = check_scalar(tol, "tol", low=0.0, low_inclusive=False)
+    atol = NOISE_FACTOR * EPS64 * max(f_scale, 0.0) / h
     return max(TINY, atol / tol)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from minivae._validation import check_positive_int
 from minivae.gradcheck.result import GradCheckResult
 
 CheckFn = Callable[[np.random.Generator], list[GradCheckResult]]
@@ -70,11 +71,18 @@ def unregister_check(name: str) -> None:
 
 def check_rng_for(seed: int, name: str) -> np.random.Generator:
     """Generator of one check: depends on the seed and the check's name only."""
-    return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a check name (str), got {type(name).__name__}")
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
 def select(only: str | None = None, names: Iterable[str] | None = None) -> list[str]:
     """Check names matching ``only``: a substring of the name, or a glob such as ``loss.*``."""
+    if only is not None and not isinstance(only, str):
+        raise TypeError(f"only must be a str (substring or glob), got {type(only).__name__}")
+    if names is not None and (isinstance(names, str) or not hasattr(names, "__iter__")):
+        raise TypeError(f"names must be an iterable of check names, got {type(names).__name__}")
     names = list(REGISTRY if names is None else names)
     if only is None:
         return names
@@ -103,6 +111,9 @@ def run_checks(
     failing result carrying the error message.  Each result's ``check`` field names the check it
     came from.  ``timings`` (if given) receives seconds per check.
     """
+    seed = check_positive_int(seed, "seed", minimum=0)
+    if timings is not None and not isinstance(timings, dict):
+        raise TypeError(f"timings must be None or a dict to fill, got {type(timings).__name__}")
     results: list[GradCheckResult] = []
     for name in select(only, names):
         if name not in REGISTRY:

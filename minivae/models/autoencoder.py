@@ -114,6 +114,7 @@ class Autoencoder(Model):
         """Mean reconstruction loss over the batch X: (N, D).  ``rng``/``eps`` are accepted for
         interface compatibility and ignored (the model is deterministic)."""
         X, mask, _ = self.check_inputs(batch, mask=mask)
+        self._ignored_noise(rng, eps)
         rec, dout = self._forward(X, mask, need_grad=True)
         n = X.shape[0]
         self.last_eps = None
@@ -130,5 +131,6 @@ class Autoencoder(Model):
     def per_example_loss(self, batch, *, rng=None, mask=None) -> dict[str, np.ndarray]:
         self._pending = None
         X, mask, _ = self.check_inputs(batch, mask=mask)
+        self._ignored_noise(rng)
         rec, _ = self._forward(X, mask, need_grad=False)
         return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}

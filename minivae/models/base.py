@@ -51,7 +51,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_mask,
+    check_rng,
+    check_scalar,
+)
 from minivae.nn.inference import inference
 from minivae.nn.layer import Layer
 from minivae.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -175,7 +181,9 @@ class Model(Layer):
     def posterior(
         self, batch: Batch, *, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(mu, logvar) of q(z|x), each (N, L); ``None`` when the model has no latent posterior."""
+        """(mu, logvar) of q(z|x), each (N, L); ``None`` when the model has no latent posterior
+        (the batch is still validated: bad input is an error, not a silent None)."""
+        self.check_inputs(batch, mask=mask)
         return None
 
     def config(self) -> dict[str, Any]:  # pragma: no cover - interface
@@ -203,6 +211,17 @@ class Model(Layer):
             )
         return None if rng is None else check_rng(rng)
 
+    @staticmethod
+    def _ignored_noise(rng: object, eps: object = None) -> None:
+        """A deterministic model accepts ``rng`` and ``eps`` for interface compatibility and
+        ignores them, but still refuses an rng that is not a generator or seed and an eps that
+        is not None or a dict (``model.last_eps``)."""
+        if rng is not None:
+            check_rng(rng)
+        if eps is not None and not isinstance(eps, dict):
+            raise TypeError(f"eps must be None or a dict (model.last_eps), got "
+                            f"{type(eps).__name__}")
+
     def _take_pending(self) -> dict[str, Any]:
         """The state stored by the last loss(), consumed so a second backward() fails loudly."""
         pending = self._pending
@@ -229,6 +248,7 @@ class Model(Layer):
         """
         X = check_array(X, name, ndim=self.input_ndim, dtype=self.dtype,
                         allow_nan=mask is not None)
+        check_magnitude(X, name)  # |X| whose square overflows: the loss would be inf
         input_dim = getattr(self, "input_dim", None)
         if input_dim is not None and X.shape[-1] != input_dim:
             raise ValueError(

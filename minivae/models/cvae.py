@@ -25,6 +25,7 @@ from minivae.models.vae import BaseVAE
 def one_hot(y: object, n_classes: int, name: str = "y") -> np.ndarray:
     """Integer labels (N,) -> one-hot (N, n_classes) float64; a valid one-hot (N, n_classes)
     matrix is returned as float64 unchanged."""
+    n_classes = check_positive_int(n_classes, "n_classes")
     y = check_array(y, name, ndim=(1, 2))
     if y.ndim == 1:
         if y.dtype.kind == "f":

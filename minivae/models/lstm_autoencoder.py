@@ -486,6 +486,7 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         accepted for interface compatibility and ignored."""
         self._pending = None
         X, mask = self._prepare(batch, mask, lengths)
+        self._ignored_noise(rng, eps)
         out = self._decode(self._encode(X, mask), X.shape[1])
         rec, _ = self._nll(out, X, mask, need_grad=False)
         return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}

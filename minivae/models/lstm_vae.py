@@ -268,7 +268,9 @@ class LSTMVAE(BaseLSTMAutoencoder):
             rng: generator or seed for the latent samples.
             mask, lengths: which entries are observed (missing ones contribute nothing).
             per_step: True -> (N, T) per time step (NaN at steps with no observed entry);
-                False -> (N,) per sequence (sum over steps).
+                False -> (N,) per sequence (sum over steps; NaN for a sequence with no
+                observed entry at all -- an empty sum would score it 0.0, the most normal
+                value there is, so it gets no score instead).
             average: "mean" -> (1/L) sum_l log p(x | z_l), the Monte Carlo estimate of
                 E_q[log p(x|z)]; "logmeanexp" -> log (1/L) sum_l p(x | z_l) (computed stably).
 
@@ -299,8 +301,9 @@ class LSTMVAE(BaseLSTMAutoencoder):
             value = total / n_samples
         else:
             value = log_mean_exp(np.concatenate(per_sample, axis=0), axis=0)
-        if per_step and mask is not None:
-            value[~mask.any(axis=2)] = np.nan  # nothing observed: no score
+        if mask is not None:  # nothing observed: no evidence, so no score (not a perfect 0.0)
+            seen = mask.any(axis=2)  # (N, T)
+            value[~seen if per_step else ~seen.any(axis=1)] = np.nan
         return value
 
     def kl_per_dimension(self, X: np.ndarray, *, mask: np.ndarray | None = None,

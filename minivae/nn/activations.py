@@ -13,7 +13,7 @@ class Identity(Layer):
     """y = x."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.save_for_backward(x.shape)
         return x
 
@@ -33,7 +33,7 @@ class ReLU(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.save_for_backward(x > 0)
         # The maximum against an array of zeros, not the scalar 0: NumPy vectorises only the
         # array-array loop of np.maximum (the scalar one took 4x as long).
@@ -54,7 +54,7 @@ class LeakyReLU(Layer):
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         positive = x > 0
         self.save_for_backward(positive)
         return np.where(positive, x, self.alpha * x).astype(self.dtype, copy=False)
@@ -72,7 +72,7 @@ class Tanh(Layer):
     """y = tanh(x); dy/dx = 1 - y^2 (reuses the output, no second tanh)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = np.tanh(np.asarray(x, dtype=self.dtype))
+        y = np.tanh(self._input(x))
         self.save_for_backward(y)
         return y
 
@@ -86,7 +86,7 @@ class Sigmoid(Layer):
     """y = 1 / (1 + exp(-x)) in the overflow-free form; dy/dx = y (1 - y)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = sigmoid(np.asarray(x, dtype=self.dtype)).astype(self.dtype, copy=False)
+        y = sigmoid(self._input(x)).astype(self.dtype, copy=False)
         self.save_for_backward(y)
         return y
 
@@ -100,7 +100,7 @@ class Softplus(Layer):
     """y = log(1 + exp(x)) in the stable form; dy/dx = sigmoid(x)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=self.dtype)
+        x = self._input(x)
         self.save_for_backward(x)
         return softplus(x).astype(self.dtype, copy=False)
 
@@ -125,5 +125,5 @@ def get_activation(name: str, dtype: object = np.float64) -> Layer:
     """Build an activation layer by name (one of :data:`ACTIVATIONS`)."""
     key = str(name).lower()
     if key not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        raise ValueError(f"name: activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[key](dtype=dtype)

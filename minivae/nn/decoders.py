@@ -66,6 +66,9 @@ class RepeatDecoder(Layer):
                  dtype: object = np.float64) -> None:
         super().__init__(dtype)
         rng = check_rng(rng)
+        for value, name in ((latent_dim, "latent_dim"), (hidden_size, "hidden_size"),
+                            (output_dim, "output_dim")):
+            check_positive_int(value, name)
         self.lstm = LSTM(latent_dim, hidden_size, num_layers=num_layers, rng=rng, dtype=dtype)
         self.out_proj = Dense(hidden_size, output_dim, rng=rng, dtype=dtype)
 

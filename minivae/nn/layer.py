@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import as_dtype
+from minivae._validation import as_dtype, check_array
 
 
 class Layer:
@@ -37,9 +37,10 @@ class Layer:
     # -- parameters ---------------------------------------------------------------------------
     def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
         """Register a trainable array and its zero gradient under ``name``."""
-        if "." in name:
-            raise ValueError(f"parameter names may not contain '.', got {name!r}")
-        value = np.ascontiguousarray(value, dtype=self.dtype)
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"parameter name must be a non-empty str without '.', got {name!r}")
+        value = check_array(value, "value", dtype=self.dtype)  # finite, real, no silent cast
+        value = np.ascontiguousarray(value)
         self.params[name] = value
         self.grads[name] = np.zeros_like(value)
         return value
@@ -158,6 +159,14 @@ class Layer:
                 "(backward uses the values forward cached)"
             )
         return self.cache
+
+    def _input(self, x: object, name: str = "x") -> np.ndarray:
+        """x as an array of the layer's dtype; complex, strings, None and objects are refused
+        (no pass over the values: a layer runs inside a model that validated its data)."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return x.astype(self.dtype, copy=False)
 
     @staticmethod
     def _check_dy(dy: object, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

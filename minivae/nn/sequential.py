@@ -24,6 +24,7 @@ class Sequential(Layer):
         self.layers = list(layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._input(x)
         if not self.training and np.ndim(x) > 0 and len(x) > inference.BATCH_ROWS:
             # Inference (eval mode): rows go through in bounded chunks (every layer here acts
             # row by row), so the hidden activations of a large batch never exist all at once.

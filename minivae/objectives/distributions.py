@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_same_shape
+from minivae._validation import (
+    check_array,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_same_shape,
+)
 from minivae.nn.functional import sigmoid, softplus
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -24,13 +30,37 @@ LOGVAR_MAX = 20.0
 
 def gaussian_log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """log N(x; mean, exp(logvar)) element by element (no sum), arrays of one shape:
-    ``-0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar))``."""
+    ``-0.5 * (log 2pi + logvar + (x - mean)^2 / exp(logvar))``.
+
+    Inputs are validated (finite real arrays of one shape); a value that overflows (e.g.
+    |x - mean| > 1e154 in float64) raises :class:`~minivae._validation.NumericalOverflowError`
+    naming the largest input, instead of returning -inf.
+    """
+    # ints and bools are computed in float64; float32 stays float32
+    x, mean, logvar = (_as_float(check_array(a, name))
+                       for a, name in ((x, "x"), (mean, "mean"), (logvar, "logvar")))
+    check_same_shape(x, mean, "x", "mean")
+    check_same_shape(x, logvar, "x", "logvar")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _log_density(x, mean, logvar)
+    check_no_overflow(out, "gaussian_log_density", x=x, mean=mean, logvar=logvar)
+    return out
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.result_type(a, 1.0), copy=False)  # ints/bools -> float64, f32 stays
+
+
+def _log_density(x: np.ndarray, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """:func:`gaussian_log_density` without the checks, for callers that validated already
+    (the losses and the models' inner loops)."""
     return -0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * np.exp(-logvar))
 
 
 def clamp_logvar(logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Clip to [LOGVAR_MIN, LOGVAR_MAX]; returns (clipped, inside) where ``inside`` is the boolean
     mask through which gradients pass (the clip has zero slope outside the bounds)."""
+    logvar = check_array(logvar, "logvar", allow_nan=True)  # NaN stays NaN: caught downstream
     inside = (logvar > LOGVAR_MIN) & (logvar < LOGVAR_MAX)
     return np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX), inside
 
@@ -110,7 +140,10 @@ class DiagonalGaussian:
         z = check_array(z, "z")
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
-        return gaussian_log_density(z, self.mu, self.logvar).sum(axis=-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = _log_density(z, self.mu, self.logvar).sum(axis=-1)
+        check_no_overflow(out, "log_prob", z=z, mu=self.mu, logvar=self.logvar)
+        return out
 
     def log_prob_grad(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Gradients of sum(log_prob(z)): returns (dz, dmu, dlogvar).
@@ -121,11 +154,13 @@ class DiagonalGaussian:
         z = check_array(z, "z")
         if z.shape[-self.mu.ndim:] != self.mu.shape:
             raise ValueError(f"z must end with shape {self.mu.shape}, got {z.shape}")
-        inv_var = np.exp(-self.logvar)
-        diff = z - self.mu
-        dz = -diff * inv_var
-        dmu = diff * inv_var
-        dlogvar = -0.5 + 0.5 * diff**2 * inv_var
+        with np.errstate(over="ignore", invalid="ignore"):
+            inv_var = np.exp(-self.logvar)
+            diff = z - self.mu
+            dz = -diff * inv_var
+            dmu = diff * inv_var
+            dlogvar = -0.5 + 0.5 * diff**2 * inv_var
+        check_no_overflow(dlogvar, "log_prob_grad", z=z, mu=self.mu, logvar=self.logvar)
         extra = z.ndim - self.mu.ndim
         if extra:
             axes = tuple(range(extra))
@@ -193,10 +228,21 @@ class DiagonalGaussian:
         check_same_shape(self.mu, other.mu, "self.mu", "other.mu")
 
 
+def check_posterior(q: object, name: str = "q") -> DiagonalGaussian:
+    """``q`` must be a :class:`DiagonalGaussian` (the objectives take the posterior object)."""
+    if not isinstance(q, DiagonalGaussian):
+        raise TypeError(f"{name} must be a DiagonalGaussian (e.g. from encoder_posterior), got "
+                        f"{type(q).__name__}")
+    return q
+
+
 def standard_normal_log_prob(z: np.ndarray) -> np.ndarray:
     """log N(z; 0, I) summed over the last axis."""
-    z = np.asarray(z)
-    return -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
+    z = check_array(z, "z", ndim=(1, 2, 3))
+    with np.errstate(over="ignore"):
+        out = -0.5 * np.sum(LOG_2PI + z**2, axis=-1)
+    check_no_overflow(out, "standard_normal_log_prob", z=z)
+    return out
 
 
 class Bernoulli:

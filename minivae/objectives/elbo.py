@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
+from minivae._validation import check_array
+from minivae.objectives.distributions import DiagonalGaussian, check_posterior, clamp_logvar
 from minivae.objectives.kl import kl_loss_term
 
 
@@ -31,6 +32,10 @@ def encoder_posterior(h: np.ndarray) -> tuple[DiagonalGaussian, np.ndarray]:
     Returns (q, inside) with ``inside`` (N, L) the boolean mask where the clamp passes
     gradients (see :func:`~minivae.objectives.distributions.clamp_logvar`).
     """
+    h = check_array(h, "h", ndim=2)
+    if h.shape[1] % 2:
+        raise ValueError(f"h must have an even number of columns (mean and log-variance), got "
+                         f"shape {h.shape}")
     L = h.shape[1] // 2
     logvar, inside = clamp_logvar(h[:, L:])
     return DiagonalGaussian(np.ascontiguousarray(h[:, :L]), logvar), inside
@@ -54,6 +59,8 @@ def negative_elbo(
         dkl: d(beta * term) / d KL[n, l], the weight :func:`negative_elbo_backward` gives the
             KL gradient (a scalar, or (L,) with free bits).
     """
+    q = check_posterior(q)
+    rec = check_array(rec, "rec", shape=(q.mu.shape[0],), allow_nan=True)  # inf: fit's guard
     kl_mean, term, dkl, extra = kl_loss_term(q.kl_standard_normal(per_dimension=True), beta,
                                              free_bits)
     rec_mean = float(rec.mean())
@@ -72,5 +79,7 @@ def negative_elbo_backward(q: DiagonalGaussian, inside: np.ndarray, dz: np.ndarr
     weighted by ``dkl`` (:meth:`DiagonalGaussian.elbo_backward`); no gradient passes where the
     log-variance was clamped.
     """
+    q = check_posterior(q)
+    inside = check_array(inside, "inside", shape=q.mu.shape)
     dmu, dlogvar = q.elbo_backward(dz, dkl)
     return np.concatenate([dmu, dlogvar * inside], axis=1)

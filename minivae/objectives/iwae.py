@@ -22,8 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from minivae._validation import check_array, check_scalar
 from minivae.nn.functional import log_mean_exp, logsumexp
-from minivae.objectives.distributions import DiagonalGaussian, standard_normal_log_prob
+from minivae.objectives.distributions import (
+    DiagonalGaussian,
+    check_posterior,
+    standard_normal_log_prob,
+)
 
 
 def iwae_log_weights(rec: np.ndarray, z: np.ndarray, q: DiagonalGaussian,
@@ -33,6 +38,13 @@ def iwae_log_weights(rec: np.ndarray, z: np.ndarray, q: DiagonalGaussian,
     rec: (k, N) -log p(x | z_i);  z: (k, N, L) the samples;  q: the posterior, mu and logvar
     (N, L).  With beta = 1, ``log_mean_exp(log w, axis=0)`` is the IWAE bound of each example.
     """
+    q = check_posterior(q)
+    z = check_array(z, "z", ndim=3, allow_nan=True)  # non-finite: fit's guard reports it
+    if z.shape[1:] != q.mu.shape:
+        raise ValueError(f"z must have shape (k, {', '.join(map(str, q.mu.shape))}) to match q, "
+                         f"got {z.shape}")
+    rec = check_array(rec, "rec", shape=z.shape[:2], allow_nan=True)  # inf: fit's guard
+    beta = check_scalar(beta, "beta", low=0.0)
     return -rec + beta * (standard_normal_log_prob(z) - q.log_prob(z))
 
 
@@ -55,8 +67,8 @@ def negative_iwae(
         g: (k, N) d loss / d(-log w_i[n]) = w~_i[n] / N, in q's dtype: the weight of sample
             i's gradient, for the decoder's backward and :func:`negative_iwae_backward`.
     """
-    n = rec.shape[1]
-    log_w = iwae_log_weights(rec, z, q, beta)
+    log_w = iwae_log_weights(rec, z, q, beta)  # validates rec (k, N), z (k, N, L), q, beta
+    n = log_w.shape[1]
     bound = log_mean_exp(log_w, axis=0)  # (N,)
     value = float(-bound.mean())
     w_norm = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))  # softmax over samples
@@ -81,6 +93,15 @@ def negative_iwae_backward(q: DiagonalGaussian, inside: np.ndarray, z: np.ndarra
     z_i and directly on mu, logvar; log p(z) = log N(z; 0, I) has d/dz = -z; and
     z_i = mu + sigma * eps_i carries every d/dz_i to mu and logvar.
     """
+    q = check_posterior(q)
+    z = check_array(z, "z", ndim=3, allow_nan=True)  # non-finite: fit's guard reports it
+    if z.shape[1:] != q.mu.shape:
+        raise ValueError(f"z must have shape (k, {', '.join(map(str, q.mu.shape))}) to match q, "
+                         f"got {z.shape}")
+    dz = check_array(dz, "dz", shape=z.shape, allow_nan=True)
+    g = check_array(g, "g", shape=z.shape[:2], allow_nan=True)
+    inside = check_array(inside, "inside", shape=q.mu.shape)
+    beta = check_scalar(beta, "beta", low=0.0)
     weight = beta * g[..., None]  # (k, N, 1)
     per_sample = DiagonalGaussian(np.broadcast_to(q.mu, z.shape),
                                   np.broadcast_to(q.logvar, z.shape))

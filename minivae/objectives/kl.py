@@ -67,6 +67,9 @@ def kl_loss_term(
         dkl: d(beta * term) / d kl_per_dim[n, l], a scalar or an (L,) array (1/N included),
         extra: loss parts to report besides ("kl_free_bits" when free bits are on).
     """
+    kl_per_dim = check_array(kl_per_dim, "kl_per_dim", ndim=2)
+    beta = check_scalar(beta, "beta", low=0.0)
+    free_bits = check_scalar(free_bits, "free_bits", low=0.0)
     N = kl_per_dim.shape[0]
     kl_mean = float(kl_per_dim.sum(axis=1).mean())
     if free_bits > 0:

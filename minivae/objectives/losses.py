@@ -19,18 +19,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_same_shape, check_scalar
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar, gaussian_log_density
+from minivae._validation import (
+    check_array,
+    check_mask,
+    check_no_overflow,
+    check_same_shape,
+    check_scalar,
+    overflow_to_caller,
+)
+from minivae.objectives.distributions import LOG_2PI, _log_density, clamp_logvar
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _prepare(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None, reduction: str):
+def _prepare(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None, reduction: str,
+             name: str = "pred"):
+    """Validated (pred, target, mask); ``name`` is the prediction's argument name (logits,
+    mean, pred) for the error messages."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    pred = check_array(pred, "pred", ndim=(1, 2, 3))
+    pred = check_array(pred, name, ndim=(1, 2, 3))
     target = check_array(target, "target", allow_nan=mask is not None)
-    check_same_shape(pred, target, "pred", "target")
+    check_same_shape(pred, target, name, "target")
     if mask is None:
         return pred, target, None
     mask = check_mask(mask, target, data="target")
@@ -46,7 +56,17 @@ def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     so the network learns to reconstruct from what is observed.  ``mask``: X's shape, or None
     (all observed: X itself is returned).
     """
-    return X if mask is None else np.where(mask, X, 0.0).astype(X.dtype, copy=False)
+    if mask is None:
+        return X
+    # O(1) checks only (this runs on every batch): real float data, a bool mask of its shape.
+    if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+        raise TypeError(f"X must be a float numpy array, got {type(X).__name__} "
+                        f"{getattr(X, 'dtype', '')}")
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != X.shape:
+        raise ValueError(f"mask must be a bool array of X's shape {X.shape}, got "
+                         f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
+                         f"{getattr(mask, 'shape', '')}")
+    return np.where(mask, X, 0.0).astype(X.dtype, copy=False)
 
 
 def _reduce(per_element: np.ndarray, reduction: str) -> np.ndarray | float:
@@ -67,17 +87,23 @@ def _scale(n: int, reduction: str) -> float:
 def mse(pred, target, *, mask=None, reduction: str = "mean"):
     """Squared error sum_d (pred - target)^2 per example.  pred, target: (N, ...)."""
     pred, target, mask = _prepare(pred, target, mask, reduction)
-    sq = (pred - target) ** 2
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, naming the input
+        sq = (pred - target) ** 2
     if mask is not None:
         sq = sq * mask
-    return _reduce(sq, reduction)
+    value = _reduce(sq, reduction)
+    check_no_overflow(value, "mse", pred=pred, target=target)
+    return value
 
 
 def mse_grad(pred, target, *, mask=None, reduction: str = "mean") -> np.ndarray:
     """d mse / d pred = 2 (pred - target), scaled by the reduction."""
     pred, target, mask = _prepare(pred, target, mask, reduction)
-    g = 2.0 * (pred - target) * _scale(pred.shape[0], reduction)
-    return g * mask if mask is not None else g
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = 2.0 * (pred - target) * _scale(pred.shape[0], reduction)
+    g = g * mask if mask is not None else g
+    check_no_overflow(g, "mse_grad", pred=pred, target=target)
+    return g
 
 
 # ------------------------------------------------------------------------------ Bernoulli
@@ -118,7 +144,7 @@ def bernoulli_nll_and_grad(logits, target, *, mask=None, reduction: str = "mean"
 def _prepare_bernoulli(logits, target, mask, reduction: str):
     """Validate like every loss, check targets in [0, 1], and give logits and target one dtype
     (the helpers below work in place in buffers of that floating dtype)."""
-    logits, target, mask = _prepare(logits, target, mask, reduction)
+    logits, target, mask = _prepare(logits, target, mask, reduction, "logits")
     _check_unit_interval(target, mask)
     dtype = np.result_type(logits, target, 1.0)  # a Python float: ints -> float64, f32 stays
     return logits.astype(dtype, copy=False), target.astype(dtype, copy=False), mask
@@ -180,11 +206,12 @@ def _bernoulli_grad(exp_neg: np.ndarray, target: np.ndarray, mask: np.ndarray | 
     return g
 
 
-def _check_unit_interval(target: np.ndarray, mask: np.ndarray | None) -> None:
+def _check_unit_interval(target: np.ndarray, mask: np.ndarray | None,
+                         name: str = "target") -> None:
     values = target if mask is None else target[mask]
     if values.size and (values.min() < 0.0 or values.max() > 1.0):
         raise ValueError(
-            "target for a Bernoulli likelihood must lie in [0, 1], "
+            f"{name} for a Bernoulli likelihood must lie in [0, 1], "
             f"got values in [{values.min():.4g}, {values.max():.4g}]"
         )
 
@@ -197,13 +224,16 @@ def gaussian_nll(mean, logvar, target, *, mask=None, reduction: str = "mean"):
 
     summed over data dimensions.  mean, logvar, target: (N, ...), all the same shape.
     """
-    mean, target, mask = _prepare(mean, target, mask, reduction)
+    mean, target, mask = _prepare(mean, target, mask, reduction, "mean")
     logvar = check_array(logvar, "logvar")
     check_same_shape(mean, logvar, "mean", "logvar")
-    nll = -gaussian_log_density(target, mean, logvar)
+    with np.errstate(over="ignore", invalid="ignore"):
+        nll = -_log_density(target, mean, logvar)
     if mask is not None:
         nll = nll * mask
-    return _reduce(nll, reduction)
+    value = _reduce(nll, reduction)
+    check_no_overflow(value, "gaussian_nll", mean=mean, logvar=logvar, target=target)
+    return value
 
 
 def gaussian_nll_grad(mean, logvar, target, *, mask=None, reduction: str = "mean"):
@@ -211,15 +241,18 @@ def gaussian_nll_grad(mean, logvar, target, *, mask=None, reduction: str = "mean
 
     d/dmean = (mean - x) / var;  d/dlogvar = 0.5 * (1 - (x - mean)^2 / var).
     """
-    mean, target, mask = _prepare(mean, target, mask, reduction)
+    mean, target, mask = _prepare(mean, target, mask, reduction, "mean")
     logvar = check_array(logvar, "logvar")
     check_same_shape(mean, logvar, "mean", "logvar")
-    inv_var = np.exp(-logvar)
-    s = _scale(mean.shape[0], reduction)
-    dmean = (mean - target) * inv_var * s
-    dlogvar = 0.5 * (1.0 - (target - mean) ** 2 * inv_var) * s
+    with np.errstate(over="ignore", invalid="ignore"):
+        inv_var = np.exp(-logvar)
+        s = _scale(mean.shape[0], reduction)
+        dmean = (mean - target) * inv_var * s
+        dlogvar = 0.5 * (1.0 - (target - mean) ** 2 * inv_var) * s
     if mask is not None:
         dmean, dlogvar = dmean * mask, dlogvar * mask
+    for g in (dmean, dlogvar):
+        check_no_overflow(g, "gaussian_nll_grad", mean=mean, logvar=logvar, target=target)
     return dmean, dlogvar
 
 
@@ -227,20 +260,26 @@ def gaussian_nll_fixed_variance(mean, target, *, variance: float = 1.0, mask=Non
                                 reduction: str = "mean"):
     """Gaussian NLL with a fixed scalar variance: 0.5*(log 2pi var + (x-mean)^2/var) per element."""
     variance = check_scalar(variance, "variance", low=0.0, low_inclusive=False)
-    mean, target, mask = _prepare(mean, target, mask, reduction)
-    nll = 0.5 * (LOG_2PI + np.log(variance) + (target - mean) ** 2 / variance)
+    mean, target, mask = _prepare(mean, target, mask, reduction, "mean")
+    with np.errstate(over="ignore", invalid="ignore"):
+        nll = 0.5 * (LOG_2PI + np.log(variance) + (target - mean) ** 2 / variance)
     if mask is not None:
         nll = nll * mask
-    return _reduce(nll, reduction)
+    value = _reduce(nll, reduction)
+    check_no_overflow(value, "gaussian_nll_fixed_variance", mean=mean, target=target)
+    return value
 
 
 def gaussian_nll_fixed_variance_grad(mean, target, *, variance: float = 1.0, mask=None,
                                      reduction: str = "mean") -> np.ndarray:
     """d/dmean = (mean - x) / var, scaled by the reduction."""
     variance = check_scalar(variance, "variance", low=0.0, low_inclusive=False)
-    mean, target, mask = _prepare(mean, target, mask, reduction)
-    g = (mean - target) / variance * _scale(mean.shape[0], reduction)
-    return g * mask if mask is not None else g
+    mean, target, mask = _prepare(mean, target, mask, reduction, "mean")
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = (mean - target) / variance * _scale(mean.shape[0], reduction)
+    g = g * mask if mask is not None else g
+    check_no_overflow(g, "gaussian_nll_fixed_variance_grad", mean=mean, target=target)
+    return g
 
 
 # ------------------------------------------------------------- a decoder's output as p(x | z)
@@ -260,21 +299,25 @@ def reconstruction_nll(
       :func:`~minivae.objectives.distributions.clamp_logvar` (no gradient where it clamps);
     * ``"mse"``: out = the prediction, squared error :func:`mse`.
     """
-    if kind == "bernoulli":
-        if need_grad:  # one call: the inputs are validated once, not twice
-            return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
-        return bernoulli_nll(out, X, mask=mask, reduction="none"), None
-    if kind == "gaussian" and variance is None:
-        return _gaussian_learned_variance_nll(out, X, mask, need_grad)
-    if kind == "gaussian":
-        value = gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
-                                            reduction="none")
-        grad = gaussian_nll_fixed_variance_grad(
-            out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
-        return value, grad
-    if kind == "mse":
-        value = mse(out, X, mask=mask, reduction="none")
-        return value, mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
+    # A model's loss: inf/NaN goes back to the training loop, whose guard names the step.
+    with overflow_to_caller():
+        if kind == "bernoulli":
+            if isinstance(X, np.ndarray) and X.dtype.kind == "f":  # name the data, not "target"
+                _check_unit_interval(X, mask if isinstance(mask, np.ndarray) else None, "X")
+            if need_grad:  # one call: the inputs are validated once, not twice
+                return bernoulli_nll_and_grad(out, X, mask=mask, reduction="none")
+            return bernoulli_nll(out, X, mask=mask, reduction="none"), None
+        if kind == "gaussian" and variance is None:
+            return _gaussian_learned_variance_nll(out, X, mask, need_grad)
+        if kind == "gaussian":
+            value = gaussian_nll_fixed_variance(out, X, variance=variance, mask=mask,
+                                                reduction="none")
+            grad = gaussian_nll_fixed_variance_grad(
+                out, X, variance=variance, mask=mask, reduction="none") if need_grad else None
+            return value, grad
+        if kind == "mse":
+            value = mse(out, X, mask=mask, reduction="none")
+            return value, mse_grad(out, X, mask=mask, reduction="none") if need_grad else None
     raise ValueError(f"unknown reconstruction kind {kind!r}")
 
 

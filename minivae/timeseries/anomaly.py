@@ -152,7 +152,10 @@ def mahalanobis_scores(errors: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> n
 
 def check_finite_scores(scores: np.ndarray, what: str = "anomaly scores") -> np.ndarray:
     """Raise a clear FloatingPointError if any score is NaN or inf; return the scores."""
-    scores = np.asarray(scores, dtype=np.float64)
+    if not isinstance(scores, np.ndarray) or scores.dtype.kind not in "fiu":
+        raise TypeError(f"scores ({what}) must be a real numpy array, got "
+                        f"{type(scores).__name__} {getattr(scores, 'dtype', '')}".rstrip())
+    scores = scores.astype(np.float64, copy=False)
     bad = ~np.isfinite(scores)
     if np.any(bad):
         first = np.argwhere(bad)[0].tolist()
@@ -776,6 +779,8 @@ class RollingZScoreDetector:
         self.threshold_method = threshold
         self.k = check_scalar(k, "k")
         self.q = check_scalar(q, "q", low=0.0, high=100.0)
+        if min_periods is not None:  # checked now, not at the first score() call
+            check_positive_int(min_periods, "min_periods", minimum=2)
         self.min_periods = min_periods
         self.threshold_: float | None = None
 

@@ -220,6 +220,10 @@ class ModelImputer:
         init: str = "linear",
         scale: bool = True,
     ) -> None:
+        if not (callable(getattr(model, "reconstruct", None))
+                and callable(getattr(model, "fit", None))):
+            raise TypeError(f"model must be a sequence model with fit() and reconstruct() "
+                            f"(e.g. LSTMVAE), got {type(model).__name__}")
         self.model = model
         self.window = check_positive_int(window, "window")
         self.stride = max(1, self.window // 4) if stride is None else check_positive_int(

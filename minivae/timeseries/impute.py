@@ -107,7 +107,8 @@ def check_missing(
     if empty.size:
         which = "x" if len(shape) < 3 else f"x[{int(empty[0])}]"
         raise ValueError(
-            f"{which} has no observed value at all (all {T * D} entries missing); "
+            f"{which} has no observed value at all (all {T * D} entries missing, NaN or "
+            "hidden by mask); "
             "cannot impute an all-missing series"
         )
     return xf, observed, shape, out_dtype

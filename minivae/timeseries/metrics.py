@@ -5,8 +5,11 @@ Conventions used throughout:
 * ``y_true`` / ``y_pred`` are binary labels (``1`` = anomaly), given as bool or as integers /
   floats equal to 0 or 1.  Anything else is refused (no silent ``> 0.5`` rounding).
 * ``scores`` are real anomaly scores, *higher = more anomalous*; NaN or inf is refused.
-* Point-wise metrics (confusion counts, precision/recall, ROC, PR) accept labels of any shape
-  and flatten them, e.g. a batch ``(N, T)``.  Segment-based metrics (point adjust, range-based
+* Point-wise metrics (confusion counts, precision/recall, ROC, PR) accept labels of any shape,
+  e.g. a batch ``(N, T)``, and pool all its points.  ``y_true`` and ``scores`` (or ``y_pred``)
+  must have the *same* shape: a pair of different shapes is a caller's bug and raises
+  ValueError, even when the sizes agree (``(10,)`` against ``(2, 5)``); flatten both yourself
+  if that is what you mean.  Segment-based metrics (point adjust, range-based
   precision/recall, ``anomaly_segments``) need a single series ``(T,)``: flattening a batch
   would glue the end of one series to the start of the next and merge segments.
 * Segments are half-open ``(start, stop)`` index pairs, like Python slices.
@@ -20,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_same_shape, check_scalar
+from minivae._validation import check_array, check_no_overflow, check_same_shape, check_scalar
 from minivae.timeseries.thresholds import apply_threshold
 
 __all__ = [
@@ -157,9 +160,10 @@ def _two_class_inputs(y_true: object, scores: object, name: str
                       ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Flattened labels and scores of one shape, both classes present (else ``name`` is
     undefined: ValueError); returns (t, s, number of positives, number of negatives)."""
-    t = _check_labels(y_true, "y_true").ravel()
-    s = _check_scores(scores).ravel()
-    check_same_shape(t, s, "y_true (flattened)", "scores (flattened)")
+    t = _check_labels(y_true, "y_true")
+    s = _check_scores(scores)
+    check_same_shape(t, s, "y_true", "scores")  # before pooling: (10,) vs (2, 5) is a bug
+    t, s = t.ravel(), s.ravel()
     n_pos = int(t.sum())
     n_neg = t.shape[0] - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -248,9 +252,10 @@ def pr_curve(y_true: object, scores: object) -> tuple[np.ndarray, np.ndarray, np
     - recall: (K + 1,) non-decreasing, recall[0] = 0, recall[-1] = 1.
     - thresholds: (K + 1,) decreasing, thresholds[0] = +inf.
     """
-    t = _check_labels(y_true, "y_true").ravel()
-    s = _check_scores(scores).ravel()
-    check_same_shape(t, s, "y_true (flattened)", "scores (flattened)")
+    t = _check_labels(y_true, "y_true")
+    s = _check_scores(scores)
+    check_same_shape(t, s, "y_true", "scores")  # before pooling: (10,) vs (2, 5) is a bug
+    t, s = t.ravel(), s.ravel()
     n_pos = int(t.sum())
     if n_pos == 0:
         raise ValueError("pr_curve needs at least one positive in y_true (recall is 0/0)")
@@ -486,8 +491,11 @@ def masked_error(
         bad = int(np.sum(~np.isfinite(arr[m])))
         if bad:
             raise ValueError(f"{name} has {bad} non-finite value(s) at scored (mask=True) points")
-    diff = tr[m] - es[m]
-    return float(np.mean(np.abs(diff)) if metric == "mae" else np.mean(diff * diff))
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = tr[m] - es[m]
+        value = float(np.mean(np.abs(diff)) if metric == "mae" else np.mean(diff * diff))
+    check_no_overflow(value, metric, truth=tr[m], estimate=es[m])
+    return value
 
 
 def mae(truth: object, estimate: object, mask: object | None = None) -> float:
@@ -513,4 +521,7 @@ def mean_std(values: object) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1) of a metric over runs (e.g. seeds); the
     standard deviation of a single run is reported as 0."""
     v = check_array(values, "values", ndim=1, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    check_no_overflow(np.array([mean, std]), "mean_std", values=v)
+    return mean, std

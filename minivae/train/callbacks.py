@@ -57,6 +57,8 @@ class FunctionCallback(Callback):
     """A plain function ``f(epoch, logs, model) -> stop?`` run at the end of every epoch."""
 
     def __init__(self, fn: Callable[[int, dict[str, Any], Any], Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"fn must be a function f(epoch, logs, model), got {type(fn).__name__}")
         self.fn = fn
         self.stop_reason = "callback"
 
@@ -139,7 +141,7 @@ class PrintEpochs(Callback):
     and why training stopped early, if it did."""
 
     def __init__(self, epochs: int) -> None:
-        self.epochs = epochs
+        self.epochs = check_positive_int(epochs, "epochs")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
         print(format_epoch(logs, self.epochs), file=sys.stdout, flush=True)
@@ -180,8 +182,8 @@ class ProgressBar(Callback):
 
     def __init__(self, epochs: int, delay: float | None = None,
                  disable: bool | None = None) -> None:
-        self.epochs, self.disable = epochs, disable
-        self.delay = PROGRESS_DELAY_S if delay is None else delay
+        self.epochs, self.disable = check_positive_int(epochs, "epochs"), disable
+        self.delay = PROGRESS_DELAY_S if delay is None else check_scalar(delay, "delay", low=0.0)
         self.bar: Any = None
 
     def on_batch_end(self, epoch: int, batch: int, n_batches: int,
@@ -212,6 +214,7 @@ def progress_callbacks(verbose: int | bool, epochs: int) -> list[Callback]:
     when stdout is a terminal); 2 the line and always the bar (e.g. in a notebook)."""
     if not isinstance(verbose, (bool, int, np.integer)) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    epochs = check_positive_int(epochs, "epochs")
     if not verbose:
         return []
     # verbose=1: tqdm decides (disable=None: a bar only on a terminal); 2: always a bar.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_no_overflow, check_scalar
 from minivae.objectives.distributions import DiagonalGaussian
 
 __all__ = ["kl_per_dimension_mean", "latent_activity", "active_units"]
@@ -31,7 +31,10 @@ def kl_per_dimension_mean(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
         dimension), in nats; its sum is the batch-mean KL of the ELBO.
     """
     q = DiagonalGaussian(check_array(mu, "mu", ndim=2), check_array(logvar, "logvar", ndim=2))
-    return q.kl_standard_normal(per_dimension=True).mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        kl = q.kl_standard_normal(per_dimension=True).mean(axis=0)
+    check_no_overflow(kl, "kl_per_dimension_mean", mu=q.mu, logvar=q.logvar)
+    return kl
 
 
 def latent_activity(mu: np.ndarray) -> np.ndarray:
@@ -46,7 +49,10 @@ def latent_activity(mu: np.ndarray) -> np.ndarray:
     mu = check_array(mu, "mu", ndim=2)
     if mu.shape[0] < 2:
         raise ValueError(f"mu needs at least 2 rows (inputs) to measure a variance, got {mu.shape}")
-    return np.var(mu.astype(np.float64, copy=False), axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        var = np.var(mu.astype(np.float64, copy=False), axis=0)
+    check_no_overflow(var, "latent_activity", mu=mu)
+    return var
 
 
 def active_units(mu: np.ndarray, threshold: float = 0.01) -> int:

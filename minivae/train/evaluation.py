@@ -22,6 +22,10 @@ from minivae._validation import check_scalar
 from minivae.train.diagnostics import active_units, kl_per_dimension_mean
 
 # Evaluation passes process at most this many rows at once.
+# Public: Validation (re-exported by minivae.train).  The rest is fit's plumbing, called with
+# data fit has already checked (Data objects from check_data).
+__all__ = ["Validation"]
+
 EVAL_CHUNK = 1024
 # Latent diagnostics use at most this many rows (plenty for a per-dimension mean and variance,
 # and it bounds the extra encoder pass per epoch on large training sets).
