@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from minivae._validation import check_positive_int
 from minivae.nn.layer import Layer
 
 #: at most this many rows (sequences, or examples) go through a sequence layer at a time
@@ -53,18 +54,33 @@ def chunk_shape(N: int, T: int, width: int) -> tuple[int, int]:
     """(rows, steps) of the chunks in which to run N sequences of T steps through a layer of
     ``width`` hidden units: up to :data:`BATCH_ROWS` rows, and as many steps as
     :data:`CHUNK_ELEMENTS` allows (at least 1)."""
+    N, T, width = _sizes(N, T, width)
     rows = max(1, min(N, BATCH_ROWS))
     steps = max(1, min(T, CHUNK_ELEMENTS // (rows * width)))
     return rows, steps
 
 
+def _sizes(N: int, T: int, width: int) -> tuple[int, int, int]:
+    """N >= 0 sequences (an empty batch is fine), T >= 1 steps, width >= 1 units."""
+    return (check_positive_int(N, "N", minimum=0), check_positive_int(T, "T"),
+            check_positive_int(width, "width"))
+
+
 def whole_sequence_rows(N: int, T: int, width: int) -> int:
     """Rows per chunk for a layer that must see all T steps at once (the autoregressive decoder):
     as many as :data:`CHUNK_ELEMENTS` allows, at least 1, at most :data:`BATCH_ROWS`."""
+    N, T, width = _sizes(N, T, width)
     return max(1, min(N, BATCH_ROWS, CHUNK_ELEMENTS // (T * width)))
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of length ``size`` (the last may be shorter) covering range(n)."""
+    # checked here, at the call, not lazily at the first ``next``
+    n = check_positive_int(n, "n", minimum=0)
+    size = check_positive_int(size, "size")
+    return _slices(n, size)
+
+
+def _slices(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
