@@ -184,6 +184,28 @@ def check_scalar(
     return v
 
 
+def check_float_arrays(**arrays: object) -> np.dtype:
+    """Every argument (name=value) is a float32 or float64 ``ndarray``, all of one dtype (the
+    first one's, returned); ``None`` values are skipped.  A cheap per-call type check for the
+    functions that trust their caller for shapes (the LSTM step and loops, and their compiled
+    twins, which share it so both refuse the same inputs with the same message)."""
+    dtype = None
+    for name, arr in arrays.items():
+        if arr is None:
+            continue
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{name} must be a float32 or float64 numpy array, got "
+                            f"{type(arr).__name__}")
+        if dtype is None:
+            if arr.dtype not in DTYPES:
+                raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype}")
+            dtype = arr.dtype
+        elif arr.dtype != dtype:
+            raise TypeError(f"{name} must have dtype {dtype} like the other arrays (no silent "
+                            f"casts), got {arr.dtype}")
+    return dtype if dtype is not None else np.dtype(np.float64)
+
+
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     """Refuse arrays whose shapes differ (no silent broadcasting)."""
     if a.shape != b.shape:

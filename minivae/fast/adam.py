@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from minivae.train.optim import check_adam_args
+
 # Positions in the ``h`` array of scalar hyperparameters the kernel takes.
 BETA1, ONE_MINUS_BETA1, BETA2, ONE_MINUS_BETA2, STEP, INV_SQRT_BIAS2, L2, DECAY, EPS = range(9)
 
@@ -76,6 +78,7 @@ def adam_update(
     equations): all arrays have the same shape and dtype (float32 or float64), ``grad`` is only
     read, ``t >= 1`` is the number of this step.  ``param``, ``m``, ``v`` must be C-contiguous.
     """
+    check_adam_args(param, grad, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     dtype = param.dtype
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"param must be float32 or float64, got {dtype}")

@@ -50,6 +50,7 @@ def autoregressive_forward(
 ) -> tuple[np.ndarray, TwinDecoderCache]:
     """Twin of :func:`minivae.nn.decoders.autoregressive_forward` (see there and the module
     docstring for the paths)."""
+    reference.check_decoder_args(h0s, c0s, cells, W, b, x, feed_true)  # the reference's checks
     if feed_true is not None and bool(feed_true[:, 1:].all()):
         return _teacher_forced_forward(h0s, c0s, cells, W, b, x)  # type: ignore[arg-type]
     if len(cells) == 1:

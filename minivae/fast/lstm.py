@@ -114,6 +114,7 @@ from numba import njit
 
 from minivae.fast.activations import sigmoid, tanh
 from minivae.fast.workspace import Lease, LeasedCache
+from minivae.nn.lstm import check_loop_args, check_step_args
 
 _FAST_REDUCE = {"reassoc", "contract", "nsz"}
 _FAST_ELEMENTWISE = {"contract", "nsz"}
@@ -671,8 +672,7 @@ def lstm_forward(
     :class:`SeqCache`).  x: (N, T, D); h0, c0: (N, H); Wx: (D, 4H), Wh: (H, 4H), b: (4H,);
     mask: (N, T) bool or None.  All arrays float32 or all float64; x at padded steps is
     ignored (may be NaN).  Returns hs: (N, T, H), hT, cT: (N, H) and the cache."""
-    if x.ndim != 3:
-        raise ValueError(f"x must be (N, T, D), got shape {x.shape}")
+    check_loop_args(x, h0, c0, Wx, Wh, b, mask)  # the reference's own type checks
     N, T, D = x.shape
     lease = Lease()
     x_tm = lease.take((T, N, D), _float_dtype(x, "x"))
@@ -835,8 +835,8 @@ def lstm_step_forward(
 
     Single-threaded (one step is too little work to split), and without BLAS calls.
     """
-    dtype = _float_dtype(h_prev, "h_prev")
-    _same_dtype(dtype, x_t=x_t, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
+    check_step_args(x_t, h_prev, c_prev, Wx, Wh, b)  # the reference's own type checks
+    dtype = h_prev.dtype
     N, H = h_prev.shape
     D = x_t.shape[1]
     _check_shape(x_t, "x_t", (N, D), "(N, D)")

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng
+from minivae._validation import check_array, check_float_arrays, check_positive_int, check_rng
 from minivae.nn.dense import Dense
 from minivae.nn.inference import chunk_shape, chunks, whole_sequence_rows
 from minivae.nn.layer import Layer
@@ -115,6 +115,28 @@ class DecoderCache(NamedTuple):
     feed_true: np.ndarray | None  # (N, T, D) bool, or None (free running)
 
 
+def check_decoder_args(h0s: object, c0s: object, cells: object, W: object, b: object,
+                       x: object, feed_true: object) -> None:
+    """The types :func:`autoregressive_forward` relies on (shared with its compiled twin, so
+    both refuse the same inputs): lists of states and cells, float arrays of one dtype,
+    ``feed_true`` None or a bool array."""
+    for name, seq in (("h0s", h0s), ("c0s", c0s), ("cells", cells)):
+        if not isinstance(seq, (list, tuple)) or not seq:
+            raise TypeError(f"{name} must be a non-empty list (one entry per layer), got "
+                            f"{type(seq).__name__}")
+    if not all(isinstance(c, (list, tuple)) and len(c) == 3 for c in cells):  # type: ignore
+        raise TypeError("cells must hold one (Wx, Wh, b) triple per layer")
+    arrays = {"W": W, "b": b, "x": x}
+    for l, (h, c, (Wx, Wh, bl)) in enumerate(zip(h0s, c0s, cells)):  # type: ignore[arg-type]
+        arrays.update({f"h0s[{l}]": h, f"c0s[{l}]": c, f"cells[{l}][0]": Wx,
+                       f"cells[{l}][1]": Wh, f"cells[{l}][2]": bl})
+    check_float_arrays(**arrays)
+    if feed_true is not None and not (isinstance(feed_true, np.ndarray)
+                                      and feed_true.dtype == bool and feed_true.ndim == 3):
+        raise TypeError(f"feed_true must be None or a boolean numpy array (N, T, D), got "
+                        f"{type(feed_true).__name__} {getattr(feed_true, 'dtype', '')}")
+
+
 @reference
 def autoregressive_forward(
     h0s: list[np.ndarray],
@@ -140,6 +162,7 @@ def autoregressive_forward(
     Returns:
         y: (N, T, O) the outputs, and the cache for :func:`autoregressive_backward`.
     """
+    check_decoder_args(h0s, c0s, cells, W, b, x, feed_true)
     N, D = h0s[0].shape[0], cells[0][0].shape[0]
     hs, cs = list(h0s), list(c0s)
     y = np.empty((N, T, W.shape[1]), dtype=W.dtype)

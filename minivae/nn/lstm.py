@@ -75,7 +75,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng
+from minivae._validation import (
+    check_array,
+    check_float_arrays,
+    check_positive_int,
+    check_rng,
+)
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
 from minivae.nn.sequence import lengths_to_mask
@@ -85,6 +90,25 @@ from minivae.twins import own_cache, reference
 # (x_t, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c).  A plain tuple keeps the step functions free
 # of any class (a compiled twin of the step functions returns the same tuple).
 StepCache = tuple[np.ndarray, ...]
+
+
+# ============================================================================ argument types
+def check_step_args(x_t: object, h_prev: object, c_prev: object, Wx: object, Wh: object,
+                    b: object) -> None:
+    """Every array of one step is a float32/float64 ndarray of one dtype, else a TypeError
+    naming it (per call: a few isinstance checks, nothing per element)."""
+    check_float_arrays(h_prev=h_prev, x_t=x_t, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
+
+
+def check_loop_args(x: object, h0: object, c0: object, Wx: object, Wh: object, b: object,
+                    mask: object) -> None:
+    """As :func:`check_step_args` for a whole sequence; x: 3-d, mask None or a bool array."""
+    check_float_arrays(h0=h0, x=x, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    if x.ndim != 3:  # type: ignore[attr-defined]
+        raise ValueError(f"x must be (N, T, D), got shape {x.shape}")  # type: ignore[attr-defined]
+    if mask is not None and not (isinstance(mask, np.ndarray) and mask.dtype == bool):
+        raise TypeError(f"mask must be None or a boolean numpy array (N, T), got "
+                        f"{type(mask).__name__} {getattr(mask, 'dtype', '')}")
 
 
 # ============================================================================ one time step
@@ -97,7 +121,8 @@ def lstm_step_forward(
     Wh: np.ndarray,
     b: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, StepCache]:
-    """One LSTM step (no validation: callers check shapes once per sequence).
+    """One LSTM step (types checked, by :func:`check_step_args`; callers check shapes once per
+    sequence).
 
     Inputs:
         x_t: (N, D) input at this step
@@ -108,6 +133,7 @@ def lstm_step_forward(
         h: (N, H) new hidden state, c: (N, H) new cell state,
         cache: what :func:`lstm_step_backward` needs.
     """
+    check_step_args(x_t, h_prev, c_prev, Wx, Wh, b)
     H = h_prev.shape[1]
     a = x_t @ Wx + h_prev @ Wh + b  # (N, 4H): all four gates in one matrix product
     i = sigmoid(a[:, 0 * H : 1 * H])
@@ -181,7 +207,7 @@ def lstm_forward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """One LSTM layer over a whole sequence: :func:`lstm_step_forward` for t = 0 .. T-1.
 
-    Inputs (no validation: :class:`LSTMLayer` checks them):
+    Inputs (:class:`LSTMLayer` checks them; here only their types, :func:`check_loop_args`):
         x: (N, T, D), finite (padded steps are ignored; put 0 there)
         h0, c0: (N, H) initial state;  Wx: (D, 4H), Wh: (H, 4H), b: (4H,)
         mask: (N, T) bool, True = valid step, or None (every step valid).  At a padded step
@@ -192,6 +218,7 @@ def lstm_forward(
         hT, cT: (N, H) state after each sequence's last valid step,
         cache: :class:`LSTMCache` for :func:`lstm_backward`.
     """
+    check_loop_args(x, h0, c0, Wx, Wh, b, mask)
     N, T, _ = x.shape
     hs = np.zeros((N, T, h0.shape[1]), dtype=h0.dtype)
     h, c = h0, c0

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from minivae._validation import check_path
 from minivae.train.history import History
 from minivae.train.registry import get_model_class
 
@@ -95,6 +96,7 @@ def save_checkpoint(path: str | PathLike, model: Any, optimizer: object = None,
     ``.npz`` is appended).  The model's class must be registered (``@register_model``), or
     the file could not be loaded back.
     """
+    path = check_path(path)
     _check_model(model)
     name = type(model).__name__
     try:

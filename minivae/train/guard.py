@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from minivae._validation import check_positive_int, check_scalar
+
 __all__ = ["PARAM_LIMIT", "LastGoodPoint", "TrainingDiverged", "Watch"]
 
 #: largest magnitude a parameter may reach before training counts as diverged (weights of a
@@ -138,10 +140,20 @@ class Watch:
 
     def __init__(self, lr: float, where: str, *, epoch: int | None = None,
                  batch: int | None = None) -> None:
-        self.lr, self.where, self.epoch, self.batch = lr, where, epoch, batch
+        if not isinstance(where, str):
+            raise TypeError(f"where must be a str (the place in training, for the message), "
+                            f"got {type(where).__name__} {where!r}")
+        self.lr = check_scalar(lr, "lr", low=0.0)
+        self.where = where
+        self.epoch = None if epoch is None else check_positive_int(epoch, "epoch", minimum=0)
+        self.batch = None if batch is None else check_positive_int(batch, "batch", minimum=0)
 
     def check(self, problem: Problem | None) -> None:
         """Raise TrainingDiverged for ``problem`` (from bad_loss, bad_gradient, ...), if any."""
+        if problem is not None and not (isinstance(problem, tuple) and len(problem) == 3 and
+                                        all(isinstance(p, str) for p in problem)):
+            raise TypeError("problem must be None or a (quantity, what, details) tuple of str "
+                            f"from bad_loss / bad_gradient / ..., got {problem!r:.80}")
         if problem is not None:
             raise diverged(problem, lr=self.lr, where=self.where, epoch=self.epoch,
                            batch=self.batch)

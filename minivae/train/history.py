@@ -40,6 +40,9 @@ class History:
 
     def append(self, logs: dict[str, Any]) -> None:
         """Add one epoch's values (keys missing in earlier epochs are allowed)."""
+        if not isinstance(logs, dict) or not all(isinstance(k, str) for k in logs):
+            raise TypeError(f"logs must be a dict of metric name (str) -> value, got "
+                            f"{type(logs).__name__} {logs!r:.80}")
         for key, value in logs.items():
             self.metrics.setdefault(key, []).append(value)
 
@@ -50,8 +53,21 @@ class History:
     def rewind(self, lengths: dict[str, int]) -> None:
         """Drop every value recorded after the mark ``lengths`` (from :meth:`lengths`); what
         fit does when it goes back to the end of an earlier epoch."""
+        self._check_mark(lengths)
         self.metrics = {key: values[:lengths[key]] for key, values in self.metrics.items()
                         if lengths.get(key, 0) > 0}
+
+    def _check_mark(self, lengths: object) -> None:
+        """A mark is a dict key -> count with 0 <= count <= the values held (a key missing
+        from it was added after the mark: all its values go)."""
+        if not isinstance(lengths, dict):
+            raise TypeError(f"lengths must be a dict from History.lengths(), got "
+                            f"{type(lengths).__name__}")
+        for key, n in lengths.items():
+            held = len(self.metrics.get(key, []))
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= held:
+                raise ValueError(f"lengths[{key!r}] must be an integer in [0, {held}] (the "
+                                 f"values the history holds for it), got {n!r}")
 
     def __getitem__(self, key: str) -> list[Any]:
         if key not in self.metrics:

@@ -147,7 +147,7 @@ def fit(model: TrainableModel, X: np.ndarray, *, y: np.ndarray | None = None,
     opt = make_optimizer(optimizer, model, lr)
     beta_at = None if kl_schedule is None else get_kl_schedule(
         kl_schedule, default_beta_max=float(getattr(model, "beta", 1.0)))  # ends at the beta
-    shuffle_rng, noise_rng, val_seed = random_streams(rng)
+    shuffle_rng, noise_rng, val_seed = random_streams(0 if rng is None else rng)
     hooks = _callbacks(callbacks, early_stopping, verbose, epochs)
     history = History()
     # LastGoodPoint: on divergence, Ctrl-C or any error, the parameters and optimizer state go
@@ -225,6 +225,9 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
             inf (the parameters are then unchanged), or after the step a parameter is NaN/inf
             or beyond ``PARAM_LIMIT``; the message names ``where``, the quantity and the lr.
     """
+    _check_step_objects(model, optimizer)
+    if clip_norm is not None:
+        clip_norm = check_scalar(clip_norm, "clip_norm", low=0.0, low_inclusive=False)
     model.zero_grad()
     watch = Watch(optimizer.lr, where, epoch=epoch, batch=batch_index)
     # Overflow warnings are silenced: any inf/NaN that matters is caught by the watch, with a
@@ -239,6 +242,17 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
     optimizer.step()
     watch.check(bad_parameter(model.parameters()))
     return {key: float(v) for key, v in parts.items()}
+
+
+def _check_step_objects(model: object, optimizer: object) -> None:
+    """``model`` follows the training contract, ``optimizer`` has an ``lr`` and a ``step``."""
+    missing = [m for m in _MODEL_METHODS if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"model must be a minivae model (with {', '.join(_MODEL_METHODS)}), "
+                        f"got {type(model).__name__} without {', '.join(missing)}")
+    if not callable(getattr(optimizer, "step", None)) or not hasattr(optimizer, "lr"):
+        raise TypeError("optimizer must be an optimizer with .lr and .step() (e.g. "
+                        f"minivae.Adam(model)), got {type(optimizer).__name__}")
 
 
 def _evaluate_epoch(model: TrainableModel, opt: Optimizer, train: Data, val: Data | None,
@@ -314,8 +328,8 @@ def make_optimizer(optimizer: str | Optimizer, model: TrainableModel,
 
 def random_streams(rng: object) -> tuple[np.random.Generator, np.random.Generator, int]:
     """Independent generators for the shuffling and the model's noise, and a fixed seed for
-    the validation noise, all drawn from ``rng`` (a Generator or an int seed; None means 0)."""
-    base = check_rng(0 if rng is None else rng, "rng")
+    the validation noise, all drawn from ``rng`` (a Generator or an int seed)."""
+    base = check_rng(rng, "rng")
     s_shuffle, s_noise, s_val = (int(s) for s in base.integers(0, 2**63 - 1, size=3))
     return np.random.default_rng(s_shuffle), np.random.default_rng(s_noise), s_val
 
@@ -323,8 +337,10 @@ def random_streams(rng: object) -> tuple[np.random.Generator, np.random.Generato
 def _callbacks(callbacks: Sequence[object], early_stopping: object, verbose: int,
                epochs: int) -> list[Callback]:
     """Progress output first, then the user's callbacks, then early stopping."""
-    if isinstance(callbacks, (Callback, str)) or callable(callbacks):
-        raise TypeError("callbacks must be a list of callbacks, e.g. callbacks=[my_callback]")
+    if isinstance(callbacks, (Callback, str)) or callable(callbacks) or \
+            not isinstance(callbacks, (list, tuple)):
+        raise TypeError("callbacks must be a list of callbacks, e.g. callbacks=[my_callback], "
+                        f"got {type(callbacks).__name__}")
     hooks = progress_callbacks(verbose, epochs)
     hooks += [as_callback(cb, f"callbacks[{i}]") for i, cb in enumerate(callbacks)]
     if early_stopping is True:

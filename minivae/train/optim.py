@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from minivae._validation import check_scalar
+from minivae._validation import check_float_arrays, check_positive_int, check_scalar
 from minivae.twins import reference
 
 Triple = tuple[str, np.ndarray, np.ndarray]
@@ -376,6 +376,27 @@ class Momentum(Optimizer):
 
 
 # ---------------------------------------------------------------------------------- Adam
+def check_adam_args(param: object, grad: object, m: object, v: object, lr: object,
+                    beta1: object, beta2: object, eps: object, t: object,
+                    weight_decay: object, decoupled: object) -> None:
+    """The arguments of :func:`adam_update` (shared with its compiled twin, so both refuse the
+    same inputs): float arrays of one dtype and shape, finite hyper-parameters in range.  Per
+    call (per parameter array and step): scalar checks only, nothing per element."""
+    check_float_arrays(param=param, grad=grad, m=m, v=v)
+    for name, arr in (("grad", grad), ("m", m), ("v", v)):
+        if arr.shape != param.shape:  # type: ignore[attr-defined]
+            raise ValueError(f"{name} must have param's shape {param.shape}, "  # type: ignore
+                             f"got {arr.shape}")  # type: ignore[attr-defined]
+    check_scalar(lr, "lr", low=0.0)
+    check_scalar(beta1, "beta1", low=0.0, high=1.0, high_inclusive=False)
+    check_scalar(beta2, "beta2", low=0.0, high=1.0, high_inclusive=False)
+    check_scalar(eps, "eps", low=0.0, low_inclusive=False)
+    check_positive_int(t, "t")
+    check_scalar(weight_decay, "weight_decay", low=0.0)
+    if not isinstance(decoupled, (bool, np.bool_)):
+        raise TypeError(f"decoupled must be True or False, got {type(decoupled).__name__}")
+
+
 @reference
 def adam_update(
     param: np.ndarray,
@@ -410,6 +431,7 @@ def adam_update(
     float32.  The compiled twin ``minivae.fast.adam.adam_update`` computes the same update in
     one pass over the arrays (equal to rounding: 1e-12 relative in float64).
     """
+    check_adam_args(param, grad, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     dt = param.dtype.type
     if weight_decay and not decoupled:
         grad = grad + dt(weight_decay) * param
