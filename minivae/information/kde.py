@@ -73,8 +73,9 @@ def check_pair(X: object, Y: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_sigma(sigma: object) -> float:
-    """The kernel bandwidth: a finite number > 0."""
-    return check_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
+    """The kernel bandwidth: a finite number > 0 and <= 1e150 (the kernel squares it: a
+    larger sigma overflows float64)."""
+    return check_scalar(sigma, "sigma", low=0.0, low_inclusive=False, high=1e150)
 
 
 # ------------------------------------------------------------------------------ the kernel

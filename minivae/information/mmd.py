@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_no_overflow, check_scalar
 
 KERNELS = ("rbf", "imq")
+#: the largest bandwidth accepted: its square (in the RBF kernel) is still a finite float64
+MAX_BANDWIDTH = 1e150
 
 
 def _check_samples(x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
@@ -44,20 +46,29 @@ def _check_samples(x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_kernel(kernel: str, bandwidth: float) -> float:
-    if kernel not in KERNELS:
+    if not isinstance(kernel, str) or kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    return check_scalar(bandwidth, "bandwidth", low=0.0, low_inclusive=False)
+    # bandwidth**2 must stay finite (above ~1.3e154 it overflows float64)
+    return check_scalar(bandwidth, "bandwidth", low=0.0, low_inclusive=False, high=MAX_BANDWIDTH)
 
 
 def squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """d_ij = ||x_i - y_j||^2, (n, m), never negative (the expanded form can round below 0)."""
-    d = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * (x @ y.T)
+    """d_ij = ||x_i - y_j||^2, (n, m), never negative (the expanded form can round below 0).
+    x: (n, L), y: (m, L); an overflow (values near sqrt of the largest float) is refused."""
+    x, y = _check_samples(x, y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.sum(x**2, axis=1)[:, None] + np.sum(y**2, axis=1)[None, :] - 2.0 * (x @ y.T)
+    check_no_overflow(d, "the squared distances", x=x, y=y)
     return np.maximum(d, 0.0)
 
 
 def kernel_of_distance(d: np.ndarray, kernel: str, bandwidth: float
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """k(d) and its derivative dk/dd, element by element (d: squared distances)."""
+    """k(d) and its derivative dk/dd, element by element (d: squared distances, >= 0)."""
+    d = check_array(d, "d", allow_empty=True)
+    if d.size and float(np.min(d)) < 0:
+        raise ValueError(f"d must hold squared distances (>= 0), got a minimum of {np.min(d)}")
+    bandwidth = _check_kernel(kernel, bandwidth)
     if kernel == "rbf":
         k = np.exp(-d / (2.0 * bandwidth**2))
         return k, -k / (2.0 * bandwidth**2)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minivae._validation import check_array, check_scalar, check_same_shape
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.iwae import iwae_log_weights
 
@@ -65,15 +66,36 @@ def stl_backward(q: DiagonalGaussian, inside: np.ndarray, z: np.ndarray, dz: np.
     terms add  g_i * beta * d(log q(z_i) - log p(z_i)) / d z_i
     = g_i * beta * (z_i - (z_i - mu) / var)  (log q's mu and var constants).
     """
+    inside, z, dz, g, beta = _check_backward_args(q, inside, z, dz, g, beta)
     dz_density = beta * g[..., None] * (z - (z - q.mu) * np.exp(-q.logvar))
     dmu, dlogvar = q.rsample_backward(dz + dz_density)
     return np.concatenate([dmu, dlogvar * inside], axis=1)
+
+
+def _check_backward_args(q: object, inside: object, z: object, dz: object, g: object,
+                         beta: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                float]:
+    """q: a DiagonalGaussian (N, L); inside: (N, L); z, dz: (k, N, L); g: (k, N); beta >= 0."""
+    if not isinstance(q, DiagonalGaussian):
+        raise TypeError(f"q must be the posterior DiagonalGaussian, got {type(q).__name__}")
+    dt = q.mu.dtype
+    inside = check_array(inside, "inside", dtype=dt)
+    check_same_shape(inside, q.mu, "inside", "q.mu")
+    z = check_array(z, "z", ndim=3, dtype=dt)
+    if z.shape[1:] != q.mu.shape:
+        raise ValueError(f"z must have shape (k, *{q.mu.shape}) to match q, got {z.shape}")
+    dz = check_array(dz, "dz", dtype=dt)
+    check_same_shape(dz, z, "dz", "z")
+    g = check_array(g, "g", shape=z.shape[:2], dtype=dt)
+    return inside, z, dz, g, check_scalar(beta, "beta", low=0.0)
 
 
 def dreg_weights(g: np.ndarray, beta: float) -> np.ndarray:
     """The factor c_i = (1 - beta) + beta * w~_i by which DReG multiplies the IWAE weight
     g_i = w~_i / N of each sample's path derivative (beta = 1: w~_i, so g_i c_i = w~_i^2 / N).
     g: (k, N) from :func:`~minivae.objectives.iwae.negative_iwae`."""
+    g = check_array(g, "g", ndim=2)
+    beta = check_scalar(beta, "beta", low=0.0)
     w_norm = g * g.shape[1]  # g = w~ / N
     return (1.0 - beta) + beta * w_norm
 

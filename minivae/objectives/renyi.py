@@ -74,8 +74,8 @@ def negative_vr(
         (the batch-mean L_alpha); g (k, N) = w~^(alpha) / N, the weight of each sample's gradient
         (:func:`~minivae.objectives.iwae.negative_iwae_backward` takes it).
     """
-    n = rec.shape[1]
-    log_w = iwae_log_weights(rec, z, q, beta)
+    log_w = iwae_log_weights(rec, z, q, beta)  # checks rec (k, N), z (k, N, L), q, beta
+    n = log_w.shape[1]
     bound = renyi_bound(log_w, alpha)
     value = float(-bound.mean())
     g = (renyi_weights(log_w, alpha) / n).astype(q.mu.dtype, copy=False)
