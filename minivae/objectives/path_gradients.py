@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar, check_same_shape
+from minivae._validation import check_array, check_same_shape, check_scalar
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.iwae import iwae_log_weights
 
