@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_scalar
+from minivae._validation import check_array, check_magnitude, check_no_overflow, check_scalar
 
 __all__ = ["PCAScorer", "ZScoreScorer"]
 
@@ -50,6 +50,7 @@ class PCAScorer:
     def fit(self, X: object) -> PCAScorer:
         """X: (N, D) training rows (N >= 2)."""
         X = check_array(X, "X", ndim=2, dtype=np.float64)
+        check_magnitude(X, "X")  # the SVD squares the data
         if X.shape[0] < 2:
             raise ValueError(f"X needs at least 2 rows to fit PCA, got shape {X.shape}")
         self.mean_ = X.mean(axis=0)
@@ -69,9 +70,13 @@ class PCAScorer:
         if self.components_ is None:
             raise RuntimeError("PCAScorer is not fitted yet; call fit(X_train) first")
         X = check_array(X, "X", shape=(None, self.mean_.shape[0]), dtype=np.float64)
+        check_magnitude(X, "X")
         c = X - self.mean_
-        resid = c - (c @ self.components_.T) @ self.components_
-        return np.mean(resid * resid, axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            resid = c - (c @ self.components_.T) @ self.components_
+            out = np.mean(resid * resid, axis=1)
+        check_no_overflow(out, "the reconstruction error", X=X)
+        return out
 
 
 class ZScoreScorer:
@@ -89,6 +94,10 @@ class ZScoreScorer:
         """X: (N, D) training rows; NaN = missing (ignored), but every feature needs at least
         one observed value."""
         X = check_array(X, "X", ndim=2, dtype=np.float64, allow_nan=True)
+        if np.any(np.isinf(X)):
+            raise ValueError(f"X contains {int(np.count_nonzero(np.isinf(X)))} infinite "
+                             "value(s); only NaN (missing) is allowed")
+        check_magnitude(X, "X")  # the std squares the data
         empty = np.flatnonzero(np.all(np.isnan(X), axis=0))
         if empty.size:
             raise ValueError(f"X has no observed value in feature(s) {empty.tolist()[:10]} "

@@ -58,7 +58,7 @@ def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """
     if mask is None:
         return X
-    # O(1) checks only (this runs on every batch): real float data, a bool mask of its shape.
+    # Cheap checks only (this runs on every batch): real float data, a bool mask of its shape.
     if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
         raise TypeError(f"X must be a float numpy array, got {type(X).__name__} "
                         f"{getattr(X, 'dtype', '')}")
@@ -66,7 +66,13 @@ def fill_missing(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         raise ValueError(f"mask must be a bool array of X's shape {X.shape}, got "
                          f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
                          f"{getattr(mask, 'shape', '')}")
-    return np.where(mask, X, 0.0).astype(X.dtype, copy=False)
+    filled = np.where(mask, X, 0.0).astype(X.dtype, copy=False)
+    # one pass over the batch (cheap next to the forward pass): an observed inf is refused
+    if not np.isfinite(filled).all():
+        n_bad = int(filled.size - np.count_nonzero(np.isfinite(filled)))
+        raise ValueError(f"X has {n_bad} non-finite value(s) at positions mask marks observed; "
+                         "NaN/inf are only allowed where the mask is False")
+    return filled
 
 
 def _reduce(per_element: np.ndarray, reduction: str) -> np.ndarray | float:

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 
 __all__ = ["PRIORS", "GaussianPrior", "LaplacePrior", "Prior", "SwissRollPrior", "make_prior"]
 
@@ -68,8 +74,11 @@ class GaussianPrior(Prior):
 
     def log_prob(self, z: object) -> np.ndarray:
         z = self.check_z(z)
-        return (-0.5 * np.sum((z / self.scale) ** 2, axis=1)
-                - self.dim * (np.log(self.scale) + 0.5 * np.log(2.0 * np.pi)))
+        with np.errstate(over="ignore"):
+            out = (-0.5 * np.sum((z / self.scale) ** 2, axis=1)
+                   - self.dim * (np.log(self.scale) + 0.5 * np.log(2.0 * np.pi)))
+        check_no_overflow(out, "log p(z)", z=z)  # |z| ~ 1e154 squares to inf
+        return out
 
 
 class LaplacePrior(Prior):
