@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_callable, check_scalar
+from minivae._validation import check_array, check_callable, check_rng, check_scalar
 from minivae.gradcheck.compare import compare, shape_mismatch
 from minivae.gradcheck.numerical import (
     DEFAULT_H,
@@ -58,7 +58,8 @@ def check_gradient(
     x = check_float64(x, name)
     h = check_scalar(h, "h", low=0.0, low_inclusive=False)
     tol = check_scalar(tol, "tol", low=0.0, low_inclusive=False)
-    analytic = np.asarray(analytic)
+    analytic = check_array(analytic, "analytic", allow_nan=True, allow_empty=True)
+    rng = check_rng(rng)
     if analytic.shape != x.shape:
         return shape_mismatch(name, analytic.shape, x.shape, tol)
     idx = sample_indices(x.shape, max_entries, rng)

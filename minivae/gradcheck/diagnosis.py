@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minivae._validation import check_array, check_scalar
 from minivae.gradcheck.numerical import relative_error
 
 # Loose tolerance used only to *recognise* a pattern in a failed gradient (e.g. "analytic is
@@ -46,6 +47,9 @@ def _max_rel(a: np.ndarray, b: np.ndarray, floor: float) -> float:
 
 def factor_hint(c: float) -> str:
     """The message for ``analytic = c · numeric`` on every entry (c != 1)."""
+    c = check_scalar(c, "c")
+    if c == 0.0:
+        raise ValueError("c must be a nonzero factor (analytic = c * numeric), got 0.0")
     if abs(c + 1.0) < 1e-3:
         return (
             "analytic ≈ -numeric on every checked entry: the SIGN is flipped. Look for a "
@@ -106,6 +110,31 @@ def _is_transpose(analytic: np.ndarray, numeric: np.ndarray, checked: np.ndarray
                 and np.all(checked) and _max_rel(analytic, numeric.T, floor) < PATTERN_TOL)
 
 
+def _check_gradients(name: str, **arrays: object) -> list[np.ndarray]:
+    """Real float64 gradients (NaN/inf allowed: they are what gets diagnosed) of one shape."""
+    out = [check_array(a, key, dtype=np.float64, allow_nan=True, allow_empty=True)
+           for key, a in arrays.items()]
+    if any(o.shape != out[0].shape for o in out):
+        raise ValueError(f"{' and '.join(arrays)} of {name!r} must have the same shape, got "
+                         f"{', '.join(str(o.shape) for o in out)}")
+    return out
+
+
+def _check_diagnose_args(analytic: object, numeric: object, checked: object, name: object
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the gradient's name (str), got {type(name).__name__}")
+    analytic, numeric = _check_gradients(name, analytic=analytic, numeric=numeric)
+    if isinstance(checked, np.bool_):  # the mask of a 0-d gradient
+        checked = np.asarray(checked)
+    if not isinstance(checked, np.ndarray) or checked.dtype != bool or \
+            checked.shape != numeric.shape:
+        raise ValueError(f"checked must be a boolean mask of shape {numeric.shape} (the "
+                         f"entries compared), got {type(checked).__name__} "
+                         f"{getattr(checked, 'dtype', '')} {getattr(checked, 'shape', '')}")
+    return analytic, numeric, checked
+
+
 def diagnose(
     analytic: np.ndarray,
     numeric: np.ndarray,
@@ -120,6 +149,8 @@ def diagnose(
     in order: non-finite values, analytic all zero, numeric all zero, sign flip / constant
     factor, transpose (square 2-D arrays), errors confined to a few entries.
     """
+    analytic, numeric, checked = _check_diagnose_args(analytic, numeric, checked, name)
+    floor = check_scalar(floor, "floor", low=0.0, low_inclusive=False)
     a, n = analytic[checked], numeric[checked]
     degenerate = _degenerate_hints(a, n, name)
     if degenerate:
@@ -155,6 +186,7 @@ def shape_hint(name: str, got: tuple[int, ...], want: tuple[int, ...]) -> str:
 
 def accumulation_hint(name: str, g_twice: np.ndarray, g_once: np.ndarray) -> str:
     """The message when the gradient after two backward passes is not twice the first."""
+    g_twice, g_once = _check_gradients(str(name), g_twice=g_twice, g_once=g_once)
     if np.allclose(g_twice, g_once, rtol=1e-12, atol=0.0):
         what = "it still equals the first gradient: backward ASSIGNED instead of adding"
     else:

@@ -46,10 +46,14 @@ def _noise_scale(value: float, parts: Mapping[str, Any] | None) -> float:
 def _select_params(model: Any, params: Sequence[str] | None) -> dict[str, np.ndarray]:
     """name -> parameter array of the parameters to check (default: all)."""
     all_params = {name: p for name, p, _ in model.parameters()}
+    if params is not None and (isinstance(params, str) or not isinstance(params, Sequence)
+                               or not all(isinstance(n, str) for n in params)):
+        raise TypeError(f"params must be None or a list of parameter names, got "
+                        f"{type(params).__name__} {params!r:.60}")
     names = list(all_params) if params is None else list(params)
     unknown = [n for n in names if n not in all_params]
     if unknown:
-        raise KeyError(f"unknown parameter names {unknown}; the model has {list(all_params)}")
+        raise ValueError(f"unknown parameter names {unknown}; the model has {list(all_params)}")
     return {n: all_params[n] for n in names}
 
 

@@ -54,7 +54,13 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_callable, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_callable,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 
 EPS64 = float(np.finfo(np.float64).eps)
 TINY = float(np.finfo(np.float64).tiny)
@@ -130,13 +136,14 @@ def sample_indices(
 
     The subset is sorted so that messages list entries in a readable order.
     """
+    rng = check_rng(rng)  # checked even when every entry is used: a bad rng is a bug anyway
     shape = tuple(int(s) for s in shape)
     size = int(np.prod(shape, dtype=np.int64))
     if max_entries is not None:
         max_entries = check_positive_int(max_entries, "max_entries")
     if max_entries is None or size <= max_entries:
         return [tuple(int(i) for i in idx) for idx in np.ndindex(*shape)]
-    flat = np.sort(check_rng(rng).choice(size, size=max_entries, replace=False))
+    flat = np.sort(rng.choice(size, size=max_entries, replace=False))
     return [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
 
 
@@ -229,8 +236,12 @@ def relative_error(
     turns the 0/0 of two exact zeros into 0; the checkers pass a larger floor equal to the
     finite-difference noise level divided by the tolerance (see the module docstring).
     """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
+    # NaN/inf allowed: a broken analytic gradient is what a check reports, not refuses
+    a = check_array(analytic, "analytic", dtype=np.float64, allow_nan=True, allow_empty=True)
+    n = check_array(numeric, "numeric", dtype=np.float64, allow_nan=True, allow_empty=True)
+    if a.ndim and n.ndim and a.shape != n.shape:
+        raise ValueError(f"analytic and numeric must have the same shape, got {a.shape} and "
+                         f"{n.shape}")
     floor = check_scalar(floor, "floor", low=0.0, low_inclusive=False)
     return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
 

@@ -64,8 +64,10 @@ def register_check(
 
 def unregister_check(name: str) -> None:
     """Remove a registered check (tests use this to clean up)."""
-    if name not in REGISTRY:
-        raise KeyError(f"no gradient check named {name!r}; registered: {sorted(REGISTRY)}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a check name (str), got {type(name).__name__}")
+    if name not in REGISTRY:  # a ValueError: the name is a wrong argument value
+        raise ValueError(f"no gradient check named {name!r}; registered: {sorted(REGISTRY)}")
     del REGISTRY[name]
 
 

@@ -105,6 +105,10 @@ class GradCheckResult:
 
 def format_table(results: Sequence[GradCheckResult]) -> str:
     """A fixed-width table: name | shape | max rel err | tol | PASS/FAIL, and a summary line."""
+    if isinstance(results, (str, bytes)) or not isinstance(results, Sequence) or \
+            not all(isinstance(r, GradCheckResult) for r in results):
+        raise TypeError("results must be a list of GradCheckResult (from check_gradient, "
+                        f"check_layer, ...), got {type(results).__name__}")
     header = ("name", "shape", "max rel err", "tol", "result")
     rows = [
         (
