@@ -186,13 +186,11 @@ def check_scalar(
 
 def check_float_arrays(**arrays: object) -> np.dtype:
     """Every argument (name=value) is a float32 or float64 ``ndarray``, all of one dtype (the
-    first one's, returned); ``None`` values are skipped.  A cheap per-call type check for the
+    first one's, returned).  A cheap per-call type check for the
     functions that trust their caller for shapes (the LSTM step and loops, and their compiled
     twins, which share it so both refuse the same inputs with the same message)."""
     dtype = None
     for name, arr in arrays.items():
-        if arr is None:
-            continue
         if not isinstance(arr, np.ndarray):
             raise TypeError(f"{name} must be a float32 or float64 numpy array, got "
                             f"{type(arr).__name__}")

@@ -126,7 +126,7 @@ def check_decoder_args(h0s: object, c0s: object, cells: object, W: object, b: ob
                             f"{type(seq).__name__}")
     if not all(isinstance(c, (list, tuple)) and len(c) == 3 for c in cells):  # type: ignore
         raise TypeError("cells must hold one (Wx, Wh, b) triple per layer")
-    arrays = {"W": W, "b": b, "x": x}
+    arrays = {"W": W, "b": b} if x is None else {"W": W, "b": b, "x": x}
     for l, (h, c, (Wx, Wh, bl)) in enumerate(zip(h0s, c0s, cells)):  # type: ignore[arg-type]
         arrays.update({f"h0s[{l}]": h, f"c0s[{l}]": c, f"cells[{l}][0]": Wx,
                        f"cells[{l}][1]": Wh, f"cells[{l}][2]": bl})
