@@ -114,7 +114,7 @@ from numba import njit
 
 from minivae.fast.activations import sigmoid, tanh
 from minivae.fast.workspace import Lease, LeasedCache
-from minivae.nn.lstm import check_loop_args, check_step_args
+from minivae.nn.lstm import check_loop_args, check_repeated_args, check_step_args
 
 _FAST_REDUCE = {"reassoc", "contract", "nsz"}
 _FAST_ELEMENTWISE = {"contract", "nsz"}
@@ -692,10 +692,7 @@ def lstm_forward_repeated(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, SeqCache]:
     """Twin of :func:`minivae.nn.lstm.lstm_forward_repeated`: z: (N, D) fed at each of T steps.
     ``z Wx + b`` is computed once per sequence (it is the same at every step)."""
-    if z.ndim != 2:
-        raise ValueError(f"z must be (N, D) (one input for every step), got shape {z.shape}")
-    if int(T) < 1:
-        raise ValueError(f"T must be >= 1, got {T}")
+    check_repeated_args(z, T, h0, c0, Wx, Wh, b, mask)  # the reference's own checks
     lease = Lease()
     x_tm = lease.take((1,) + z.shape, _float_dtype(z, "z"))
     x_tm[0] = z

@@ -121,6 +121,22 @@ def check_loop_args(x: object, h0: object, c0: object, Wx: object, Wh: object, b
                         f"{getattr(mask, 'shape', '')}")
 
 
+def check_repeated_args(z: object, T: object, h0: object, c0: object, Wx: object, Wh: object,
+                        b: object, mask: object) -> None:
+    """As :func:`check_loop_args` for :func:`lstm_forward_repeated`: z: (N, D), T >= 1."""
+    check_float_arrays(h0=h0, z=z, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    T = check_positive_int(T, "T")
+    _check_ndim(z, "z", 2)
+    _check_ndim(h0, "h0", 2)
+    (N, D), H = z.shape, h0.shape[1]  # type: ignore[attr-defined]
+    _check_shapes(N, D, H, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    if mask is not None and not (isinstance(mask, np.ndarray) and mask.dtype == bool
+                                 and mask.shape == (N, T)):
+        raise TypeError(f"mask must be None or a boolean numpy array of shape {(N, T)}, got "
+                        f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
+                        f"{getattr(mask, 'shape', '')}")
+
+
 def _check_ndim(a: np.ndarray, name: str, ndim: int) -> None:
     if a.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {a.shape}")
@@ -315,6 +331,7 @@ def lstm_forward_repeated(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """:func:`lstm_forward` fed the same input ``z: (N, D)`` at each of T steps (a repeat-vector
     decoder), i.e. ``x_t = z`` for every t.  Other inputs and the returns as there."""
+    check_repeated_args(z, T, h0, c0, Wx, Wh, b, mask)
     x = np.repeat(z[:, None, :], T, axis=1)  # (N, T, D): z at every step
     return lstm_forward(x, h0, c0, Wx, Wh, b, mask)
 
