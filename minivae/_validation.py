@@ -184,6 +184,14 @@ def check_scalar(
     return v
 
 
+def check_no_inf(x: np.ndarray, name: str) -> np.ndarray:
+    """Refuse +-inf in ``x`` where NaN (a missing value) is allowed; returns ``x``."""
+    if x.dtype.kind == "f" and x.size and np.isinf(x).any():
+        raise ValueError(f"{name} contains {int(np.count_nonzero(np.isinf(x)))} infinite "
+                         "value(s); only NaN (a missing value) is allowed besides finite numbers")
+    return x
+
+
 def check_float_arrays(**arrays: object) -> np.dtype:
     """Every argument (name=value) is a float32 or float64 ``ndarray``, all of one dtype (the
     first one's, returned).  A cheap per-call type check for the

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_magnitude, check_no_overflow, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_no_inf,
+    check_no_overflow,
+    check_scalar,
+)
 
 __all__ = ["PCAScorer", "ZScoreScorer"]
 
@@ -94,9 +100,7 @@ class ZScoreScorer:
         """X: (N, D) training rows; NaN = missing (ignored), but every feature needs at least
         one observed value."""
         X = check_array(X, "X", ndim=2, dtype=np.float64, allow_nan=True)
-        if np.any(np.isinf(X)):
-            raise ValueError(f"X contains {int(np.count_nonzero(np.isinf(X)))} infinite "
-                             "value(s); only NaN (missing) is allowed")
+        check_no_inf(X, "X")
         check_magnitude(X, "X")  # the std squares the data
         empty = np.flatnonzero(np.all(np.isnan(X), axis=0))
         if empty.size:

@@ -79,6 +79,8 @@ EXCLUDED_NAMES = {
     "minivae.train.callbacks.Callback": "abstract hook class (every method is a no-op)",
     "minivae.nn.layer.Layer": "abstract base class (forward/backward raise NotImplementedError)",
     "minivae.models.base.Model": "abstract base class of the models (covered by each model)",
+    "minivae.train.schedules.Schedule": "abstract base class: its value() raises "
+                                        "NotImplementedError (covered by each schedule)",
     "minivae.data.mnist.load_mnist": "downloads MNIST when the files are missing (network in "
                                      "CI); its arguments are tested in tests/test_mnist.py",
 }

@@ -76,7 +76,7 @@ def test_numerical_gradient_explicit_indices():
     g = numerical_gradient(lambda: np.sum(x**2), x, indices=[(0, 1), 5])
     assert np.isnan(g).sum() == 4
     assert g[0, 1] == pytest.approx(2.0, rel=1e-8) and g[1, 2] == pytest.approx(10.0, rel=1e-8)
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(ValueError, match="out of range"):
         numerical_gradient(lambda: np.sum(x), x, indices=[(2, 0)])
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,8 @@ def load_series(
             loaded = np.load(path, allow_pickle=False)
         except ValueError as err:  # e.g. an object array, which would need pickle
             raise ValueError(f"{path}: cannot load without pickle ({err})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as err:  # truncated or not NumPy at all
+            raise ValueError(f"{path}: not a readable {suffix} file ({err})") from None
         if suffix == ".npz":
             with loaded as npz:
                 names = list(npz.files)
@@ -193,7 +197,11 @@ def load_series(
                     key = names[0]
                 if key not in names:
                     raise ValueError(f"{path} has no array {key!r}; arrays are {names}")
-                arr = npz[key]
+                try:
+                    arr = npz[key]
+                except (ValueError, OSError, EOFError, zipfile.BadZipFile,
+                        NotImplementedError, zlib.error) as err:  # a corrupt member
+                    raise ValueError(f"{path}: array {key!r} is corrupt ({err})") from None
         else:
             arr = loaded
         if arr.dtype.kind not in "fiub":

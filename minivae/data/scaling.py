@@ -19,14 +19,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from minivae._validation import check_array, check_no_overflow, check_scalar
+from minivae._validation import check_array, check_no_inf, check_no_overflow, check_scalar
 
 __all__ = ["StandardScaler", "MinMaxScaler", "scaler_from_dict"]
 
 
 def _as_features(x: object, name: str) -> np.ndarray:
     """Validate ``x`` (..., D) with ndim >= 2 and return it as a float array (NaN allowed)."""
-    arr = check_array(x, name, allow_nan=True)
+    arr = check_no_inf(check_array(x, name, allow_nan=True), name)
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must have features on the last axis, i.e. shape (N, D), (T, D) or (N, T, D); "

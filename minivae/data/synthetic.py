@@ -23,7 +23,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_mask,
+    check_no_inf,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 from minivae.data.windows import sliding_windows
 
 __all__ = [
@@ -447,7 +454,7 @@ BEAT_ANOMALY_KINDS = ("wide_qrs", "inverted_t", "missing_beat")
 
 def _prepare(x: object) -> tuple[np.ndarray, bool, np.ndarray]:
     """Copy ``x`` (T,) or (T, D) to float64 (T, D); return (copy, was_1d, per-channel scale)."""
-    arr = check_array(x, "x", ndim=(1, 2), allow_nan=True)
+    arr = check_no_inf(check_array(x, "x", ndim=(1, 2), allow_nan=True), "x")
     was_1d = arr.ndim == 1
     xx = np.array(arr, dtype=np.float64, copy=True).reshape(arr.shape[0], -1)
     with np.errstate(invalid="ignore"):

@@ -64,7 +64,7 @@ def check_gradient(
         return shape_mismatch(name, analytic.shape, x.shape, tol)
     idx = sample_indices(x.shape, max_entries, rng)
     numeric, seen = central_differences(f, x, h, idx)
-    scale = seen if f_scale is None else max(float(f_scale), seen)
+    scale = seen if f_scale is None else max(check_scalar(f_scale, "f_scale"), seen)
     return compare(name, analytic, numeric, tol=tol, floor=noise_floor(scale, h, tol))
 
 

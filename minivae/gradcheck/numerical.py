@@ -91,6 +91,9 @@ def check_float64(x: object, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a float64 array, got dtype {x.dtype}")
     if not x.flags.writeable:
         raise ValueError(f"{name} is read-only; numerical_gradient perturbs it in place")
+    if not np.isfinite(x).all():  # f(x +- h) at NaN/inf is no finite difference
+        raise ValueError(f"{name} contains {int(x.size - np.count_nonzero(np.isfinite(x)))} "
+                         "non-finite value(s); a gradient check needs a finite point")
     return x
 
 
@@ -148,15 +151,21 @@ def sample_indices(
 
 
 def _as_index(item: Any, shape: tuple[int, ...], size: int) -> Index:
-    """One index tuple from a tuple or a flat (C-order) integer, range-checked."""
-    if np.isscalar(item):
-        k = int(item)  # type: ignore[arg-type]
+    """One index tuple from a tuple or a flat (C-order) integer, range-checked (a ValueError
+    naming ``indices`` otherwise)."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(item):
+        k = int(item)
         if not 0 <= k < size:
-            raise IndexError(f"flat index {k} out of range for shape {shape}")
+            raise ValueError(f"indices: flat index {k} out of range for shape {shape}")
         return tuple(int(i) for i in np.unravel_index(k, shape))
+    if not isinstance(item, (tuple, list)) or not all(is_int(i) for i in item):
+        raise ValueError(f"indices must hold index tuples or flat integers, got {item!r:.40}")
     idx = tuple(int(i) for i in item)
     if len(idx) != len(shape) or any(not 0 <= i < s for i, s in zip(idx, shape)):
-        raise IndexError(f"index {idx} out of range for shape {shape}")
+        raise ValueError(f"indices: index {idx} out of range for shape {shape}")
     return idx
 
 
@@ -167,6 +176,11 @@ def central_differences(
 
     The loop a lesson writes on the board: perturb one entry, evaluate, restore it.
     """
+    check_callable(f, "f")
+    x, h = check_float64(x, "x"), check_scalar(h, "h", low=0.0, low_inclusive=False)
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, (list, tuple)):
+        raise TypeError(f"indices must be a list of index tuples, got {type(indices).__name__}")
+    indices = [_as_index(item, x.shape, x.size) for item in indices]
     takes_x = takes_argument(f)
     grad = np.full(x.shape, np.nan)
     f_scale = 0.0

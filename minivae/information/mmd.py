@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_no_overflow, check_scalar
+from minivae._validation import check_array, check_magnitude, check_no_overflow, check_scalar
 
 KERNELS = ("rbf", "imq")
 #: the largest bandwidth accepted: its square (in the RBF kernel) is still a finite float64
@@ -42,7 +42,10 @@ def _check_samples(x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
                          f"x {x.shape} and y {y.shape}")
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    return x, y.astype(x.dtype, copy=False)
+    x, y = x, y.astype(x.dtype, copy=False)
+    check_magnitude(x, "x")  # the kernels square the distances
+    check_magnitude(y, "y")
+    return x, y
 
 
 def _check_kernel(kernel: str, bandwidth: float) -> float:
