@@ -98,9 +98,9 @@ def check_step_args(x_t: object, h_prev: object, c_prev: object, Wx: object, Wh:
     """Every array of one step is a float32/float64 ndarray of one dtype and the shape the
     step needs (x_t: (N, D), h_prev, c_prev: (N, H), Wx: (D, 4H), Wh: (H, 4H), b: (4H,)), else
     an error naming it.  Per call: isinstance and shape comparisons, nothing per element."""
-    check_float_arrays(h_prev=h_prev, x_t=x_t, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
-    _check_ndim(x_t, "x_t", 2)
-    _check_ndim(h_prev, "h_prev", 2)
+    check_float_arrays(x_t=x_t, h_prev=h_prev, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
+    _check_ndim(x_t, "x_t", 2, "(N, D)")
+    _check_ndim(h_prev, "h_prev", 2, "(N, H)")
     (N, D), H = x_t.shape, h_prev.shape[1]  # type: ignore[attr-defined]
     _check_shapes(N, D, H, h_prev=h_prev, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
 
@@ -109,47 +109,49 @@ def check_loop_args(x: object, h0: object, c0: object, Wx: object, Wh: object, b
                     mask: object) -> None:
     """As :func:`check_step_args` for a whole sequence: x: (N, T, D), h0, c0: (N, H), the
     weights as there, mask None or a bool array (N, T)."""
-    check_float_arrays(h0=h0, x=x, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    _check_ndim(x, "x", 3)
-    _check_ndim(h0, "h0", 2)
+    check_float_arrays(x=x, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    _check_ndim(x, "x", 3, "(N, T, D)")
+    _check_ndim(h0, "h0", 2, "(N, H)")
     (N, T, D), H = x.shape, h0.shape[1]  # type: ignore[attr-defined]
     _check_shapes(N, D, H, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    if mask is not None and not (isinstance(mask, np.ndarray) and mask.dtype == bool
-                                 and mask.shape == (N, T)):
-        raise TypeError(f"mask must be None or a boolean numpy array of shape {(N, T)}, got "
-                        f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
-                        f"{getattr(mask, 'shape', '')}")
+    _check_loop_mask(mask, N, T)
+
+
+def _check_loop_mask(mask: object, N: int, T: int) -> None:
+    if mask is None:
+        return
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+        raise TypeError(f"mask must be a bool array (N, T) or None, got "
+                        f"{type(mask).__name__} {getattr(mask, 'dtype', '')}")
+    if mask.shape != (N, T):
+        raise ValueError(f"mask must have shape (N, T)={(N, T)}, got {mask.shape}")
 
 
 def check_repeated_args(z: object, T: object, h0: object, c0: object, Wx: object, Wh: object,
                         b: object, mask: object) -> None:
     """As :func:`check_loop_args` for :func:`lstm_forward_repeated`: z: (N, D), T >= 1."""
-    check_float_arrays(h0=h0, z=z, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    check_float_arrays(z=z, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
+    _check_ndim(z, "z", 2, "(N, D) (one input for every step)")
     T = check_positive_int(T, "T")
-    _check_ndim(z, "z", 2)
-    _check_ndim(h0, "h0", 2)
+    _check_ndim(h0, "h0", 2, "(N, H)")
     (N, D), H = z.shape, h0.shape[1]  # type: ignore[attr-defined]
     _check_shapes(N, D, H, h0=h0, c0=c0, Wx=Wx, Wh=Wh, b=b)
-    if mask is not None and not (isinstance(mask, np.ndarray) and mask.dtype == bool
-                                 and mask.shape == (N, T)):
-        raise TypeError(f"mask must be None or a boolean numpy array of shape {(N, T)}, got "
-                        f"{type(mask).__name__} {getattr(mask, 'dtype', '')} "
-                        f"{getattr(mask, 'shape', '')}")
+    _check_loop_mask(mask, N, T)
 
 
-def _check_ndim(a: np.ndarray, name: str, ndim: int) -> None:
+def _check_ndim(a: np.ndarray, name: str, ndim: int, desc: str) -> None:
     if a.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {a.shape}")
+        raise ValueError(f"{name} must be {desc}, got shape {a.shape}")
 
 
 def _check_shapes(N: int, D: int, H: int, **arrays: np.ndarray) -> None:
     """Each array's shape from its role: states (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,)."""
-    want = {"Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
+    want = {"Wx": ("(D, 4H)", (D, 4 * H)), "Wh": ("(H, 4H)", (H, 4 * H)),
+            "b": ("(4H,)", (4 * H,))}
     for name, a in arrays.items():
-        shape = want.get(name, (N, H))
+        desc, shape = want.get(name, ("(N, H)", (N, H)))
         if a.shape != shape:
-            raise ValueError(f"{name} must have shape {shape} (N={N}, D={D}, H={H}), got "
-                             f"{a.shape}")
+            raise ValueError(f"{name} must have shape {desc}={shape}, got {a.shape}")
 
 
 # ============================================================================ one time step

@@ -382,11 +382,14 @@ def check_adam_args(param: object, grad: object, m: object, v: object, lr: objec
     """The arguments of :func:`adam_update` (shared with its compiled twin, so both refuse the
     same inputs): float arrays of one dtype and shape, finite hyper-parameters in range.  Per
     call (per parameter array and step): scalar checks only, nothing per element."""
-    check_float_arrays(param=param, grad=grad, m=m, v=v)
+    check_float_arrays(param=param)
     for name, arr in (("grad", grad), ("m", m), ("v", v)):
-        if arr.shape != param.shape:  # type: ignore[attr-defined]
-            raise ValueError(f"{name} must have param's shape {param.shape}, "  # type: ignore
-                             f"got {arr.shape}")  # type: ignore[attr-defined]
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{name} must be a numpy array like param, got {type(arr).__name__}")
+        if arr.dtype != param.dtype or arr.shape != param.shape:  # type: ignore[attr-defined]
+            raise ValueError(f"{name} must match param (shape {param.shape}, dtype "  # type: ignore
+                             f"{param.dtype}), got shape {arr.shape}, "  # type: ignore
+                             f"dtype {arr.dtype}")
     check_scalar(lr, "lr", low=0.0)
     check_scalar(beta1, "beta1", low=0.0, high=1.0, high_inclusive=False)
     check_scalar(beta2, "beta2", low=0.0, high=1.0, high_inclusive=False)
