@@ -218,7 +218,9 @@ def regime_series(
     """
     N = check_positive_int(n_series, "n_series")
     T = check_positive_int(length, "length")
-    params = check_array(np.asarray(regimes, dtype=np.float64), "regimes", ndim=2)
+    if isinstance(regimes, (str, bytes)):
+        raise TypeError(f"regimes must be a sequence of (mean, std) pairs, got {regimes!r:.40}")
+    params = check_array(regimes, "regimes", ndim=2, dtype=np.float64)
     if params.shape[1] != 2 or params.shape[0] < 2:
         raise ValueError(f"regimes must be >= 2 (mean, std) pairs, got shape {params.shape}")
     if np.any(params[:, 1] < 0):

@@ -50,7 +50,8 @@ def register_check(
 
     def decorator(func: CheckFn) -> CheckFn:
         if not callable(func):
-            raise TypeError(f"check {name!r} must be callable, got {type(func).__name__}")
+            raise TypeError(f"fn (the builder of check {name!r}) must be callable, got "
+                            f"{type(func).__name__}")
         if name in REGISTRY and not replace and REGISTRY[name] is not func:
             raise ValueError(
                 f"a gradient check named {name!r} is already registered; pick another name "

@@ -108,7 +108,10 @@ class SwissRollPrior(Prior):
         super().__init__(dim, scale)
         self.noise = check_scalar(noise, "noise", low=0.0)
         self.t_min = check_scalar(t_min, "t_min", low=0.0, low_inclusive=False)
-        self.t_max = check_scalar(t_max, "t_max", low=self.t_min, low_inclusive=False)
+        self.t_max = check_scalar(t_max, "t_max", low=0.0, low_inclusive=False)
+        if self.t_max <= self.t_min:
+            raise ValueError(f"t_max must be > t_min, got t_min={self.t_min}, "
+                             f"t_max={self.t_max}")
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         t = rng.uniform(self.t_min, self.t_max, size=n)
