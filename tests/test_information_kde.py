@@ -63,10 +63,10 @@ def _mean_abs_error(N: int, seeds: int = 3) -> dict[str, float]:
 def test_estimators_converge_to_the_smoothed_closed_forms():
     """Mean absolute error over 3 seeds (nats), D = 2, sigma = 0.5: below 0.05 at N = 1000 for
     every measure and smaller than at N = 100 (measured at N = 1000: 0.008-0.015 for H, H(X;Y),
-    KL, MI, H_2, H_3 and the Renyi cross-entropies, 0.041 for H_0.5; at N = 100: 0.05-0.28).  Resubstitution bias
-    O(1/(N sigma^D)) from the i = j kernel, noise O(1/sqrt N).  The Renyi cross-entropy is
-    tested at alpha = 0.75, not 0.5: at 0.5 the variance of q(x)^(alpha - 1) under p is
-    infinite for these covariances and the estimate converges too slowly to test."""
+    KL, MI, H_2, H_3 and the Renyi cross-entropies, 0.041 for H_0.5; at N = 100: 0.05-0.28).
+    Resubstitution bias O(1/(N sigma^D)) from the i = j kernel, noise O(1/sqrt N).  The Renyi
+    cross-entropy is tested at alpha = 0.75, not 0.5: at 0.5 the variance of q(x)^(alpha - 1)
+    under p is infinite for these covariances and the estimate converges too slowly to test."""
     small, large = _mean_abs_error(100), _mean_abs_error(1000)
     for k in large:
         assert large[k] < 0.05, (k, large[k])
