@@ -221,9 +221,11 @@ def test_bad_input():
         ke.kl_divergence(X, np.zeros((3, 3)), 1.0)
     with pytest.raises(ValueError, match="paired"):
         ke.mutual_information(X, np.zeros((4, 1)), 1.0)
-    for sigma in (0.0, -1.0):
-        with pytest.raises(ValueError, match="sigma must be > 0"):
+    for sigma in (0.0, -1.0, 1e-300):  # sigma^2 must not underflow (it divides)
+        with pytest.raises(ValueError, match="sigma must be >= 1e-100"):
             ke.entropy(X, sigma)
+    with pytest.raises(ValueError, match=r"sigma must be <= 1e\+100"):
+        ke.renyi_entropy_grad(X, 2.0, 1e300)
     with pytest.raises(ValueError, match="sigma must be finite"):
         ke.js_divergence(X, X, float("nan"))
     for alpha in (0.0, -0.5):

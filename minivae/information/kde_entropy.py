@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from minivae._validation import check_scalar
-from minivae.information.kde import check_pair, check_samples, check_sigma, log_kernel_matrix
+from minivae.information.kde import check_pair, check_samples, log_kernel_matrix
 
 __all__ = [
     "cross_entropy",
@@ -81,6 +81,12 @@ Grads = tuple[np.ndarray, np.ndarray]
 def check_alpha(alpha: object) -> float:
     """Renyi's order: a finite number > 0 (alpha = 1 is the Shannon limit)."""
     return check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
+
+
+def check_sigma(sigma: object) -> float:
+    """The bandwidth: a finite number in [1e-100, 1e100], so that sigma^2 neither underflows
+    to 0 nor overflows (the kernel and its gradient divide by it)."""
+    return check_scalar(sigma, "sigma", low=1e-100, high=1e100)
 
 
 def check_paired(X: object, Y: object) -> Grads:
