@@ -214,13 +214,13 @@ def test_stl_and_dreg_change_the_encoder_gradient_only():
 
 # ------------------------------------------------------------------------------- gradients
 def test_registered_gradient_checks_pass():
-    names = {f"models.lstm_vae_objective.{o}" for o in ("iwae", "vr", "vr_max", "infovae",
+    names = {f"models.lstm_vae.objective.{o}" for o in ("iwae", "vr", "vr_max", "infovae",
                                                          "wae", "elbo_stl", "iwae_stl",
                                                          "iwae_dreg")}
-    names |= {f"models.lstm_vae_path.{o}" for o in ("elbo_stl", "iwae_stl", "iwae_dreg")}
+    names |= {f"models.lstm_vae.path.{o}" for o in ("elbo_stl", "iwae_stl", "iwae_dreg")}
     assert names <= set(REGISTRY)  # visible in python -m minivae.gradcheck
-    results = run_checks(only="models.lstm_vae_objective.*") + run_checks(
-        only="models.lstm_vae_path.*")
+    results = run_checks(only="models.lstm_vae.objective.*") + run_checks(
+        only="models.lstm_vae.path.*")
     assert len(results) > 100
     assert all(r.passed for r in results), [r for r in results if not r.passed]
 

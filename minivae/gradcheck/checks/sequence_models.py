@@ -1,8 +1,8 @@
 """Gradient checks of the sequence models: LSTMAutoencoder and LSTMVAE with both decoders,
 teacher forcing 0 / 0.5 / 1, stacked layers, masks, mask channels, free bits and beta; the
 LSTM-VAE's objectives (IWAE, VR, VR-max, InfoVAE, WAE, and the decoder side of ELBO-STL,
-IWAE-STL and DReG: ``models.lstm_vae_objective.*``) and the encoder side of STL / DReG against
-their surrogates through the LSTM decoder (``models.lstm_vae_path.*``).  Float64, tolerance
+IWAE-STL and DReG: ``models.lstm_vae.objective.*``) and the encoder side of STL / DReG against
+their surrogates through the LSTM decoder (``models.lstm_vae.path.*``).  Float64, tolerance
 1e-7; ``max_entries=12`` sampled entries per parameter keep them quick."""
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ _OBJECTIVE_CHECKS = {
 def make_objective(spec):
     """The LSTM-VAE trained with an objective of :mod:`minivae.models.objective_choice`,
     through loss / backward.  STL / DReG: decoder parameters only (their encoder gradient is an
-    estimator: ``models.lstm_vae_path.*`` checks it against its surrogate)."""
+    estimator: ``models.lstm_vae.path.*`` checks it against its surrogate)."""
     objective, options, decoder, tf, likelihood = spec
 
     def check(rng):
@@ -139,7 +139,7 @@ def make_objective(spec):
     return check
 
 for name, spec in _OBJECTIVE_CHECKS.items():
-    register_check(f"models.lstm_vae_objective.{name}", make_objective(spec))
+    register_check(f"models.lstm_vae.objective.{name}", make_objective(spec))
 
 
 def make_path(kind):
@@ -192,4 +192,4 @@ def make_path(kind):
     return check
 
 for kind in ("elbo_stl", "iwae_stl", "iwae_dreg"):
-    register_check(f"models.lstm_vae_path.{kind}", make_path(kind))
+    register_check(f"models.lstm_vae.path.{kind}", make_path(kind))
