@@ -5,10 +5,10 @@
   missingness masks and source-separation mixtures.
 * :mod:`minivae.data.windows` — sliding windows and averaging per-window results back to steps.
 * :mod:`minivae.data.scaling` — per-feature scalers fitted on training data (NaN-aware).
-* :mod:`minivae.data.io` — load a series from .csv/.txt/.npy/.npz.
+* :mod:`minivae.data.io` — load a series from .csv/.txt/.npy/.npz; UCR/UEA archive files.
 """
 
-from minivae.data.io import load_series
+from minivae.data.io import load_series, load_ucr
 from minivae.data.mnist import (
     MNIST_MIRRORS,
     IdxFormatError,
@@ -90,4 +90,5 @@ __all__ = [
     "scaler_from_dict",
     # io
     "load_series",
+    "load_ucr",
 ]
