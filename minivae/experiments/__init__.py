@@ -12,4 +12,5 @@ EXPERIMENTS: dict[str, str] = {
     "mnist": "minivae.experiments.mnist",
     "separation": "minivae.experiments.separation",
     "volatility": "minivae.experiments.volatility",
+    "ecg5000": "minivae.experiments.ecg5000",
 }
