@@ -13,8 +13,13 @@ import pytest
 from minivae.experiments import ecg5000 as ecg
 from minivae.experiments.__main__ import main as dispatch
 
-REAL_DIR = Path(os.environ.get("MINIVAE_UCR_DIR", Path(__file__).resolve().parents[1].parent
-                               / "shared" / "data" / "ucr")) / "ECG5000"
+_ROOT = Path(__file__).resolve().parents[1]
+# The shared data sit beside the project (../shared) or, from a worktree, one level higher.
+REAL_DIR = next((d for d in (Path(os.environ.get("MINIVAE_UCR_DIR", "/nonexistent")),
+                             _ROOT.parent / "shared" / "data" / "ucr",
+                             _ROOT.parent.parent / "shared" / "data" / "ucr")
+                 if (d / "ECG5000" / "ECG5000_TEST.tsv").is_file()),
+                _ROOT.parent / "shared" / "data" / "ucr") / "ECG5000"
 
 
 def _write_ucr(folder: Path, rng: np.random.Generator, n_train: int, n_test: int,
