@@ -565,18 +565,18 @@ def _run_main(X, y, split, s, seeds, results) -> list[dict[str, Any]]:
 
 
 def _run_small(X, y, split, s, seeds, results) -> None:
-    by_size = {}
-    for n in s.small_sizes:
-        if n >= len(split["train"]):
-            say(f"  skipping {n} training normals: only {len(split['train'])} available")
-            continue
-        by_size[n] = []
-        for seed in seeds:
+    """The small-data table; seed by seed (every size per seed), the table so far after each."""
+    sizes = [n for n in s.small_sizes if n < len(split["train"])]
+    if len(sizes) < len(s.small_sizes):
+        say(f"  skipping sizes >= the {len(split['train'])} training normals available")
+    by_size: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
+    for seed in seeds:
+        for n in sizes:
             by_size[n].append(run_detection(X, y, split, s, seed, n_train=n))
             say(f"  {n} training normals, seed {seed}: {by_size[n][-1]['notes']}")
-            say(f"\nSmall data: training normals subsampled (a seeded draw per seed); same "
-                f"validation and test sets; seeds {[r['seed'] for r in by_size[n]]}")
-            say(small_data_table(by_size))
+        say(f"\nSmall data: training normals subsampled (a seeded draw per seed); same "
+            f"validation and test sets; seeds {[r['seed'] for r in by_size[sizes[0]]]}")
+        say(small_data_table(by_size))
     results["small"] = {str(n): [{k: v for k, v in r.items() if not k.startswith("_")}
                                  for r in runs] for n, runs in by_size.items()}
 
