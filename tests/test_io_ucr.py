@@ -77,3 +77,7 @@ def test_load_ucr_bad_labels_and_files(tmp_path):
         load_ucr(tmp_path / "missing.tsv")
     with pytest.raises(ValueError, match="delimiter must be a non-empty string"):
         load_ucr(_write(tmp_path, "1\t2\n"), delimiter="")
+    with pytest.raises(ValueError, match="delimiter must be a non-empty string or None"):
+        load_ucr(_write(tmp_path, "1\t2\n"), delimiter=9)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        load_ucr(3)

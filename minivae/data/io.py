@@ -180,11 +180,14 @@ def load_ucr(
     - X: (N, T) float64, the series (NaN where missing).
     - y: (N,) int64, the class labels (must be whole numbers, never missing).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or delimiter == ""):
+        raise ValueError(f"delimiter must be a non-empty string or None (whitespace), "
+                         f"got {delimiter!r}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"UCR file not found: {path}")
-    if delimiter == "":
-        raise ValueError("delimiter must be a non-empty string or None (whitespace)")
     header, data = _read_text(path, delimiter)
     data_lines = _data_line_numbers(path)
     if header is not None:  # the parser took a non-numeric first row for a header: UCR has none

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from minivae._validation import check_array, check_positive_int, check_scalar
 from minivae.data import load_ucr
 from minivae.experiments._cli import (
     blas_threads_note,
@@ -146,6 +147,7 @@ def subset_beats(X: np.ndarray, y: np.ndarray, n_train_rows: int, n: int
 def one_class_split(y: np.ndarray, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
     """Row indices of the protocol (module docstring, step 1-2): train / val / test normals,
     every abnormal beat and the balanced draw of abnormal beats."""
+    y = check_array(y, "y", ndim=1)
     normal = np.flatnonzero(y == NORMAL)
     abnormal = np.flatnonzero(y != NORMAL)
     n_test, n_val = round(0.1 * len(normal)), round(0.05 * len(normal))
@@ -169,6 +171,7 @@ def training_plan(n_train: int, s: Setting) -> dict[str, Any]:
     the validation normals ends training when the loss stops improving.  The learning rate
     shrinks with the batch (noisier gradients): 5e-3 at 64 beats per batch, 3e-3 at 32, 2e-3 at 16.
     """
+    n_train = check_positive_int(n_train, "n_train")
     batch_size = 64 if n_train >= 1000 else 32 if n_train >= 200 else 16
     steps_per_epoch = math.ceil(n_train / batch_size)
     epochs = int(min(s.max_epochs, max(1, math.ceil(s.target_steps / steps_per_epoch))))
@@ -215,6 +218,8 @@ def reconstruction_probability_score(model: Any, X: np.ndarray, n_samples: int,
 def pca_scorer(X_train: np.ndarray, explained: float = 0.9) -> tuple[Any, int]:
     """PCA reconstruction error (mean square per beat) with the fewest components explaining
     ``explained`` of the training variance; returns (score function, k)."""
+    X_train = check_array(X_train, "X_train", ndim=2, dtype=np.float64)
+    explained = check_scalar(explained, "explained", low=0.0, high=1.0, low_inclusive=False)
     mu = X_train.mean(axis=0)
     _, S, Vt = np.linalg.svd(X_train - mu, full_matrices=False)
     ratio = np.cumsum(S ** 2) / np.sum(S ** 2)
@@ -230,6 +235,7 @@ def pca_scorer(X_train: np.ndarray, explained: float = 0.9) -> tuple[Any, int]:
 
 def nearest_neighbour_scorer(X_train: np.ndarray) -> Any:
     """Euclidean distance of each beat to its nearest training normal."""
+    X_train = check_array(X_train, "X_train", ndim=2, dtype=np.float64)
     sq_train = np.sum(X_train ** 2, axis=1)
 
     def score(X: np.ndarray) -> np.ndarray:
@@ -243,6 +249,8 @@ def nearest_neighbour_scorer(X_train: np.ndarray) -> Any:
 def detection_metrics(val_scores: np.ndarray, scores: np.ndarray, classes: np.ndarray
                       ) -> dict[str, float]:
     """The table's metrics for one evaluation set; ``classes`` are the beats' UCR classes."""
+    classes = check_array(classes, "classes", ndim=1)
+    scores = check_array(scores, "scores", shape=(len(classes),), dtype=np.float64)
     labels = (classes != NORMAL).astype(int)
     threshold = threshold_mu_k_sigma(val_scores, 3.0)
     fpr, tpr, _ = roc_curve(labels, scores)
