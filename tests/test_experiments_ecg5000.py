@@ -133,6 +133,20 @@ def test_generated_ucr_files_run_every_part(tmp_path, capsys):
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
     assert all(r["mae"] >= 0.0 for r in rows[1:])
     assert (out / "ecg5000_scores.png").stat().st_size > 1000
+    # A second seed in its own run, then the two merged into one table.
+    out1 = tmp_path / "out1"
+    assert ecg.main(["--tiny", "--seeds", "1", "--parts", "main", "--no-figures",
+                     "--data-dir", str(data), "--out", str(out1)]) == 0
+    merged_dir = tmp_path / "merged"
+    capsys.readouterr()
+    assert ecg.main(["--merge", str(out), str(out1), "--out", str(merged_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "mean ± std over seeds [0, 1]" in text and "Downstream: seeds [0]" in text
+    merged = json.loads((merged_dir / "results.json").read_text())
+    assert merged["seeds"] == [0, 1] and len(merged["main"]["runs"]) == 2
+    assert [r["seed"] for r in merged["main"]["runs"]] == [0, 1]
+    with pytest.raises(SystemExit):
+        ecg.main(["--merge", str(out), str(tmp_path / "nothing"), "--out", str(merged_dir)])
 
 
 def test_bad_data_dir_is_a_usage_error(tmp_path, capsys):

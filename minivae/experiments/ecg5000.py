@@ -47,6 +47,7 @@ Options: ``--data-dir`` (the folder holding the two files; default ``$MINIVAE_UC
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -540,15 +541,17 @@ def _parser() -> argparse.ArgumentParser:
                         "(default $MINIVAE_UCR_DIR/ECG5000, else ../shared/data/ucr/ECG5000)")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                    help="which tables to compute (default all)")
+    p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="print the tables of earlier runs' results.json (e.g. one seed per "
+                        "process) combined, and write them to --out; trains nothing")
     return p
 
 
-def _print_detection(runs: list[dict[str, Any]], split: dict[str, np.ndarray]) -> None:
+def _print_detection(runs: list[dict[str, Any]], sizes: dict[str, int]) -> None:
     seeds = [r["seed"] for r in runs]
-    for eval_set, title in (("all", f"{len(split['test'])} test normals + "
-                                    f"{len(split['abnormal'])} abnormal beats"),
-                            ("balanced", f"balanced: {len(split['test'])} + "
-                                         f"{len(split['balanced'])}")):
+    for eval_set, title in (("all", f"{sizes['test']} test normals + "
+                                    f"{sizes['abnormal']} abnormal beats"),
+                            ("balanced", f"balanced: {sizes['test']} + {sizes['balanced']}")):
         say(f"\nECG5000 one-class detection, {title}; mean ± std over seeds {seeds}")
         say(detection_table(runs, eval_set))
     best, auc = best_learned(runs)
@@ -566,7 +569,7 @@ def _run_main(X, y, split, s, seeds, results) -> list[dict[str, Any]]:
         say(f"  seed {seed}: " + ", ".join(
             f"{n} {m['all']['roc_auc']:.4f}" for n, m in run["metrics"].items())
             + f"; {run['notes']}")
-        _print_detection(runs, split)
+        _print_detection(runs, {k: len(v) for k, v in split.items()})
     results["main"] = {"runs": [{k: v for k, v in r.items() if not k.startswith("_")}
                                 for r in runs], "best_learned": best_learned(runs)[0]}
     return runs
@@ -589,10 +592,64 @@ def _run_small(X, y, split, s, seeds, results) -> None:
                                  for r in runs] for n, runs in by_size.items()}
 
 
+def merge_results(folders: list[Path]) -> dict[str, Any]:
+    """Combine the results.json of runs with the same setting (e.g. one seed per process):
+    their main, small-data and downstream runs are concatenated."""
+    loaded = []
+    for folder in folders:
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--merge: no results.json in {folder}")
+        loaded.append(json.loads(path.read_text()))
+    first = loaded[0]
+    for other, folder in zip(loaded[1:], folders[1:]):
+        for key in ("setting", "split_sizes", "mode"):
+            if other.get(key) != first.get(key):
+                raise ValueError(f"--merge: {folder} has another {key} than {folders[0]}")
+    merged: dict[str, Any] = {k: first[k] for k in ("mode", "setting", "split_sizes")}
+    merged["merged_from"] = [str(f) for f in folders]
+    merged["seeds"] = sorted({sd for r in loaded for sd in r["seeds"]})
+    if any("main" in r for r in loaded):
+        runs = [run for r in loaded for run in r.get("main", {}).get("runs", [])]
+        merged["main"] = {"runs": runs, "best_learned": best_learned(runs)[0]}
+    small: dict[str, list[Any]] = {}
+    for r in loaded:
+        for n, runs in r.get("small", {}).items():
+            small.setdefault(n, []).extend(runs)
+    if small:
+        merged["small"] = small
+    downstream = [run for r in loaded for run in r.get("downstream", [])]
+    if downstream:
+        merged["downstream"] = downstream
+    return merged
+
+
+def _print_merged(merged: dict[str, Any]) -> None:
+    if "main" in merged:
+        _print_detection(merged["main"]["runs"], merged["split_sizes"])
+    if "small" in merged:
+        seeds = [r["seed"] for r in next(iter(merged["small"].values()))]
+        say("\nSmall data: training normals subsampled (a seeded draw per seed); same "
+            f"validation and test sets; seeds {seeds}")
+        say(small_data_table({int(n): runs for n, runs in merged["small"].items()}))
+    if "downstream" in merged:
+        say(f"\nDownstream: seeds {[r['seed'] for r in merged['downstream']]}")
+        say(downstream_table(merged["downstream"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ECG5000 study, print the tables, write the figure and results.json."""
     parser = _parser()
     args, mode, s, seeds = parse_run(parser, argv, {"tiny": TINY, "quick": QUICK, "full": FULL})
+    if args.merge:
+        try:
+            merged = merge_results(args.merge)
+        except (FileNotFoundError, ValueError) as err:
+            parser.error(str(err))
+        _print_merged(merged)
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_results(merged, args.out, time.perf_counter())
+        return 0
     data_dir = args.data_dir or default_data_dir()
     try:
         X, y, n_train_rows = load_ecg5000(data_dir)
