@@ -226,3 +226,40 @@ def test_bad_input_errors():
         losses.gaussian_nll_fixed_variance(good, good, variance=0.0)
     with pytest.raises(ValueError, match="dimensions"):
         losses.mse(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)))
+
+
+# ---------------------------------------------------------------------------- softmax CE
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 6), k=st.integers(2, 6), seed=st.integers(0, 10_000))
+def test_softmax_cross_entropy_value_and_gradient(n, k, seed):
+    rng = np.random.default_rng(seed)
+    logits = 3.0 * rng.standard_normal((n, k))
+    y = rng.integers(0, k, size=n)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # the naive formula
+    per = -np.log(p[np.arange(n), y])
+    # atol: where p is nearly 1 the naive -log(p) itself has only absolute accuracy ~1e-16.
+    np.testing.assert_allclose(losses.softmax_cross_entropy(logits, y, reduction="none"), per,
+                               rtol=1e-10, atol=1e-12)
+    assert losses.softmax_cross_entropy(logits, y) == pytest.approx(per.mean(), rel=1e-10,
+                                                                    abs=1e-12)
+    assert losses.softmax_cross_entropy(logits, y, reduction="sum") == pytest.approx(per.sum())
+    res = check_function(lambda logits: losses.softmax_cross_entropy(logits, y),
+                         {"logits": logits},
+                         lambda logits: losses.softmax_cross_entropy_grad(logits, y))
+    assert all(r.passed for r in res), res
+    # Each row of the gradient of the summed loss sums to zero (softmax minus one-hot).
+    g = losses.softmax_cross_entropy_grad(logits, y, reduction="sum")
+    np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-12)
+
+
+def test_softmax_cross_entropy_is_stable_and_checks_labels():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    v = losses.softmax_cross_entropy(logits, np.array([0, 2]), reduction="none")
+    np.testing.assert_allclose(v, [0.0, np.log(3.0)], atol=1e-12)
+    assert losses.softmax_cross_entropy(logits, np.array([2, 0]), reduction="none")[0] == 2000.0
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes"):
+        losses.softmax_cross_entropy(logits, np.array([0, 3]))
+    with pytest.raises(ValueError, match="labels must be integer class indices of shape"):
+        losses.softmax_cross_entropy(logits, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="logits must have 2 dimensions"):
+        losses.softmax_cross_entropy_grad(logits[0], np.array([0]))

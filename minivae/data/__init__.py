@@ -6,7 +6,8 @@
 * :mod:`minivae.data.windows` — sliding windows and averaging per-window results back to steps.
 * :mod:`minivae.data.scaling` — per-feature scalers fitted on training data (NaN-aware).
 * :mod:`minivae.data.io` — load a series from .csv/.txt/.npy/.npz; a recording with
-  timestamps and labels (:func:`read_series_table`), anomaly windows from JSON.
+  timestamps and labels (:func:`read_series_table`), anomaly windows from JSON; UCR/UEA archive
+  files (:func:`load_ucr`).
 """
 
 from minivae.data.io import (
@@ -14,6 +15,7 @@ from minivae.data.io import (
     labels_from_windows,
     load_anomaly_windows,
     load_series,
+    load_ucr,
     read_series_table,
 )
 from minivae.data.mnist import (
@@ -102,4 +104,5 @@ __all__ = [
     "read_series_table",
     "load_anomaly_windows",
     "labels_from_windows",
+    "load_ucr",
 ]

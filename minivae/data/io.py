@@ -485,3 +485,57 @@ def labels_from_windows(timestamps: object, windows: list[tuple[Any, Any]]) -> n
                              f"{t.dtype}")
         labels[(t >= a) & (t <= b)] = 1
     return labels
+def load_ucr(
+    path: str | os.PathLike, *, delimiter: str | None = "\t"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load a UCR/UEA archive file (2018 TSV format): one series per line, the class first.
+
+    Each line is ``label<TAB>x_1<TAB>...<TAB>x_T`` with no header (Dau et al., "The UCR Time
+    Series Archive", 2019).  Read by the same parser as :func:`load_series`, so blank lines and
+    ``#`` comments are skipped and empty/NaN cells are missing (the archive pads its
+    variable-length sets with NaN); a ragged row or a non-numeric cell is an error naming the line.
+
+    Inputs:
+    - path: the ``_TRAIN.tsv`` or ``_TEST.tsv`` file.
+    - delimiter: cell separator; ``","`` reads the older comma-separated archive, ``None`` splits
+      on any whitespace.
+
+    Returns:
+    - X: (N, T) float64, the series (NaN where missing).
+    - y: (N,) int64, the class labels (must be whole numbers, never missing).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or delimiter == ""):
+        raise ValueError(f"delimiter must be a non-empty string or None (whitespace), "
+                         f"got {delimiter!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"UCR file not found: {path}")
+    header, data = _read_text(path, delimiter)
+    data_lines = _data_line_numbers(path)
+    if header is not None:  # the parser took a non-numeric first row for a header: UCR has none
+        bad = next(c for c in header if c.strip() and not _looks_numeric(c))
+        raise ValueError(
+            f"{path}, line {data_lines[0]}, column {header.index(bad)}: cannot read {bad!r} as a "
+            f"number (UCR files have no header row; delimiter {delimiter!r})"
+        )
+    if data.shape[1] < 2:
+        raise ValueError(f"{path}: expected a label column and at least one value per line, "
+                         f"got {data.shape[1]} column(s)")
+    labels = data[:, 0]
+    bad_rows = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
+    if bad_rows.size:
+        r = int(bad_rows[0])
+        raise ValueError(f"{path}, line {data_lines[r]}, column 0: the class label must be a "
+                         f"whole number, got {labels[r]!r}")
+    return data[:, 1:], labels.astype(np.int64)
+
+
+def _data_line_numbers(path: Path) -> list[int]:
+    """1-based numbers of the lines ``_read_text`` reads as rows (not blank, not a comment)."""
+    with open(path, encoding="utf-8-sig") as f:
+        return [i + 1 for i, ln in enumerate(f) if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+__all__ += ["load_ucr"]

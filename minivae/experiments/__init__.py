@@ -15,4 +15,5 @@ EXPERIMENTS: dict[str, str] = {
     "mnist-anomaly": "minivae.experiments.mnist_anomaly",
     "fraud": "minivae.experiments.fraud",
     "objectives": "minivae.experiments.objectives",
+    "ecg5000": "minivae.experiments.ecg5000",
 }

@@ -10,6 +10,9 @@ the setting where it can be computed:
 * :mod:`.kde` — estimates from samples with a Gaussian Parzen window of bandwidth sigma (QIP,
   CIP, quadratic entropy, Euclidean and Cauchy-Schwarz divergences), each with its gradient
   with respect to the samples;
+* :mod:`.kde_entropy` — Parzen resubstitution estimates of the Shannon and Renyi measures
+  (entropy, cross-entropy, KL, Renyi entropy, cross-entropy and divergence, Jensen-Shannon,
+  mutual information of paired samples), each with its gradient with respect to the samples;
 * :mod:`.mmd` — the maximum mean discrepancy between two sample sets (RBF and inverse-multiquadric
   kernels; biased and unbiased estimates), with its gradient with respect to both sets: the
   divergence of InfoVAE and WAE-MMD (:mod:`minivae.objectives.infovae`,
@@ -18,9 +21,10 @@ the setting where it can be computed:
 The modules use the same names for the same measure (``discrete.entropy``,
 ``gaussian.entropy``; ``gaussian.cs_divergence``, ``kde.cs_divergence``), so they are used
 through their module: ``from minivae.information import kde; kde.cs_divergence(X, Y, sigma)``,
-``from minivae.information import mmd; mmd.mmd(x, y)``.
+``from minivae.information import mmd; mmd.mmd(x, y)``,
+``from minivae.information import kde_entropy; kde_entropy.entropy(X, sigma)``.
 """
 
-from minivae.information import discrete, gaussian, kde, mmd
+from minivae.information import discrete, gaussian, kde, kde_entropy, mmd
 
-__all__ = ["discrete", "gaussian", "kde", "mmd"]
+__all__ = ["discrete", "gaussian", "kde", "kde_entropy", "mmd"]

@@ -1,9 +1,11 @@
 """Models: every one subclasses :class:`Model` and registers itself for checkpoint loading.
 
 * :class:`Autoencoder`: deterministic MLP autoencoder;
-* :class:`VAE`: variational autoencoder (beta-VAE, free bits, IWAE objective and bound);
+* :class:`VAE`: variational autoencoder (beta-VAE, free bits, IWAE objective and bound; the
+  objectives of :mod:`minivae.models.objective_choice`);
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
-* :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D);
+* :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
+  offers the VAE's objectives too);
 * :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
   Euclidean), Santana, Emigh & Principe 2016.
 """

@@ -22,6 +22,28 @@ sum_l max(lambda, batch-mean KL_l) (:func:`minivae.objectives.kl.free_bits_kl`).
 ``likelihood="mse"`` the reconstruction term is the sum of squared errors (a Gaussian of fixed
 variance 1/2 up to a constant; then "beta" trades squared error against nats).
 
+Other objectives (``objective=``; one z per sequence, so every objective of the MLP
+:class:`~minivae.models.VAE` carries over, computed by the same functions of
+:mod:`minivae.objectives` through :mod:`minivae.models.objective_choice`):
+
+* ``"elbo"`` (default): the loss above.
+* ``"iwae"`` (Burda et al.), ``"iwae_stl"`` / ``"iwae_dreg"`` (its STL and DReG gradient
+  estimators), ``"vr"`` (alpha, default 0.5) and ``"vr_max"`` (Li & Turner): k samples
+  z_1..z_k ~ q(z | x) per sequence, the decoder run on all k * N of them (k times the cost of
+  the ELBO's decoder pass; the encoder runs once).  They weight the samples by
+  p(x, z_i) / q(z_i | x), which needs a true likelihood: ``likelihood="gaussian"`` only (the
+  squared error of "mse" is a likelihood only up to a constant and a fixed variance).
+* ``"elbo_stl"`` (Roeder et al.): the ELBO of k samples with the path-derivative estimator; any
+  likelihood.
+* ``"infovae"`` (alpha, default 0; mmd_lambda, default 100) and ``"wae"`` (mmd_lambda, default
+  10) (Zhao et al.; Tolstikhin et al.): the MMD between the batch of codes z (one per sequence)
+  and as many N(0, I) draws; any likelihood.
+
+Free bits apply to ``"elbo"`` only.  With the autoregressive decoder the k samples of a
+sequence share its teacher-forcing draw.  Not offered here: the ITL autoencoder (a deterministic
+code, :class:`~minivae.models.ITLAutoencoder`, MLP only), and a per-step latent (this model has
+one z per sequence).
+
 Reconstruction probability (An & Cho, 2015)
 -------------------------------------------
 :meth:`LSTMVAE.reconstruction_log_prob` estimates E_{q(z|x)}[log p(x | z)] with L samples
@@ -30,8 +52,9 @@ step (N, T) or per sequence (N,); ``average="logmeanexp"`` gives log (1/L) sum_l
 instead (a Monte Carlo estimate of log E_q[p(x|z)], >= the mean by Jensen's inequality).  Low
 values flag anomalies; use ``-reconstruction_log_prob(...)`` as the anomaly score.
 
-``last_eps`` after :meth:`~LSTMVAE.loss` is ``{"z": (N, L) noise, "teacher_forcing": (N, T) bool
-or None}``; pass it back as ``eps=`` to repeat the pass exactly.
+``last_eps`` after :meth:`~LSTMVAE.loss` is ``{"z": (N, L) noise ((k, N, L) for the k-sample
+objectives), "teacher_forcing": (N, T) bool or None}``, plus ``"prior": (N, L)`` draws for
+InfoVAE / WAE; pass it back as ``eps=`` to repeat the pass exactly.
 """
 
 from __future__ import annotations
@@ -40,16 +63,32 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_positive_int, check_rng, check_scalar
+from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
 from minivae.models.base import inference_method, register_model, sample_chunks, tile_samples
 from minivae.models.lstm_autoencoder import BaseLSTMAutoencoder
+from minivae.models.objective_choice import (
+    MMD_OBJECTIVES,
+    OBJECTIVES,
+    SAMPLED_BACKWARD,
+    bound_alpha,
+    kl_factor,
+    mmd_objective,
+    objective_options,
+    sampled_objective,
+)
 from minivae.nn.functional import log_mean_exp
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.iwae import iwae_log_weights
 from minivae.objectives.losses import fill_missing
+from minivae.objectives.renyi import renyi_bound
 from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("gaussian", "mse")
 AVERAGES = ("mean", "logmeanexp")
+#: The objectives of the LSTM-VAE: all of the VAE's (module docstring).
+LSTM_OBJECTIVES = OBJECTIVES
+#: k-sample objectives that weight samples by p(x, z) / q(z | x): a true likelihood only.
+WEIGHTED_OBJECTIVES = ("iwae", "iwae_stl", "iwae_dreg", "vr", "vr_max")
 
 
 @register_model
@@ -69,6 +108,12 @@ class LSTMVAE(BaseLSTMAutoencoder):
         teacher_forcing: autoregressive only: probability that a training step is fed the true
             previous value (per sequence and step).  Inference is always free running.
         mask_input: append the observation mask as D extra encoder input channels.
+        objective: "elbo" (default), "iwae", "elbo_stl", "iwae_stl", "iwae_dreg", "vr",
+            "vr_max", "infovae" or "wae" (module docstring).
+        k: samples per sequence of the k-sample objectives (all but "elbo", "infovae", "wae").
+        alpha: "vr": the Renyi order (default 0.5); "infovae": InfoVAE's alpha (default 0).
+        mmd_lambda: "infovae" / "wae": weight of the MMD (defaults 100 / 10).
+        kernel: "infovae" / "wae": "rbf" (InfoVAE default) or "imq" (WAE default).
         rng: generator or seed for the weight initialisation.
         dtype: float64 (default, for gradient checks) or float32.
 
@@ -92,6 +137,11 @@ class LSTMVAE(BaseLSTMAutoencoder):
         free_bits: float = 0.0,
         teacher_forcing: float = 1.0,
         mask_input: bool = False,
+        objective: str = "elbo",
+        k: int = 5,
+        alpha: float | None = None,
+        mmd_lambda: float | None = None,
+        kernel: str | None = None,
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
     ) -> None:
@@ -106,6 +156,19 @@ class LSTMVAE(BaseLSTMAutoencoder):
         self.beta = check_scalar(beta, "beta", low=0.0)
         self.kl_weight = self.beta
         self.free_bits = free_bits
+        self.options = objective_options(objective, alpha, mmd_lambda, kernel, latent_dim,
+                                         choices=LSTM_OBJECTIVES)
+        self.objective = objective
+        self.k = check_positive_int(k, "k")
+        if objective != "elbo" and self.free_bits > 0:
+            raise ValueError(
+                "free_bits > 0 is defined for the ELBO objective only; use objective='elbo' "
+                f"or free_bits=0 (got free_bits={self.free_bits}, objective={objective!r})")
+        if objective in WEIGHTED_OBJECTIVES and likelihood != "gaussian":
+            raise ValueError(
+                f"objective={objective!r} weights samples by p(x, z) / q(z | x) and needs "
+                f"likelihood='gaussian' (got likelihood={likelihood!r}; the squared error of "
+                "'mse' is no normalised likelihood)")
 
     @property
     def likelihood(self) -> str:
@@ -114,7 +177,8 @@ class LSTMVAE(BaseLSTMAutoencoder):
 
     def config(self) -> dict[str, Any]:
         return {**self._common_config(), "likelihood": self._out_kind, "beta": self.beta,
-                "free_bits": self.free_bits}
+                "free_bits": self.free_bits, "objective": self.objective, "k": self.k,
+                **{name: v for name, v in self.options.items() if name != "bandwidth"}}
 
     # -- posterior -----------------------------------------------------------------------------
     def _posterior(self, X: np.ndarray, mask: np.ndarray | None):
@@ -122,76 +186,130 @@ class LSTMVAE(BaseLSTMAutoencoder):
         gradients through (N, L)."""
         return encoder_posterior(self._encode(X, mask))
 
-    def _split_eps(self, eps: object) -> tuple[Any, Any]:
-        """eps: None, an (N, L) array (latent noise only) or a dict like ``last_eps``."""
+    def _split_eps(self, eps: object) -> tuple[Any, Any, Any]:
+        """eps: None, an array (latent noise only: (N, L), or (k, N, L) for the k-sample
+        objectives) or a dict like ``last_eps`` -> (latent noise, teacher forcing, prior draws).
+        """
         if eps is None:
-            return None, None
+            return None, None, None
         if isinstance(eps, np.ndarray):
-            return eps, None
-        given = self._unpack_eps(eps, ("z", "teacher_forcing"))
-        return given.get("z"), given.get("teacher_forcing")
+            return eps, None, None
+        given = self._unpack_eps(eps, ("z", "teacher_forcing", "prior"))
+        return given.get("z"), given.get("teacher_forcing"), given.get("prior")
 
     # -- training contract ----------------------------------------------------------------------
     def loss(self, batch, *, rng=None, eps=None, mask=None,
              lengths=None) -> tuple[float, dict[str, float]]:
-        """Negative ELBO (beta-weighted, optionally with free bits) of a batch X: (N, T, D).
+        """Training objective (``objective``, module docstring) of a batch X: (N, T, D); the
+        ELBO's is the beta-weighted negative ELBO, optionally with free bits.
 
         Args:
             batch: X (N, T, D), NaN allowed where ``mask`` is False.
-            rng: generator or seed for the latent noise (and the teacher-forcing draw).
-            eps: ``model.last_eps`` (a dict) to repeat a pass, or an (N, L) array of latent
-                noise (teacher-forcing decisions are then drawn from ``rng`` if needed).
+            rng: generator or seed for the latent noise (and the teacher-forcing draw, and the
+                prior draws of InfoVAE / WAE).
+            eps: ``model.last_eps`` (a dict) to repeat a pass, or an array of latent noise
+                ((N, L); (k, N, L) for the k-sample objectives); what it lacks is drawn from
+                ``rng``.
             mask: (N, T, D) or (N, T) bool, True = observed.
             lengths: (N,) valid lengths (prefix mask), combined with ``mask``.
 
         Returns:
             (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z), or the squared
-            error), "kl" (mean analytic KL), "elbo" (gaussian likelihood only) and
-            "kl_free_bits" when free bits are on.
+            error), "kl" (mean analytic KL), "elbo" (gaussian likelihood only),
+            "kl_free_bits" when free bits are on; "iwae_bound" (IWAE, STL, DReG), "vr_bound"
+            (VR) or "mmd" (InfoVAE, WAE).
         """
         X, mask = self._prepare(batch, mask, lengths)
-        z_eps, tf_eps = self._split_eps(eps)
-        rng = self._need_noise(rng, z_eps)
-        N, T, D = X.shape
+        z_eps, tf_eps, prior_eps = self._split_eps(eps)
+        complete = z_eps is not None and (self.objective not in MMD_OBJECTIVES
+                                          or prior_eps is not None)
+        rng = self._need_noise(rng, z_eps if complete else None)
+        N, T, _ = X.shape
+        k = self.k if self.objective in SAMPLED_BACKWARD else None
         q, inside = self._posterior(X, mask)
-        z = q.rsample(rng, eps=z_eps)
-        tf = feed = None
-        if self.autoregressive:
-            tf = self._teacher_forcing_draw(N, T, rng, tf_eps)
-            feed = self._feed_true(tf, mask, D)
-        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed)
-        rec, dout = self._nll(out, X, mask, need_grad=True)
+        z = q.rsample(rng, n_samples=k, eps=z_eps)  # (N, L), or (k, N, L)
+        tf = self._teacher_forcing_draw(N, T, rng, tf_eps) if self.autoregressive else None
+        m = 1 if k is None else k
+        out = self._decode_training(z.reshape(m * N, self.latent_dim), X, mask, tf, m)
+        rec, dout = self._nll(out, tile_samples(X, m), tile_samples(mask, m), need_grad=True)
         self.last_eps = {"z": q.eps, "teacher_forcing": tf}
-
-        value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)
-        self._pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": dkl}
+        pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": 0.0}
+        if k is not None:
+            value, parts, g = sampled_objective(self.objective, self.options, rec.reshape(k, N),
+                                                z, q, self.kl_weight)
+            pending.update(z=z, g=g, dout=dout * g.reshape(k * N, 1, 1))
+        elif self.objective in MMD_OBJECTIVES:
+            prior_z = self._prior_draws(z.shape, rng, prior_eps)
+            self.last_eps["prior"] = prior_z
+            value, parts, dkl, dz = mmd_objective(self.objective, self.options, rec, q, z,
+                                                  prior_z, self.kl_weight)
+            pending.update(dkl=dkl, dz_extra=dz)
+        else:
+            value, parts, pending["dkl"] = negative_elbo(rec, q, self.kl_weight, self.free_bits)
+        self._pending = pending
         if self._out_kind != "gaussian":  # a squared error is no likelihood: no ELBO to report
-            del parts["elbo"]
+            parts.pop("elbo", None)
         return value, parts
+
+    def _decode_training(self, z: np.ndarray, X: np.ndarray, mask: np.ndarray | None,
+                         tf: np.ndarray | None, m: int) -> np.ndarray:
+        """Decoder pass of training on z: (m * N, L), row i * N + n a sample of sequence n; the
+        autoregressive decoder is teacher forced by ``tf`` (N, T), shared by the m samples."""
+        if not self.autoregressive:
+            return self._decode(z, X.shape[1])
+        feed = self._feed_true(tile_samples(tf, m), tile_samples(mask, m), X.shape[2])
+        return self._decode(z, X.shape[1], X=tile_samples(fill_missing(X, mask), m),
+                            feed_true=feed)
+
+    def _prior_draws(self, shape: tuple[int, ...], rng: np.random.Generator | None,
+                     given: object) -> np.ndarray:
+        """InfoVAE / WAE: N(0, I) draws to compare the codes with, or the ``given`` ones."""
+        if given is None:
+            return rng.standard_normal(shape).astype(self.dtype, copy=False)
+        return check_array(given, "eps['prior']", shape=shape, dtype=self.dtype)
 
     def backward(self) -> None:
         """Accumulate parameter gradients of the last :meth:`loss` (once per loss)."""
         p = self._take_pending()
         dz = self._decode_backward(p["dout"])
-        dcode = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
+        if "g" in p:  # k-sample objectives: their own encoder backward
+            z = p["z"]
+            dcode = SAMPLED_BACKWARD[self.objective](p["q"], p["inside"], z, dz.reshape(z.shape),
+                                                     p["g"], self.kl_weight)
+        else:  # the ELBO, and InfoVAE / WAE whose MMD adds its own d/dz
+            dcode = negative_elbo_backward(p["q"], p["inside"], dz + p.get("dz_extra", 0.0),
+                                           p["dkl"])
         self._encode_backward(dcode.astype(self.dtype, copy=False))
 
     @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
                          eps=None) -> dict[str, np.ndarray]:
-        """Per-sequence "loss" = reconstruction + kl_weight * kl, "reconstruction" and "kl",
-        each (N,), with one z ~ q(z|x) per sequence (from ``rng``, or the latent noise ``eps``:
-        an (N, L) array or a ``last_eps`` dict) and a free-running decoder.  Free bits (a
-        batch-level correction) are not applied."""
+        """Per-sequence "loss", "reconstruction" and "kl", each (N,), with a free-running
+        decoder and z ~ q(z|x) from ``rng`` (or the latent noise ``eps``: an array or a
+        ``last_eps`` dict).  "loss" = reconstruction + kl_weight * kl for the ELBO, minus the
+        bound of the k samples for the k-sample objectives (reconstruction: their mean),
+        reconstruction + (1 - alpha) kl_weight * kl for InfoVAE and the reconstruction for WAE
+        (batch-level terms, free bits and the MMD, are not per-sequence quantities)."""
         self._pending = None
         X, mask = self._prepare(batch, mask, lengths)
-        z_eps, _ = self._split_eps(eps)
+        z_eps, _, _ = self._split_eps(eps)
         rng = self._need_noise(rng, z_eps)
+        N, T, _ = X.shape
         q, _ = self._posterior(X, mask)
-        z = q.sample(rng) if z_eps is None else q.rsample(None, eps=z_eps)
-        rec, _ = self._nll(self._decode(z, X.shape[1]), X, mask, need_grad=False)
         kl = q.kl_standard_normal()
-        return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
+        k = self.k if self.objective in SAMPLED_BACKWARD else None
+        z = q.sample(rng, n_samples=k) if z_eps is None else q.rsample(None, n_samples=k,
+                                                                        eps=z_eps)
+        m = 1 if k is None else k
+        rec, _ = self._nll(self._decode(z.reshape(m * N, self.latent_dim), T),
+                           tile_samples(X, m), tile_samples(mask, m), need_grad=False)
+        if k is None:
+            factor = kl_factor(self.objective, self.options, self.kl_weight)
+            return {"loss": rec + factor * kl, "reconstruction": rec, "kl": kl}
+        rec = rec.reshape(k, N)
+        log_w = iwae_log_weights(rec, z, q, self.kl_weight)
+        loss = -renyi_bound(log_w, bound_alpha(self.objective, self.options))
+        return {"loss": loss, "reconstruction": rec.mean(axis=0), "kl": kl}
 
     @inference_method
     def posterior(self, batch, *, mask=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.information.mmd import KERNELS, default_bandwidth
 from minivae.models.base import (
     Model,
     check_hidden_sizes,
@@ -54,58 +53,25 @@ from minivae.models.base import (
     sample_chunks,
     tile_samples,
 )
+from minivae.models.objective_choice import (
+    MMD_OBJECTIVES,
+    SAMPLED_BACKWARD,
+    bound_alpha,
+    kl_factor,
+    mmd_objective,
+    objective_options,
+    sampled_objective,
+)
 from minivae.nn.functional import log_mean_exp, sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.distributions import clamp_logvar
 from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
-from minivae.objectives.infovae import infovae_weights, negative_infovae
-from minivae.objectives.iwae import iwae_log_weights, negative_iwae, negative_iwae_backward
+from minivae.objectives.iwae import iwae_log_weights
 from minivae.objectives.losses import fill_missing, reconstruction_nll
-from minivae.objectives.path_gradients import dreg_backward, negative_elbo_stl, stl_backward
-from minivae.objectives.renyi import negative_vr, renyi_bound
-from minivae.objectives.wae import negative_wae
+from minivae.objectives.renyi import renyi_bound
 from minivae.train.diagnostics import kl_per_dimension_mean
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-OBJECTIVES = ("elbo", "iwae", "elbo_stl", "iwae_stl", "iwae_dreg", "vr", "vr_max", "infovae",
-              "wae")
-#: Objectives computed from k samples per example: their encoder backward, each taking
-#: (q, inside, z, dz, g, beta) with g (k, N) the weight of each sample's gradient.
-SAMPLED_BACKWARD = {"iwae": negative_iwae_backward, "vr": negative_iwae_backward,
-                    "vr_max": negative_iwae_backward, "elbo_stl": stl_backward,
-                    "iwae_stl": stl_backward, "iwae_dreg": dreg_backward}
-#: Objectives with an MMD between the batch of codes and as many prior draws.
-MMD_OBJECTIVES = ("infovae", "wae")
-#: Defaults of the objective options (None in the constructor).
-OBJECTIVE_DEFAULTS = {"vr": {"alpha": 0.5}, "infovae": {"alpha": 0.0, "mmd_lambda": 100.0,
-                                                        "kernel": "rbf"},
-                      "wae": {"mmd_lambda": 10.0, "kernel": "imq"}}
-
-
-def objective_options(objective: str, alpha: float | None, mmd_lambda: float | None,
-                      kernel: str | None, latent_dim: int) -> dict[str, Any]:
-    """The options of an objective, defaults filled in and validated: alpha (VR's order, or
-    InfoVAE's alpha), mmd_lambda, kernel and bandwidth (MMD objectives).  Options the objective
-    does not use must stay None."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    given = {"alpha": alpha, "mmd_lambda": mmd_lambda, "kernel": kernel}
-    defaults = OBJECTIVE_DEFAULTS.get(objective, {})
-    unused = [name for name, v in given.items() if v is not None and name not in defaults]
-    if unused:
-        raise ValueError(f"objective={objective!r} takes no {', '.join(unused)} (options of "
-                         f"this objective: {sorted(defaults) or 'none'})")
-    opts = {name: (defaults[name] if given[name] is None else given[name]) for name in defaults}
-    if objective == "vr":
-        opts["alpha"] = check_scalar(opts["alpha"], "alpha")
-    if objective == "infovae":
-        infovae_weights(opts["alpha"], opts["mmd_lambda"])  # validates both
-    if objective in MMD_OBJECTIVES:
-        opts["mmd_lambda"] = check_scalar(opts["mmd_lambda"], "mmd_lambda", low=0.0)
-        if opts["kernel"] not in KERNELS:
-            raise ValueError(f"kernel must be one of {KERNELS}, got {opts['kernel']!r}")
-        opts["bandwidth"] = default_bandwidth(opts["kernel"], latent_dim)
-    return opts
 
 
 class BaseVAE(Model):
@@ -282,12 +248,7 @@ class BaseVAE(Model):
 
     def _sampled_objective(self, rec: np.ndarray, z: np.ndarray, q):
         """(value, parts, g) of a k-sample objective: rec (k, N), z (k, N, L)."""
-        if self.objective in ("vr", "vr_max"):
-            alpha = self.options["alpha"] if self.objective == "vr" else -np.inf
-            return negative_vr(rec, z, q, alpha, self.kl_weight)
-        if self.objective == "elbo_stl":
-            return negative_elbo_stl(rec, z, q, self.kl_weight)
-        return negative_iwae(rec, z, q, self.kl_weight)  # iwae, iwae_stl, iwae_dreg
+        return sampled_objective(self.objective, self.options, rec, z, q, self.kl_weight)
 
     def _mmd_loss(self, X, mask, cond, rng, eps):
         """InfoVAE / WAE: one code per example and as many prior draws; the noise to replay is
@@ -301,15 +262,8 @@ class BaseVAE(Model):
                    else check_array(eps[1], "eps[1]", shape=z.shape, dtype=self.dtype))
         self.last_eps = (q.eps, prior_z)
         rec, dout = self._nll(self._decode_out(z, cond), X, mask, need_grad=True)
-        o = self.options
-        if self.objective == "wae":
-            value, parts, dz = negative_wae(rec, q, z, prior_z, lambda_=o["mmd_lambda"],
-                                            kernel=o["kernel"], bandwidth=o["bandwidth"])
-            dkl = 0.0
-        else:
-            value, parts, dkl, dz = negative_infovae(
-                rec, q, z, prior_z, alpha=o["alpha"], lambda_=o["mmd_lambda"],
-                beta=self.kl_weight, kernel=o["kernel"], bandwidth=o["bandwidth"])
+        value, parts, dkl, dz = mmd_objective(self.objective, self.options, rec, q, z, prior_z,
+                                              self.kl_weight)
         self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / X.shape[0],
                          "dkl": dkl, "dz_extra": dz}
         return value, parts
@@ -354,18 +308,13 @@ class BaseVAE(Model):
         out = self._decode_out(z.reshape(k * n, self.latent_dim), tile_samples(cond, k))
         rec_k, _ = self._nll(out, tile_samples(X, k), tile_samples(mask, k), need_grad=False)
         rec_k = rec_k.reshape(k, n)
-        alpha = {"vr": self.options.get("alpha"), "vr_max": -np.inf, "elbo_stl": 1.0}.get(
-            self.objective, 0.0)
+        alpha = bound_alpha(self.objective, self.options)
         loss = -renyi_bound(iwae_log_weights(rec_k, z, q, self.kl_weight), alpha)
         return {"loss": loss, "reconstruction": rec_k.mean(axis=0), "kl": kl}
 
     def _kl_factor(self) -> float:
         """The weight of the per-example KL in the loss of a one-sample objective."""
-        if self.objective == "wae":
-            return 0.0
-        if self.objective == "infovae":
-            return (1.0 - self.options["alpha"]) * self.kl_weight
-        return self.kl_weight
+        return kl_factor(self.objective, self.options, self.kl_weight)
 
     @inference_method
     def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
@@ -471,9 +420,9 @@ class VAE(BaseVAE):
             log-variance (learned, clamped to [-30, 20]); a float: that fixed variance.
         activation: hidden activation name.
         free_bits: free-bits lambda in nats per latent dimension (0 = off; ELBO only).
-        objective: one of :data:`OBJECTIVES` (module docstring): "elbo", "iwae" (k importance
-            samples per example), "elbo_stl", "iwae_stl", "iwae_dreg", "vr", "vr_max",
-            "infovae", "wae".
+        objective: one of :data:`~minivae.models.objective_choice.OBJECTIVES` (module
+            docstring): "elbo", "iwae" (k importance samples per example), "elbo_stl",
+            "iwae_stl", "iwae_dreg", "vr", "vr_max", "infovae", "wae".
         k: number of samples per example of the k-sample objectives (all but "elbo",
             "infovae", "wae").
         alpha: "vr": the Renyi order (default 0.5); "infovae": InfoVAE's alpha (default 0).

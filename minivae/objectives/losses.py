@@ -288,6 +288,43 @@ def gaussian_nll_fixed_variance_grad(mean, target, *, variance: float = 1.0, mas
     return g
 
 
+# ---------------------------------------------------------------- categorical (classifiers)
+def _prepare_categorical(logits, labels, reduction: str):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    logits = check_array(logits, "logits", ndim=2)
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must be integer class indices of shape ({logits.shape[0]},), "
+                         f"got dtype {labels.dtype} and shape {labels.shape}")
+    K = logits.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= K):
+        raise ValueError(f"labels must lie in [0, {K - 1}] for {K} classes (logits' columns), "
+                         f"got values from {labels.min()} to {labels.max()}")
+    # log softmax, shifted by the row max so exp never overflows (the log-sum-exp trick).
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_p, labels.astype(np.intp)
+
+
+def softmax_cross_entropy(logits, labels, *, reduction: str = "mean"):
+    """Categorical negative log-likelihood of class ``labels`` under softmax(logits).
+
+    loss_n = -log softmax(l_n)[y_n] = logsumexp(l_n) - l_n[y_n], computed with the max shift.
+    logits: (N, K) real; labels: (N,) ints in [0, K).
+    """
+    log_p, labels = _prepare_categorical(logits, labels, reduction)
+    return _reduce(-log_p[np.arange(labels.size), labels], reduction)
+
+
+def softmax_cross_entropy_grad(logits, labels, *, reduction: str = "mean") -> np.ndarray:
+    """d/dlogits = softmax(l) - onehot(y), scaled by the reduction.  (N, K)."""
+    log_p, labels = _prepare_categorical(logits, labels, reduction)
+    g = np.exp(log_p)
+    g[np.arange(labels.size), labels] -= 1.0
+    return g * _scale(g.shape[0], reduction)
+
+
 # ------------------------------------------------------------- a decoder's output as p(x | z)
 def reconstruction_nll(
     kind: str, out: np.ndarray, X: np.ndarray, mask: np.ndarray | None, *, need_grad: bool,

@@ -7,7 +7,8 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.objectives` — reconstruction losses, KLs, the reparameterized sample, log-densities;
 * :mod:`.lstm` — the LSTM layer (stacked, lengths, masks) and cell;
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
-* :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing;
+* :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing, and
+  the LSTM-VAE's objectives (IWAE, VR, InfoVAE, WAE, STL, DReG);
 * :mod:`.apps` — the separation and volatility VAEs;
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;

@@ -1,4 +1,5 @@
-"""Gradient checks of the Parzen (KDE) information measures w.r.t. the samples, and of the
+"""Gradient checks of the Parzen (KDE) information measures w.r.t. the samples (kde: QIP/CIP
+family; kde_entropy: Shannon/Renyi plug-in measures at several alpha), and of the
 ITL autoencoder (CS and Euclidean divergence, every prior) through ``loss`` / ``backward``.
 
 All smooth (Gaussian kernels, tanh networks): tolerance 1e-7.  The divergences are differences
@@ -16,7 +17,7 @@ from minivae.gradcheck.checks._common import size
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.gradcheck.result import GradCheckResult
-from minivae.information import kde
+from minivae.information import kde, kde_entropy
 from minivae.models import ITLAutoencoder
 from minivae.objectives.priors import PRIORS
 
@@ -70,6 +71,48 @@ register_check("kde.euclidean_divergence",
                _two(kde.euclidean_divergence, kde.euclidean_divergence_grad, _ed_terms))
 register_check("kde.cs_divergence",
                _two(kde.cs_divergence, kde.cs_divergence_grad, _cs_terms))
+
+
+def _paired(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """Paired X: (N, Dx), Y: (N, Dy) with Y correlated with X (a non-trivial MI)."""
+    N = size(rng, 2, 6)
+    X = rng.standard_normal((N, size(rng, 1, 2)))
+    Y = X[:, :1] + 0.5 * rng.standard_normal((N, size(rng, 1, 2)))
+    return X, Y, float(rng.uniform(0.5, 1.5))
+
+
+def _mi_check(rng: np.random.Generator) -> list[GradCheckResult]:
+    X, Y, sigma = _paired(rng)
+    scale = sum(abs(kde_entropy.entropy(Z, sigma)) for Z in (X, Y, np.hstack([X, Y])))
+    return check_function(lambda X, Y: kde_entropy.mutual_information(X, Y, sigma),
+                          {"X": X, "Y": Y},
+                          lambda X, Y: kde_entropy.mutual_information_grad(X, Y, sigma),
+                          f_scale=scale)
+
+
+def _h_terms(X: np.ndarray, Y: np.ndarray, sigma: float) -> float:
+    """|H(X; Y)| + |H(X)|: the size of the terms of KL and JS-like differences."""
+    return abs(kde_entropy.cross_entropy(X, Y, sigma)) + abs(kde_entropy.entropy(X, sigma))
+
+
+_ke = kde_entropy
+register_check("kde_entropy.entropy", _one(_ke.entropy, _ke.entropy_grad))
+register_check("kde_entropy.cross_entropy", _two(_ke.cross_entropy, _ke.cross_entropy_grad))
+register_check("kde_entropy.kl_divergence",
+               _two(_ke.kl_divergence, _ke.kl_divergence_grad, _h_terms))
+register_check("kde_entropy.js_divergence",
+               _two(_ke.js_divergence, _ke.js_divergence_grad, _h_terms))
+register_check("kde_entropy.mutual_information", _mi_check)
+for _a in (0.5, 2.0, 3.0):
+    register_check(f"kde_entropy.renyi_entropy.alpha{_a:g}",
+                   _one(lambda X, s, a=_a: _ke.renyi_entropy(X, a, s),
+                        lambda X, s, a=_a: _ke.renyi_entropy_grad(X, a, s)))
+    register_check(f"kde_entropy.renyi_cross_entropy.alpha{_a:g}",
+                   _two(lambda X, Y, s, a=_a: _ke.renyi_cross_entropy(X, Y, a, s),
+                        lambda X, Y, s, a=_a: _ke.renyi_cross_entropy_grad(X, Y, a, s)))
+    register_check(f"kde_entropy.renyi_divergence.alpha{_a:g}",
+                   _two(lambda X, Y, s, a=_a: _ke.renyi_divergence(X, Y, a, s),
+                        lambda X, Y, s, a=_a: _ke.renyi_divergence_grad(X, Y, a, s), _h_terms))
 
 
 def _itl_check(divergence: str, prior: str) -> Callable[[np.random.Generator], list]:

@@ -1,6 +1,6 @@
 """Gradient checks of the objectives: every reconstruction loss (with and without a mask), the
-closed-form KLs, the reparameterized sample and the Gaussian log-density (all smooth: tolerance
-1e-7)."""
+softmax cross-entropy of classifiers, the closed-form KLs, the reparameterized sample and the
+Gaussian log-density (all smooth: tolerance 1e-7)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,23 @@ def _loss_check(kind: str, masked: bool) -> Callable[[np.random.Generator], list
 for _kind in ("mse", "bernoulli", "gaussian", "gaussian_fixed_variance"):
     register_check(f"loss.{_kind}", _loss_check(_kind, masked=False))
     register_check(f"loss.{_kind}.masked", _loss_check(_kind, masked=True))
+
+
+@register_check("loss.softmax_cross_entropy")
+def _check_softmax_cross_entropy(rng: np.random.Generator) -> list[GradCheckResult]:
+    n, k = size(rng), size(rng) + 1
+    labels = rng.integers(0, k, size=n)
+    results: list[GradCheckResult] = []
+    for reduction in losses.REDUCTIONS:
+        res = check_function(
+            lambda logits, r=reduction: _total(
+                losses.softmax_cross_entropy(logits, labels, reduction=r)),
+            {"logits": 3.0 * rng.standard_normal((n, k))},
+            lambda logits, r=reduction: losses.softmax_cross_entropy_grad(logits, labels,
+                                                                          reduction=r),
+        )
+        results += renamed(res, f"[{reduction}]")
+    return results
 
 
 # -------------------------------------------------------------------------- distributions
