@@ -91,14 +91,27 @@ def mmd_objective(objective: str, options: dict[str, Any], rec: np.ndarray,
                             beta=beta, kernel=o["kernel"], bandwidth=o["bandwidth"])
 
 
+def _check_choice(objective: object, options: object) -> None:
+    """``objective`` one of :data:`OBJECTIVES`, ``options`` its dict from
+    :func:`objective_options`."""
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be the dict from objective_options(), got "
+                        f"{type(options).__name__}")
+
+
 def bound_alpha(objective: str, options: dict[str, Any]) -> float:
     """The Renyi order of the bound a k-sample objective estimates: 0 (IWAE and its
     estimators), VR's alpha, -inf (VR-max) or 1 (ELBO-STL)."""
+    _check_choice(objective, options)
     return {"vr": options.get("alpha"), "vr_max": -np.inf, "elbo_stl": 1.0}.get(objective, 0.0)
 
 
 def kl_factor(objective: str, options: dict[str, Any], beta: float) -> float:
     """The weight of the per-example KL in the loss of a one-sample objective."""
+    _check_choice(objective, options)
+    beta = check_scalar(beta, "beta", low=0.0)
     if objective == "wae":
         return 0.0
     if objective == "infovae":
