@@ -245,11 +245,13 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
 
 
 def _check_step_objects(model: object, optimizer: object) -> None:
-    """``model`` follows the training contract, ``optimizer`` has an ``lr`` and a ``step``."""
-    missing = [m for m in _MODEL_METHODS if not callable(getattr(model, m, None))]
+    """``model`` has what one step calls (zero_grad, loss, backward, parameters), ``optimizer``
+    has an ``lr`` and a ``step``."""
+    needed = ("zero_grad", "loss", "backward", "parameters")
+    missing = [m for m in needed if not callable(getattr(model, m, None))]
     if missing:
-        raise TypeError(f"model must be a minivae model (with {', '.join(_MODEL_METHODS)}), "
-                        f"got {type(model).__name__} without {', '.join(missing)}")
+        raise TypeError(f"model must be a trainable model (with {', '.join(needed)}), got "
+                        f"{type(model).__name__} without {', '.join(missing)}")
     if not callable(getattr(optimizer, "step", None)) or not hasattr(optimizer, "lr"):
         raise TypeError("optimizer must be an optimizer with .lr and .step() (e.g. "
                         f"minivae.Adam(model)), got {type(optimizer).__name__}")
