@@ -14,7 +14,8 @@ Protocol (fixed, so numbers compare across libraries):
 2. Evaluation sets: the 292 test normals + every abnormal beat (2081), and a balanced set: the 292
    test normals + ``rng.choice(abnormal, 292, replace=False)`` drawn by the *same* ``rng``.
 3. Score per beat, higher = more anomalous: the mean squared reconstruction error (LSTM-AE,
-   LSTM-VAE decoding its posterior mean), the negative reconstruction log-probability of the
+   LSTM-VAE decoding its posterior mean, and an MLP autoencoder reading the whole beat as one
+   140-vector: 140 -> 128 -> 8 -> 128 -> 140), the negative reconstruction log-probability of the
    LSTM-VAE (An & Cho 2015; L samples of z), the PCA reconstruction error (k components: the
    fewest explaining 90 % of the training variance) and the Euclidean distance to the nearest
    training normal (1-NN).  Threshold: mean + 3 std (ddof 0) of the validation normals' scores.
@@ -25,9 +26,10 @@ Protocol (fixed, so numbers compare across libraries):
 
 The learned models train with :func:`minivae.train.fit`, Adam, early stopping on the validation
 normals' loss (best epoch restored).  Their epochs, batch size and learning rate come from the
-number of training beats (:func:`training_plan`), so the *same* defaults serve the small-data
-table: the training normals subsampled to 100 and 300 (a seeded draw per seed; same validation and
-test sets).
+number of training beats (:func:`training_plan`; the MLP autoencoder keeps its batch-size rule
+with its own step target and learning rate, :func:`train_mlp_autoencoder`), so the *same*
+defaults serve the small-data table: the training normals subsampled to 100 and 300 (a seeded
+draw per seed; same validation and test sets).
 
 Downstream test (seed 000's question "does better imputation help a downstream task?"): the UCR
 TRAIN beats (500) and a seeded sample of the TEST beats get gaps (contiguous runs of 10 steps
@@ -40,7 +42,8 @@ the first row is the classifier on complete beats.
 
 Options: ``--data-dir`` (the folder holding the two files; default ``$MINIVAE_UCR_DIR/ECG5000``),
 ``--quick`` (a few hundred beats, small models, 1 seed: seconds), ``--seed`` / ``--seeds``,
-``--out``, ``--parts`` (any of ``main small downstream``), ``--no-figures``.  Set
+``--out``, ``--parts`` (any of ``main small downstream``), ``--detectors`` (any of ``lstm mlp
+baselines``: train only those), ``--no-figures``.  Set
 ``OMP_NUM_THREADS=1`` on a shared machine.
 """
 
