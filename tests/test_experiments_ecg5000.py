@@ -81,6 +81,10 @@ def test_training_plan_scales_with_the_data():
     big, small = ecg.training_plan(2481, s), ecg.training_plan(100, s)
     assert big["batch_size"] > small["batch_size"] and big["lr"] > small["lr"]
     assert small["epochs"] >= big["epochs"] and small["epochs"] <= s.max_epochs
+    # The MLP autoencoder: the same batch sizes, about mlp_target_steps steps, capped epochs.
+    mlp_big, mlp_small = ecg.mlp_training_plan(2481, s), ecg.mlp_training_plan(100, s)
+    assert mlp_big["batch_size"] == 64 and mlp_big["epochs"] == 206  # 8000 / 39 steps an epoch
+    assert mlp_small["batch_size"] == 16 and mlp_small["epochs"] == s.mlp_max_epochs  # capped
 
 
 def test_classifier_loss_gradient_matches_finite_differences():

@@ -216,15 +216,24 @@ def train_sequence_model(kind: str, X_train: np.ndarray, X_val: np.ndarray, s: S
     return model, time.perf_counter() - t0, int(history.best_epoch or len(history))
 
 
+def mlp_training_plan(n_train: int, s: Setting) -> dict[str, Any]:
+    """The MLP autoencoder's plan: :func:`training_plan`'s batch size, lr ``s.mlp_lr`` and enough
+    epochs for about ``s.mlp_target_steps`` steps (at most ``s.mlp_max_epochs``)."""
+    batch_size = training_plan(n_train, s)["batch_size"]
+    epochs = int(min(s.mlp_max_epochs,
+                     max(1, math.ceil(s.mlp_target_steps / math.ceil(n_train / batch_size)))))
+    return {"epochs": epochs, "batch_size": batch_size, "lr": s.mlp_lr,
+            "patience": s.mlp_patience}
+
+
 def train_mlp_autoencoder(X_train: np.ndarray, X_val: np.ndarray, s: Setting,
                           seed: int) -> tuple[Any, float, int]:
     """Train an MLP :class:`~minivae.models.Autoencoder` (squared-error loss) on whole beats
     (N, T): T -> ``s.mlp_hidden`` -> ``s.mlp_latent`` -> mirror -> T; returns (model, training
     seconds, best epoch).
 
-    Its plan: the batch size of :func:`training_plan`, lr ``s.mlp_lr`` and enough epochs for
-    about ``s.mlp_target_steps`` steps (at most ``s.mlp_max_epochs``); early stopping on the
-    validation normals' loss (patience ``s.mlp_patience``, best epoch restored).
+    Plan: :func:`mlp_training_plan`; early stopping on the validation normals' loss (patience
+    ``s.mlp_patience``, best epoch restored).
     """
     from minivae.models import Autoencoder
     from minivae.train import EarlyStopping, Validation
@@ -232,14 +241,12 @@ def train_mlp_autoencoder(X_train: np.ndarray, X_val: np.ndarray, s: Setting,
     dt = np.float32
     model = Autoencoder(X_train.shape[1], list(s.mlp_hidden), s.mlp_latent, output="mse",
                         rng=seed, dtype=dt)
-    batch_size = training_plan(len(X_train), s)["batch_size"]
-    epochs = int(min(s.mlp_max_epochs,
-                     max(1, math.ceil(s.mlp_target_steps / math.ceil(len(X_train) / batch_size)))))
+    plan = mlp_training_plan(len(X_train), s)
     t0 = time.perf_counter()
     history = model.fit(
-        X_train.astype(dt), epochs=epochs, batch_size=batch_size, lr=s.mlp_lr,
+        X_train.astype(dt), epochs=plan["epochs"], batch_size=plan["batch_size"], lr=plan["lr"],
         validation=Validation(X_val.astype(dt)),
-        early_stopping=EarlyStopping(patience=s.mlp_patience), rng=seed, verbose=0,
+        early_stopping=EarlyStopping(patience=plan["patience"]), rng=seed, verbose=0,
         diagnostics=False)
     return model, time.perf_counter() - t0, int(history.best_epoch or len(history))
 
@@ -354,6 +361,7 @@ def detectors(X: np.ndarray, split: dict[str, np.ndarray], train_rows: np.ndarra
                 lambda Z, m=model: reconstruction_probability_score(m, Z, s.vae_samples, seed))
             seconds["LSTM-VAE (rec. prob.)"] = sec
     if "mlp" in which:
+        notes["MLP-AE plan"] = mlp_training_plan(len(train_rows), s)
         model, sec, notes["MLP-AE best epoch"] = train_mlp_autoencoder(X[train_rows], X_val, s,
                                                                        seed)
         scorers["MLP-AE (MSE)"] = lambda Z, m=model: reconstruction_mse(m, Z)
