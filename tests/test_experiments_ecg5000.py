@@ -81,6 +81,10 @@ def test_training_plan_scales_with_the_data():
     big, small = ecg.training_plan(2481, s), ecg.training_plan(100, s)
     assert big["batch_size"] > small["batch_size"] and big["lr"] > small["lr"]
     assert small["epochs"] >= big["epochs"] and small["epochs"] <= s.max_epochs
+    # The MLP autoencoder: the same batch sizes, about mlp_target_steps steps, capped epochs.
+    mlp_big, mlp_small = ecg.mlp_training_plan(2481, s), ecg.mlp_training_plan(100, s)
+    assert mlp_big["batch_size"] == 64 and mlp_big["epochs"] == 206  # 8000 / 39 steps an epoch
+    assert mlp_small["batch_size"] == 16 and mlp_small["epochs"] == s.mlp_max_epochs  # capped
 
 
 def test_classifier_loss_gradient_matches_finite_differences():
@@ -117,7 +121,7 @@ def test_generated_ucr_files_run_every_part(tmp_path, capsys):
     assert dispatch(["ecg5000", "--tiny", "--data-dir", str(data), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     for needle in ("ECG5000 one-class detection", "balanced", "LSTM-VAE (rec. prob.)",
-                   "1-NN distance", "Small data", "Downstream", "linear+model",
+                   "MLP-AE (MSE)", "1-NN distance", "Small data", "Downstream", "linear+model",
                    "complete (no gaps)"):
         assert needle in text, needle
     res = json.loads((out / "results.json").read_text())
@@ -147,6 +151,31 @@ def test_generated_ucr_files_run_every_part(tmp_path, capsys):
     assert [r["seed"] for r in merged["main"]["runs"]] == [0, 1]
     with pytest.raises(SystemExit):
         ecg.main(["--merge", str(out), str(tmp_path / "nothing"), "--out", str(merged_dir)])
+    # --detectors: only the MLP autoencoder and the baselines are trained and tabled.
+    out2 = tmp_path / "out2"
+    assert ecg.main(["--tiny", "--parts", "main", "small", "--detectors", "mlp", "baselines",
+                     "--no-figures", "--data-dir", str(data), "--out", str(out2)]) == 0
+    res2 = json.loads((out2 / "results.json").read_text())
+    assert res2["detectors"] == ["mlp", "baselines"]
+    names = set(res2["main"]["runs"][0]["metrics"])
+    assert names == {"MLP-AE (MSE)", "PCA (90% variance)", "1-NN distance"}
+    assert res2["main"]["best_learned"] == "MLP-AE (MSE)"
+    assert all(set(r["metrics"]) == names for runs in res2["small"].values() for r in runs)
+    # Runs of other detector families are not merged into one table.
+    with pytest.raises(SystemExit):
+        ecg.main(["--merge", str(out1), str(out2), "--out", str(merged_dir)])
+
+
+def test_mlp_autoencoder_scores_whole_beats():
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 1.0, 20)
+    X = np.sin(2 * np.pi * (t[None] + 0.05 * rng.standard_normal((80, 1))))
+    model, sec, best = ecg.train_mlp_autoencoder(X[:60], X[60:], ecg.TINY, seed=0)
+    assert model.input_ndim == (2,) and sec >= 0.0 and 1 <= best <= ecg.TINY.mlp_max_epochs
+    err = ecg.reconstruction_mse(model, X)
+    expected = np.mean((model.reconstruct(X.astype(np.float32)).astype(np.float64) - X) ** 2, 1)
+    np.testing.assert_allclose(err, expected, rtol=1e-12)
+    assert err.shape == (80,) and np.all(err >= 0.0)
 
 
 def test_bad_data_dir_is_a_usage_error(tmp_path, capsys):

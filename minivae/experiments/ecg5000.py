@@ -14,7 +14,8 @@ Protocol (fixed, so numbers compare across libraries):
 2. Evaluation sets: the 292 test normals + every abnormal beat (2081), and a balanced set: the 292
    test normals + ``rng.choice(abnormal, 292, replace=False)`` drawn by the *same* ``rng``.
 3. Score per beat, higher = more anomalous: the mean squared reconstruction error (LSTM-AE,
-   LSTM-VAE decoding its posterior mean), the negative reconstruction log-probability of the
+   LSTM-VAE decoding its posterior mean, and an MLP autoencoder reading the whole beat as one
+   140-vector: 140 -> 128 -> 8 -> 128 -> 140), the negative reconstruction log-probability of the
    LSTM-VAE (An & Cho 2015; L samples of z), the PCA reconstruction error (k components: the
    fewest explaining 90 % of the training variance) and the Euclidean distance to the nearest
    training normal (1-NN).  Threshold: mean + 3 std (ddof 0) of the validation normals' scores.
@@ -25,9 +26,10 @@ Protocol (fixed, so numbers compare across libraries):
 
 The learned models train with :func:`minivae.train.fit`, Adam, early stopping on the validation
 normals' loss (best epoch restored).  Their epochs, batch size and learning rate come from the
-number of training beats (:func:`training_plan`), so the *same* defaults serve the small-data
-table: the training normals subsampled to 100 and 300 (a seeded draw per seed; same validation and
-test sets).
+number of training beats (:func:`training_plan`; the MLP autoencoder keeps its batch-size rule
+with its own step target and learning rate, :func:`train_mlp_autoencoder`), so the *same*
+defaults serve the small-data table: the training normals subsampled to 100 and 300 (a seeded
+draw per seed; same validation and test sets).
 
 Downstream test (seed 000's question "does better imputation help a downstream task?"): the UCR
 TRAIN beats (500) and a seeded sample of the TEST beats get gaps (contiguous runs of 10 steps
@@ -40,7 +42,8 @@ the first row is the classifier on complete beats.
 
 Options: ``--data-dir`` (the folder holding the two files; default ``$MINIVAE_UCR_DIR/ECG5000``),
 ``--quick`` (a few hundred beats, small models, 1 seed: seconds), ``--seed`` / ``--seeds``,
-``--out``, ``--parts`` (any of ``main small downstream``), ``--no-figures``.  Set
+``--out``, ``--parts`` (any of ``main small downstream``), ``--detectors`` (any of ``lstm mlp
+baselines``: train only those), ``--no-figures``.  Set
 ``OMP_NUM_THREADS=1`` on a shared machine.
 """
 
@@ -78,6 +81,7 @@ from minivae.timeseries.thresholds import apply_threshold, threshold_mu_k_sigma
 FILES = ("ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv")
 NORMAL = 1
 PARTS = ("main", "small", "downstream")
+DETECTORS = ("lstm", "mlp", "baselines")  # --detectors: the LSTM-AE/VAE, the MLP-AE, PCA + 1-NN
 SPLIT_SEED = 42
 
 
@@ -91,6 +95,13 @@ class Setting:
     target_steps: int = 1200  # optimizer steps the rule aims for
     patience: int = 8
     vae_samples: int = 16  # z samples of the reconstruction probability
+    # the MLP autoencoder on the whole beat (140 inputs): one hidden layer, a code of 8
+    mlp_hidden: tuple[int, ...] = (128,)
+    mlp_latent: int = 8
+    mlp_max_epochs: int = 1000  # cap of its data-size rule
+    mlp_target_steps: int = 8000  # optimizer steps it aims for (its steps cost microseconds)
+    mlp_patience: int = 15
+    mlp_lr: float = 1e-3
     small_sizes: tuple[int, ...] = (100, 300)
     n_seeds: int = 3
     beats: int = 0  # 0: every beat; else a seeded subset of this many (quick runs)
@@ -106,9 +117,12 @@ class Setting:
 
 FULL = Setting()
 QUICK = Setting(hidden=16, latent=4, max_epochs=8, target_steps=60, patience=3, vae_samples=4,
+                mlp_hidden=(32,), mlp_max_epochs=40, mlp_target_steps=200, mlp_patience=5,
                 small_sizes=(40,), n_seeds=1, beats=400, classifier_hidden=8,
                 classifier_epochs=3, downstream_test=100, imputer_epochs=2, imputer_iter=1)
 TINY = Setting(hidden=6, latent=2, max_epochs=2, target_steps=10, patience=2, vae_samples=2,
+               mlp_hidden=(8,), mlp_latent=2, mlp_max_epochs=3, mlp_target_steps=10,
+               mlp_patience=2,
                small_sizes=(20,), n_seeds=1, beats=240, classifier_hidden=4,
                classifier_epochs=1, downstream_test=40, imputer_epochs=1, imputer_iter=1)
 
@@ -202,8 +216,47 @@ def train_sequence_model(kind: str, X_train: np.ndarray, X_val: np.ndarray, s: S
     return model, time.perf_counter() - t0, int(history.best_epoch or len(history))
 
 
+def mlp_training_plan(n_train: int, s: Setting) -> dict[str, Any]:
+    """The MLP autoencoder's plan: :func:`training_plan`'s batch size, lr ``s.mlp_lr`` and enough
+    epochs for about ``s.mlp_target_steps`` steps (at most ``s.mlp_max_epochs``)."""
+    batch_size = training_plan(n_train, s)["batch_size"]
+    epochs = int(min(s.mlp_max_epochs,
+                     max(1, math.ceil(s.mlp_target_steps / math.ceil(n_train / batch_size)))))
+    return {"epochs": epochs, "batch_size": batch_size, "lr": s.mlp_lr,
+            "patience": s.mlp_patience}
+
+
+def train_mlp_autoencoder(X_train: np.ndarray, X_val: np.ndarray, s: Setting,
+                          seed: int) -> tuple[Any, float, int]:
+    """Train an MLP :class:`~minivae.models.Autoencoder` (squared-error loss) on whole beats
+    (N, T): T -> ``s.mlp_hidden`` -> ``s.mlp_latent`` -> mirror -> T; returns (model, training
+    seconds, best epoch).
+
+    Plan: :func:`mlp_training_plan`; early stopping on the validation normals' loss (patience
+    ``s.mlp_patience``, best epoch restored).
+    """
+    from minivae.models import Autoencoder
+    from minivae.train import EarlyStopping, Validation
+
+    dt = np.float32
+    model = Autoencoder(X_train.shape[1], list(s.mlp_hidden), s.mlp_latent, output="mse",
+                        rng=seed, dtype=dt)
+    plan = mlp_training_plan(len(X_train), s)
+    t0 = time.perf_counter()
+    history = model.fit(
+        X_train.astype(dt), epochs=plan["epochs"], batch_size=plan["batch_size"], lr=plan["lr"],
+        validation=Validation(X_val.astype(dt)),
+        early_stopping=EarlyStopping(patience=plan["patience"]), rng=seed, verbose=0,
+        diagnostics=False)
+    return model, time.perf_counter() - t0, int(history.best_epoch or len(history))
+
+
 def reconstruction_mse(model: Any, X: np.ndarray) -> np.ndarray:
-    """Mean squared reconstruction error per beat (N,) (the VAE decodes its posterior mean)."""
+    """Mean squared reconstruction error per beat (N,) (the VAE decodes its posterior mean);
+    sequence models read (N, T, 1), the MLP autoencoder (N, T)."""
+    if getattr(model, "input_ndim", (3,)) == (2,):
+        return np.mean((model.reconstruct(X.astype(model.dtype)).astype(np.float64) - X) ** 2,
+                       axis=1)
     x = X[:, :, None].astype(model.dtype)
     return np.mean((model.reconstruct(x)[:, :, 0].astype(np.float64) - X) ** 2, axis=1)
 
@@ -290,13 +343,15 @@ def evaluate_scores(scores: dict[str, np.ndarray], y: np.ndarray, split: dict[st
 
 # --------------------------------------------------------------------------- one run
 def detectors(X: np.ndarray, split: dict[str, np.ndarray], train_rows: np.ndarray,
-              s: Setting, seed: int) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
-    """Train / fit every detector on ``train_rows``; returns (scorers, seconds, notes)."""
+              s: Setting, seed: int, which: tuple[str, ...] = DETECTORS
+              ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """Train / fit the detectors of the families ``which`` (:data:`DETECTORS`) on
+    ``train_rows``; returns (scorers, seconds, notes)."""
     scorers: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     notes: dict[str, Any] = {"plan": training_plan(len(train_rows), s)}
     X_val = X[split["val"]]
-    for kind, label in (("ae", "LSTM-AE"), ("vae", "LSTM-VAE")):
+    for kind, label in (("ae", "LSTM-AE"), ("vae", "LSTM-VAE")) if "lstm" in which else ():
         model, sec, best = train_sequence_model(kind, X[train_rows], X_val, s, seed)
         notes[f"{label} best epoch"] = best
         scorers[f"{label} (MSE)"] = lambda Z, m=model: reconstruction_mse(m, Z)
@@ -305,6 +360,14 @@ def detectors(X: np.ndarray, split: dict[str, np.ndarray], train_rows: np.ndarra
             scorers["LSTM-VAE (rec. prob.)"] = (
                 lambda Z, m=model: reconstruction_probability_score(m, Z, s.vae_samples, seed))
             seconds["LSTM-VAE (rec. prob.)"] = sec
+    if "mlp" in which:
+        notes["MLP-AE plan"] = mlp_training_plan(len(train_rows), s)
+        model, sec, notes["MLP-AE best epoch"] = train_mlp_autoencoder(X[train_rows], X_val, s,
+                                                                       seed)
+        scorers["MLP-AE (MSE)"] = lambda Z, m=model: reconstruction_mse(m, Z)
+        seconds["MLP-AE (MSE)"] = sec
+    if "baselines" not in which:
+        return scorers, seconds, notes
     t0 = time.perf_counter()
     pca, notes["PCA components"] = pca_scorer(X[train_rows])
     seconds["PCA (90% variance)"] = time.perf_counter() - t0
@@ -315,12 +378,13 @@ def detectors(X: np.ndarray, split: dict[str, np.ndarray], train_rows: np.ndarra
 
 
 def run_detection(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s: Setting,
-                  seed: int, n_train: int | None = None) -> dict[str, Any]:
+                  seed: int, n_train: int | None = None,
+                  which: tuple[str, ...] = DETECTORS) -> dict[str, Any]:
     """One seed of the protocol, on every training normal or a seeded draw of ``n_train``."""
     rows = split["train"]
     if n_train is not None:
         rows = np.random.default_rng([seed, n_train]).choice(rows, n_train, replace=False)
-    scorers, seconds, notes = detectors(X, split, rows, s, seed)
+    scorers, seconds, notes = detectors(X, split, rows, s, seed, which)
     scores = score_all(scorers, X, split)
     metrics = {name: evaluate_scores(sc, y, split) for name, sc in scores.items()}
     return {"seed": seed, "n_train": len(rows), "metrics": metrics, "seconds": seconds,
@@ -490,8 +554,11 @@ def downstream_table(runs: list[dict[str, Any]]) -> str:
 
 
 def best_learned(runs: list[dict[str, Any]]) -> tuple[str, float]:
-    """The learned detector with the highest mean RO-AUC on the full evaluation set."""
-    learned = [n for n in runs[0]["metrics"] if n.startswith("LSTM")]
+    """The learned detector with the highest mean ROC-AUC on the full evaluation set
+    (("none", nan) when the runs hold no learned detector)."""
+    learned = [n for n in runs[0]["metrics"] if n.startswith(("LSTM", "MLP"))]
+    if not learned:
+        return "none", float("nan")
     means = {n: float(np.mean([r["metrics"][n]["all"]["roc_auc"] for r in runs]))
              for n in learned}
     best = max(means, key=means.get)
@@ -541,6 +608,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default $MINIVAE_UCR_DIR/ECG5000, else ../shared/data/ucr/ECG5000)")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                    help="which tables to compute (default all)")
+    p.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS),
+                   help="which detectors to train: lstm (LSTM-AE, LSTM-VAE), mlp (MLP-AE), "
+                        "baselines (PCA, 1-NN); default all")
     p.add_argument("--target-steps", type=int, default=None,
                    help="optimizer steps the training plan aims for (default: the size's "
                         "setting); epochs are still capped by its max_epochs")
@@ -558,16 +628,18 @@ def _print_detection(runs: list[dict[str, Any]], sizes: dict[str, int]) -> None:
         say(f"\nECG5000 one-class detection, {title}; mean ± std over seeds {seeds}")
         say(detection_table(runs, eval_set))
     best, auc = best_learned(runs)
+    if best == "none" or "1-NN distance" not in runs[0]["metrics"]:
+        return
     nn = float(np.mean([r["metrics"]["1-NN distance"]["all"]["roc_auc"] for r in runs]))
     say(f"best learned model: {best}, ROC-AUC {auc:.4f} vs 1-NN {nn:.4f} "
         f"({'above' if auc > nn else 'NOT above'} the 1-NN baseline)")
 
 
-def _run_main(X, y, split, s, seeds, results) -> list[dict[str, Any]]:
+def _run_main(X, y, split, s, seeds, results, which=DETECTORS) -> list[dict[str, Any]]:
     """The main table; the tables so far are printed after every seed (long runs can be cut)."""
     runs = []
     for seed in seeds:
-        run = run_detection(X, y, split, s, seed)
+        run = run_detection(X, y, split, s, seed, which=which)
         runs.append(run)
         say(f"  seed {seed}: " + ", ".join(
             f"{n} {m['all']['roc_auc']:.4f}" for n, m in run["metrics"].items())
@@ -578,7 +650,7 @@ def _run_main(X, y, split, s, seeds, results) -> list[dict[str, Any]]:
     return runs
 
 
-def _run_small(X, y, split, s, seeds, results) -> None:
+def _run_small(X, y, split, s, seeds, results, which=DETECTORS) -> None:
     """The small-data table; seed by seed (every size per seed), the table so far after each."""
     sizes = [n for n in s.small_sizes if n < len(split["train"])]
     if len(sizes) < len(s.small_sizes):
@@ -586,7 +658,7 @@ def _run_small(X, y, split, s, seeds, results) -> None:
     by_size: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
     for seed in seeds:
         for n in sizes:
-            by_size[n].append(run_detection(X, y, split, s, seed, n_train=n))
+            by_size[n].append(run_detection(X, y, split, s, seed, n_train=n, which=which))
             say(f"  {n} training normals, seed {seed}: {by_size[n][-1]['notes']}")
         say(f"\nSmall data: training normals subsampled (a seeded draw per seed); same "
             f"validation and test sets; seeds {[r['seed'] for r in by_size[sizes[0]]]}")
@@ -606,10 +678,12 @@ def merge_results(folders: list[Path]) -> dict[str, Any]:
         loaded.append(json.loads(path.read_text()))
     first = loaded[0]
     for other, folder in zip(loaded[1:], folders[1:]):
-        for key in ("setting", "split_sizes", "mode"):
+        for key in ("setting", "split_sizes", "mode", "detectors"):
             if other.get(key) != first.get(key):
                 raise ValueError(f"--merge: {folder} has another {key} than {folders[0]}")
     merged: dict[str, Any] = {k: first[k] for k in ("mode", "setting", "split_sizes")}
+    if "detectors" in first:
+        merged["detectors"] = first["detectors"]
     merged["merged_from"] = [str(f) for f in folders]
     merged["seeds"] = sorted({sd for r in loaded for sd in r["seeds"]})
     if any("main" in r for r in loaded):
@@ -672,16 +746,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(split['abnormal'])} abnormal; seeds {list(seeds)}; {blas_threads_note()}")
     t_start = time.perf_counter()
     results: dict[str, Any] = {**run_record(mode, seeds, s, argv), "data_dir": str(data_dir),
-                               "split_sizes": {k: len(v) for k, v in split.items()}}
+                               "split_sizes": {k: len(v) for k, v in split.items()},
+                               "detectors": [d for d in DETECTORS if d in args.detectors]}
+    which = tuple(results["detectors"])
     figures: list[str] | None = None
     if "main" in args.parts:
-        runs = _run_main(X, y, split, s, seeds, results)
-        if not args.no_figures:
-            best, _ = best_learned(runs)
-            figures = [score_figure(runs[0], y, split, [best, "1-NN distance"],
-                                    out / "ecg5000_scores.png")]
+        runs = _run_main(X, y, split, s, seeds, results, which)
+        best, _ = best_learned(runs)
+        names = [n for n in (best, "1-NN distance") if n in runs[0]["metrics"]]
+        if not args.no_figures and names:
+            figures = [score_figure(runs[0], y, split, names, out / "ecg5000_scores.png")]
     if "small" in args.parts:
-        _run_small(X, y, split, s, seeds, results)
+        _run_small(X, y, split, s, seeds, results, which)
     if "downstream" in args.parts:
         runs_d = []
         for seed in seeds:
