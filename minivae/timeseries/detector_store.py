@@ -32,7 +32,7 @@ import numpy as np
 
 from minivae.data.scaling import StandardScaler
 from minivae.timeseries.anomaly import AnomalyDetector
-from minivae.train.checkpoint import load_checkpoint, save_checkpoint
+from minivae.train.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 
 __all__ = ["save_detector", "load_detector"]
 
@@ -70,7 +70,7 @@ def save_detector(path: str | PathLike, detector: AnomalyDetector,
     if detector.scaler_ is not None:
         for key, value in detector.scaler_.to_dict().items():
             arrays[PREFIX + "scaler/" + key] = np.asarray(value)
-    _write_atomically(path, arrays)
+    write_atomically(path, arrays)
 
 
 def _model_checkpoint_arrays(detector: AnomalyDetector) -> dict[str, np.ndarray]:
@@ -80,19 +80,6 @@ def _model_checkpoint_arrays(detector: AnomalyDetector) -> dict[str, np.ndarray]
         save_checkpoint(file, detector.model, history=detector.history_)
         with np.load(file, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-
-
-def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez to a temporary name beside ``path``, then rename: never a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-detector-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def load_detector(path: str | PathLike) -> tuple[AnomalyDetector, dict[str, Any]]:

@@ -126,7 +126,7 @@ def save_checkpoint(path: str | PathLike, model: Any, optimizer: object = None,
                             f"{type(history).__name__}")
         data = History.from_dict(history.to_dict() if isinstance(history, History) else history)
         arrays["__history__"] = np.array(json.dumps(data.to_dict()))
-    _write_atomically(os.fspath(path), arrays)
+    write_atomically(os.fspath(path), arrays)
 
 
 def _optimizer_arrays(optimizer: object) -> dict[str, np.ndarray]:
@@ -143,8 +143,16 @@ def _optimizer_arrays(optimizer: object) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez into a temporary file next to ``path``, then rename it to ``path``."""
+def write_atomically(path: str | PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez into a temporary file next to ``path``, then rename it to ``path``: a crash
+    never leaves a half-written file (checkpoints and the detector store share this)."""
+    path = os.fspath(check_path(path))
+    if not isinstance(arrays, dict) or not all(isinstance(k, str) for k in arrays):
+        raise TypeError(f"arrays must be a dict of name -> array, got {type(arrays).__name__}")
+    bad = [k for k, v in arrays.items() if not isinstance(v, np.ndarray) or v.dtype == object]
+    if bad:
+        raise TypeError(f"arrays {bad} are not numeric numpy arrays (np.savez would pickle "
+                        "them)")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-ckpt-", suffix=".npz", dir=directory)
     try:
