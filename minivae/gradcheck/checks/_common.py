@@ -7,6 +7,7 @@ import numpy as np
 
 from minivae.gradcheck.result import GradCheckResult
 from minivae.nn import MLP, LeakyReLU, ReLU
+from minivae.nn.functional import log_mean_exp
 from minivae.nn.layer import Layer
 
 KINK_MARGIN = 1e-2
@@ -82,3 +83,14 @@ def set_free_bits_in_widest_gap(model: object, kl_per_dimension: np.ndarray) -> 
         return
     i = int(np.argmax(np.diff(kl)))
     model.free_bits = float(0.5 * (kl[i] + kl[i + 1]))  # type: ignore[attr-defined]
+
+
+def path_surrogate(kind: str, log_w: np.ndarray, weight0: np.ndarray) -> float:
+    """The objective whose exact gradient the STL / DReG estimator is, for a check of it:
+    log w (S, N) computed with log q's parameters held at the base point (only z moves), and for
+    DReG (``kind="iwae_dreg"``) its per-sample weights ``weight0`` held constant too."""
+    if kind == "elbo_stl":
+        return float(-log_w.mean())
+    if kind == "iwae_stl":
+        return float(-log_mean_exp(log_w, axis=0).mean())
+    return float(-np.sum(weight0 * log_w))

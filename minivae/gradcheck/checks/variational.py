@@ -22,13 +22,12 @@ from __future__ import annotations
 import numpy as np
 
 from minivae.gradcheck.checkers import check_function
-from minivae.gradcheck.checks._common import renamed, size
+from minivae.gradcheck.checks._common import path_surrogate, renamed, size
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.gradcheck.result import GradCheckResult
 from minivae.information import mmd
 from minivae.models import VAE
-from minivae.nn.functional import log_mean_exp
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.elbo import negative_elbo_backward
 from minivae.objectives.infovae import negative_infovae
@@ -140,11 +139,7 @@ def _path_check(kind: str):
         def f(mu, logvar):  # log q with the base point's parameters: only z moves
             _, z = _posterior(mu, logvar, t)
             log_w = iwae_log_weights(_decode(z, t)[0], z, q0, beta)
-            if kind == "elbo_stl":
-                return float(-log_w.mean())
-            if kind == "iwae_stl":
-                return float(-log_mean_exp(log_w, axis=0).mean())
-            return float(-np.sum(weight0 * log_w))
+            return path_surrogate(kind, log_w, weight0)
 
         def grad(mu, logvar):
             q, z = _posterior(mu, logvar, t)
