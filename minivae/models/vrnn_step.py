@@ -187,10 +187,11 @@ def vrnn_step_backward(dh: np.ndarray, dc: np.ndarray, dout: np.ndarray, w_kl: n
 # ------------------------------------------------------------------------------ over time
 def vrnn_forward(X: np.ndarray, eps: np.ndarray, mask: np.ndarray | None, P: Weights,
                  kind: str, *, need_grad: bool, state: tuple | None = None,
-                 posterior_out: tuple | None = None):
+                 posterior_out: tuple | None = None, means_out: np.ndarray | None = None):
     """The loop over time.  X: (N, T, D) (NaN allowed where ``mask`` is False), eps: (N, T, L),
     mask: (N, T, D) bool or None, ``kind`` "gaussian" or "mse", ``state`` (h0, c0) or None
-    (zeros); ``posterior_out``: two (N, T, L) arrays to fill with q's mu and logvar, or None.
+    (zeros); ``posterior_out``: two (N, T, L) arrays to fill with q's mu and logvar, and
+    ``means_out`` an (N, T, D) array to fill with the mean of p(x_t | z_t, h_{t-1}), or None.
 
     Returns (nll, kl, state, caches, douts): -log p(x_t | z_t, h_{t-1}) and KL(q_t || p_t)
     per step, each (N, T) (0 at skipped steps), the final (h, c), and for backward (when
@@ -211,6 +212,8 @@ def vrnn_forward(X: np.ndarray, eps: np.ndarray, mask: np.ndarray | None, P: Wei
         kl[:, t] = q.kl(p)
         if posterior_out is not None:
             posterior_out[0][:, t], posterior_out[1][:, t] = q.mu, q.logvar
+        if means_out is not None:
+            means_out[:, t] = out[:, : X.shape[2]]
         if valid is not None:  # a step with nothing observed: carry the state, add nothing
             v = valid[:, t, None]
             h_new, c_new = np.where(v, h_new, h), np.where(v, c_new, c)
