@@ -352,3 +352,53 @@ def test_per_step_scores_find_an_injected_spike():
         scores = model.per_step_scores(test, rng=0, n_samples=8, kind=kind)
         hits = np.mean(np.argmax(scores, axis=1) == where)
         assert hits >= 0.9, (kind, hits)
+
+
+# ------------------------------------------------------- the step functions' own checks
+def _step_args():
+    model = small()
+    P, G = model._weights()
+    rng = np.random.default_rng(0)
+    x, eps = rng.standard_normal((3, 2)), rng.standard_normal((3, 3))
+    h = c = np.zeros((3, 4))
+    return model, P, G, x, eps, h, c
+
+
+def test_step_functions_name_a_bad_argument():
+    from minivae.models.vrnn_step import (
+        vrnn_backward,
+        vrnn_forward,
+        vrnn_generate,
+        vrnn_step_backward,
+    )
+
+    model, P, G, x, eps, h, c = _step_args()
+    with pytest.raises(TypeError, match="P must be a dict"):
+        vrnn_step_forward(x, eps, h, c, [1, 2])
+    with pytest.raises(ValueError, match=r"P lacks the weights \['rnn.b'\]"):
+        vrnn_step_forward(x, eps, h, c, {k: v for k, v in P.items() if k != "rnn.b"})
+    with pytest.raises(ValueError, match=r"P\['enc_out.W'\] must have shape"):
+        vrnn_step_forward(x, eps, h, c, {**P, "enc_out.W": P["enc_out.W"][:, :-1]})
+    with pytest.raises(ValueError, match="eps_t must have shape"):
+        vrnn_step_forward(x, eps[:, :2], h, c, P)
+    with pytest.raises(TypeError, match="h_prev must be a float64"):
+        vrnn_step_forward(x, eps, h.astype(np.float32), c, P)
+    _, _, out, _, _, cache = vrnn_step_forward(x, eps, h, c, P)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        vrnn_step_backward(h, c, out[:, :1], np.ones((3, 1)), cache, P, G)
+    with pytest.raises(TypeError, match="cache must be the StepCache"):
+        vrnn_step_backward(h, c, out, np.ones((3, 1)), (1, 2), P, G)
+    with pytest.raises(ValueError, match=r"G\['phi_x.W'\]"):
+        vrnn_step_backward(h, c, out, np.ones((3, 1)), cache, P, {**G, "phi_x.W": None})
+    X = data(N=3, T=4)
+    with pytest.raises(ValueError, match="no mask"):
+        vrnn_forward(np.where(X > 1, np.nan, X), np.zeros((3, 4, 3)), None, P, "gaussian",
+                     need_grad=False)
+    with pytest.raises(ValueError, match="kind"):
+        vrnn_forward(X, np.zeros((3, 4, 3)), None, P, "bernoulli", need_grad=False)
+    with pytest.raises(TypeError, match="caches"):
+        vrnn_backward([], [], 1.0, np.zeros((3, 0)), None, P, G)
+    with pytest.raises(ValueError, match="T"):
+        vrnn_generate((h, c), 0, 0, P, "gaussian")
+    with pytest.raises(TypeError, match="state"):
+        vrnn_generate(h, 2, 0, P, "gaussian")

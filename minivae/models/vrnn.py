@@ -350,8 +350,7 @@ class VRNN(Model):
         T = check_positive_int(T, "T")
         rng = check_rng(rng)
         h = np.zeros((n, self.hidden_size), self.dtype)
-        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.input_dim,
-                             self.likelihood)
+        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.likelihood)
 
     @inference_method
     def forecast(self, X: np.ndarray, horizon: int, rng: np.random.Generator | int, *,
@@ -384,6 +383,6 @@ class VRNN(Model):
             noise = rng.standard_normal((k * N, T, self.latent_dim)).astype(self.dtype)
             _, _, state, _, _ = vrnn_forward(tile_samples(X, k), noise, tile_samples(mask, k),
                                              P, self.likelihood, need_grad=False)
-            xs = vrnn_generate(state, horizon, rng, P, D, self.likelihood)
+            xs = vrnn_generate(state, horizon, rng, P, self.likelihood)
             paths.append(xs.reshape(k, N, horizon, D))
         return np.concatenate(paths, axis=0)
