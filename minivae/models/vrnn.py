@@ -54,6 +54,7 @@ from minivae._validation import (
     check_scalar,
 )
 from minivae.models.base import Model, inference_method, register_model, sample_chunks, tile_samples
+from minivae.models.lstm_autoencoder import HALF_LOG_PI  # -log N(x; m, 1/2) = (x-m)^2 + this
 from minivae.models.vrnn_step import vrnn_backward, vrnn_forward, vrnn_generate
 from minivae.nn.dense import Dense
 from minivae.nn.functional import log_mean_exp
@@ -63,7 +64,6 @@ from minivae.nn.sequence import lengths_to_mask
 LIKELIHOODS = ("gaussian", "mse")
 SCORE_KINDS = ("nelbo", "recon_prob")
 AVERAGES = ("mean", "logmeanexp")
-HALF_LOG_PI = 0.5 * float(np.log(np.pi))  # -log N(x; m, 1/2) = (x - m)^2 + 0.5 log(pi)
 
 
 @register_model

@@ -27,7 +27,10 @@ finite-difference checks need no care about ReLU kinks (the paper uses ReLU MLPs
 the same otherwise).
 
 Weights ``P`` and gradients ``G`` are dicts keyed by the model's parameter names
-(``"phi_x.W"``, ``"prior_hidden.b"``, ``"rnn.Wx"``, ...); backward functions *add* into ``G``.
+(``"phi_x.W"``, ``"prior_hidden.b"``, ``"rnn.Wx"``, ...; ``VRNN._weights()`` gives both);
+backward functions *add* into ``G``.  The public functions check their arguments (cheap shape
+and dtype checks, :mod:`minivae.models._vrnn_args`); the loops check once per sequence and then
+call the step itself, :func:`_step_forward` / :func:`_step_backward`.
 
 Missing values: ``mask: (N, T, D)`` (True = observed).  The reconstruction term sums the observed
 entries only; x is read with missing entries set to 0.  A step with nothing observed is skipped,
@@ -51,14 +54,13 @@ from minivae.models._vrnn_args import (
     check_shaped,
     check_weights,
 )
+from minivae.models.lstm_autoencoder import MSE_STD  # "mse" read as the density N(x; m, 1/2)
 from minivae.nn.lstm import lstm_step_backward, lstm_step_forward
 from minivae.objectives.distributions import DiagonalGaussian, clamp_logvar
 from minivae.objectives.elbo import encoder_posterior
 from minivae.objectives.losses import fill_missing, reconstruction_nll
 
 Weights = dict  # parameter name -> array (the model's params, or its grads)
-# The "mse" output read as a density: N(x; mean, 1/2) (see minivae.models.lstm_autoencoder).
-MSE_STD = float(np.sqrt(0.5))
 
 
 class StepCache(NamedTuple):
@@ -92,8 +94,8 @@ def _dense(x: np.ndarray, name: str, P: Weights) -> np.ndarray:
     return x @ P[f"{name}.W"] + P[f"{name}.b"]
 
 
-def _tanh_dense_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, name: str, P: Weights,
-                        G: Weights) -> np.ndarray:
+def _tanh_dense_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, name: str,
+                         P: Weights, G: Weights) -> np.ndarray:
     """y = tanh(x W + b): adds dW, db into G, returns dx.  tanh' = 1 - y^2."""
     da = dy * (1.0 - y * y)
     G[f"{name}.W"] += x.T @ da
@@ -101,8 +103,8 @@ def _tanh_dense_backward(dy: np.ndarray, x: np.ndarray, y: np.ndarray, name: str
     return da @ P[f"{name}.W"].T
 
 
-def _head_backward(dout: np.ndarray, x: np.ndarray, hidden: np.ndarray, name: str, P: Weights,
-                  G: Weights) -> np.ndarray:
+def _head_backward(dout: np.ndarray, x: np.ndarray, hidden: np.ndarray, name: str,
+                   P: Weights, G: Weights) -> np.ndarray:
     """out = tanh(x W1 + b1) W2 + b2 (layers ``name_hidden``, ``name_out``): returns dx."""
     G[f"{name}_out.W"] += hidden.T @ dout
     G[f"{name}_out.b"] += dout.sum(axis=0)
@@ -125,8 +127,8 @@ def _decoder(phi_z: np.ndarray, h_prev: np.ndarray, P: Weights):
     return _dense(hidden, "dec_out", P), dec_in, hidden
 
 
-def _recurrence(phi_x: np.ndarray, phi_z: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray,
-               P: Weights):
+def _recurrence(phi_x: np.ndarray, phi_z: np.ndarray, h_prev: np.ndarray,
+                c_prev: np.ndarray, P: Weights):
     """h_t, c_t = LSTM step([phi_x, phi_z], h_{t-1}, c_{t-1}) -> (h, c, lstm cache)."""
     inp = np.concatenate([phi_x, phi_z], axis=1)
     return lstm_step_forward(inp, h_prev, c_prev, P["rnn.Wx"], P["rnn.Wh"], P["rnn.b"])
