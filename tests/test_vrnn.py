@@ -402,3 +402,23 @@ def test_step_functions_name_a_bad_argument():
         vrnn_generate((h, c), 0, 0, P, "gaussian")
     with pytest.raises(TypeError, match="state"):
         vrnn_generate(h, 2, 0, P, "gaussian")
+
+
+def test_forecast_of_a_trained_model_beats_last_value_and_covers():
+    """Sines of period 12 with random phase and amplitude: after reading 24 steps the rollout
+    should track the next 12 far better than repeating the last value, and its 90% sample
+    interval should hold most of the truth (a generous bar: the test is that it can fail)."""
+    rng = np.random.default_rng(0)
+    N, T = 112, 36
+    t = np.arange(T)
+    X = (rng.uniform(0.5, 1.5, (N, 1)) * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 7, (N, 1)))
+         + 0.05 * rng.standard_normal((N, T)))[..., None]
+    model = VRNN(1, 16, 2, rng=0)
+    model.fit(X[:96], epochs=8, batch_size=16, lr=5e-3, rng=0, verbose=0)
+    context, future = X[96:, :24], X[96:, 24:]
+    paths = model.forecast(context, 12, 0, n_samples=50)
+    mae = np.abs(paths.mean(axis=0) - future).mean()
+    last_value = np.abs(context[:, -1:] - future).mean()
+    lo, hi = np.quantile(paths, [0.05, 0.95], axis=0)
+    coverage = ((future >= lo) & (future <= hi)).mean()
+    assert mae < 0.5 * last_value and coverage > 0.7, (mae, last_value, coverage)
