@@ -274,8 +274,10 @@ class VRNN(Model):
             X: (N, T, D).
             rng: generator or seed for the sample paths (see :meth:`_sample_paths`).
             n_samples: independent sample paths z_{1:T} ~ q averaged over (>= 1).
-            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t)) or "recon_prob"
-                (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction probability, negated).
+            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t): the step's terms of
+                the loss with beta = 1; for "mse" the squared error stands for -log p) or
+                "recon_prob" (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction
+                probability, negated; for "mse" the density N(x; mean, 1/2)).
             mask, lengths: which entries are observed; a step with nothing observed gets NaN
                 (no evidence, so no score).
         """
