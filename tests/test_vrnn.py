@@ -47,6 +47,20 @@ def test_every_parameter_is_checked_and_gets_a_gradient():
     assert all(np.abs(g).sum() > 0 for _, _, g in model.parameters())
 
 
+@pytest.mark.parametrize("likelihood, missing", [("gaussian", "entries"), ("mse", "steps")])
+def test_every_entry_of_every_parameter(likelihood, missing):
+    """The registered checks sample 12 entries per parameter; here all of them, once."""
+    rng = np.random.default_rng(7)
+    model = VRNN(2, 3, 2, feature_size=2, likelihood=likelihood, rng=1)
+    X = rng.standard_normal((3, 5, 2))
+    mask = rng.random((3, 5, 2)) < 0.7 if missing == "entries" else \
+        np.repeat((rng.random((3, 5)) < 0.6)[:, :, None], 2, axis=2)
+    mask[:, 0] = True
+    results = check_model(model, np.where(mask, X, np.nan), rng=rng, max_entries=None,
+                          loss_kwargs={"mask": mask})
+    assert all(r.passed for r in results), [str(r) for r in results if not r.passed]
+
+
 def test_a_planted_backward_bug_is_caught():
     """The check can fail: drop the KL gradient into the prior and it does."""
     model = small()
