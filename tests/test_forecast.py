@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minivae.gradcheck.registry import run_checks
 from minivae.models import LSTMForecaster
 from minivae.objectives.distributions import norm_ppf
 from minivae.timeseries.forecast import (
@@ -198,3 +199,13 @@ def test_forecaster_beats_last_value_on_a_smooth_periodic_series():
     mae_model = evaluate_forecast(truth, model.predict(ctx))["mae"]
     mae_last = evaluate_forecast(truth, last_value_forecast(ctx, k))["mae"]
     assert mae_model < 0.5 * mae_last, (mae_model, mae_last)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_registered_gradient_checks_of_the_forecaster_pass(seed):
+    results = run_checks(seed=seed, only="models.lstm_forecaster.*")
+    checks = {r.check for r in results}
+    assert checks == {f"models.lstm_forecaster.{n}"
+                      for n in ("tf0", "tf05_masked", "stacked_tf1", "mse_tf0")}
+    bad = [f"{r.check}: {r.name} {r.max_rel_error:.1e}" for r in results if not r.passed]
+    assert not bad, bad
