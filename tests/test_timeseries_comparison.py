@@ -5,25 +5,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-
 from minivae.experiments import timeseries as ts
-from minivae.models.vrnn import VRNN
-
-
-def test_vrnn_adapter_hands_the_detector_minus_the_per_step_scores():
-    X = np.random.default_rng(0).standard_normal((3, 7, 1))
-    vrnn = VRNN(1, 4, 2, rng=0)
-    for kind in ("nelbo", "recon_prob"):
-        lp = ts.VRNNStepScores(vrnn, kind).reconstruction_log_prob(
-            X, n_samples=3, rng=np.random.default_rng(5), per_step=True)
-        want = vrnn.per_step_scores(X, rng=np.random.default_rng(5), n_samples=3, kind=kind)
-        np.testing.assert_array_equal(lp, -want)
-    adapter = ts.VRNNStepScores(vrnn, "nelbo")
-    assert adapter.history_ is None  # untrained: the detector will train it
-    with pytest.raises(TypeError, match="no deterministic reconstruction"):
-        adapter.reconstruct(X)
 
 
 def test_tiny_run_compares_the_sequence_models(tmp_path, capsys):

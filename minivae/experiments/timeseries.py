@@ -235,40 +235,13 @@ def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
     }
 
 
-class VRNNStepScores:
-    """A VRNN seen through :class:`~minivae.timeseries.anomaly.AnomalyDetector`'s
-    reconstruction-probability interface, so it is thresholded and scored exactly as the
-    LSTM-VAE: ``reconstruction_log_prob(X, per_step=True)`` returns minus the VRNN's per-step
-    score (:meth:`VRNN.per_step_scores`, averaged over sample paths z_{1:T} ~ q), which the
-    detector negates back.  ``kind``: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL_t) or
-    "recon_prob" (-log p(x_t | z_t, h_{t-1})).  A window's score is the mean over its steps."""
-
-    input_ndim = (3,)
-
-    def __init__(self, vrnn: Any, kind: str) -> None:
-        self.model, self.kind = vrnn, kind
-
-    @property
-    def history_(self) -> Any:  # the detector trains only a model without a history
-        return getattr(self.model, "history_", None)
-
-    def fit(self, X: np.ndarray, **kwargs: Any) -> Any:
-        return self.model.fit(X, **kwargs)
-
-    def reconstruct(self, X: np.ndarray) -> np.ndarray:
-        raise TypeError("a VRNN has no deterministic reconstruction: score it with "
-                        "score='reconstruction_probability'")
-
-    def reconstruction_log_prob(self, X: np.ndarray, *, n_samples: int,
-                                rng: np.random.Generator, per_step: bool = True) -> np.ndarray:
-        return -self.model.per_step_scores(X, rng=rng, n_samples=n_samples, kind=self.kind)
-
-
 def _comparison_detectors(s: Setting, seed: int, Xtr: np.ndarray
                           ) -> tuple[dict[str, Any], dict[str, float]]:
     """The LSTM-AE and the VRNN trained on the same normal beats as the LSTM-VAE, with the
-    same detector protocol (scaler, 80/20 split, mu + k sigma thresholds).  Returns the fitted
-    detectors and each model's fit seconds (training + scoring the held-out normal beats)."""
+    same detector protocol (scaler, 80/20 split, mu + k sigma thresholds).  The VRNN is scored
+    per step by its negative ELBO (``score="nelbo"``) and its reconstruction probability, a
+    window by the mean over its steps.  Returns the fitted detectors and each model's fit
+    seconds (training + scoring the held-out normal beats)."""
     from minivae.models.lstm_autoencoder import LSTMAutoencoder
     from minivae.models.vrnn import VRNN
     from minivae.timeseries.anomaly import AnomalyDetector
@@ -279,13 +252,11 @@ def _comparison_detectors(s: Setting, seed: int, Xtr: np.ndarray
                          rng=seed).fit(Xtr, epochs=s.ae_epochs, **fit)
     t1 = time.perf_counter()
     vrnn = VRNN(1, s.vrnn_hidden, s.vrnn_latent, rng=seed)
-    nelbo = AnomalyDetector(VRNNStepScores(vrnn, "nelbo"), score="reconstruction_probability",
-                            n_samples=s.n_samples, k=s.k, rng=seed).fit(
+    nelbo = AnomalyDetector(vrnn, score="nelbo", n_samples=s.n_samples, k=s.k, rng=seed).fit(
         Xtr, epochs=s.vrnn_epochs, **fit)
     t2 = time.perf_counter()
-    recon = AnomalyDetector(VRNNStepScores(vrnn, "recon_prob"),
-                            score="reconstruction_probability", n_samples=s.n_samples, k=s.k,
-                            rng=seed).fit(Xtr, train=False)
+    recon = AnomalyDetector(vrnn, score="reconstruction_probability", n_samples=s.n_samples,
+                            k=s.k, rng=seed).fit(Xtr, train=False)
     detectors = {"LSTM-AE recon. MSE": ae, "VRNN per-step neg. ELBO": nelbo,
                  "VRNN per-step recon. probability": recon}
     return detectors, {"LSTM-AE": t1 - t0, "VRNN": t2 - t1}
