@@ -11,6 +11,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing, and
   the LSTM-VAE's objectives (IWAE, VR, InfoVAE, WAE, STL, DReG);
 * :mod:`.apps` — the separation and volatility VAEs;
+* :mod:`.forecast` — the LSTMForecaster (rollout, teacher forcing, masks, stacked);
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
@@ -19,6 +20,7 @@ library's own modules never import the checker: the checks live here, beside it.
 
 from minivae.gradcheck.checks import (
     apps,
+    forecast,
     information,
     layers,
     lstm,
@@ -41,4 +43,5 @@ __all__ = [
     "sequence_models", "variational",
     "recurrent_cells",
     "vrnn",
+    "forecast",
 ]
