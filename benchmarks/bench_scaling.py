@@ -219,6 +219,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=1.5,
                    help="seconds of timed steps per point and implementation (>= 3 steps)")
     p.add_argument("--quick", action="store_true", help="3 points per sweep, budget 0.5 s")
+    p.add_argument("--points", default=None,
+                   help="comma-separated values to use for every selected sweep (smoke tests)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--json", default=None, help="write every number here")
     p.add_argument("--plot", default=None, metavar="JSON",
@@ -260,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         if sweep not in only:
             continue
         results["sweeps"][sweep] = []
+        if args.points:
+            points = [int(v) for v in args.points.split(",")]
         for value in points:
             shape = dict(BASE, **{sweep: value})
             c = _case(shape["T"], shape["H"], shape["N"])
