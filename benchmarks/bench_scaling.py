@@ -203,8 +203,8 @@ def plot(results: dict[str, Any], path: str) -> None:
         axes[0, col].legend(fontsize=8)
         axes[0, col].grid(True, which="both", alpha=0.3)
         axes[1, col].grid(True, alpha=0.3)
-    fig.suptitle(f"LSTM-VAE training step ({results['dtype']}, {results['threads']} threads, "
-                 f"base T={BASE['T']} H={BASE['H']} N={BASE['N']})")
+    fig.suptitle(f"LSTM-VAE step ({results['dtype']}, {results['threads']} threads,\n"
+                 f"base T={BASE['T']} H={BASE['H']} N={BASE['N']})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
