@@ -397,6 +397,12 @@ def jit_child(args: argparse.Namespace) -> None:
         "ar_decoder_backward": lambda: k.ar_decoder_backward(
             arr(N, T, 2 * D), k.ar_decoder_forward(h0, c0, (Wx, Wh, b), Wout, bout, T)[1]),
     }
+    try:  # the fail-safe check's twin (issue 21; absent from older checkouts)
+        from minivae.fast import guard as kg
+
+        calls["first_bad_array"] = lambda: kg.first_bad_array([p, g], 1e6)
+    except ImportError:
+        pass
     for round_ in ("first", "second"):
         cpu0 = time.process_time()
         for name, fn in calls.items():

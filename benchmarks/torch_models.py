@@ -139,3 +139,19 @@ class TorchLSTMVAE(nn.Module):
         nll = 0.5 * (LOG_2PI + out_logvar + (x - mean) ** 2 * torch.exp(-out_logvar))
         rec = nll.sum(dim=(1, 2)).mean()
         return rec + _kl_standard_normal(mu, logvar)
+
+    @torch.inference_mode()
+    def reconstruction_log_prob(self, x: torch.Tensor, eps: torch.Tensor | None = None
+                                ) -> torch.Tensor:
+        """Per-sequence log p(x | z), z ~ q(z | x) (one sample, noise ``eps`` or drawn), the
+        decoder free of gradients: minivae's ``reconstruction_log_prob(X, n_samples=1,
+        per_step=False)`` for the repeat decoder.  x: (N, T, D) -> (N,)."""
+        _, (hT, _) = self.encoder(x)
+        code = self.to_latent(hT[-1])
+        L, D = self.L, self.D
+        mu, logvar = code[:, :L], code[:, L:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+        eps = torch.randn_like(mu) if eps is None else eps
+        out = self._decode(mu + torch.exp(0.5 * logvar) * eps, x)
+        mean, out_logvar = out[..., :D], out[..., D:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+        nll = 0.5 * (LOG_2PI + out_logvar + (x - mean) ** 2 * torch.exp(-out_logvar))
+        return -nll.sum(dim=(1, 2))

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 pytest.importorskip("numba")
 
 import minivae.nn  # noqa: E402,F401  (registers the nn references)
+import minivae.train.guard  # noqa: E402,F401  (registers first_bad_array)
 import minivae.train.optim  # noqa: E402,F401  (registers adam_update)
 from minivae import twins  # noqa: E402
 from minivae.fast.backend import TWINS, use_backend  # noqa: E402
@@ -320,6 +321,21 @@ def test_adam_twin():
                 assert_equal_arrays(got, want, tol, FLOOR64, "adam_update")
 
 
+# ----------------------------------------------------------------------------- guard twin
+def test_first_bad_array_twin():
+    # more cases (every dtype, NaN/inf, exactly at the limit): tests/test_fast_guard.py
+    rng = np.random.default_rng(6)
+    reference = twins.REFERENCES["minivae.train.guard.first_bad_array"].reference
+    for dtype in (np.float64, np.float32):
+        arrays = [rng.standard_normal(shape).astype(dtype) for shape in ((5, 3), (7,), (0,))]
+        for value in (None, np.nan, np.inf, 2e6):
+            if value is not None:
+                arrays[1][3] = value
+            for limit in (1e6, np.inf):
+                assert (twin("minivae.train.guard.first_bad_array")(arrays, limit)
+                        == reference(arrays, limit))
+
+
 CASES = {
     "minivae.nn.lstm.lstm_step_forward": test_step_twins,
     "minivae.nn.lstm.lstm_step_backward": test_step_twins,
@@ -330,6 +346,7 @@ CASES = {
     "minivae.nn.decoders.autoregressive_forward": test_decoder_twins,
     "minivae.nn.decoders.autoregressive_backward": test_decoder_twins,
     "minivae.train.optim.adam_update": test_adam_twin,
+    "minivae.train.guard.first_bad_array": test_first_bad_array_twin,
 }
 
 

@@ -7,6 +7,8 @@
   one-layer autoregressive decoder kernel.
 * :mod:`minivae.fast.decoders` — the twin of the autoregressive decoder loop.
 * :mod:`minivae.fast.adam` — the Adam update twin.
+* :mod:`minivae.fast.guard` — the twin of ``fit``'s per-step check of gradients and parameters
+  (:func:`minivae.train.guard.first_bad_array`): one pass over each array.
 * :mod:`minivae.fast.activations` — vectorizable exp / sigmoid / tanh for the kernels.
 * :mod:`minivae.fast.workspace` — the pool of scratch buffers the twins' caches borrow.
 * :mod:`minivae.fast.blas` — how many threads NumPy's BLAS uses (threadpoolctl); one while a model

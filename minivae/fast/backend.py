@@ -58,6 +58,7 @@ TWINS: dict[str, str] = {
     "minivae.nn.decoders.autoregressive_backward":
         "minivae.fast.decoders:autoregressive_backward",
     "minivae.train.optim.adam_update": "minivae.fast.adam:adam_update",
+    "minivae.train.guard.first_bad_array": "minivae.fast.guard:first_bad_array",
 }
 
 

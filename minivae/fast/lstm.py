@@ -263,52 +263,12 @@ def _gates_backward_row(dh, dhs, use_dhs, dc, gates, c_prev, tanh_c, da):  # typ
 
 
 @njit(**_JIT)
-def _gates_forward(a, c_prev, valid, gates, tanh_c, c, h):  # type: ignore[no-untyped-def]
-    """Gate math of one step for a block of M batch rows (all C-contiguous, distinct arrays).
-
-    a: (M, 4H) pre-activations; c_prev: (M, H) cell state entering the step; valid: (M,) bool.
-    Writes gates: (M, 4H), tanh_c: (M, H) and, for valid rows only, the new state c, h: (M, H).
-    Padded rows get zero gates and tanh_c (so zero gradient later) and keep their state.
-    """
-    zero = a.dtype.type(0.0)
-    for m in range(a.shape[0]):
-        if valid[m]:
-            _gates_forward_row(a[m], c_prev[m], gates[m], tanh_c[m], c[m], h[m])
-        else:
-            gates[m, :] = zero
-            tanh_c[m, :] = zero
-
-
-@njit(**_JIT)
-def _gates_backward(dh, dhs, n0, t, dc, gates, c_prev, tanh_c, valid, da):  # type: ignore[no-untyped-def]  # noqa: E501
-    """Backward gate math of one step for a block of M batch rows.
-
-    dh: (M, H) dL/dh_t from the next step, plus ``dhs[n0 + m, t]`` (dhs: (N, T, H)) from this
-    step's output, unless dhs is (0, 0, 0) (no output gradient); dc: (M, H) dL/dc_t,
-    overwritten with dL/dc_{t-1} for valid rows; gates: (M, 4H), c_prev, tanh_c: (M, H) from
-    the forward; valid: (M,) bool.  Writes da: (M, 4H), the gradient wrt the pre-activations
-    (0 for padded rows, whose carried state passes dh and dc through unchanged).
-    (dhs is indexed here, not sliced by the caller, so that each row is a contiguous 1-D view
-    to the compiler, which then vectorizes the row loop.)
-    """
-    zero = da.dtype.type(0.0)
-    use_dhs = dhs.shape[0] > 0
-    for m in range(dh.shape[0]):
-        if valid[m]:
-            dhs_row = dhs[n0 + m, t] if use_dhs else dh[m]
-            _gates_backward_row(dh[m], dhs_row, use_dhs, dc[m], gates[m], c_prev[m], tanh_c[m],
-                                da[m])
-        else:
-            da[m, :] = zero
-
-
-@njit(**_JIT)
 def _copy(dst, src):  # type: ignore[no-untyped-def]
-    """dst[...] = src for two C-contiguous arrays of the same size."""
-    d = dst.reshape(-1)
-    s = src.reshape(-1)
-    for k in range(d.shape[0]):
-        d[k] = s[k]
+    """dst[...] = src for two 2-D arrays of the same shape.  (A plain loop: ``dst[:] = src`` or
+    a reshape would each compile one more library function on a cold cache.)"""
+    for m in range(dst.shape[0]):
+        for k in range(dst.shape[1]):
+            dst[m, k] = src[m, k]
 
 
 @njit(**_JIT)
@@ -370,7 +330,13 @@ _SMALL_D = 32
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
 def _input_projection(x, w, a):  # type: ignore[no-untyped-def]
-    """a = x @ Wx + b for one step of one chunk: x: (M, D), w: :class:`Weights`."""
+    """a = x @ Wx + b for one step of one chunk when D < _SMALL_D (x: (M, D), w: :class:`Weights`);
+    for wider inputs only a = b, and the caller adds ``_gemm_nt(x, w.WxT, a)``.
+
+    (The caller, not this function, calls :func:`_gemm_nt`: a compiled function's whole call
+    tree is re-optimized by LLVM at every level that links it, so each kernel calls its helpers
+    directly and no helper calls another; measured ~0.3 s of cold compilation per level.)
+    """
     M, D = x.shape
     G = a.shape[1]
     for m in range(M):
@@ -382,13 +348,15 @@ def _input_projection(x, w, a):  # type: ignore[no-untyped-def]
                 xv = x[m, d]
                 for j in range(G):
                     a[m, j] += xv * w.Wx[d, j]
-    else:
-        _gemm_nt(x, w.WxT, a)
 
 
+# One call per thread: each runs its share of the chunks (first, first + stride, ...) inside
+# compiled code, so a step pays one Python-to-Numba dispatch (~30 us) per thread, not per chunk.
+# (The chunk loop is part of the kernel rather than a wrapper around a per-chunk kernel: one
+# level fewer of compiled functions, ~0.7 s less cold compilation per kernel.)
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _seq_forward_chunk(ci, n0, n1, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]
-    """All T steps for batch rows n0:n1 (chunk number ``ci``, unused here).
+def _seq_forward_chunks(first, stride, bounds, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
+    """All T steps for the batch rows n0:n1 = bounds[ci] of chunks ci = first, first + stride, ...
 
     w: :class:`Weights`; s: :class:`SeqArrays` with s.x and s.valid filled (s.x: (1, N, D) is
     the same input at every step, whose projection x Wx + b is then computed once), the other
@@ -396,106 +364,115 @@ def _seq_forward_chunk(ci, n0, n1, w, s, h0, c0, hs, hT, cT):  # type: ignore[no
     """
     T = s.valid.shape[0]
     repeated = s.x.shape[0] == 1
+    wide = s.x.shape[2] >= _SMALL_D
     H = w.Wh.shape[0]
-    nc = n1 - n0
     dt = s.x.dtype
     zero = dt.type(0.0)
-    h = np.empty((nc, H), dtype=dt)  # running state of this chunk
-    c = np.empty((nc, H), dtype=dt)
-    _copy(h, h0[n0:n1])
-    _copy(c, c0[n0:n1])
-    a = np.empty((nc, 4 * H), dtype=dt)  # pre-activations of one step
-    a_x = np.empty((nc, 4 * H), dtype=dt)  # x Wx + b of a repeated input
-    if repeated:
-        _input_projection(s.x[0, n0:n1], w, a_x)
-    for t in range(T):
+    for ci in range(first, bounds.shape[0], stride):
+        n0, n1 = bounds[ci, 0], bounds[ci, 1]
+        nc = n1 - n0
+        h = np.empty((nc, H), dtype=dt)  # running state of this chunk
+        c = np.empty((nc, H), dtype=dt)
+        _copy(h, h0[n0:n1])
+        _copy(c, c0[n0:n1])
+        a = np.empty((nc, 4 * H), dtype=dt)  # pre-activations of one step
+        a_x = np.empty((nc, 4 * H), dtype=dt)  # x Wx + b of a repeated input
         if repeated:
-            _copy(a, a_x)
-        else:
-            _input_projection(s.x[t, n0:n1], w, a)  # a = x_t Wx + b
-        _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
-        _copy(s.h_prev[t, n0:n1], h)
-        _copy(s.c_prev[t, n0:n1], c)
-        _gates_forward(a, s.c_prev[t, n0:n1], s.valid[t, n0:n1], s.gates[t, n0:n1],
-                       s.tanh_c[t, n0:n1], c, h)
-        for m in range(nc):
-            ok = s.valid[t, n0 + m]
-            for k in range(H):
-                hs[n0 + m, t, k] = h[m, k] if ok else zero
-    _copy(hT[n0:n1], h)
-    _copy(cT[n0:n1], c)
+            _input_projection(s.x[0, n0:n1], w, a_x)
+            if wide:
+                _gemm_nt(s.x[0, n0:n1], w.WxT, a_x)
+        for t in range(T):
+            if repeated:
+                _copy(a, a_x)
+            else:
+                _input_projection(s.x[t, n0:n1], w, a)  # a = x_t Wx + b
+                if wide:
+                    _gemm_nt(s.x[t, n0:n1], w.WxT, a)
+            _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
+            _copy(s.h_prev[t, n0:n1], h)
+            _copy(s.c_prev[t, n0:n1], c)
+            for m in range(nc):
+                n = n0 + m
+                if s.valid[t, n]:  # the gate math; padded rows keep their state
+                    _gates_forward_row(a[m], s.c_prev[t, n], s.gates[t, n], s.tanh_c[t, n],
+                                       c[m], h[m])
+                    for k in range(H):
+                        hs[n, t, k] = h[m, k]
+                else:  # zero gates and tanh_c (so zero gradient later), zero output
+                    for k in range(4 * H):
+                        s.gates[t, n, k] = zero
+                    for k in range(H):
+                        s.tanh_c[t, n, k] = zero
+                        hs[n, t, k] = zero
+        _copy(hT[n0:n1], h)
+        _copy(cT[n0:n1], c)
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _seq_backward_chunk(ci, n0, n1, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
-    """Backprop through time for batch rows n0:n1, chunk number ``ci``.
+def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """Backprop through time for the batch rows n0:n1 = bounds[ci] of chunks ci = first,
+    first + stride, ...
 
     w, s: the forward's :class:`Weights` and :class:`SeqArrays`; dhs: (N, T, H), or (0, 0, 0)
     when there is no output gradient; dhT, dcT: (N, H).  Writes, for these rows, dx: shaped like
-    s.x (zero on entry), dh0, dc0: (N, H), and this chunk's share of the parameter gradients
+    s.x (zero on entry), dh0, dc0: (N, H), and each chunk's share of the parameter gradients
     into ``g[...][ci]`` (:class:`ParamGrads`).
     """
     T = s.gates.shape[0]
     repeated = s.x.shape[0] == 1
+    use_dhs = dhs.shape[0] > 0
     H = w.Wh.shape[0]
     G = 4 * H
-    nc = n1 - n0
     dt = s.gates.dtype
     zero = dt.type(0.0)
-    dh = np.empty((nc, H), dtype=dt)  # dL/dh_t arriving from step t+1 (plus hs[:, t]'s)
-    dc = np.empty((nc, H), dtype=dt)
-    _copy(dh, dhT[n0:n1])
-    _copy(dc, dcT[n0:n1])
-    dhn = np.empty((nc, H), dtype=dt)
-    da = np.empty((nc, G), dtype=dt)  # gradient wrt this step's pre-activations
-    da_sum = np.zeros((nc, G), dtype=dt)  # repeated input: sum over t of da_t
-    dWx, dWh, db = g.dWx[ci], g.dWh[ci], g.db[ci]
-    for t in range(T - 1, -1, -1):
-        valid = s.valid[t, n0:n1]
-        # (this step's own output gradient dhs[:, t] is added where the step is valid)
-        _gates_backward(dh, dhs, n0, t, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
-                        s.tanh_c[t, n0:n1], valid, da)
-        # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
-        _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
-        if repeated:  # x Wx + b is the same at every step: its gradients need only sum_t da_t
+    for ci in range(first, bounds.shape[0], stride):
+        n0, n1 = bounds[ci, 0], bounds[ci, 1]
+        nc = n1 - n0
+        dh = np.empty((nc, H), dtype=dt)  # dL/dh_t arriving from step t+1 (plus hs[:, t]'s)
+        dc = np.empty((nc, H), dtype=dt)
+        _copy(dh, dhT[n0:n1])
+        _copy(dc, dcT[n0:n1])
+        dhn = np.empty((nc, H), dtype=dt)
+        da = np.empty((nc, G), dtype=dt)  # gradient wrt this step's pre-activations
+        da_sum = np.empty((nc, G), dtype=dt)  # repeated input: sum over t of da_t
+        for m in range(nc):
+            for j in range(G):
+                da_sum[m, j] = zero
+        dWx, dWh, db = g.dWx[ci], g.dWh[ci], g.db[ci]
+        for t in range(T - 1, -1, -1):
             for m in range(nc):
-                for j in range(G):
-                    da_sum[m, j] += da[m, j]
-        else:
-            _gemm_tn(s.x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
-            _add_rows(db, da)
-            _gemm_nt(da, w.Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
-        for m in range(nc):
-            for k in range(H):
-                dhn[m, k] = zero
-        _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1} = da_t Wh^T
-        for m in range(nc):
-            if valid[m]:  # padded rows keep dh (the state was carried)
+                n = n0 + m
+                if s.valid[t, n]:  # (plus this step's own output gradient dhs[:, t])
+                    dhs_row = dhs[n, t] if use_dhs else dh[m]
+                    _gates_backward_row(dh[m], dhs_row, use_dhs, dc[m], s.gates[t, n],
+                                        s.c_prev[t, n], s.tanh_c[t, n], da[m])
+                else:  # a padded row passes dh and dc through unchanged
+                    for j in range(G):
+                        da[m, j] = zero
+            # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
+            _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
+            if repeated:  # x Wx + b is the same at every step: its gradients need sum_t da_t
+                for m in range(nc):
+                    for j in range(G):
+                        da_sum[m, j] += da[m, j]
+            else:
+                _gemm_tn(s.x[t, n0:n1], da, dWx)  # dWx += x_t^T da_t
+                _add_rows(db, da)
+                _gemm_nt(da, w.Wx, dx[t, n0:n1])  # dx_t = da_t Wx^T
+            for m in range(nc):
                 for k in range(H):
-                    dh[m, k] = dhn[m, k]
-    if repeated:
-        _gemm_tn(s.x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
-        _add_rows(db, da_sum)
-        _gemm_nt(da_sum, w.Wx, dx[0, n0:n1])  # dx = (sum_t da_t) Wx^T
-    _copy(dh0[n0:n1], dh)
-    _copy(dc0[n0:n1], dc)
-
-
-# One call per thread: each runs its share of the chunks (first, first + stride, ...) inside
-# compiled code, so a step pays one Python-to-Numba dispatch (~30 us) per thread, not per chunk.
-@njit(**_JIT)
-def _seq_forward_chunks(first, stride, bounds, w, s, h0, c0, hs, hT, cT):  # type: ignore[no-untyped-def]  # noqa: E501
-    """:func:`_seq_forward_chunk` for chunks first, first + stride, ... (bounds: (chunks, 2))."""
-    for ci in range(first, bounds.shape[0], stride):
-        _seq_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, h0, c0, hs, hT, cT)
-
-
-@njit(**_JIT)
-def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
-    """:func:`_seq_backward_chunk` for chunks first, first + stride, ..."""
-    for ci in range(first, bounds.shape[0], stride):
-        _seq_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, s, dhs, dhT, dcT, dx, dh0,
-                            dc0, g)
+                    dhn[m, k] = zero
+            _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1} = da_t Wh^T
+            for m in range(nc):
+                if s.valid[t, n0 + m]:  # padded rows keep dh (the state was carried)
+                    for k in range(H):
+                        dh[m, k] = dhn[m, k]
+        if repeated:
+            _gemm_tn(s.x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
+            _add_rows(db, da_sum)
+            _gemm_nt(da_sum, w.Wx, dx[0, n0:n1])  # dx = (sum_t da_t) Wx^T
+        _copy(dh0[n0:n1], dh)
+        _copy(dc0[n0:n1], dc)
 
 
 # ============================================================================ threads
@@ -781,8 +758,11 @@ def _step_forward(x, h_prev, c_prev, w, gates, tanh_c, c, h):  # type: ignore[no
     N = x.shape[0]
     a = np.empty((N, w.b.shape[0]), dtype=x.dtype)
     _input_projection(x, w, a)
+    if x.shape[1] >= _SMALL_D:
+        _gemm_nt(x, w.WxT, a)
     _gemm_nt(h_prev, w.WhT, a)
-    _gates_forward(a, c_prev, np.ones(N, dtype=np.bool_), gates, tanh_c, c, h)
+    for m in range(N):
+        _gates_forward_row(a[m], c_prev[m], gates[m], tanh_c[m], c[m], h[m])
 
 
 class StepArrays(NamedTuple):
@@ -802,8 +782,9 @@ def _step_backward(dh, dc, s, Wx, Wh, g):  # type: ignore[no-untyped-def]
     entry."""
     N, H = dh.shape
     da = np.empty((N, 4 * H), dtype=dh.dtype)
-    _gates_backward(dh, np.zeros((0, 0, 0), dtype=dh.dtype), 0, 0, dc, s.gates, s.c_prev,
-                    s.tanh_c, np.ones(N, dtype=np.bool_), da)
+    for m in range(N):
+        _gates_backward_row(dh[m], dh[m], False, dc[m], s.gates[m], s.c_prev[m], s.tanh_c[m],
+                            da[m])
     _gemm_nt(da, Wx, g.dx)  # dx = da Wx^T
     _gemm_nt(da, Wh, g.dh_prev)  # dh_prev = da Wh^T
     _gemm_tn(s.x, da, g.dWx)  # dWx = x^T da
@@ -892,7 +873,6 @@ class DecoderArrays(NamedTuple):
 
     xs: np.ndarray  # (T, N, D) the inputs actually read
     feed: np.ndarray  # (T, N, D) bool, True = the true value was read; (0, 0, 0): free running
-    valid: np.ndarray  # (T, N) all True (the gate kernels' padding argument)
     gates: np.ndarray  # (T, N, 4H)
     h_prev: np.ndarray  # (T, N, H)
     c_prev: np.ndarray  # (T, N, H)
@@ -909,120 +889,116 @@ class DecoderGrads(NamedTuple):
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _ar_forward_chunk(ci, n0, n1, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]
-    """All T steps for batch rows n0:n1.
+def _ar_forward_chunks(first, stride, bounds, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]  # noqa: E501
+    """All T steps for the batch rows n0:n1 = bounds[ci] of chunks ci = first, first + stride, ...
 
     w: :class:`Weights` of the cell; ow: :class:`OutWeights` (O >= D: the first D outputs are
     the predicted mean fed back); x: (T, N, D) true values, read where s.feed is True (unused
-    when s.feed is (0, 0, 0)); h0, c0: (N, H); s: :class:`DecoderArrays`, feed and valid filled,
+    when s.feed is (0, 0, 0)); h0, c0: (N, H); s: :class:`DecoderArrays`, feed filled,
     the rest written here; y: (T, N, O) the outputs y_t = h_t W + b.
     """
-    T, _, D = s.xs.shape
-    H = w.Wh.shape[0]
-    O = ow.b.shape[0]
-    use_feed = s.feed.shape[0] > 0
-    nc = n1 - n0
-    dt = s.xs.dtype
-    zero = dt.type(0.0)
-    h = np.empty((nc, H), dtype=dt)
-    c = np.empty((nc, H), dtype=dt)
-    _copy(h, h0[n0:n1])
-    _copy(c, c0[n0:n1])
-    a = np.empty((nc, 4 * H), dtype=dt)
-    for t in range(T):
-        u = s.xs[t, n0:n1]
-        for m in range(nc):  # the start token, then the true value or the previous prediction
-            for d in range(D):
-                if t == 0:
-                    u[m, d] = zero
-                elif use_feed and s.feed[t, n0 + m, d]:
-                    u[m, d] = x[t - 1, n0 + m, d]
-                else:
-                    u[m, d] = y[t - 1, n0 + m, d]
-        _input_projection(u, w, a)  # a = u_t Wx + b
-        _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
-        _copy(s.h_prev[t, n0:n1], h)
-        _copy(s.c_prev[t, n0:n1], c)
-        _gates_forward(a, s.c_prev[t, n0:n1], s.valid[t, n0:n1], s.gates[t, n0:n1],
-                       s.tanh_c[t, n0:n1], c, h)
-        _copy(s.tops[t, n0:n1], h)
-        y_t = y[t, n0:n1]
-        for m in range(nc):
-            for o in range(O):
-                y_t[m, o] = ow.b[o]
-        _gemm_nt(h, ow.WT, y_t)  # y_t = h_t W + b
+    for ci in range(first, bounds.shape[0], stride):
+        n0, n1 = bounds[ci, 0], bounds[ci, 1]
+        T, _, D = s.xs.shape
+        H = w.Wh.shape[0]
+        O = ow.b.shape[0]
+        use_feed = s.feed.shape[0] > 0
+        nc = n1 - n0
+        dt = s.xs.dtype
+        zero = dt.type(0.0)
+        h = np.empty((nc, H), dtype=dt)
+        c = np.empty((nc, H), dtype=dt)
+        _copy(h, h0[n0:n1])
+        _copy(c, c0[n0:n1])
+        a = np.empty((nc, 4 * H), dtype=dt)
+        for t in range(T):
+            u = s.xs[t, n0:n1]
+            for m in range(nc):  # the start token, then the true value or the last prediction
+                for d in range(D):
+                    if t == 0:
+                        u[m, d] = zero
+                    elif use_feed and s.feed[t, n0 + m, d]:
+                        u[m, d] = x[t - 1, n0 + m, d]
+                    else:
+                        u[m, d] = y[t - 1, n0 + m, d]
+            _input_projection(u, w, a)  # a = u_t Wx + b
+            if D >= _SMALL_D:
+                _gemm_nt(u, w.WxT, a)
+            _gemm_nt(h, w.WhT, a)  # a += h_{t-1} Wh
+            _copy(s.h_prev[t, n0:n1], h)
+            _copy(s.c_prev[t, n0:n1], c)
+            for m in range(nc):
+                n = n0 + m
+                _gates_forward_row(a[m], s.c_prev[t, n], s.gates[t, n], s.tanh_c[t, n], c[m],
+                                   h[m])
+            _copy(s.tops[t, n0:n1], h)
+            y_t = y[t, n0:n1]
+            for m in range(nc):
+                for o in range(O):
+                    y_t[m, o] = ow.b[o]
+            _gemm_nt(h, ow.WT, y_t)  # y_t = h_t W + b
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _ar_backward_chunk(ci, n0, n1, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]
-    """Backprop through time and through every fed-back prediction, rows n0:n1.
+def _ar_backward_chunks(first, stride, bounds, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+    """Backprop through time and through every fed-back prediction, for the rows of chunks
+    first, first + stride, ... (as in :func:`_ar_forward_chunks`).
 
-    w, ow, s: as in :func:`_ar_forward_chunk`; dy: (T, N, O) dL/dy.  Writes dh0, dc0: (N, H)
-    for these rows and this chunk's parameter gradients into ``g``'s arrays at index ``ci``
+    w, ow, s: as in :func:`_ar_forward_chunks`; dy: (T, N, O) dL/dy.  Writes dh0, dc0: (N, H)
+    for these rows and each chunk's parameter gradients into ``g``'s arrays at index ``ci``
     (:class:`DecoderGrads`).
     """
-    T, _, D = s.xs.shape
-    H = w.Wh.shape[0]
-    G = 4 * H
-    O = dy.shape[2]
-    use_feed = s.feed.shape[0] > 0
-    nc = n1 - n0
-    dt = s.xs.dtype
-    zero = dt.type(0.0)
-    dh = np.zeros((nc, H), dtype=dt)  # dL/dh_t from the later steps
-    dc = np.zeros((nc, H), dtype=dt)
-    dhn = np.empty((nc, H), dtype=dt)
-    da = np.empty((nc, G), dtype=dt)
-    dy_t = np.empty((nc, O), dtype=dt)
-    du = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
-    du_in = np.empty((nc, D), dtype=dt)
-    no_dhs = np.zeros((0, 0, 0), dtype=dt)  # the output gradient is already in dh
-    dWx, dWh, db = g.cell.dWx[ci], g.cell.dWh[ci], g.cell.db[ci]
-    dW, dbo = g.dW[ci], g.db[ci]
-    for t in range(T - 1, -1, -1):
-        # y_t feeds the loss and (its mean part) step t+1's input
-        for m in range(nc):
-            for o in range(O):
-                dy_t[m, o] = dy[t, n0 + m, o]
-            for d in range(D):
-                dy_t[m, d] += du[m, d]
-        _gemm_tn(s.tops[t, n0:n1], dy_t, dW)  # dW += h_t^T dy_t
-        _add_rows(dbo, dy_t)
-        _gemm_nt(dy_t, ow.W, dh)  # dh_t += dy_t W^T
-        _gates_backward(dh, no_dhs, 0, 0, dc, s.gates[t, n0:n1], s.c_prev[t, n0:n1],
-                        s.tanh_c[t, n0:n1], s.valid[t, n0:n1], da)
-        _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
-        _gemm_tn(s.xs[t, n0:n1], da, dWx)  # dWx += u_t^T da_t
-        _add_rows(db, da)
-        for m in range(nc):
-            for d in range(D):
-                du_in[m, d] = zero
-            for k in range(H):
-                dhn[m, k] = zero
-        _gemm_nt(da, w.Wx, du_in)  # dL/d(input of step t)
-        _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1}
-        _copy(dh, dhn)
-        # step t's input reached the previous prediction only where it was not the true value
-        for m in range(nc):
-            for d in range(D):
-                fed_true = use_feed and s.feed[t, n0 + m, d]
-                du[m, d] = zero if (t == 0 or fed_true) else du_in[m, d]
-    _copy(dh0[n0:n1], dh)
-    _copy(dc0[n0:n1], dc)
-
-
-@njit(**_JIT)
-def _ar_forward_chunks(first, stride, bounds, w, ow, x, h0, c0, s, y):  # type: ignore[no-untyped-def]  # noqa: E501
-    """:func:`_ar_forward_chunk` for chunks first, first + stride, ... (see _run_chunks)."""
     for ci in range(first, bounds.shape[0], stride):
-        _ar_forward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, x, h0, c0, s, y)
-
-
-@njit(**_JIT)
-def _ar_backward_chunks(first, stride, bounds, w, ow, s, dy, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
-    """:func:`_ar_backward_chunk` for chunks first, first + stride, ..."""
-    for ci in range(first, bounds.shape[0], stride):
-        _ar_backward_chunk(ci, bounds[ci, 0], bounds[ci, 1], w, ow, s, dy, dh0, dc0, g)
+        n0, n1 = bounds[ci, 0], bounds[ci, 1]
+        T, _, D = s.xs.shape
+        H = w.Wh.shape[0]
+        G = 4 * H
+        O = dy.shape[2]
+        use_feed = s.feed.shape[0] > 0
+        nc = n1 - n0
+        dt = s.xs.dtype
+        zero = dt.type(0.0)
+        dh = np.zeros((nc, H), dtype=dt)  # dL/dh_t from the later steps
+        dc = np.zeros((nc, H), dtype=dt)
+        dhn = np.empty((nc, H), dtype=dt)
+        da = np.empty((nc, G), dtype=dt)
+        dy_t = np.empty((nc, O), dtype=dt)
+        du = np.zeros((nc, D), dtype=dt)  # dL/d(y_t[:, :D]) through step t+1's input
+        du_in = np.empty((nc, D), dtype=dt)
+        dWx, dWh, db = g.cell.dWx[ci], g.cell.dWh[ci], g.cell.db[ci]
+        dW, dbo = g.dW[ci], g.db[ci]
+        for t in range(T - 1, -1, -1):
+            # y_t feeds the loss and (its mean part) step t+1's input
+            for m in range(nc):
+                for o in range(O):
+                    dy_t[m, o] = dy[t, n0 + m, o]
+                for d in range(D):
+                    dy_t[m, d] += du[m, d]
+            _gemm_tn(s.tops[t, n0:n1], dy_t, dW)  # dW += h_t^T dy_t
+            _add_rows(dbo, dy_t)
+            _gemm_nt(dy_t, ow.W, dh)  # dh_t += dy_t W^T
+            for m in range(nc):  # (the output gradient is already in dh)
+                n = n0 + m
+                _gates_backward_row(dh[m], dh[m], False, dc[m], s.gates[t, n], s.c_prev[t, n],
+                                    s.tanh_c[t, n], da[m])
+            _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
+            _gemm_tn(s.xs[t, n0:n1], da, dWx)  # dWx += u_t^T da_t
+            _add_rows(db, da)
+            for m in range(nc):
+                for d in range(D):
+                    du_in[m, d] = zero
+                for k in range(H):
+                    dhn[m, k] = zero
+            _gemm_nt(da, w.Wx, du_in)  # dL/d(input of step t)
+            _gemm_nt(da, w.Wh, dhn)  # dL/dh_{t-1}
+            _copy(dh, dhn)
+            # step t's input reached the previous prediction only where it was not the true value
+            for m in range(nc):
+                for d in range(D):
+                    fed_true = use_feed and s.feed[t, n0 + m, d]
+                    du[m, d] = zero if (t == 0 or fed_true) else du_in[m, d]
+        _copy(dh0[n0:n1], dh)
+        _copy(dc0[n0:n1], dc)
 
 
 class DecoderCache(LeasedCache):
@@ -1074,8 +1050,7 @@ def ar_decoder_forward(
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
         feed_tm = np.ascontiguousarray(feed_true.transpose(1, 0, 2), dtype=np.bool_)
     lease = Lease()
-    s = DecoderArrays(lease.take((T, N, D), dtype), feed_tm, np.ones((T, N), dtype=np.bool_),
-                      lease.take((T, N, 4 * H), dtype),
+    s = DecoderArrays(lease.take((T, N, D), dtype), feed_tm, lease.take((T, N, 4 * H), dtype),
                       *(lease.take((T, N, H), dtype) for _ in range(4)))
     w, ow = _weights(Wx, Wh, bc), OutWeights(_c(W), _c(W.T), _c(b))
     y_tm = np.empty((T, N, O), dtype=dtype)

@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from minivae._validation import check_positive_int, check_scalar
+from minivae.twins import reference
 
-__all__ = ["PARAM_LIMIT", "LastGoodPoint", "TrainingDiverged", "Watch"]
+__all__ = ["PARAM_LIMIT", "LastGoodPoint", "TrainingDiverged", "Watch", "first_bad_array"]
 
 #: largest magnitude a parameter may reach before training counts as diverged (weights of a
 #: healthy model are O(1); biases follow the scale of the data, which should be O(1) too)
@@ -94,11 +95,48 @@ def bad_loss(value: float, parts: Mapping[str, float]) -> Problem | None:
             f": {name} = {parts.get(name, value)} (parts: {described})")
 
 
+def check_limit_args(arrays: object, limit: object) -> float:
+    """The arguments of :func:`first_bad_array` (shared with its compiled twin): a list or
+    tuple of float arrays, and a limit > 0 (``math.inf`` allowed); returns the limit."""
+    if not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"arrays must be a list or tuple of numpy arrays, got "
+                        f"{type(arrays).__name__}")
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            kind = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"arrays[{i}] must be a float numpy array, got {kind}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)):
+        raise TypeError(f"limit must be a real number > 0 (math.inf allowed), got "
+                        f"{type(limit).__name__} {limit!r}")
+    if not float(limit) > 0:
+        raise ValueError(f"limit must be > 0 (math.inf allowed), got {limit}")
+    return float(limit)
+
+
+@reference
+def first_bad_array(arrays: Sequence[np.ndarray], limit: float) -> int:
+    """The index of the first array with an entry that is NaN, +-inf or beyond +-``limit``
+    (``limit=math.inf``: only NaN and inf count), or -1 when every entry of every array is
+    finite and within the limit.  The per-step check of gradients and parameters."""
+    limit = check_limit_args(arrays, limit)
+    for i, a in enumerate(arrays):
+        if a.size == 0:
+            continue
+        if limit == math.inf:
+            ok = np.isfinite(a).all()
+        else:  # NaN fails both comparisons, +-inf the limit
+            ok = -limit <= float(a.min()) and float(a.max()) <= limit
+        if not ok:
+            return i
+    return -1
+
+
 def bad_gradient(triples: Iterable[tuple[str, np.ndarray, np.ndarray]]) -> Problem | None:
     """The first parameter whose gradient has a NaN/inf entry, else None."""
+    triples = list(triples)
+    if first_bad_array([g for _, _, g in triples], math.inf) < 0:
+        return None  # the usual case: one pass over every gradient
     bad = [name for name, _, g in triples if not np.isfinite(g).all()]
-    if not bad:
-        return None
     more = f" (and {len(bad) - 1} more: {bad[1:4]})" if len(bad) > 1 else ""
     return f"gradient of {bad[0]!r}", "non-finite gradient", f" in parameter {bad[0]!r}{more}"
 
@@ -108,6 +146,9 @@ def bad_parameter(triples: Iterable[tuple[str, np.ndarray, np.ndarray]],
     """The first parameter with a NaN/inf entry or one beyond ``+-limit`` (default: the
     module's :data:`PARAM_LIMIT`, read at each call so it can be changed), else None."""
     limit = PARAM_LIMIT if limit is None else limit
+    triples = list(triples)
+    if first_bad_array([p for _, p, _ in triples], limit) < 0:
+        return None  # the usual case: one pass over every parameter
     for name, p, _ in triples:
         if p.size == 0:
             continue
