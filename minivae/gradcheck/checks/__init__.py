@@ -9,6 +9,8 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing, and
   the LSTM-VAE's objectives (IWAE, VR, InfoVAE, WAE, STL, DReG);
+* :mod:`.sequence_options` — the sequence autoencoders' encoder/decoder options (conditioned
+  decoder, decoder state from the encoder, bidirectional encoder, GRU / RNN cells);
 * :mod:`.apps` — the separation and volatility VAEs;
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
@@ -23,6 +25,7 @@ from minivae.gradcheck.checks import (
     models,
     objectives,
     sequence_models,
+    sequence_options,
     variational,
 )
 from minivae.gradcheck.registry import REGISTRY
@@ -34,5 +37,5 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 
 __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
-    "sequence_models", "variational",
+    "sequence_models", "sequence_options", "variational",
 ]
