@@ -78,7 +78,7 @@ from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.dense import Dense
 from minivae.nn.inference import chunk_shape, chunks
 from minivae.nn.layer import Layer
-from minivae.nn.recurrent import CELL_TYPES, make_recurrent
+from minivae.nn.recurrent import check_cell_type, make_recurrent, num_states, run_backward
 from minivae.nn.sequence import lengths_to_mask
 from minivae.objectives.distributions import clamp_logvar, gaussian_log_density
 from minivae.objectives.losses import fill_missing, reconstruction_nll
@@ -163,9 +163,8 @@ class BaseLSTMAutoencoder(Model):
         """Validate and store the encoder/decoder options (module docstring)."""
         if not isinstance(bidirectional, (bool, np.bool_)):
             raise TypeError(f"bidirectional must be a bool, got {type(bidirectional).__name__}")
-        for value, name in ((encoder_cell, "encoder_cell"), (decoder_cell, "decoder_cell")):
-            if not isinstance(value, str) or value not in CELL_TYPES:
-                raise ValueError(f"{name} must be one of {CELL_TYPES}, got {value!r}")
+        check_cell_type(encoder_cell, "encoder_cell")
+        check_cell_type(decoder_cell, "decoder_cell")
         if not isinstance(decoder_state, str) or decoder_state not in DECODER_STATES:
             raise ValueError(f"decoder_state must be one of {DECODER_STATES}, got "
                              f"{decoder_state!r}")
@@ -332,17 +331,17 @@ class BaseLSTMAutoencoder(Model):
         if self.bidirectional:
             self.encoder.backward(dh_last)
             return
-        if dstate is None:
+        if dstate is None:  # only h_T was used (the final c of an LSTM: None = zeros)
             dhT = np.zeros((self.num_layers,) + dh_last.shape, dtype=self.dtype)
-            grads = [dhT]
+            grads = [dhT] + [None] * (num_states(self.encoder_cell) - 1)
         else:
             grads = [d.copy() for d in dstate]
             dhT = grads[0]
         dhT[-1] += dh_last
         if self.num_layers == 1:
-            grads = [g[0] for g in grads]
+            grads = [None if g is None else g[0] for g in grads]
         # The encoder's per-step outputs are unused (dhs = None) and its input gets no gradient.
-        self.encoder.backward(None, *grads)
+        run_backward(self.encoder, None, tuple(grads))
 
     # -- decoder ------------------------------------------------------------------------------
     def _decode(self, z: np.ndarray, T: int, *, X: np.ndarray | None = None,

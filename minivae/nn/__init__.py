@@ -10,6 +10,8 @@ from minivae.nn.activations import (
     Tanh,
     get_activation,
 )
+from minivae.nn.bidirectional import Bidirectional
+from minivae.nn.conditioned_decoder import ConditionedDecoder
 from minivae.nn.decoders import (
     AutoregressiveDecoder,
     RepeatDecoder,
@@ -17,6 +19,7 @@ from minivae.nn.decoders import (
     autoregressive_forward,
 )
 from minivae.nn.dense import Dense
+from minivae.nn.gru import GRU, GRUCell, GRULayer, gru_backward, gru_forward
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import (
     LSTM,
@@ -29,6 +32,8 @@ from minivae.nn.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from minivae.nn.recurrent import CELL_TYPES, make_cell, make_recurrent
+from minivae.nn.rnn import RNN, RNNCell, RNNLayer, rnn_backward, rnn_forward
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
@@ -60,4 +65,7 @@ __all__ = [
     "lstm_forward_repeated",
     "lstm_step_backward",
     "lstm_step_forward",
+    "CELL_TYPES", "GRU", "GRUCell", "GRULayer", "RNN", "RNNCell", "RNNLayer",
+    "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
+    "Bidirectional", "ConditionedDecoder",
 ]

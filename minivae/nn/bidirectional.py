@@ -20,8 +20,8 @@ Each direction is a whole stack of ``num_layers`` layers (layer l+1 reads layer 
 *of the same direction*).  PyTorch's ``bidirectional=True`` instead feeds layer l+1 with both
 directions' outputs concatenated; with one layer the two are the same model.
 
-Any cell type (``"lstm"``, ``"gru"``, ``"rnn"``) of :mod:`minivae.nn.recurrent`: a state is
-handled here as a tuple, ``(h, c)`` for the LSTM and ``(h,)`` for the others.
+Any cell type (``"lstm"``, ``"gru"``, ``"rnn"``) of :mod:`minivae.nn.recurrent`, run through
+its tuple-state adapter (``(h, c)`` for the LSTM, ``(h,)`` for the others).
 
 forward(x, *, mask=None) -> h
     x: (N, T, D);  mask: (N, T) bool (True = valid step) or None;  h: (N, 2H)
@@ -36,12 +36,7 @@ import numpy as np
 from minivae._validation import check_array, check_positive_int, check_rng
 from minivae.nn.inference import chunk_shape, chunks
 from minivae.nn.layer import Layer
-from minivae.nn.recurrent import make_recurrent
-
-
-def as_state(state: object) -> tuple[np.ndarray, ...]:
-    """A recurrent layer's or cell's state as a tuple: (h, c) for the LSTM, (h,) otherwise."""
-    return state if isinstance(state, tuple) else (state,)  # type: ignore[return-value]
+from minivae.nn.recurrent import check_cell_type, make_recurrent, num_states, run, run_backward
 
 
 def final_state(rnn: Layer, x: np.ndarray, mask: np.ndarray | None,
@@ -49,14 +44,13 @@ def final_state(rnn: Layer, x: np.ndarray, mask: np.ndarray | None,
     """Run ``rnn`` over x: (N, T, D) in chunks of ``steps`` time steps, carrying the state from
     one chunk to the next (the same numbers as one pass; :mod:`minivae.nn.inference`).
 
-    Returns the final state as a tuple (see :func:`as_state`), each entry (N, H) for one layer
-    or (num_layers, N, H).  Training must use ``steps = T`` (one pass: backward reads its
-    cache)."""
-    state: tuple[np.ndarray, ...] = ()  # () = zeros
+    Returns the final state as a tuple ((h, c) for the LSTM, (h,) otherwise), each entry (N, H)
+    for one layer or (num_layers, N, H).  Training must use ``steps = T`` (one pass: backward
+    reads its cache)."""
+    state = None  # zeros
     for t in chunks(x.shape[1], steps):
-        _, out = rnn.forward(x[:, t], *state, mask=None if mask is None else mask[:, t])
-        state = as_state(out)
-    return state
+        _, state = run(rnn, x[:, t], state, mask=None if mask is None else mask[:, t])
+    return state  # type: ignore[return-value]
 
 
 def valid_lengths(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
@@ -93,7 +87,7 @@ class Bidirectional(Layer):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.cell = cell
+        self.cell = check_cell_type(cell)
         self.forward_rnn = make_recurrent(cell, input_size, hidden_size, num_layers=num_layers,
                                           rng=rng, dtype=dtype)
         self.reverse_rnn = make_recurrent(cell, input_size, hidden_size, num_layers=num_layers,
@@ -136,7 +130,9 @@ class Bidirectional(Layer):
             if self.num_layers > 1:  # only the top layer's final h was used
                 top, d = d, np.zeros((self.num_layers, N, H), dtype=self.dtype)
                 d[-1] = top
-            grads.append(rnn.backward(None, d)[0])  # dhs None: the outputs were not used
+            # dhs None: the outputs were not used; nor the final c of an LSTM (None = zeros)
+            dstate = (d,) + (None,) * (num_states(self.cell) - 1)
+            grads.append(run_backward(rnn, None, dstate)[0])
         return grads[0] + reverse_within_lengths(grads[1], lengths)
 
     def __repr__(self) -> str:

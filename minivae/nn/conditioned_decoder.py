@@ -44,12 +44,11 @@ from __future__ import annotations
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
-from minivae.nn.bidirectional import as_state
 from minivae.nn.decoders import check_teacher
 from minivae.nn.dense import Dense
 from minivae.nn.inference import chunks, whole_sequence_rows
 from minivae.nn.layer import Layer
-from minivae.nn.recurrent import CELL_TYPES, make_cell
+from minivae.nn.recurrent import check_cell_type, make_cell, num_states, step, step_backward
 
 INITIAL_STATES = ("latent", "zeros", "given")
 
@@ -72,8 +71,7 @@ class ConditionedDecoder(Layer):
                                                                                 "input_dim")
         H = check_positive_int(hidden_size, "hidden_size")
         nl = check_positive_int(num_layers, "num_layers")
-        if cell not in CELL_TYPES:
-            raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+        check_cell_type(cell)
         if initial not in INITIAL_STATES:
             raise ValueError(f"initial must be one of {INITIAL_STATES}, got {initial!r}")
         for value, name in ((reads_previous, "reads_previous"), (reads_latent, "reads_latent")):
@@ -88,7 +86,7 @@ class ConditionedDecoder(Layer):
         self.latent_dim, self.input_dim, self.hidden_size, self.num_layers = L, D, H, nl
         self.cell, self.initial = cell, initial
         self.reads_previous, self.reads_latent = bool(reads_previous), bool(reads_latent)
-        self.n_state = 2 if cell == "lstm" else 1  # (h, c) or (h,)
+        self.n_state = num_states(cell)  # (h, c) or (h,)
         if initial == "latent":
             self.init_h = Dense(L, nl * H, rng=rng, dtype=dtype)
             if self.n_state == 2:
@@ -165,7 +163,7 @@ class ConditionedDecoder(Layer):
             parts = ([prev] if self.reads_previous else []) + ([z] if self.reads_latent else [])
             u = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
             for l, cell in enumerate(self.cells):
-                states[l] = as_state(cell.forward(u, *states[l]))
+                states[l] = step(cell, u, states[l])
                 u = states[l][0]  # layer l+1 reads layer l's h_t
             tops.append(u)
             y[:, t] = u @ W + b
@@ -195,7 +193,8 @@ class ConditionedDecoder(Layer):
             self.out_proj.grads["b"] += dy_t.sum(axis=0)
             dstates[-1][0] = dstates[-1][0] + dy_t @ W.T
             for l in reversed(range(self.num_layers)):
-                du, *dstates[l] = self.cells[l].backward(*dstates[l])
+                du, dprev_state = step_backward(self.cells[l], tuple(dstates[l]))
+                dstates[l] = list(dprev_state)
                 if l > 0:  # layer l read layer l-1's h_t
                     dstates[l - 1][0] = dstates[l - 1][0] + du
             dprev = du[:, :P] if self.reads_previous else None

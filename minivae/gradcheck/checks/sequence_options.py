@@ -140,13 +140,7 @@ def check_options(model_class: type, spec: tuple):
     return check
 
 
-def _available(spec: tuple) -> bool:  # TEMPORARY: until the GRU / RNN cells are merged
-    return all(spec[0].get(k, "lstm") in CELL_TYPES for k in ("encoder_cell", "decoder_cell"))
-
-
 for _name, _spec in _AE_OPTIONS.items():
-    if _available(_spec):
-        register_check(f"models.lstm_ae.options.{_name}", check_options(LSTMAutoencoder, _spec))
+    register_check(f"models.lstm_ae.options.{_name}", check_options(LSTMAutoencoder, _spec))
 for _name, _spec in _VAE_OPTIONS.items():
-    if _available(_spec):
-        register_check(f"models.lstm_vae.options.{_name}", check_options(LSTMVAE, _spec))
+    register_check(f"models.lstm_vae.options.{_name}", check_options(LSTMVAE, _spec))
