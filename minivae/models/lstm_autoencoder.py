@@ -6,8 +6,9 @@ Architecture (shapes for a batch ``X: (N, T, D)``, hidden size H, latent size L)
       --Dense--> code (N, L) (the LSTM-VAE: (N, 2L) = [mu, logvar])
       --decoder--> out (N, T, D) (output "mse") or (N, T, 2D) = [mean, log-variance] ("gaussian")
 
-Two decoders, as in the code people actually write, both layers of :mod:`minivae.nn.decoders`
-(the attribute ``decoder``; equations and shapes there):
+Three decoders (the attribute ``decoder``; equations and shapes in the layers' modules): the
+two that people most often write, layers of :mod:`minivae.nn.decoders`, and a third that
+combines them:
 
 * ``decoder="repeat"``: :class:`~minivae.nn.decoders.RepeatDecoder` (repeat-vector, e.g.
   Srivastava et al. 2015 / the Keras recipe): z is the input at *every* step of a decoder LSTM
@@ -16,9 +17,43 @@ Two decoders, as in the code people actually write, both layers of :mod:`minivae
   style): the decoder state starts from z, ``h_0 = tanh(Dense_h(z))``, ``c_0 = Dense_c(z)`` (one
   (H,) block per layer), and step t reads the previous value: a zero start token at t = 0, then
   x_{t-1}.  It steps :class:`~minivae.nn.LSTMCell` s, one per layer, and the output Dense.
+* ``decoder="conditioned"``: :class:`~minivae.nn.conditioned_decoder.ConditionedDecoder`, the
+  autoregressive decoder whose every step also reads z: the input of step t is
+  ``[x_{t-1}, z]`` (start token, teacher forcing and feedback as above), the state starts from
+  z as above (the decoder of Cho et al. 2014).  A long sequence no longer has to carry z in
+  its state alone.
 
-Teacher forcing (autoregressive decoder, training only)
--------------------------------------------------------
+Decoder and encoder options
+---------------------------
+The defaults are the model above (every option off: the same layers, parameters, numbers and
+``config()`` as before the options existed; ``config()`` stores an option only when it is set).
+
+* ``bidirectional=True``: the encoder is :class:`~minivae.nn.bidirectional.Bidirectional`, a
+  forward and a reverse stack, each sequence reversed *within its own length* (padding and
+  missing steps respected); the code is computed from both top layers' final h,
+  ``Dense([h^f_T, h^b_1])`` (2H -> code_dim).
+* ``decoder_state="encoder"`` (LSTMAutoencoder only): the decoder starts from the encoder's final
+  state, every layer's (h_T, c_T) (the LSTM-AD of Malhotra et al., 2016), instead of from z
+  (autoregressive / conditioned: ``tanh(Dense(z))``) or zeros (repeat).  z is still the code
+  and still read at every step (repeat, conditioned); so the state carries what z does not,
+  and ``decode(z, T)`` alone is undefined (use :meth:`reconstruct`).  Needs the cells and sizes
+  to match: one cell type in both, a unidirectional encoder, and a decoder that reads z
+  (repeat or conditioned: the autoregressive one reads z only through its initial state).
+  **Not offered by the LSTM-VAE**: a decoder started from the encoder's state would read x
+  around the sampled z (no KL on that path), so the ELBO's bottleneck would be bypassed and
+  ``sample()`` would have no state to start from; there the decoder reads z only.
+* ``encoder_cell``, ``decoder_cell``: ``"lstm"`` (default), ``"gru"`` or ``"rnn"``
+  (:mod:`minivae.nn.recurrent`; the GRU/RNN have no cell state, so an initial state from z is
+  h_0 = tanh(Dense_h(z)) only).
+
+With a non-LSTM decoder cell, the conditioned decoder or ``decoder_state="encoder"`` the
+decoder is :class:`~minivae.nn.conditioned_decoder.ConditionedDecoder` (stepped cell by cell;
+NumPy reference code, no compiled twin runs it) with ``decoder.cells.{l}.*`` parameters; the
+GRU / RNN encoders are likewise NumPy reference code.  The default LSTM encoder and the two
+default decoders keep their compiled twins.
+
+Teacher forcing (autoregressive and conditioned decoders, training only)
+-----------------------------------------------------------------------
 In :meth:`loss`, step t >= 1 is fed the *true* x_{t-1} with probability ``teacher_forcing`` and
 otherwise the model's own previous prediction (the predicted mean).  The decision is drawn
 **per sequence and per step**: ``tf = rng.random((N, T)) < teacher_forcing`` (column 0, the start
@@ -103,13 +138,17 @@ class BaseLSTMAutoencoder(Model):
     encoder's Dense emits (``code_dim``: L for a plain code, 2L for (mu, logvar)).
 
     Layers (attribute: parameter prefix):
-        encoder: :class:`~minivae.nn.LSTM` (D or 2D -> H, ``num_layers``)
-        to_latent: Dense (H -> code_dim)
+        encoder: :class:`~minivae.nn.LSTM` (D or 2D -> H, ``num_layers``), or the GRU / RNN of
+            ``encoder_cell``, or :class:`~minivae.nn.bidirectional.Bidirectional`
+            (``encoder.forward_rnn``, ``encoder.reverse_rnn``)
+        to_latent: Dense (H, or 2H bidirectional -> code_dim)
         decoder: :class:`~minivae.nn.decoders.RepeatDecoder` (``decoder.lstm``: LSTM L -> H,
             ``decoder.out_proj``: Dense H -> D or 2D) or
             :class:`~minivae.nn.decoders.AutoregressiveDecoder` (``decoder.init_h``,
             ``decoder.init_c``: Dense L -> num_layers * H, ``decoder.cells``: LSTMCells D -> H,
-            then H -> H, ``decoder.out_proj``: Dense H -> D or 2D)
+            then H -> H, ``decoder.out_proj``: Dense H -> D or 2D), or, with the options,
+            :class:`~minivae.nn.conditioned_decoder.ConditionedDecoder` (``decoder.init_h``
+            [``decoder.init_c``], ``decoder.cells``, ``decoder.out_proj``)
     """
 
     input_ndim = (3,)
@@ -466,12 +505,12 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         input_dim: D, features per time step.
         hidden_size: H, LSTM width (encoder and decoder).
         latent_dim: L, size of the code z.
-        decoder: "repeat" (z fed at every step) or "autoregressive" (state from z, previous
-            values fed back).
+        decoder: "repeat" (z fed at every step), "autoregressive" (state from z, previous
+            values fed back) or "conditioned" (state from z, [x_{t-1}, z] fed at every step).
         num_layers: stacked LSTM layers in encoder and decoder.
-        teacher_forcing: autoregressive only, in [0, 1]: probability that a training step is fed
-            the true previous value (drawn per sequence and step from the rng given to
-            :meth:`loss`).  Inference is always free running.
+        teacher_forcing: autoregressive / conditioned, in [0, 1]: probability that a training
+            step is fed the true previous value (drawn per sequence and step from the rng given
+            to :meth:`loss`).  Inference is always free running.
         output: "mse" (squared error) or "gaussian" (per-step mean and log-variance, NLL).
         mask_input: append the observation mask as D extra encoder input channels.
         rng: generator or seed for the weight initialisation.

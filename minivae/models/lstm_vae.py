@@ -12,6 +12,13 @@ mean and log-variance.  All of this is shared with :class:`~minivae.models.LSTMA
 :mod:`minivae.models.lstm_autoencoder` for the decoders, teacher forcing (training only; inference
 is free running), missing values (``mask``) and variable lengths (``lengths``).
 
+Encoder and decoder options (:mod:`minivae.models.lstm_autoencoder`, "Decoder and encoder
+options"): ``decoder="conditioned"`` (every step reads [x_{t-1}, z]), ``bidirectional=True``,
+``encoder_cell`` / ``decoder_cell`` in ("lstm", "gru", "rnn").  The LSTM-AE's
+``decoder_state="encoder"`` is refused here: the decoder would start from the encoder's final
+state, a path from x to the reconstruction that bypasses the sampled z and its KL term (and
+``sample`` would have no such state), so the VAE's decoder reads z only.
+
 Objective (per sequence; the loss is the batch mean)::
 
     loss = -log p(x | z) + beta * KL(q(z | x) || N(0, I)),      z one reparameterized sample
@@ -106,8 +113,8 @@ class LSTMVAE(BaseLSTMAutoencoder):
         beta: KL weight >= 0 (1 = the ELBO); a training KL schedule overrides it via
             ``kl_weight``.
         free_bits: free-bits lambda in nats per latent dimension (0 = off).
-        teacher_forcing: autoregressive only: probability that a training step is fed the true
-            previous value (per sequence and step).  Inference is always free running.
+        teacher_forcing: autoregressive / conditioned: probability that a training step is fed
+            the true previous value (per sequence and step).  Inference is always free running.
         mask_input: append the observation mask as D extra encoder input channels.
         objective: "elbo" (default), "iwae", "elbo_stl", "iwae_stl", "iwae_dreg", "vr",
             "vr_max", "infovae" or "wae" (module docstring).
