@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import minivae.nn.inference as inf
 from minivae.gradcheck.registry import REGISTRY, check_rng_for
 from minivae.models import LSTMVAE, LSTMAutoencoder
-from minivae.nn.bidirectional import Bidirectional, reverse_within_lengths, valid_lengths
+from minivae.nn.bidirectional import Bidirectional, _valid_lengths, reverse_within_lengths
 from minivae.nn.conditioned_decoder import ConditionedDecoder
 from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
 from minivae.nn.recurrent import CELL_TYPES
@@ -188,8 +188,8 @@ def test_reverse_within_lengths_is_its_own_inverse(lengths, seed):
 
 def test_valid_lengths_is_the_last_valid_step_plus_one():
     mask = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=bool)
-    np.testing.assert_array_equal(valid_lengths(mask, 4, 4), [2, 3, 0, 4])
-    np.testing.assert_array_equal(valid_lengths(None, 2, 5), [5, 5])
+    np.testing.assert_array_equal(_valid_lengths(mask, 4, 4), [2, 3, 0, 4])
+    np.testing.assert_array_equal(_valid_lengths(None, 2, 5), [5, 5])
 
 
 @pytest.mark.parametrize("cell", CELL_TYPES)

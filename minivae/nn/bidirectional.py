@@ -53,7 +53,7 @@ def final_state(rnn: Layer, x: np.ndarray, mask: np.ndarray | None,
     return state  # type: ignore[return-value]
 
 
-def valid_lengths(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
+def _valid_lengths(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
     """(N,) the last valid step + 1 of each sequence (T without a mask; 0 if none is valid)."""
     if mask is None:
         return np.full(N, T, dtype=np.intp)
@@ -64,8 +64,19 @@ def valid_lengths(mask: np.ndarray | None, N: int, T: int) -> np.ndarray:
 def reverse_within_lengths(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """x: (N, T, ...) -> a copy with x[n, :lengths[n]] reversed and the rest in place.
 
-    Its own inverse: reversing twice gives x back (so it also maps gradients back)."""
+    lengths: (N,) integers in [0, T].  Its own inverse: reversing twice gives x back (so it
+    also maps gradients back)."""
+    if not isinstance(x, np.ndarray) or x.ndim < 2:
+        raise ValueError(f"x must be an array (N, T, ...) with at least 2 dimensions, got "
+                         f"{type(x).__name__} {getattr(x, 'shape', '')}")
     N, T = x.shape[:2]
+    lengths = np.asarray(lengths)
+    if lengths.dtype.kind not in "iu" or lengths.shape != (N,):
+        raise ValueError(f"lengths must be (N,)=({N},) integers, got {lengths.dtype} "
+                         f"{lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"lengths must lie in [0, T={T}], got min {lengths.min()}, max "
+                         f"{lengths.max()}")
     t = np.arange(T)[None, :]
     idx = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (N, T)
     return x[np.arange(N)[:, None], idx]
@@ -103,7 +114,7 @@ class Bidirectional(Layer):
             mask = check_array(mask, "mask", shape=(N, T))
             if mask.dtype != bool:
                 raise TypeError(f"mask must be boolean (True = valid step), got {mask.dtype}")
-        lengths = valid_lengths(mask, N, T)
+        lengths = _valid_lengths(mask, N, T)
         x_rev = reverse_within_lengths(x, lengths)
         mask_rev = None if mask is None else reverse_within_lengths(mask, lengths)
         if self.training:  # one pass per direction: backward reads their caches

@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
-from minivae.nn.decoders import check_teacher
+from minivae.nn.decoders import _teacher_inputs
 from minivae.nn.dense import Dense
 from minivae.nn.inference import chunks, whole_sequence_rows
 from minivae.nn.layer import Layer
@@ -104,7 +104,7 @@ class ConditionedDecoder(Layer):
         T = check_positive_int(T, "T")
         N = z.shape[0]
         if self.reads_previous:
-            x, feed_true = check_teacher(x, feed_true, (N, T, self.input_dim), self.dtype)
+            x, feed_true = _teacher_inputs(x, feed_true, (N, T, self.input_dim), self.dtype)
         elif x is not None or feed_true is not None:
             raise ValueError("x and feed_true are read only by a decoder with "
                              "reads_previous=True; this one reads z only")

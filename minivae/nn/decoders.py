@@ -297,17 +297,18 @@ class AutoregressiveDecoder(Layer):
         return self.init_h.backward(dh0) + self.init_c.backward(np.concatenate(dc0s, axis=1))
 
     def _check_teacher(self, x: object, feed_true: object, shape: tuple[int, int, int]):
-        return check_teacher(x, feed_true, shape, self.dtype)
+        return _teacher_inputs(x, feed_true, shape, self.dtype)
 
     def __repr__(self) -> str:
         return (f"AutoregressiveDecoder({self.latent_dim}, {self.input_dim}, {self.hidden_size}, "
                 f"{self.out_proj.out_features}, num_layers={self.num_layers})")
 
 
-def check_teacher(x: object, feed_true: object, shape: tuple[int, int, int],
-                  dtype: np.dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _teacher_inputs(x: object, feed_true: object, shape: tuple[int, int, int],
+                    dtype: np.dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(x, feed_true) of a decoder that reads previous values, validated: both None (free
-    running), or x: (N, T, D) in ``dtype``, finite wherever feed_true: (N, T, D) bool feeds it."""
+    running), or x: (N, T, D) in ``dtype``, finite wherever feed_true: (N, T, D) bool feeds it.
+    (Shared with :class:`~minivae.nn.conditioned_decoder.ConditionedDecoder`.)"""
     if feed_true is None:
         if x is not None:
             raise ValueError("x is read only where feed_true is True: pass feed_true "
