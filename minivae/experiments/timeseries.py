@@ -15,6 +15,11 @@ Two studies on generated data, every number seeded (``--seed`` / ``--seeds``):
    z-score averaged over the beat (its maximum ranks below chance).  Reported per beat
    window (ROC-AUC, PR-AUC, F1 at the mu + k sigma threshold fitted on held-out normal beats) and
    per time step (ROC-AUC, PR-AUC, F1 and point-adjusted F1), mean ± std over seeds.
+   **Comparison** (unless ``--no-compare``): an LSTM-AE (squared error) and a VRNN (Chung et al.
+   2015; per-step negative ELBO and per-step reconstruction probability, one latent per step)
+   trained on the same normal beats with the same detector protocol (scaler, held-out normal
+   beats, mu + k sigma), next to the LSTM-VAE: ROC-AUC, PR-AUC and the seconds each model's
+   detector took to fit.
 2. **Imputation on smooth signals.**  "Seasonal" series: two sinusoids of fixed periods (48 and
    17 steps) with a random amplitude and phase per series, plus white noise -- many series that
    share a structure (like sensors with daily and weekly cycles).  The simulation test
@@ -26,8 +31,9 @@ Two studies on generated data, every number seeded (``--seed`` / ``--seeds``):
 
 Options: ``--quick`` (smaller, about a quarter of the time), ``--seed S`` (seeds S, S+1, ...),
 ``--seeds A B C`` (explicit), ``--out DIR`` (figures and results.json; default
-``minivae_output/timeseries``), ``--skip-anomaly`` / ``--skip-imputation``.  On a shared machine set
-``OMP_NUM_THREADS=1``; ``MINIVAE_BACKEND=numba`` selects the accelerated LSTM where available.
+``minivae_output/timeseries``), ``--skip-anomaly`` / ``--skip-imputation``, ``--no-compare``.
+On a shared machine set ``OMP_NUM_THREADS=1``; ``MINIVAE_BACKEND=numba`` selects the accelerated
+LSTM where available.
 """
 
 from __future__ import annotations
@@ -75,6 +81,11 @@ class Setting:
     epochs: int = 100
     n_samples: int = 10  # L of the reconstruction probability
     k: float = 3.0  # threshold mu + k sigma
+    # the comparison models on the same beats (LSTM-AE, VRNN)
+    ae_epochs: int = 100
+    vrnn_hidden: int = 32
+    vrnn_latent: int = 4
+    vrnn_epochs: int = 40  # the VRNN's step runs in NumPy only: ~10x the LSTM-VAE's per epoch
     # imputation study (seasonal sines)
     imp_length: int = 200
     imp_window: int = 50
@@ -92,8 +103,10 @@ class Setting:
 
 FULL = Setting()
 QUICK = replace(FULL, train_seconds=150.0, test_seconds=100.0, epochs=60, n_samples=5,
+                ae_epochs=60, vrnn_hidden=16, vrnn_epochs=20,
                 imp_train_series=24, imp_test_series=4, imp_epochs=25, imp_n_iter=5, n_seeds=2)
 TINY = replace(FULL, train_seconds=30.0, test_seconds=30.0, hidden=6, latent=2, epochs=1,
+               ae_epochs=1, vrnn_hidden=4, vrnn_latent=2, vrnn_epochs=1,
                n_samples=2, imp_length=60, imp_window=20, imp_train_series=3,
                imp_test_series=2, imp_hidden=6, imp_latent=2, imp_epochs=1, imp_n_iter=1,
                missing_rates=(0.2,), gap_lengths=(1, 5), gp_fit_steps=3, n_seeds=1)
@@ -222,8 +235,37 @@ def _metrics(win_labels, win_scores, win_thr, step_labels, step_scores, step_thr
     }
 
 
-def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str, Any]:
-    """Train the LSTM-VAE on normal beats of one seed and evaluate every detector."""
+def _comparison_detectors(s: Setting, seed: int, Xtr: np.ndarray
+                          ) -> tuple[dict[str, Any], dict[str, float]]:
+    """The LSTM-AE and the VRNN trained on the same normal beats as the LSTM-VAE, with the
+    same detector protocol (scaler, 80/20 split, mu + k sigma thresholds).  The VRNN is scored
+    per step by its negative ELBO (``score="nelbo"``) and its reconstruction probability, a
+    window by the mean over its steps.  Returns the fitted detectors and each model's fit
+    seconds (training + scoring the held-out normal beats)."""
+    from minivae.models.lstm_autoencoder import LSTMAutoencoder
+    from minivae.models.vrnn import VRNN
+    from minivae.timeseries.anomaly import AnomalyDetector
+
+    fit = {"batch_size": 32, "lr": 5e-3, "clip_norm": 5.0, "diagnostics": False}
+    t0 = time.perf_counter()
+    ae = AnomalyDetector(LSTMAutoencoder(1, s.hidden, s.latent, rng=seed), score="mse", k=s.k,
+                         rng=seed).fit(Xtr, epochs=s.ae_epochs, **fit)
+    t1 = time.perf_counter()
+    vrnn = VRNN(1, s.vrnn_hidden, s.vrnn_latent, rng=seed)
+    nelbo = AnomalyDetector(vrnn, score="nelbo", n_samples=s.n_samples, k=s.k, rng=seed).fit(
+        Xtr, epochs=s.vrnn_epochs, **fit)
+    t2 = time.perf_counter()
+    recon = AnomalyDetector(vrnn, score="reconstruction_probability", n_samples=s.n_samples,
+                            k=s.k, rng=seed).fit(Xtr, train=False)
+    detectors = {"LSTM-AE recon. MSE": ae, "VRNN per-step neg. ELBO": nelbo,
+                 "VRNN per-step recon. probability": recon}
+    return detectors, {"LSTM-AE": t1 - t0, "VRNN": t2 - t1}
+
+
+def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True,
+                     compare: bool = False) -> dict[str, Any]:
+    """Train the LSTM-VAE on normal beats of one seed and evaluate every detector; with
+    ``compare`` also the LSTM-AE and the VRNN (:func:`_comparison_detectors`)."""
     from minivae.data import windows_to_series
     from minivae.models.lstm_vae import LSTMVAE
     from minivae.timeseries.anomaly import AnomalyDetector
@@ -240,20 +282,27 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
     model = LSTMVAE(1, s.hidden, s.latent, likelihood="gaussian", free_bits=0.25, rng=seed)
     main = AnomalyDetector(model, score="reconstruction_probability", n_samples=s.n_samples,
                            k=s.k, rng=seed)
+    t_fit = time.perf_counter()
     main.fit(Xtr, epochs=s.epochs, batch_size=32, lr=5e-3, kl_schedule="linear:300",
              clip_norm=5.0, diagnostics=False)
     t_train = time.perf_counter() - t0
+    fit_seconds = {"LSTM-VAE": time.perf_counter() - t_fit}
     detectors = {
         "LSTM-VAE recon. probability": main,
         "LSTM-VAE recon. MSE": AnomalyDetector(model, score="mse", k=s.k, rng=seed),
         "LSTM-VAE Mahalanobis (EncDec-AD)": AnomalyDetector(
             model, score="mahalanobis", error_vector="window", shrinkage=0.1, k=s.k, rng=seed),
     }
+    for det in detectors.values():
+        if det is not main:
+            det.fit(Xtr, train=False)  # same trained model: fit its statistics and threshold
+    if compare:
+        others, seconds = _comparison_detectors(s, seed, Xtr)
+        detectors.update(others)
+        fit_seconds.update(seconds)
     results: dict[str, dict[str, float]] = {}
     kept: dict[str, Any] = {}
     for name, det in detectors.items():
-        if det is not main:
-            det.fit(Xtr, train=False)  # same trained model: fit its statistics and threshold
         win = det.score(Xte)
         steps = windows_to_series(det.score_steps(Xte), starts, T)[covered]
         results[name] = _metrics(d["window_labels"], win, det.window_threshold_,
@@ -279,7 +328,8 @@ def run_anomaly_seed(s: Setting, seed: int, *, verbose: bool = True) -> dict[str
             f"{r['step_roc_auc']:.3f} (step); total {seconds:.0f} s")
     return {"seed": seed, "metrics": results, "per_kind_recall": per_kind,
             "false_alarms": false_alarms, "n_normal_windows": int((~d["window_labels"]).sum()),
-            "seconds": seconds, "train_seconds": t_train, "history_loss": main.history_.loss,
+            "seconds": seconds, "train_seconds": t_train, "fit_seconds": fit_seconds,
+            "history_loss": main.history_.loss,
             "_model": model, "_detector": main, "_data": d}
 
 
@@ -343,6 +393,32 @@ def format_anomaly_table(runs: list[dict[str, Any]], k: float) -> str:
         for j, (key, _) in enumerate(cols):
             m, sd = mean_std([r["metrics"][n][key] for r in runs])
             row += ("|" if j == 3 else "") + f"{m:>{cw - 6}.3f}±{sd:.3f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+COMPARED = ("LSTM-VAE recon. probability", "LSTM-VAE recon. MSE", "LSTM-AE recon. MSE",
+            "VRNN per-step neg. ELBO", "VRNN per-step recon. probability")
+
+
+def format_comparison_table(runs: list[dict[str, Any]]) -> str:
+    """The sequence models side by side (mean ± std over seeds): window and step ROC-AUC and
+    PR-AUC, and the seconds to fit each model's detector (training + held-out scoring)."""
+    cols = [("win_roc_auc", "win ROC-AUC"), ("win_pr_auc", "win PR-AUC"),
+            ("step_roc_auc", "step ROC-AUC"), ("step_pr_auc", "step PR-AUC")]
+    names = [n for n in COMPARED if n in runs[0]["metrics"]]
+    lines = [f"Sequence models on the same beats, mean ± std over {len(runs)} seed(s) "
+             f"{[r['seed'] for r in runs]}",
+             f"{'model and score':<34}" + "".join(f"{c:>15}" for _, c in cols)
+             + f"{'fit seconds':>15}"]
+    lines.append("-" * len(lines[-1]))
+    for n in names:
+        row = f"{n:<34}"
+        for key, _ in cols:
+            m, sd = mean_std([r["metrics"][n][key] for r in runs])
+            row += f"{m:>9.3f}±{sd:.3f}"
+        m, sd = mean_std([r["fit_seconds"][n.split(" ")[0]] for r in runs])
+        row += f"{m:>11.0f}±{sd:.0f}"
         lines.append(row)
     return "\n".join(lines)
 
@@ -482,6 +558,8 @@ def _parser() -> argparse.ArgumentParser:
         "smaller data, fewer epochs and 2 seeds (a few minutes)")
     p.add_argument("--skip-anomaly", action="store_true", help="run only the imputation study")
     p.add_argument("--skip-imputation", action="store_true", help="run only the anomaly study")
+    p.add_argument("--no-compare", action="store_true",
+                   help="anomaly study: only the LSTM-VAE (skip the LSTM-AE and VRNN comparison)")
     return p
 
 
@@ -502,9 +580,17 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\n[1/2] anomaly detection: LSTM-VAE (H={s.hidden}, latent={s.latent}) on "
             f"{s.window}-sample beat windows of a {s.fs:g} Hz ECG, {s.epochs} epochs")
         t0 = time.perf_counter()
-        runs = [run_anomaly_seed(s, seed) for seed in seeds]
+        compare = not args.no_compare
+        if compare:
+            say(f"    compared on the same beats: LSTM-AE (H={s.hidden}, latent={s.latent}, "
+                f"{s.ae_epochs} epochs), VRNN (H={s.vrnn_hidden}, latent={s.vrnn_latent} per "
+                f"step, {s.vrnn_epochs} epochs)")
+        runs = [run_anomaly_seed(s, seed, compare=compare) for seed in seeds]
         say()
         say(format_anomaly_table(runs, s.k))
+        if compare:
+            say()
+            say(format_comparison_table(runs))
         say(format_per_kind(runs))
         say(PA_CAVEAT)
         main_auc = [r["metrics"]["LSTM-VAE recon. probability"]["win_roc_auc"] for r in runs]

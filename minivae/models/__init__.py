@@ -6,6 +6,7 @@
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
+* :class:`LSTMForecaster`: LSTM encoder + autoregressive decoder forecasting the next k steps;
 * :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
   Euclidean), Santana, Emigh & Principe 2016.
 """
@@ -20,8 +21,10 @@ from minivae.models.base import (
 from minivae.models.cvae import CVAE, one_hot
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
+from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
+from minivae.models.vrnn import VRNN
 
 __all__ = [
     "Autoencoder",
@@ -29,10 +32,12 @@ __all__ = [
     "CVAE",
     "ITLAutoencoder",
     "LSTMAutoencoder",
+    "LSTMForecaster",
     "LSTMVAE",
     "MODEL_REGISTRY",
     "Model",
     "VAE",
+    "VRNN",
     "get_model_class",
     "one_hot",
     "register_model",

@@ -461,6 +461,10 @@ class RNN(OneStateStack):
         super().__init__(input_size, hidden_size, num_layers=num_layers, rng=rng, dtype=dtype,
                          nonlinearity=nonlinearity)
 
+    def __repr__(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+        return super().__repr__()[:-1] + extra + ")"
+
 
 # ============================================================================ single step
 class OneStateCell:

@@ -13,13 +13,16 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.sequence_options` — the sequence autoencoders' encoder/decoder options (conditioned
   decoder, decoder state from the encoder, bidirectional encoder, GRU / RNN cells);
 * :mod:`.apps` — the separation and volatility VAEs;
+* :mod:`.forecast` — the LSTMForecaster (rollout, teacher forcing, masks, stacked);
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
+* :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
 """
 
 from minivae.gradcheck.checks import (
     apps,
+    forecast,
     information,
     layers,
     lstm,
@@ -29,6 +32,7 @@ from minivae.gradcheck.checks import (
     sequence_models,
     sequence_options,
     variational,
+    vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
 
@@ -41,5 +45,7 @@ __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
     "sequence_models", "variational",
     "recurrent_cells",
+    "vrnn",
+    "forecast",
     "sequence_options",
 ]
