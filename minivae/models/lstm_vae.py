@@ -12,6 +12,13 @@ mean and log-variance.  All of this is shared with :class:`~minivae.models.LSTMA
 :mod:`minivae.models.lstm_autoencoder` for the decoders, teacher forcing (training only; inference
 is free running), missing values (``mask``) and variable lengths (``lengths``).
 
+Encoder and decoder options (:mod:`minivae.models.lstm_autoencoder`, "Decoder and encoder
+options"): ``decoder="conditioned"`` (every step reads [x_{t-1}, z]), ``bidirectional=True``,
+``encoder_cell`` / ``decoder_cell`` in ("lstm", "gru", "rnn").  The LSTM-AE's
+``decoder_state="encoder"`` is refused here: the decoder would start from the encoder's final
+state, a path from x to the reconstruction that bypasses the sampled z and its KL term (and
+``sample`` would have no such state), so the VAE's decoder reads z only.
+
 Objective (per sequence; the loss is the batch mean)::
 
     loss = -log p(x | z) + beta * KL(q(z | x) || N(0, I)),      z one reparameterized sample
@@ -99,14 +106,15 @@ class LSTMVAE(BaseLSTMAutoencoder):
         input_dim: D, features per time step.
         hidden_size: H, LSTM width (encoder and decoder).
         latent_dim: L.
-        decoder: "repeat" (z fed at every step; Park et al.) or "autoregressive".
+        decoder: "repeat" (z fed at every step; Park et al.), "autoregressive" or
+            "conditioned" (reads [x_{t-1}, z] at every step, state from z).
         num_layers: stacked LSTM layers in encoder and decoder.
         likelihood: "gaussian" (per-step mean and log-variance) or "mse".
         beta: KL weight >= 0 (1 = the ELBO); a training KL schedule overrides it via
             ``kl_weight``.
         free_bits: free-bits lambda in nats per latent dimension (0 = off).
-        teacher_forcing: autoregressive only: probability that a training step is fed the true
-            previous value (per sequence and step).  Inference is always free running.
+        teacher_forcing: autoregressive / conditioned: probability that a training step is fed
+            the true previous value (per sequence and step).  Inference is always free running.
         mask_input: append the observation mask as D extra encoder input channels.
         objective: "elbo" (default), "iwae", "elbo_stl", "iwae_stl", "iwae_dreg", "vr",
             "vr_max", "infovae" or "wae" (module docstring).
@@ -116,6 +124,12 @@ class LSTMVAE(BaseLSTMAutoencoder):
         kernel: "infovae" / "wae": "rbf" (InfoVAE default) or "imq" (WAE default).
         rng: generator or seed for the weight initialisation.
         dtype: float64 (default, for gradient checks) or float32.
+        bidirectional: a bidirectional encoder (forward and reversed stacks, the final states
+            of both mapped to (mu, logvar)).
+        decoder_state: "z" only (the default): the decoder's state comes from z alone.  The
+            LSTM-AE's "encoder" (the encoder's final state handed to the decoder) is refused
+            here: it would bypass the sampled z, and with it the KL bottleneck.
+        encoder_cell, decoder_cell: "lstm" (default), "gru" or "rnn".
 
     Example::
 
@@ -144,14 +158,25 @@ class LSTMVAE(BaseLSTMAutoencoder):
         kernel: str | None = None,
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
+        bidirectional: bool = False,
+        decoder_state: str = "z",
+        encoder_cell: str = "lstm",
+        decoder_cell: str = "lstm",
     ) -> None:
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if isinstance(decoder_state, str) and decoder_state == "encoder":
+            raise ValueError(
+                "decoder_state='encoder' is not offered by LSTMVAE: a decoder started from the "
+                "encoder's final state would carry x around the sampled z (no KL on that path, "
+                "and sample() would have no state to start from); the VAE's decoder reads z "
+                "only (decoder_state='z').  LSTMAutoencoder offers it")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         super().__init__(
             input_dim, hidden_size, latent_dim, code_dim=2 * latent_dim, decoder=decoder,
             num_layers=num_layers, teacher_forcing=teacher_forcing, output=likelihood,
-            mask_input=mask_input, rng=rng, dtype=dtype,
+            mask_input=mask_input, rng=rng, dtype=dtype, bidirectional=bidirectional,
+            decoder_state=decoder_state, encoder_cell=encoder_cell, decoder_cell=decoder_cell,
         )
         self.beta = check_scalar(beta, "beta", low=0.0)
         self.kl_weight = self.beta

@@ -10,6 +10,8 @@ from minivae.nn.activations import (
     Tanh,
     get_activation,
 )
+from minivae.nn.bidirectional import Bidirectional
+from minivae.nn.conditioned_decoder import ConditionedDecoder
 from minivae.nn.decoders import (
     AutoregressiveDecoder,
     RepeatDecoder,
@@ -65,4 +67,5 @@ __all__ = [
     "lstm_step_forward",
     "CELL_TYPES", "GRU", "GRUCell", "GRULayer", "RNN", "RNNCell", "RNNLayer",
     "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
+    "Bidirectional", "ConditionedDecoder",
 ]

@@ -297,25 +297,31 @@ class AutoregressiveDecoder(Layer):
         return self.init_h.backward(dh0) + self.init_c.backward(np.concatenate(dc0s, axis=1))
 
     def _check_teacher(self, x: object, feed_true: object, shape: tuple[int, int, int]):
-        """(x, feed_true) validated: both None (free running), or x: (N, T, D) in the layer's
-        dtype, finite wherever feed_true: (N, T, D) bool feeds it."""
-        if feed_true is None:
-            if x is not None:
-                raise ValueError("x is read only where feed_true is True: pass feed_true "
-                                 f"(an {shape} bool array) with x, or neither (free running)")
-            return None, None
-        feed_true = np.asarray(feed_true)
-        if feed_true.dtype != np.bool_ or feed_true.shape != shape:
-            raise ValueError(f"feed_true must be a bool array of shape (N, T, D)={shape}, got "
-                             f"{feed_true.dtype} {feed_true.shape}")
-        if x is None:
-            raise ValueError("feed_true given without x: the true values to feed are missing")
-        x = check_array(x, "x", shape=shape, dtype=self.dtype, allow_nan=True)
-        if not np.isfinite(x[:, :-1][feed_true[:, 1:]]).all():
-            raise ValueError("x must be finite wherever feed_true feeds it (x[:, t-1] where "
-                             "feed_true[:, t]); set feed_true False at missing values")
-        return x, feed_true
+        return _teacher_inputs(x, feed_true, shape, self.dtype)
 
     def __repr__(self) -> str:
         return (f"AutoregressiveDecoder({self.latent_dim}, {self.input_dim}, {self.hidden_size}, "
                 f"{self.out_proj.out_features}, num_layers={self.num_layers})")
+
+
+def _teacher_inputs(x: object, feed_true: object, shape: tuple[int, int, int],
+                    dtype: np.dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(x, feed_true) of a decoder that reads previous values, validated: both None (free
+    running), or x: (N, T, D) in ``dtype``, finite wherever feed_true: (N, T, D) bool feeds it.
+    (Shared with :class:`~minivae.nn.conditioned_decoder.ConditionedDecoder`.)"""
+    if feed_true is None:
+        if x is not None:
+            raise ValueError("x is read only where feed_true is True: pass feed_true "
+                             f"(an {shape} bool array) with x, or neither (free running)")
+        return None, None
+    feed_true = np.asarray(feed_true)
+    if feed_true.dtype != np.bool_ or feed_true.shape != shape:
+        raise ValueError(f"feed_true must be a bool array of shape (N, T, D)={shape}, got "
+                         f"{feed_true.dtype} {feed_true.shape}")
+    if x is None:
+        raise ValueError("feed_true given without x: the true values to feed are missing")
+    x = check_array(x, "x", shape=shape, dtype=dtype, allow_nan=True)
+    if not np.isfinite(x[:, :-1][feed_true[:, 1:]]).all():
+        raise ValueError("x must be finite wherever feed_true feeds it (x[:, t-1] where "
+                         "feed_true[:, t]); set feed_true False at missing values")
+    return x, feed_true

@@ -10,6 +10,8 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing, and
   the LSTM-VAE's objectives (IWAE, VR, InfoVAE, WAE, STL, DReG);
+* :mod:`.sequence_options` — the sequence autoencoders' encoder/decoder options (conditioned
+  decoder, decoder state from the encoder, bidirectional encoder, GRU / RNN cells);
 * :mod:`.apps` — the separation and volatility VAEs;
 * :mod:`.forecast` — the LSTMForecaster (rollout, teacher forcing, masks, stacked);
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
@@ -28,6 +30,7 @@ from minivae.gradcheck.checks import (
     objectives,
     recurrent_cells,
     sequence_models,
+    sequence_options,
     variational,
     vrnn,
 )
@@ -44,4 +47,5 @@ __all__ = [
     "recurrent_cells",
     "vrnn",
     "forecast",
+    "sequence_options",
 ]
