@@ -7,7 +7,10 @@
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
 * :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
-  Euclidean), Santana, Emigh & Principe 2016.
+  Euclidean), Santana, Emigh & Principe 2016;
+* :class:`VQVAE`: discrete codes from a codebook, straight-through gradient (van den Oord et al.
+  2017); :class:`AdversarialAutoencoder`: codes matched to a prior by a discriminator
+  (Makhzani et al. 2016).
 """
 
 from minivae.models.autoencoder import Autoencoder
@@ -22,6 +25,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
+from minivae.models.vqvae import VQVAE
 
 __all__ = [
     "Autoencoder",
@@ -33,6 +37,7 @@ __all__ = [
     "MODEL_REGISTRY",
     "Model",
     "VAE",
+    "VQVAE",
     "get_model_class",
     "one_hot",
     "register_model",
