@@ -13,6 +13,7 @@
   (Makhzani et al. 2016).
 """
 
+from minivae.models.aae import AdversarialAutoencoder
 from minivae.models.autoencoder import Autoencoder
 from minivae.models.base import (
     MODEL_REGISTRY,
@@ -28,6 +29,7 @@ from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vqvae import VQVAE
 
 __all__ = [
+    "AdversarialAutoencoder",
     "Autoencoder",
     "BaseVAE",
     "CVAE",
