@@ -191,7 +191,8 @@ PRIORS: dict[str, type[Prior]] = {
 def make_prior(name: str, dim: int, **kwargs: Any) -> Prior:
     """The prior called ``name`` ("gaussian", "laplace", "swiss_roll", "mixture") in ``dim``
     dimensions; ``kwargs`` go to its constructor (``scale``, and ``noise``/``t_min``/``t_max``
-    for the swiss roll, ``n_components``/``std`` for the mixture).  ``make_prior(**prior.config())`` rebuilds ``prior``."""
+    for the swiss roll, ``n_components``/``std`` for the mixture).
+    ``make_prior(**prior.config())`` rebuilds ``prior``."""
     if name not in PRIORS:
         raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {name!r}")
     return PRIORS[name](dim, **kwargs)

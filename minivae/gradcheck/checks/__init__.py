@@ -13,11 +13,14 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
+* :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
+  the adversarial autoencoder's three phases.
 """
 
 from minivae.gradcheck.checks import (
     apps,
     information,
+    latent,
     layers,
     lstm,
     models,
@@ -35,4 +38,5 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
     "sequence_models", "variational",
+    "latent",
 ]
