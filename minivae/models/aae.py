@@ -127,11 +127,11 @@ class AdversarialAutoencoder(Autoencoder):
                    ) -> tuple[float, dict[str, float]]:
         """The loss of phase "discriminator" (L_D on D(z_prior) real, D(encoder(X)) fake) or
         "generator" (L_G on D(encoder(X))), keeping what :meth:`phase_backward` needs.
-        X: (N, D) (no NaN), z_prior: (M, L)."""
+        X: (N, D) (no NaN), z_prior: (N, L)."""
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         X, _, _ = self.check_inputs(X)
-        z_prior = check_array(z_prior, "z_prior", shape=(None, self.latent_dim),
+        z_prior = check_array(z_prior, "z_prior", shape=(X.shape[0], self.latent_dim),
                               dtype=self.dtype)
         z = self.encoder.forward(X)
         if phase == "discriminator":

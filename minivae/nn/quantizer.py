@@ -124,7 +124,7 @@ class VectorQuantizer(Layer):
         self.losses: dict[str, float] = {}
 
     def _check_z(self, z_e: object) -> np.ndarray:
-        z_e = self._input(z_e, "z_e")
+        z_e = check_array(z_e, "z_e", dtype=self.dtype)  # finite: inf has no nearest code
         if z_e.ndim < 2 or z_e.shape[-1] != self.code_dim:
             raise ValueError(f"z_e must have shape (N, ..., {self.code_dim}) (last axis = "
                              f"code_dim), got {z_e.shape}")

@@ -15,14 +15,15 @@ when D rejects the fakes confidently (its gradient sigmoid(a) -> 0 as a -> -inf)
     non-saturating:  L_G = mean_j softplus(-a_fake_j)    dL_G/da_j = -sigmoid(-a_j) / N
     minimax:         L_G = -mean_j softplus(a_fake_j)    dL_G/da_j = -sigmoid(a_j) / N
 
-Logits have shape (N,) or (N, 1).
+Logits have shape (N,) or (N, 1); the discriminator sees as many real samples as fakes (the
+two logit arrays have the same shape), so real and fake weigh equally in L_D.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array
+from minivae._validation import check_array, check_same_shape
 from minivae.nn.functional import sigmoid, softplus
 
 __all__ = ["GENERATOR_LOSSES", "discriminator_loss", "discriminator_loss_grad",
@@ -46,16 +47,22 @@ def _kind(kind: object) -> str:
     return str(kind)
 
 
+def _pair(real_logits: object, fake_logits: object) -> tuple[np.ndarray, np.ndarray]:
+    real, fake = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    check_same_shape(real, fake, "real_logits", "fake_logits")
+    return real, fake
+
+
 def discriminator_loss(real_logits: np.ndarray, fake_logits: np.ndarray) -> float:
     """L_D = mean softplus(-a_real) + mean softplus(a_fake) (BCE: real = 1, fake = 0)."""
-    real, fake = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    real, fake = _pair(real_logits, fake_logits)
     return float(np.mean(softplus(-real)) + np.mean(softplus(fake)))
 
 
 def discriminator_loss_grad(real_logits: np.ndarray, fake_logits: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
     """(dL_D/da_real, dL_D/da_fake), each the shape of its logits."""
-    real, fake = _logits(real_logits, "real_logits"), _logits(fake_logits, "fake_logits")
+    real, fake = _pair(real_logits, fake_logits)
     return -sigmoid(-real) / real.shape[0], sigmoid(fake) / fake.shape[0]
 
 

@@ -43,14 +43,15 @@ TIE_MARGIN = 1e-2
 
 
 # ------------------------------------------------------------------------------- GAN losses
-def _logits(rng: np.random.Generator) -> np.ndarray:
-    return 2.0 * rng.standard_normal((size(rng, 2, 6), 1))
+def _logits(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+    return 2.0 * rng.standard_normal((n or size(rng, 2, 6), 1))
 
 
 @register_check("adversarial.discriminator_loss")
 def _check_discriminator_loss(rng: np.random.Generator) -> list[GradCheckResult]:
+    n = size(rng, 2, 6)
     return check_function(gan.discriminator_loss,
-                          {"real_logits": _logits(rng), "fake_logits": _logits(rng)},
+                          {"real_logits": _logits(rng, n), "fake_logits": _logits(rng, n)},
                           gan.discriminator_loss_grad)
 
 
