@@ -308,7 +308,8 @@ def _figures(args, kept: dict[str, Any], X_te, y_te, seed: int) -> list[str]:
     codes = {k[4:]: (_codes(m, X_te), _prior_for(m)) for k, (m, _) in kept.items()
              if k.startswith("aae:") and k[4:] != "AE"}
     close(plot_aae_codes(codes, y_te, seed, Path(out[0])))
-    vq = {k[3:]: m for k, (m, _) in kept.items() if k.startswith("vq:") and "VAE, " not in k}
+    vq = {k[3:]: m for k, (m, _) in kept.items()
+          if k.startswith("vq:") and not k[3:].startswith("VAE")}  # the VAE: no code images
     counts = {k[3:]: c for k, (_, c) in kept.items() if c is not None}
     close(plot_vq(vq, counts, X_te, Path(out[1])))
     return out
