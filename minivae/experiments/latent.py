@@ -4,9 +4,9 @@ Two tables, each with a baseline of the same size, mean +- std over the seeds:
 
 * **VQ-VAE** (van den Oord et al. 2017): an MLP encoder 784-H-(M d) whose output is cut into M
   slots of size d, each replaced by its nearest code of one codebook of K codes; decoder
-  (M d)-H-784, Bernoulli pixels.  Trained with the codebook loss, with the EMA codebook, and
-  with the EMA codebook plus dead-code re-seeding (every epoch, codes unused on 2000 training
-  images move onto encoder outputs).  Against an autoencoder and a VAE of the same sizes
+  (M d)-H-784, Bernoulli pixels.  Trained with the codebook loss or the EMA codebook, each
+  without and with dead-code re-seeding (every epoch, codes unused on 2000 training images
+  move onto encoder outputs).  Against an autoencoder and a VAE of the same sizes
   (latent M d).  Columns: test reconstruction (Bernoulli negative log-likelihood of the test
   image under the decoded code, nats per image; the VAE decodes its posterior mean), codebook
   perplexity on the test set (exp of the entropy of the code frequencies; K at most), dead
@@ -83,6 +83,7 @@ MIXTURE = {"scale": 2.0, "n_components": 10, "std": 0.3}
 def vq_specs() -> list[tuple[str, dict[str, Any]]]:
     """(label, spec) of the VQ-VAE table's rows."""
     return [("VQ-VAE", {"kind": "vqvae", "ema": False}),
+            ("VQ-VAE + re-seeding", {"kind": "vqvae", "ema": False, "reseed": True}),
             ("VQ-VAE, EMA codebook", {"kind": "vqvae", "ema": True}),
             ("VQ-VAE, EMA + re-seeding", {"kind": "vqvae", "ema": True, "reseed": True}),
             ("AE, latent M d", {"kind": "ae"}),
