@@ -10,7 +10,8 @@
   Euclidean), Santana, Emigh & Principe 2016;
 * :class:`VQVAE`: discrete codes from a codebook, straight-through gradient (van den Oord et al.
   2017); :class:`AdversarialAutoencoder`: codes matched to a prior by a discriminator
-  (Makhzani et al. 2016).
+  (Makhzani et al. 2016); :class:`VAEGAN`: reconstruction in a discriminator's feature space
+  (Larsen et al. 2016).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -26,6 +27,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
+from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "MODEL_REGISTRY",
     "Model",
     "VAE",
+    "VAEGAN",
     "VQVAE",
     "get_model_class",
     "one_hot",

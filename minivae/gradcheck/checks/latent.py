@@ -1,5 +1,5 @@
-"""Gradient checks of the latent-shaping models: the GAN losses, the vector quantizer, the VQ-VAE
-and the adversarial autoencoder's three phases.
+"""Gradient checks of the latent-shaping models: the GAN losses, the vector quantizer, the VQ-VAE,
+the adversarial autoencoder's three phases and the VAE-GAN's three objectives.
 
 The quantizer is piecewise: the nearest-code assignment jumps at ties, and within a piece the
 quantized value does not depend on z_e at all, so the straight-through gradient d(z_e) = d(z_q)
@@ -18,7 +18,10 @@ The AAE's reconstruction phase goes through ``check_model``; the discriminator a
 phases through ``phase_loss`` / ``phase_backward`` with the prior samples fixed.  The
 discriminator phase is checked on the discriminator's parameters only: it holds the encoder
 fixed by design (its backward computes no encoder gradient, while the loss does depend on the
-encoder).  Networks use tanh (no ReLU kinks): tolerance 1e-7 everywhere.
+encoder).  The VAE-GAN's one backward gives the encoder the gradient of beta KL + L_llike and
+the decoder that of gamma L_llike + L_G: each group is checked against its own objective (the
+loss part "loss" or "decoder_objective"); its discriminator on fixed images.  Networks use
+tanh (no ReLU kinks): tolerance 1e-7 everywhere.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.gradcheck.result import GradCheckResult
 from minivae.models.aae import AdversarialAutoencoder
+from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
 from minivae.nn.quantizer import VectorQuantizer
 from minivae.objectives import adversarial as gan
@@ -196,3 +200,63 @@ def _aae_check(prior: str, phase: str):
 for _prior in ("gaussian", "mixture", "swiss_roll"):
     for _phase in ("reconstruction", "discriminator", "generator"):
         register_check(f"models.aae.{_prior}.{_phase}", _aae_check(_prior, _phase))
+
+
+# ------------------------------------------------------------------------------- VAE-GAN
+class _Objective:
+    """A model seen through one entry of its loss parts (``key``): the VAE-GAN's encoder and
+    decoder objectives come from one ``loss`` / ``backward``, each checked on its own group."""
+
+    def __init__(self, model: Any, key: str) -> None:
+        self.model, self.key, self.dtype = model, key, model.dtype
+
+    @property
+    def last_eps(self) -> Any:
+        return self.model.last_eps
+
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+    def zero_grad(self) -> None:
+        self.model.zero_grad()
+
+    def loss(self, batch: Any, **kwargs: Any):
+        _, parts = self.model.loss(batch, **kwargs)
+        return parts[self.key], parts
+
+    def backward(self) -> None:
+        self.model.backward()
+
+
+class _DiscriminatorPhase(_Objective):
+    """The VAE-GAN's discriminator loss on fixed images [real; reconstructed; sampled]."""
+
+    last_eps = None
+
+    def loss(self, images: np.ndarray, **kwargs: Any):
+        return self.model.discriminator_loss(images)
+
+    def backward(self) -> None:
+        self.model.discriminator_backward()
+
+
+def _vaegan_check(group: str):
+    def check(rng: np.random.Generator) -> list[GradCheckResult]:
+        D, N = size(rng, 2, 5), size(rng, 2, 4)
+        model = VAEGAN(D, [size(rng, 2, 4)], size(rng, 1, 3), disc_hidden=[size(rng, 2, 4), 2],
+                       gamma=float(rng.uniform(0.2, 2.0)), beta=float(rng.uniform(0.5, 2.0)),
+                       activation="tanh", rng=rng)
+        randomise_biases(model, rng)
+        names = [n for n, _, _ in model.parameters() if n.startswith(group)]
+        X = rng.random((N, D))
+        if group == "disc_":
+            return check_model(_DiscriminatorPhase(model, ""), rng.random((3 * N, D)), rng=rng,
+                               params=names)
+        key = "loss" if group == "encoder." else "decoder_objective"
+        return check_model(_Objective(model, key), X, rng=rng, params=names)
+
+    return check
+
+
+for _group, _name in (("encoder.", "encoder"), ("decoder.", "decoder"), ("disc_", "discriminator")):
+    register_check(f"models.vaegan.{_name}", _vaegan_check(_group))
