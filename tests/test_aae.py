@@ -46,7 +46,7 @@ def test_registered_checks_pass():
     names = [n for n in ("adversarial.discriminator_loss",
                          "adversarial.generator_loss.non_saturating",
                          "adversarial.generator_loss.minimax")]
-    names += [f"models.aae.{p}.{ph}" for p in ("gaussian", "mixture", "swiss_roll")
+    names += [f"aae.{p}.{ph}" for p in ("gaussian", "mixture", "swiss_roll")
               for ph in ("reconstruction", "discriminator", "generator")]
     for seed in (0, 1):
         for r in run_checks(names=names, seed=seed):
@@ -56,7 +56,7 @@ def test_registered_checks_pass():
 def test_a_wrong_gan_gradient_fails_the_check(monkeypatch):
     monkeypatch.setattr(gan, "generator_loss_grad",
                         lambda fake, kind="non_saturating": -gan.sigmoid(fake) / len(fake))
-    assert not all(r.passed for r in run_checks(names=["models.aae.gaussian.generator"],
+    assert not all(r.passed for r in run_checks(names=["aae.gaussian.generator"],
                                                 seed=0))
 
 

@@ -11,7 +11,7 @@ from minivae.gradcheck.registry import run_checks
 from minivae.models import VAEGAN, Model
 from minivae.train.loop import fit
 
-CHECKS = ["models.vaegan.encoder", "models.vaegan.decoder", "models.vaegan.discriminator"]
+CHECKS = ["vaegan.encoder", "vaegan.decoder", "vaegan.discriminator"]
 
 
 def _model(**kw):
@@ -36,7 +36,7 @@ def test_a_decoder_that_gets_only_the_feature_loss_fails_its_check(monkeypatch):
         return original(self, df, dlogit, probs)
 
     monkeypatch.setattr(VAEGAN, "_image_chain", first_chain_only)
-    assert not all(r.passed for r in run_checks(names=["models.vaegan.decoder"], seed=0))
+    assert not all(r.passed for r in run_checks(names=["vaegan.decoder"], seed=0))
 
 
 def test_discriminator_moves_only_in_after_step():

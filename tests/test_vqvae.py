@@ -54,8 +54,8 @@ def test_straight_through_backward_and_loss_gradients():
 
 
 def test_registered_checks_pass():
-    names = ["quantizer.piecewise", "quantizer.straight_through", "models.vqvae.bernoulli",
-             "models.vqvae.gaussian", "models.vqvae.bernoulli.ema"]
+    names = ["quantizer.piecewise", "quantizer.straight_through", "vqvae.bernoulli",
+             "vqvae.gaussian", "vqvae.bernoulli.ema"]
     for seed in (0, 1):
         for r in run_checks(names=names, seed=seed):
             assert r.passed, str(r)

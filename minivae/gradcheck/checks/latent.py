@@ -147,7 +147,7 @@ def _vqvae_check(output: str, ema: bool):
 
 
 for _output, _ema in (("bernoulli", False), ("gaussian", False), ("bernoulli", True)):
-    register_check(f"models.vqvae.{_output}{'.ema' if _ema else ''}", _vqvae_check(_output, _ema))
+    register_check(f"vqvae.{_output}{'.ema' if _ema else ''}", _vqvae_check(_output, _ema))
 
 
 # ------------------------------------------------------------------------------- AAE
@@ -199,7 +199,7 @@ def _aae_check(prior: str, phase: str):
 
 for _prior in ("gaussian", "mixture", "swiss_roll"):
     for _phase in ("reconstruction", "discriminator", "generator"):
-        register_check(f"models.aae.{_prior}.{_phase}", _aae_check(_prior, _phase))
+        register_check(f"aae.{_prior}.{_phase}", _aae_check(_prior, _phase))
 
 
 # ------------------------------------------------------------------------------- VAE-GAN
@@ -259,4 +259,4 @@ def _vaegan_check(group: str):
 
 
 for _group, _name in (("encoder.", "encoder"), ("decoder.", "decoder"), ("disc_", "discriminator")):
-    register_check(f"models.vaegan.{_name}", _vaegan_check(_group))
+    register_check(f"vaegan.{_name}", _vaegan_check(_group))
