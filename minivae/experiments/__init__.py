@@ -17,4 +17,5 @@ EXPERIMENTS: dict[str, str] = {
     "objectives": "minivae.experiments.objectives",
     "ecg5000": "minivae.experiments.ecg5000",
     "forecast": "minivae.experiments.forecast",
+    "latent": "minivae.experiments.latent",
 }

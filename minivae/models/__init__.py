@@ -8,9 +8,14 @@
   offers the VAE's objectives too);
 * :class:`LSTMForecaster`: LSTM encoder + autoregressive decoder forecasting the next k steps;
 * :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
-  Euclidean), Santana, Emigh & Principe 2016.
+  Euclidean), Santana, Emigh & Principe 2016;
+* :class:`VQVAE`: discrete codes from a codebook, straight-through gradient (van den Oord et al.
+  2017); :class:`AdversarialAutoencoder`: codes matched to a prior by a discriminator
+  (Makhzani et al. 2016); :class:`VAEGAN`: reconstruction in a discriminator's feature space
+  (Larsen et al. 2016).
 """
 
+from minivae.models.aae import AdversarialAutoencoder
 from minivae.models.autoencoder import Autoencoder
 from minivae.models.base import (
     MODEL_REGISTRY,
@@ -25,8 +30,11 @@ from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vrnn import VRNN
+from minivae.models.vaegan import VAEGAN
+from minivae.models.vqvae import VQVAE
 
 __all__ = [
+    "AdversarialAutoencoder",
     "Autoencoder",
     "BaseVAE",
     "CVAE",
@@ -38,6 +46,8 @@ __all__ = [
     "Model",
     "VAE",
     "VRNN",
+    "VAEGAN",
+    "VQVAE",
     "get_model_class",
     "one_hot",
     "register_model",

@@ -7,6 +7,9 @@ Generator) and log densities where one exists in closed form.
 * :class:`SwissRollPrior` — a 2-D spiral (Makhzani et al. 2016; Santana, Emigh & Principe 2016):
   the angle t is uniform on [t_min, t_max] and the point ``(t cos t, t sin t) * scale / t_max``
   plus Gaussian noise of standard deviation ``noise``.  Its density has no closed form.
+* :class:`MixturePrior` — an equal-weight mixture of ``n_components`` (default 10) isotropic
+  Gaussians of standard deviation ``std`` whose means lie on a circle of radius ``scale`` in the
+  first two coordinates (Makhzani et al. 2016, figure 4); log p(z) by log-sum-exp.
 
 Models that regularise codes towards a prior by samples only (the ITL autoencoder, the
 adversarial autoencoder) store the prior by name and keyword arguments, ``prior.config()``, and
@@ -26,8 +29,10 @@ from minivae._validation import (
     check_rng,
     check_scalar,
 )
+from minivae.nn.functional import logsumexp
 
-__all__ = ["PRIORS", "GaussianPrior", "LaplacePrior", "Prior", "SwissRollPrior", "make_prior"]
+__all__ = ["PRIORS", "GaussianPrior", "LaplacePrior", "MixturePrior", "Prior", "SwissRollPrior",
+           "make_prior"]
 
 
 class Prior:
@@ -123,16 +128,71 @@ class SwissRollPrior(Prior):
                 "t_max": self.t_max}
 
 
+class MixturePrior(Prior):
+    """p(z) = (1/C) sum_c N(z; m_c, std^2 I), C = ``n_components``.
+
+    The means are m_c = scale * (cos(2 pi c / C), sin(2 pi c / C), 0, ..., 0) (dim >= 2), or
+    evenly spaced on [-scale, scale] when dim = 1.  ``sample_with_labels`` also returns which
+    component drew each point (the colour of a prior scatter).
+    """
+
+    name = "mixture"
+
+    def __init__(self, dim: int, scale: float = 2.0, n_components: int = 10,
+                 std: float = 0.3) -> None:
+        super().__init__(dim, scale)
+        self.n_components = check_positive_int(n_components, "n_components")
+        self.std = check_scalar(std, "std", low=0.0, low_inclusive=False)
+
+    @property
+    def means(self) -> np.ndarray:
+        """(C, dim) component means."""
+        C = self.n_components
+        means = np.zeros((C, self.dim))
+        if self.dim == 1:
+            means[:, 0] = np.linspace(-self.scale, self.scale, C) if C > 1 else 0.0
+        else:
+            angle = 2.0 * np.pi * np.arange(C) / C
+            means[:, 0], means[:, 1] = self.scale * np.cos(angle), self.scale * np.sin(angle)
+        return means
+
+    def sample_with_labels(self, n: int, rng: np.random.Generator | int
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """(z: (n, dim), component: (n,) ints in [0, C))."""
+        n = check_positive_int(n, "n")
+        rng = check_rng(rng)
+        c = rng.integers(0, self.n_components, size=n)
+        return self.means[c] + self.std * rng.standard_normal((n, self.dim)), c
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.sample_with_labels(n, rng)[0]
+
+    def log_prob(self, z: object) -> np.ndarray:
+        """log (1/C) sum_c N(z; m_c, std^2 I), by log-sum-exp over c (no underflow far from
+        every mean)."""
+        z = self.check_z(z)
+        with np.errstate(over="ignore"):
+            sq = np.sum((z[:, None, :] - self.means[None]) ** 2, axis=2)  # (n, C)
+        check_no_overflow(sq, "log p(z)", z=z)
+        log_comp = (-0.5 * sq / self.std ** 2
+                    - self.dim * (np.log(self.std) + 0.5 * np.log(2.0 * np.pi)))
+        return logsumexp(log_comp, axis=1) - np.log(self.n_components)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "n_components": self.n_components, "std": self.std}
+
+
 #: name -> prior class
 PRIORS: dict[str, type[Prior]] = {
-    cls.name: cls for cls in (GaussianPrior, LaplacePrior, SwissRollPrior)
+    cls.name: cls for cls in (GaussianPrior, LaplacePrior, SwissRollPrior, MixturePrior)
 }
 
 
 def make_prior(name: str, dim: int, **kwargs: Any) -> Prior:
-    """The prior called ``name`` ("gaussian", "laplace", "swiss_roll") in ``dim`` dimensions;
-    ``kwargs`` go to its constructor (``scale``, and ``noise``/``t_min``/``t_max`` for the
-    swiss roll).  ``make_prior(**prior.config())`` rebuilds ``prior``."""
+    """The prior called ``name`` ("gaussian", "laplace", "swiss_roll", "mixture") in ``dim``
+    dimensions; ``kwargs`` go to its constructor (``scale``, and ``noise``/``t_min``/``t_max``
+    for the swiss roll, ``n_components``/``std`` for the mixture).
+    ``make_prior(**prior.config())`` rebuilds ``prior``."""
     if name not in PRIORS:
         raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {name!r}")
     return PRIORS[name](dim, **kwargs)

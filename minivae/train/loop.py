@@ -11,6 +11,7 @@ Training, as the lesson writes it::
             model.backward()                             # grads += d loss / d params
             clip_grad_norm(model, clip_norm)             # optional
             optimizer.step()                             # params -= update(grads)
+            model.after_step()                           # optional: EMA codebook, AAE phases
         validation loss, latent diagnostics, one row of the History, callbacks
 
 Around it, :mod:`minivae.train.guard` keeps training safe: the loss, the gradients and the
@@ -215,10 +216,16 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
         model.backward()
         clip_grad_norm(model, clip_norm)      # when clip_norm is given
         optimizer.step()
+        parts |= model.after_step() or {}     # when the model has an after_step hook
 
     with the checks of :mod:`minivae.train.guard` around it.  ``batch`` and ``mask`` must be
     validated data (``fit`` validates the data once, before training): a failed NaN/inf check
     inside the model's forward pass is then reported as divergence.
+
+    ``model.after_step()`` (optional) is the hook for updates that are not a gradient step of
+    this loss and so never run inside ``backward``: the VQ-VAE's EMA codebook update, the
+    adversarial autoencoder's discriminator and generator phases.  It may return extra parts
+    to log (a dict of floats); the parameter check runs after it.
 
     Raises:
         TrainingDiverged: (a FloatingPointError) the loss, a part of it or a gradient is NaN or
@@ -240,6 +247,10 @@ def train_step(model: TrainableModel, optimizer: Optimizer, batch: Any,
     if clip_norm is not None:
         clip_grad_norm(model, clip_norm)
     optimizer.step()
+    after_step = getattr(model, "after_step", None)
+    if callable(after_step):  # updates that are no gradient of the loss (see the docstring)
+        with np.errstate(all="ignore"), watch:
+            parts = {**parts, **(after_step() or {})}
     watch.check(bad_parameter(model.parameters()))
     return {key: float(v) for key, v in parts.items()}
 

@@ -18,12 +18,15 @@ library's own modules never import the checker: the checks live here, beside it.
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
 * :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
+* :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
+  the adversarial autoencoder's three phases.
 """
 
 from minivae.gradcheck.checks import (
     apps,
     forecast,
     information,
+    latent,
     layers,
     lstm,
     models,
@@ -48,4 +51,5 @@ __all__ = [
     "vrnn",
     "forecast",
     "sequence_options",
+    "latent",
 ]
