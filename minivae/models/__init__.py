@@ -29,9 +29,9 @@ from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
-from minivae.models.vrnn import VRNN
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
+from minivae.models.vrnn import VRNN
 
 __all__ = [
     "AdversarialAutoencoder",
