@@ -29,7 +29,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 
 __all__ = ["ICAResult", "fastica", "whiten"]
 
@@ -49,6 +55,12 @@ def whiten(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np
     """Centre and whiten X: (C, T) -> (z (n, T) with identity covariance, K (n, C), mean (C,)),
     ``z = K (X - mean)``.  Raises if the covariance has fewer than n clearly nonzero eigenvalues
     (channels that are linear combinations of fewer than n signals)."""
+    X = check_array(X, "X", ndim=2, dtype=np.float64)
+    n_components = check_positive_int(n_components, "n_components")
+    if n_components > X.shape[0]:
+        raise ValueError(f"n_components must be <= the number of channels {X.shape[0]}, "
+                         f"got {n_components}")
+    check_magnitude(X, "X")  # the covariance squares X
     mean = X.mean(axis=1)
     Xc = X - mean[:, None]
     lam, E = np.linalg.eigh(Xc @ Xc.T / X.shape[1])

@@ -37,7 +37,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_magnitude,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 from minivae.apps.signal import apply_masks, stft, wiener_masks
 
 __all__ = ["DIVERGENCES", "NMFResult", "NMFSeparator", "nmf", "nmf_objective"]
@@ -57,6 +63,17 @@ class NMFResult(NamedTuple):
 def nmf_objective(V: np.ndarray, WH: np.ndarray, divergence: str) -> float:
     """D(V | WH): ``1/2 ||V - WH||^2`` ("euclidean") or the generalised KL ("kl"), with the
     convention ``0 log 0 = 0``.  V, WH: (F, N), >= 0."""
+    V = check_array(V, "V", ndim=2, dtype=np.float64)
+    WH = check_array(WH, "WH", shape=V.shape, dtype=np.float64)
+    for name, arr in (("V", V), ("WH", WH)):
+        if np.any(arr < 0):
+            raise ValueError(f"{name} must be non-negative, got min {arr.min():.3g}")
+        check_magnitude(arr, name)  # the Euclidean objective squares it
+    return _objective(V, WH, _check_divergence(divergence))
+
+
+def _objective(V: np.ndarray, WH: np.ndarray, divergence: str) -> float:
+    """:func:`nmf_objective` without the checks (called every iteration)."""
     if divergence == "euclidean":
         return 0.5 * float(np.sum((V - WH) ** 2))
     WH = WH + _TINY
@@ -134,14 +151,14 @@ def nmf(
     # Scale H so that W H starts at V's mean level (W's columns sum to about 1 or to W's own).
     level = V.mean() * V.shape[0] / max(float(W.sum(axis=0).mean()), _TINY) / R
     H = rng.uniform(0.5, 1.5, size=(R, V.shape[1])) * max(level, _TINY)
-    history = [nmf_objective(V, W @ H, divergence)]
+    history = [_objective(V, W @ H, divergence)]
     for _ in range(n_iter):
         H = _update_H(V, W, H, divergence)
         if learn_W:
             W = _update_W(V, W, H, divergence)
             norms = W.sum(axis=0) + _TINY  # unit-sum templates; W H unchanged
             W, H = W / norms, H * norms[:, None]
-        history.append(nmf_objective(V, W @ H, divergence))
+        history.append(_objective(V, W @ H, divergence))
         if history[-2] - history[-1] < tol * abs(history[-2]):
             break
     return NMFResult(W, H, np.asarray(history))
@@ -198,9 +215,12 @@ class NMFSeparator:
         """STFT keyword arguments (``window_ms``, ``hop_ms``)."""
         return {"window_ms": self.window_ms, "hop_ms": self.window_ms * (1.0 - self.overlap)}
 
-    def _magnitude(self, x: np.ndarray) -> np.ndarray:
+    def _magnitude(self, x: np.ndarray, name: str) -> np.ndarray:
         """(T,) -> |STFT|^T: (F, n_frames)."""
-        return np.abs(stft(x, self.fs, **self.frame)).T
+        try:
+            return np.abs(stft(x, self.fs, **self.frame)).T
+        except ValueError as exc:  # say which argument was too short
+            raise ValueError(f"{name}: {exc}") from None
 
     def fit(self, sources: np.ndarray) -> NMFSeparator:
         """Learn one dictionary per source from its training signals.
@@ -214,7 +234,8 @@ class NMFSeparator:
         src = _as_source_sets(sources)
         self.dictionaries = []
         for k in range(src.shape[1]):
-            V = np.concatenate([self._magnitude(src[m, k]) for m in range(src.shape[0])], axis=1)
+            V = np.concatenate([self._magnitude(src[m, k], f"sources[{m}, {k}]")
+                                for m in range(src.shape[0])], axis=1)
             if not np.any(V > 0):
                 raise ValueError(f"sources[:, {k}] is silent; cannot learn its dictionary")
             res = nmf(V, self.n_components, divergence=self.divergence, n_iter=self.n_iter,

@@ -598,6 +598,8 @@ def snr(estimate: np.ndarray, reference: np.ndarray) -> float | np.ndarray:
     """
     est = check_array(estimate, "estimate", ndim=(1, 2), dtype=np.float64)
     ref = check_array(reference, "reference", ndim=(1, 2), dtype=np.float64)
+    check_magnitude(est, "estimate")  # the energies square the signals
+    check_magnitude(ref, "reference")
     check_same_shape(est, ref, "estimate", "reference")
     single = est.ndim == 1
     est, ref = np.atleast_2d(est), np.atleast_2d(ref)
