@@ -282,7 +282,7 @@ def test_experiment_tiny_run_writes_tables_figures_and_json(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["seeds"] == [4] and results["mode"] == "tiny"
     run = results["ecg"]["runs"][0]
-    assert set(run["scores"]) == {"mixture", "encode", "refine", "oracle"}
+    assert set(run["scores"]) == {"mixture", "encode", "refine", "nmf", "oracle"}
     for name in ("ecg_separation.png", "ecg_sdr_by_window.png", "audio_separation.png"):
         assert (tmp_path / name).stat().st_size > 1000
     with pytest.raises(SystemExit):

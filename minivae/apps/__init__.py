@@ -6,5 +6,7 @@ Bio-Signal Applications") surveys.  The procedures and experiments here are this
   ELBO);
 * :mod:`~minivae.apps.signal` — STFT / inverse STFT, Wiener masks, BSS-Eval SDR/SIR/SAR;
 * :mod:`~minivae.apps.separation` — one VAE per source on spectrograms;
+* :mod:`~minivae.apps.nmf` — supervised NMF separation (a baseline);
+* :mod:`~minivae.apps.ica` — FastICA for multi-channel mixtures (a baseline);
 * :mod:`~minivae.apps.volatility` — implied-volatility surface completion with a VAE.
 """

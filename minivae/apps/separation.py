@@ -634,13 +634,17 @@ def oracle_separation(
     window_ms: float,
     overlap: float,
     include_residual: bool = True,
+    power: float = 2.0,
 ) -> np.ndarray:
-    """The ceiling: Wiener masks from the *true* source magnitudes applied to the mixture.
+    """The ceiling: ideal ratio masks from the *true* source magnitudes applied to the mixture.
 
     Inputs:
     - mixture: (T,); sources: (K, T).
     - include_residual: treat ``mixture - sum(sources)`` as one more source (the counterpart of
       the separator's noise model), so noise is not forced into the sources' estimates.
+    - power: p of the masks ``|S_k|^p / sum_j |S_j|^p`` (see
+      :func:`~minivae.apps.signal.wiener_masks`): 2 (default) is the ideal Wiener-like ratio of
+      powers, 1 the ratio of magnitudes.
 
     Returns:
     - estimates: (K, T).
@@ -653,6 +657,6 @@ def oracle_separation(
     overlap = check_scalar(overlap, "overlap", low=0.0, high=1.0, high_inclusive=False)
     frame = {"window_ms": window_ms, "hop_ms": window_ms * (1.0 - overlap)}
     layers = list(src) + ([x - src.sum(axis=0)] if include_residual else [])
-    masks = oracle_masks(np.stack(layers), fs, **frame)
+    masks = oracle_masks(np.stack(layers), fs, **frame, power=power)
     est = apply_masks(stft(x, fs, **frame), masks, fs, length=x.shape[0], **frame)
     return est[: src.shape[0]]

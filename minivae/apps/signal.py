@@ -25,8 +25,8 @@ Three small parts, all in NumPy:
 
 3. **Metrics.**  ``bss_eval`` implements SDR / SIR / SAR of Vincent, Gribonval & Fevotte (2006),
    "Performance measurement in blind audio source separation", by orthogonal projections;
-   ``sdr`` is the scale-invariant SDR (Le Roux et al., 2019).  All are in dB and capped at
-   ``+-MAX_DB`` so that a perfect estimate gives a finite number.
+   ``sdr`` is the scale-invariant SDR (Le Roux et al., 2019) and ``snr`` the plain SNR.  All
+   are in dB and capped at ``+-MAX_DB`` so that a perfect estimate gives a finite number.
 
 Shapes used below: ``T`` samples, ``K`` sources, ``n_frames`` STFT frames, ``n_freq`` frequency
 bins.  Everything is float64 / complex128.
@@ -62,6 +62,7 @@ __all__ = [
     "normalize_spectrogram",
     "oracle_masks",
     "sdr",
+    "snr",
     "stft",
     "wiener_masks",
 ]
@@ -579,6 +580,31 @@ def sdr(estimate: np.ndarray, reference: np.ndarray) -> float | np.ndarray:
     alpha = np.sum(est * ref, axis=1, keepdims=True) / np.sum(ref**2, axis=1, keepdims=True)
     target = alpha * ref
     out = _ratio_db(np.sum(target**2, axis=1), np.sum((est - target) ** 2, axis=1))
+    return float(out[0]) if single else out
+
+
+def snr(estimate: np.ndarray, reference: np.ndarray) -> float | np.ndarray:
+    """Plain signal-to-noise ratio in dB: ``10 log10(||s||^2 / ||s_hat - s||^2)``.
+
+    Unlike :func:`sdr` and :func:`bss_eval` nothing is projected out: a wrong gain, a delay or
+    a filter all count as error (the "SNR" of denoising and of the separation baselines' tables).
+
+    Inputs:
+    - estimate, reference: (T,) or (K, T) (one score per row).
+
+    Returns:
+    - a float for (T,) inputs, else (K,); clipped to [-MAX_DB, MAX_DB] (a perfect estimate gives
+      MAX_DB).
+    """
+    est = check_array(estimate, "estimate", ndim=(1, 2), dtype=np.float64)
+    ref = check_array(reference, "reference", ndim=(1, 2), dtype=np.float64)
+    check_magnitude(est, "estimate")  # the energies square the signals
+    check_magnitude(ref, "reference")
+    check_same_shape(est, ref, "estimate", "reference")
+    single = est.ndim == 1
+    est, ref = np.atleast_2d(est), np.atleast_2d(ref)
+    _check_energy(ref, "reference")
+    out = _ratio_db(np.sum(ref**2, axis=1), np.sum((est - ref) ** 2, axis=1))
     return float(out[0]) if single else out
 
 
