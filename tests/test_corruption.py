@@ -136,7 +136,7 @@ def test_ecg_noise_shapes_and_unit_rms_per_series():
     (lambda: Corruption("poisson", rate=0.0), ValueError, "rate must be > 0"),
     (lambda: Corruption("process", snr_db=(5.0,)), ValueError, "snr_db must be a number or"),
     (lambda: Corruption("process", snr_db=(5.0, 1.0)), ValueError, "snr_db\\[1\\] must be >="),
-    (lambda: Corruption("process", powerline_freq=200.0), ValueError, "freq must be <"),
+    (lambda: Corruption("process", powerline_freq=200.0), ValueError, "powerline_freq must be <"),
     (lambda: Corruption("process", weights={"hum": 1.0}), ValueError, "weights must be"),
     (lambda: Corruption.from_config({"std": 1.0}), ValueError, "'kind'"),
     (lambda: gaussian_noise(np.array([1.0, np.nan]), 0.1, 0), ValueError, "non-finite"),

@@ -30,6 +30,7 @@ import numpy as np
 
 from minivae._validation import (
     check_array,
+    check_magnitude,
     check_positive_int,
     check_rng,
     check_same_shape,
@@ -61,6 +62,8 @@ def baseline_wander(T: int, fs: float, rng: np.random.Generator | int, *,
     in ``band`` [Hz], a_k uniform in [0.5, 1] and random phases.  A window shorter than one
     period shows a slow drift, which is what a short ECG window sees of breathing."""
     T, fs, t = _time(T, fs)
+    if not isinstance(band, (tuple, list)) or len(band) != 2:
+        raise TypeError(f"band must be a (low, high) pair in Hz, got {band!r}")
     lo = check_scalar(band[0], "band[0]", low=0.0, low_inclusive=False)
     hi = check_scalar(band[1], "band[1]", low=lo, high=fs / 2)
     n = check_positive_int(n_components, "n_components")
@@ -81,7 +84,7 @@ def muscle_noise(T: int, fs: float, rng: np.random.Generator | int, *,
     T, fs, _ = _time(T, fs)
     burst_rate = check_scalar(burst_rate, "burst_rate", low=0.0, low_inclusive=False)
     rng = check_rng(rng)
-    width = max(fs / burst_rate / 4.0, 1.0)  # kernel sd in samples
+    width = min(max(fs / burst_rate / 4.0, 1.0), T)  # kernel sd in samples
     half = int(np.ceil(3 * width))
     k = np.exp(-0.5 * (np.arange(-half, half + 1) / width) ** 2)
     g = np.convolve(rng.standard_normal(T + 2 * half), k / np.sqrt(np.sum(k**2)), mode="valid")
@@ -131,6 +134,9 @@ def ecg_noise(shape: int | tuple[int, ...], fs: float, rng: np.random.Generator 
         raise ValueError(f"weights must be a non-empty dict with keys among {NOISE_KINDS}, "
                          f"got {weights!r}")
     w = {k: check_scalar(v, f"weights[{k!r}]", low=0.0) for k, v in weights.items()}
+    fs = check_scalar(fs, "fs", low=0.0, low_inclusive=False)
+    powerline_freq = check_scalar(powerline_freq, "powerline_freq", low=0.0, high=fs / 2,
+                                  low_inclusive=False, high_inclusive=False)
     if not any(w.values()):
         raise ValueError(f"weights must not all be 0, got {weights!r}")
     rng = check_rng(rng)
@@ -171,6 +177,8 @@ def mix_at_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarra
     clean = check_array(clean, "clean", ndim=(1, 2, 3), dtype=np.float64)
     noise = check_array(noise, "noise", ndim=(1, 2, 3), dtype=np.float64)
     check_same_shape(clean, noise, "clean", "noise")
+    check_magnitude(clean, "clean")
+    check_magnitude(noise, "noise")
     snr = check_scalar(snr_db, "snr_db", low=-100.0, high=100.0)
     ps, pn = _power(clean), _power(noise)
     if np.any(pn == 0) or np.any(ps == 0):

@@ -7,7 +7,9 @@
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
 * :class:`ITLAutoencoder`: deterministic codes pulled to a prior by a KDE divergence (CS or
-  Euclidean), Santana, Emigh & Principe 2016.
+  Euclidean), Santana, Emigh & Principe 2016;
+* :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
+  clean target).
 """
 
 from minivae.models.autoencoder import Autoencoder
@@ -18,6 +20,7 @@ from minivae.models.base import (
     register_model,
 )
 from minivae.models.cvae import CVAE, one_hot
+from minivae.models.denoising import Denoising
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
@@ -27,6 +30,7 @@ __all__ = [
     "Autoencoder",
     "BaseVAE",
     "CVAE",
+    "Denoising",
     "ITLAutoencoder",
     "LSTMAutoencoder",
     "LSTMVAE",

@@ -50,8 +50,9 @@ def _symmetric_filter(x: np.ndarray, axis: int, kernel: np.ndarray) -> np.ndarra
     m = kernel.size // 2
     T = x.shape[axis]
     if m >= T:
-        raise ValueError(f"the kernel ({kernel.size} taps) must be shorter than 2 T - 1 = "
-                         f"{2 * T - 1} for a series of length T = {T}; use a shorter window")
+        raise ValueError(f"x has T = {T} time steps (axis {axis}, shape {x.shape}): too short "
+                         f"for a kernel of {kernel.size} taps (need T > {m}); use a shorter "
+                         "window or fewer taps")
     xt = np.moveaxis(x, axis, -1)
     pad = [(0, 0)] * (xt.ndim - 1) + [(m, m)]
     padded = np.pad(xt, pad, mode="reflect")

@@ -12,11 +12,13 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.apps` — the separation and volatility VAEs;
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
+* :mod:`.denoising` — the sequence models' ``target=`` path and the Denoising wrapper;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
 """
 
 from minivae.gradcheck.checks import (
     apps,
+    denoising,
     information,
     layers,
     lstm,
@@ -33,6 +35,6 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 )
 
 __all__ = [
-    "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
+    "BUILTIN_CHECKS", "apps", "denoising", "information", "layers", "lstm", "models", "objectives",
     "sequence_models", "variational",
 ]
