@@ -16,4 +16,5 @@ EXPERIMENTS: dict[str, str] = {
     "fraud": "minivae.experiments.fraud",
     "objectives": "minivae.experiments.objectives",
     "ecg5000": "minivae.experiments.ecg5000",
+    "denoise": "minivae.experiments.denoise",
 }
