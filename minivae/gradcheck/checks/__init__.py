@@ -14,6 +14,7 @@ library's own modules never import the checker: the checks live here, beside it.
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.denoising` — the sequence models' ``target=`` path and the Denoising wrapper;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
+* :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
 """
 
 from minivae.gradcheck.checks import (
@@ -26,6 +27,7 @@ from minivae.gradcheck.checks import (
     objectives,
     sequence_models,
     variational,
+    vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
 
@@ -35,6 +37,7 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 )
 
 __all__ = [
-    "BUILTIN_CHECKS", "apps", "denoising", "information", "layers", "lstm", "models", "objectives",
-    "sequence_models", "variational",
+    "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
+    "sequence_models", "variational", "vrnn",
+    "denoising",
 ]
