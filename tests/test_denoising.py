@@ -87,7 +87,7 @@ def test_kl_weight_and_free_bits_are_the_wrapped_models():
 
 def test_registered_denoising_gradchecks_pass():
     checks = {n: fn for n, fn in REGISTRY.items() if n.startswith("models.denoising.")}
-    assert len(checks) == 9
+    assert len(checks) == 12
     for name, check in checks.items():
         results = check(check_rng_for(1, name))
         assert results, name
@@ -143,3 +143,20 @@ def test_training_denoises():
 def test_bad_input(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_vrnn_target():
+    from minivae.models.vrnn import VRNN
+
+    vrnn = VRNN(2, 5, 3, rng=0)
+    a = vrnn.loss(X, rng=2)[0]
+    eps = vrnn.last_eps
+    assert vrnn.loss(X, eps=eps, target=X)[0] == a
+    assert vrnn.loss(X, eps=eps, target=Y)[0] != a
+    terms = vrnn.per_example_loss(X, eps=eps, target=Y)
+    assert terms["loss"].mean() == pytest.approx(vrnn.loss(X, eps=eps, target=Y)[0], rel=1e-12)
+    dae = Denoising(vrnn, Corruption("gaussian", std=0.2))
+    dae.fit(X, epochs=1, batch_size=2, verbose=0, rng=0)
+    assert dae.denoise(X).shape == X.shape
+    with pytest.raises(ValueError, match="target must have shape"):
+        vrnn.loss(X, rng=0, target=Y[:, :2])

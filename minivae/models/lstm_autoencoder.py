@@ -210,18 +210,6 @@ class BaseLSTMAutoencoder(Model):
             return X, None  # identical numbers, less work
         return X, np.ascontiguousarray(full)
 
-    def _target(self, target: object, X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """The reconstruction target: X itself (``target=None``), or a clean target of X's shape
-        for a denoising objective (read X, score against the target; teacher forcing feeds the
-        target's previous values).  NaN only where ``mask`` is False."""
-        if target is None:
-            return X
-        Y = check_array(target, "target", shape=X.shape, dtype=self.dtype,
-                        allow_nan=mask is not None)
-        if mask is not None:  # (the mask has passed _prepare: its shape matches)
-            check_mask(mask, Y, data="target")
-        return Y
-
     def _check_T(self, T: object) -> int:
         return check_positive_int(T, "T")
 

@@ -1,5 +1,6 @@
 """Gradient checks of the denoising objective: the sequence models' ``target=`` path (read one
-input, reconstruct another; teacher forcing then feeds the target's previous values), directly
+input, reconstruct another; teacher forcing then feeds the target's previous values; the VRNN's
+per-step reconstruction terms score the target), directly
 and through the :class:`~minivae.models.Denoising` wrapper with each corruption kind (the
 corrupted input is replayed from ``last_eps`` so every finite difference sees the same noise).
 Float64, tolerance 1e-7 (smooth functions of the parameters); ``max_entries=12`` sampled
@@ -12,6 +13,7 @@ from minivae.gradcheck.checks._common import randomise_biases, sequence_batch
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.models import LSTMVAE, Denoising, LSTMAutoencoder
+from minivae.models.vrnn import VRNN
 
 _TARGET_CHECKS = {
     # name: (model class, decoder, output / likelihood, teacher forcing, masked)
@@ -20,10 +22,16 @@ _TARGET_CHECKS = {
                                            True),
     "lstm_vae.repeat": (LSTMVAE, "repeat", "gaussian", 1.0, False),
     "lstm_vae.autoregressive_tf1_masked": (LSTMVAE, "autoregressive", "mse", 1.0, True),
+    "vrnn.gaussian": (VRNN, None, "gaussian", None, False),
+    "vrnn.mse_masked": (VRNN, None, "mse", None, True),
 }
 
 
 def _model(cls, D, H, L, decoder, out, tf, rng):
+    if cls is VRNN:  # one latent per step: no decoder choice, no teacher forcing
+        model = VRNN(D, H, L, likelihood=out, rng=rng)
+        randomise_biases(model, rng)
+        return model
     kind = "output" if cls is LSTMAutoencoder else "likelihood"
     model = cls(D, H, L, decoder=decoder, teacher_forcing=tf, rng=rng, **{kind: out})
     randomise_biases(model, rng)
@@ -60,6 +68,7 @@ _WRAPPER_CHECKS = {
     "poisson.lstm_vae": (LSTMVAE, "repeat", "mse", 1.0, False, Corruption("poisson", rate=5.0)),
     "process.lstm_vae_autoregressive": (LSTMVAE, "autoregressive", "gaussian", 0.5, True,
                                         Corruption("process", snr_db=(0.0, 10.0), fs=125.0)),
+    "gaussian.vrnn": (VRNN, None, "gaussian", None, True, Corruption("gaussian", std=0.3)),
 }
 
 
