@@ -351,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     say(f"denoise ({mode}): seeds {list(seeds)}, {blas_threads_note()}")
-    say(f"ECG at {s.fs:g} Hz, windows of {s.window} samples; train {s.n_train}, validation "
-        f"{s.n_val}, test {s.n_test} windows; noise: baseline wander + muscle + 50 Hz hum")
+    say(f"ECG at {s.fs:g} Hz, beats of {s.window} samples; train {s.n_train}, validation "
+        f"{s.n_val}, test {s.n_test} beats; noise: baseline wander + muscle + 50 Hz hum")
     if not HAVE_VRNN:
         say("(VRNN not available in this version: its row is skipped)")
     t_start = time.perf_counter()
