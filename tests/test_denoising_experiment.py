@@ -48,5 +48,6 @@ def test_beats_are_aligned_and_data_reproducible():
     np.testing.assert_array_equal(a["clean"]["test"], b["clean"]["test"])
     pre = int(round(s.before * s.fs))
     beats = a["clean"]["train"][:, :, 0]
-    assert np.all(np.argmax(beats, axis=1) == pre)  # the R peak at the same sample
+    # the R peak at the same sample (+-1: the peak of R + Q + S is not exactly R's centre)
+    assert np.all(np.abs(np.argmax(beats, axis=1) - pre) <= 1)
     assert not np.array_equal(a["clean"]["train"], exp.make_data(s, 4)["clean"]["train"])

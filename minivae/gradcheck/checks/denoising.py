@@ -54,7 +54,7 @@ def make_target(spec):
 
 
 for name, spec in _TARGET_CHECKS.items():
-    register_check(f"models.denoising.target.{name}", make_target(spec))
+    register_check(f"denoising.target.{name}", make_target(spec))
 
 
 _WRAPPER_CHECKS = {
@@ -86,4 +86,4 @@ def make_wrapper(spec):
 
 
 for name, spec in _WRAPPER_CHECKS.items():
-    register_check(f"models.denoising.{name}", make_wrapper(spec))
+    register_check(f"denoising.{name}", make_wrapper(spec))
