@@ -47,6 +47,20 @@ def test_every_parameter_is_checked_and_gets_a_gradient():
     assert all(np.abs(g).sum() > 0 for _, _, g in model.parameters())
 
 
+@pytest.mark.parametrize("likelihood, missing", [("gaussian", "entries"), ("mse", "steps")])
+def test_every_entry_of_every_parameter(likelihood, missing):
+    """The registered checks sample 12 entries per parameter; here all of them, once."""
+    rng = np.random.default_rng(7)
+    model = VRNN(2, 3, 2, feature_size=2, likelihood=likelihood, rng=1)
+    X = rng.standard_normal((3, 5, 2))
+    mask = rng.random((3, 5, 2)) < 0.7 if missing == "entries" else \
+        np.repeat((rng.random((3, 5)) < 0.6)[:, :, None], 2, axis=2)
+    mask[:, 0] = True
+    results = check_model(model, np.where(mask, X, np.nan), rng=rng, max_entries=None,
+                          loss_kwargs={"mask": mask})
+    assert all(r.passed for r in results), [str(r) for r in results if not r.passed]
+
+
 def test_a_planted_backward_bug_is_caught():
     """The check can fail: drop the KL gradient into the prior and it does."""
     model = small()
@@ -352,3 +366,73 @@ def test_per_step_scores_find_an_injected_spike():
         scores = model.per_step_scores(test, rng=0, n_samples=8, kind=kind)
         hits = np.mean(np.argmax(scores, axis=1) == where)
         assert hits >= 0.9, (kind, hits)
+
+
+# ------------------------------------------------------- the step functions' own checks
+def _step_args():
+    model = small()
+    P, G = model._weights()
+    rng = np.random.default_rng(0)
+    x, eps = rng.standard_normal((3, 2)), rng.standard_normal((3, 3))
+    h = c = np.zeros((3, 4))
+    return model, P, G, x, eps, h, c
+
+
+def test_step_functions_name_a_bad_argument():
+    from minivae.models.vrnn_step import (
+        vrnn_backward,
+        vrnn_forward,
+        vrnn_generate,
+        vrnn_step_backward,
+    )
+
+    model, P, G, x, eps, h, c = _step_args()
+    with pytest.raises(TypeError, match="P must be a dict"):
+        vrnn_step_forward(x, eps, h, c, [1, 2])
+    with pytest.raises(ValueError, match=r"P lacks the weights \['rnn.b'\]"):
+        vrnn_step_forward(x, eps, h, c, {k: v for k, v in P.items() if k != "rnn.b"})
+    with pytest.raises(ValueError, match=r"P\['enc_out.W'\] must have shape"):
+        vrnn_step_forward(x, eps, h, c, {**P, "enc_out.W": P["enc_out.W"][:, :-1]})
+    with pytest.raises(ValueError, match="eps_t must have shape"):
+        vrnn_step_forward(x, eps[:, :2], h, c, P)
+    with pytest.raises(TypeError, match="h_prev must be a float64"):
+        vrnn_step_forward(x, eps, h.astype(np.float32), c, P)
+    _, _, out, _, _, cache = vrnn_step_forward(x, eps, h, c, P)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        vrnn_step_backward(h, c, out[:, :1], np.ones((3, 1)), cache, P, G)
+    with pytest.raises(TypeError, match="cache must be the StepCache"):
+        vrnn_step_backward(h, c, out, np.ones((3, 1)), (1, 2), P, G)
+    with pytest.raises(ValueError, match=r"G\['phi_x.W'\]"):
+        vrnn_step_backward(h, c, out, np.ones((3, 1)), cache, P, {**G, "phi_x.W": None})
+    X = data(N=3, T=4)
+    with pytest.raises(ValueError, match="no mask"):
+        vrnn_forward(np.where(X > 1, np.nan, X), np.zeros((3, 4, 3)), None, P, "gaussian",
+                     need_grad=False)
+    with pytest.raises(ValueError, match="kind"):
+        vrnn_forward(X, np.zeros((3, 4, 3)), None, P, "bernoulli", need_grad=False)
+    with pytest.raises(TypeError, match="caches"):
+        vrnn_backward([], [], 1.0, np.zeros((3, 0)), None, P, G)
+    with pytest.raises(ValueError, match="T"):
+        vrnn_generate((h, c), 0, 0, P, "gaussian")
+    with pytest.raises(TypeError, match="state"):
+        vrnn_generate(h, 2, 0, P, "gaussian")
+
+
+def test_forecast_of_a_trained_model_beats_last_value_and_covers():
+    """Sines of period 12 with random phase and amplitude: after reading 24 steps the rollout
+    should track the next 12 far better than repeating the last value, and its 90% sample
+    interval should hold most of the truth (a generous bar: the test is that it can fail)."""
+    rng = np.random.default_rng(0)
+    N, T = 112, 36
+    t = np.arange(T)
+    X = (rng.uniform(0.5, 1.5, (N, 1)) * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 7, (N, 1)))
+         + 0.05 * rng.standard_normal((N, T)))[..., None]
+    model = VRNN(1, 16, 2, rng=0)
+    model.fit(X[:96], epochs=8, batch_size=16, lr=5e-3, rng=0, verbose=0)
+    context, future = X[96:, :24], X[96:, 24:]
+    paths = model.forecast(context, 12, 0, n_samples=50)
+    mae = np.abs(paths.mean(axis=0) - future).mean()
+    last_value = np.abs(context[:, -1:] - future).mean()
+    lo, hi = np.quantile(paths, [0.05, 0.95], axis=0)
+    coverage = ((future >= lo) & (future <= hi)).mean()
+    assert mae < 0.5 * last_value and coverage > 0.7, (mae, last_value, coverage)

@@ -54,6 +54,7 @@ from minivae._validation import (
     check_scalar,
 )
 from minivae.models.base import Model, inference_method, register_model, sample_chunks, tile_samples
+from minivae.models.lstm_autoencoder import HALF_LOG_PI  # -log N(x; m, 1/2) = (x-m)^2 + this
 from minivae.models.vrnn_step import vrnn_backward, vrnn_forward, vrnn_generate
 from minivae.nn.dense import Dense
 from minivae.nn.functional import log_mean_exp
@@ -63,7 +64,6 @@ from minivae.nn.sequence import lengths_to_mask
 LIKELIHOODS = ("gaussian", "mse")
 SCORE_KINDS = ("nelbo", "recon_prob")
 AVERAGES = ("mean", "logmeanexp")
-HALF_LOG_PI = 0.5 * float(np.log(np.pi))  # -log N(x; m, 1/2) = (x - m)^2 + 0.5 log(pi)
 
 
 @register_model
@@ -278,8 +278,10 @@ class VRNN(Model):
             X: (N, T, D).
             rng: generator or seed for the sample paths (see :meth:`_sample_paths`).
             n_samples: independent sample paths z_{1:T} ~ q averaged over (>= 1).
-            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t)) or "recon_prob"
-                (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction probability, negated).
+            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t): the step's terms of
+                the loss with beta = 1; for "mse" the squared error stands for -log p) or
+                "recon_prob" (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction
+                probability, negated; for "mse" the density N(x; mean, 1/2)).
             mask, lengths: which entries are observed; a step with nothing observed gets NaN
                 (no evidence, so no score).
         """
@@ -354,8 +356,7 @@ class VRNN(Model):
         T = check_positive_int(T, "T")
         rng = check_rng(rng)
         h = np.zeros((n, self.hidden_size), self.dtype)
-        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.input_dim,
-                             self.likelihood)
+        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.likelihood)
 
     @inference_method
     def forecast(self, X: np.ndarray, horizon: int, rng: np.random.Generator | int, *,
@@ -388,6 +389,6 @@ class VRNN(Model):
             noise = rng.standard_normal((k * N, T, self.latent_dim)).astype(self.dtype)
             _, _, state, _, _ = vrnn_forward(tile_samples(X, k), noise, tile_samples(mask, k),
                                              P, self.likelihood, need_grad=False)
-            xs = vrnn_generate(state, horizon, rng, P, D, self.likelihood)
+            xs = vrnn_generate(state, horizon, rng, P, self.likelihood)
             paths.append(xs.reshape(k, N, horizon, D))
         return np.concatenate(paths, axis=0)
