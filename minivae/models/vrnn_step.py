@@ -245,6 +245,11 @@ def vrnn_forward(X: np.ndarray, eps: np.ndarray, mask: np.ndarray | None, P: Wei
     H = P["rnn.Wh"].shape[0]
     h, c = state if state is not None else (np.zeros((N, H), X.dtype), np.zeros((N, H), X.dtype))
     Xf = fill_missing(X, mask)
+    if target is not None and (not isinstance(target, np.ndarray) or target.shape != X.shape
+                               or target.dtype != X.dtype):
+        raise ValueError(f"target must be None or an array of X's shape {X.shape} and dtype "
+                         f"{X.dtype}, got {type(target).__name__} "
+                         f"{getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}")
     Yf = Xf if target is None else fill_missing(target, mask)
     valid = None if mask is None else mask.any(axis=2)  # (N, T): steps with something observed
     nll, kl = np.zeros((N, T), X.dtype), np.zeros((N, T), X.dtype)
