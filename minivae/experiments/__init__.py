@@ -18,4 +18,5 @@ EXPERIMENTS: dict[str, str] = {
     "ecg5000": "minivae.experiments.ecg5000",
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
+    "denoise": "minivae.experiments.denoise",
 }

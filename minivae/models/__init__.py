@@ -13,6 +13,8 @@
   2017); :class:`AdversarialAutoencoder`: codes matched to a prior by a discriminator
   (Makhzani et al. 2016); :class:`VAEGAN`: reconstruction in a discriminator's feature space
   (Larsen et al. 2016).
+* :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
+  clean target).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -24,6 +26,7 @@ from minivae.models.base import (
     register_model,
 )
 from minivae.models.cvae import CVAE, one_hot
+from minivae.models.denoising import Denoising
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
@@ -38,6 +41,7 @@ __all__ = [
     "Autoencoder",
     "BaseVAE",
     "CVAE",
+    "Denoising",
     "ITLAutoencoder",
     "LSTMAutoencoder",
     "LSTMForecaster",

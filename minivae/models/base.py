@@ -262,6 +262,19 @@ class Model(Layer):
             raise ValueError(f"{type(self).__name__} takes no labels, but y was given")
         return X, mask, None
 
+    def _target(self, target: object, X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """The reconstruction target of a sequence model's loss: X itself (``target=None``),
+        or a clean target of X's shape for a denoising objective (the model reads X and is
+        scored against the target).  NaN only where ``mask`` (already checked) is False."""
+        if target is None:
+            return X
+        Y = check_array(target, "target", shape=X.shape, dtype=self.dtype,
+                        allow_nan=mask is not None)
+        check_magnitude(Y, "target")
+        if mask is not None:
+            check_mask(mask, Y, data="target")
+        return Y
+
     def make_batch(self, X: np.ndarray, y: object = None) -> Batch:
         """The ``batch`` object :meth:`loss` expects for inputs X (and labels y)."""
         if y is not None:

@@ -595,8 +595,8 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         return self._mean(self._decode(z, X.shape[1], state=state))
 
     # -- training contract ----------------------------------------------------------------------
-    def loss(self, batch, *, rng=None, eps=None, mask=None,
-             lengths=None) -> tuple[float, dict[str, float]]:
+    def loss(self, batch, *, rng=None, eps=None, mask=None, lengths=None,
+             target=None) -> tuple[float, dict[str, float]]:
         """Mean reconstruction loss of a batch X: (N, T, D) (sum over observed entries).
 
         Args:
@@ -606,11 +606,13 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
             eps: ``{"teacher_forcing": (N, T) bool}`` to reuse a draw (``model.last_eps``).
             mask: (N, T, D) or (N, T) bool, True = observed.
             lengths: (N,) valid lengths (prefix mask), combined with ``mask``.
+            target: (N, T, D) to reconstruct instead of X (denoising: X noisy, target clean).
 
         Returns:
             (loss, {"loss", "reconstruction", "kl" (always 0)}).
         """
         X, mask = self._prepare(batch, mask, lengths)
+        Y = self._target(target, X, mask)
         given = self._unpack_eps(eps, ("teacher_forcing",))
         rng = None if rng is None else check_rng(rng)
         N, T, D = X.shape
@@ -619,8 +621,8 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
         if self.autoregressive:
             tf = self._teacher_forcing_draw(N, T, rng, given.get("teacher_forcing"))
             feed = self._feed_true(tf, mask, D)
-        out = self._decode(z, T, X=fill_missing(X, mask), feed_true=feed, state=state)
-        rec, dout = self._nll(out, X, mask, need_grad=True)
+        out = self._decode(z, T, X=fill_missing(Y, mask), feed_true=feed, state=state)
+        rec, dout = self._nll(out, Y, mask, need_grad=True)
         self.last_eps = None if tf is None else {"teacher_forcing": tf}
         self._pending = {"dout": dout / N}
         value = float(rec.mean())
@@ -633,14 +635,14 @@ class LSTMAutoencoder(BaseLSTMAutoencoder):
 
     @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
-                         eps=None) -> dict[str, np.ndarray]:
+                         eps=None, target=None) -> dict[str, np.ndarray]:
         """Per-sequence reconstruction loss (N,), free running (inference mode: no teacher
         forcing, so it scores exactly what :meth:`reconstruct` returns).  ``rng``/``eps`` are
-        accepted for interface compatibility and ignored."""
+        accepted for interface compatibility and ignored; ``target`` as in :meth:`loss`."""
         self._pending = None
         X, mask = self._prepare(batch, mask, lengths)
         self._ignored_noise(rng, eps)
         z, state = self._encode_with_state(X, mask)
         out = self._decode(z, X.shape[1], state=state)
-        rec, _ = self._nll(out, X, mask, need_grad=False)
+        rec, _ = self._nll(out, self._target(target, X, mask), mask, need_grad=False)
         return {"loss": rec, "reconstruction": rec.copy(), "kl": np.zeros_like(rec)}

@@ -223,8 +223,8 @@ class LSTMVAE(BaseLSTMAutoencoder):
         return given.get("z"), given.get("teacher_forcing"), given.get("prior")
 
     # -- training contract ----------------------------------------------------------------------
-    def loss(self, batch, *, rng=None, eps=None, mask=None,
-             lengths=None) -> tuple[float, dict[str, float]]:
+    def loss(self, batch, *, rng=None, eps=None, mask=None, lengths=None,
+             target=None) -> tuple[float, dict[str, float]]:
         """Training objective (``objective``, module docstring) of a batch X: (N, T, D); the
         ELBO's is the beta-weighted negative ELBO, optionally with free bits.
 
@@ -237,6 +237,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
                 ``rng``.
             mask: (N, T, D) or (N, T) bool, True = observed.
             lengths: (N,) valid lengths (prefix mask), combined with ``mask``.
+            target: (N, T, D) to reconstruct instead of X (denoising: X noisy, target clean).
 
         Returns:
             (loss, parts) with parts "loss", "reconstruction" (mean -log p(x|z), or the squared
@@ -245,6 +246,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
             (VR) or "mmd" (InfoVAE, WAE).
         """
         X, mask = self._prepare(batch, mask, lengths)
+        Y = self._target(target, X, mask)
         z_eps, tf_eps, prior_eps = self._split_eps(eps)
         complete = z_eps is not None and (self.objective not in MMD_OBJECTIVES
                                           or prior_eps is not None)
@@ -255,8 +257,8 @@ class LSTMVAE(BaseLSTMAutoencoder):
         z = q.rsample(rng, n_samples=k, eps=z_eps)  # (N, L), or (k, N, L)
         tf = self._teacher_forcing_draw(N, T, rng, tf_eps) if self.autoregressive else None
         m = 1 if k is None else k
-        out = self._decode_training(z.reshape(m * N, self.latent_dim), X, mask, tf, m)
-        rec, dout = self._nll(out, tile_samples(X, m), tile_samples(mask, m), need_grad=True)
+        out = self._decode_training(z.reshape(m * N, self.latent_dim), Y, mask, tf, m)
+        rec, dout = self._nll(out, tile_samples(Y, m), tile_samples(mask, m), need_grad=True)
         self.last_eps = {"z": q.eps, "teacher_forcing": tf}
         pending = {"q": q, "inside": inside, "dout": dout / N, "dkl": 0.0}
         if k is not None:
@@ -308,15 +310,17 @@ class LSTMVAE(BaseLSTMAutoencoder):
 
     @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
-                         eps=None) -> dict[str, np.ndarray]:
+                         eps=None, target=None) -> dict[str, np.ndarray]:
         """Per-sequence "loss", "reconstruction" and "kl", each (N,), with a free-running
         decoder and z ~ q(z|x) from ``rng`` (or the latent noise ``eps``: an array or a
         ``last_eps`` dict).  "loss" = reconstruction + kl_weight * kl for the ELBO, minus the
         bound of the k samples for the k-sample objectives (reconstruction: their mean),
         reconstruction + (1 - alpha) kl_weight * kl for InfoVAE and the reconstruction for WAE
-        (batch-level terms, free bits and the MMD, are not per-sequence quantities)."""
+        (batch-level terms, free bits and the MMD, are not per-sequence quantities).  ``target``
+        as in :meth:`loss`."""
         self._pending = None
         X, mask = self._prepare(batch, mask, lengths)
+        Y = self._target(target, X, mask)
         z_eps, _, _ = self._split_eps(eps)
         rng = self._need_noise(rng, z_eps)
         N, T, _ = X.shape
@@ -327,7 +331,7 @@ class LSTMVAE(BaseLSTMAutoencoder):
                                                                         eps=z_eps)
         m = 1 if k is None else k
         rec, _ = self._nll(self._decode(z.reshape(m * N, self.latent_dim), T),
-                           tile_samples(X, m), tile_samples(mask, m), need_grad=False)
+                           tile_samples(Y, m), tile_samples(mask, m), need_grad=False)
         if k is None:
             factor = kl_factor(self.objective, self.options, self.kl_weight)
             return {"loss": rec + factor * kl, "reconstruction": rec, "kl": kl}

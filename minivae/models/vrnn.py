@@ -172,8 +172,8 @@ class VRNN(Model):
         return P, G
 
     # -- training contract ----------------------------------------------------------------------
-    def loss(self, batch, *, rng=None, eps=None, mask=None,
-             lengths=None) -> tuple[float, dict[str, float]]:
+    def loss(self, batch, *, rng=None, eps=None, mask=None, lengths=None,
+             target=None) -> tuple[float, dict[str, float]]:
         """Beta-weighted negative ELBO of a batch X: (N, T, D) (module docstring).
 
         Args:
@@ -181,6 +181,7 @@ class VRNN(Model):
             rng: generator or seed for the noise eps (N, T, L).
             eps: the noise to reuse: ``model.last_eps`` or an (N, T, L) array.
             mask: (N, T, D) or (N, T) bool, True = observed.  lengths: (N,) valid lengths.
+            target: (N, T, D) to reconstruct instead of X (denoising: X noisy, target clean).
 
         Returns:
             (loss, parts) with parts "loss", "reconstruction", "kl" (batch means of the sums over
@@ -190,11 +191,12 @@ class VRNN(Model):
             raise ValueError(f"VRNN does not support free bits (its prior is learned); got "
                              f"free_bits={self.free_bits}")
         X, mask = self._prepare(batch, mask, lengths)
+        Y = self._target(target, X, mask)
         N, T, _ = X.shape
         noise = self._noise((N, T, self.latent_dim), self._need_noise(rng, eps), eps)
         P, _ = self._weights()
         nll, kl, _, caches, douts = vrnn_forward(X, noise, mask, P, self.likelihood,
-                                                 need_grad=True)
+                                                 need_grad=True, target=Y)
         self.last_eps = {"z": noise}
         valid = None if mask is None else mask.any(axis=2)
         self._pending = {"caches": caches, "douts": douts, "valid": valid}
@@ -217,14 +219,16 @@ class VRNN(Model):
 
     @inference_method
     def per_example_loss(self, batch, *, rng=None, mask=None, lengths=None,
-                         eps=None) -> dict[str, np.ndarray]:
+                         eps=None, target=None) -> dict[str, np.ndarray]:
         """Per-sequence "loss" (reconstruction + kl_weight * kl), "reconstruction" and "kl",
-        each (N,), summed over steps, one sample path from ``rng`` (or the noise ``eps``)."""
+        each (N,), summed over steps, one sample path from ``rng`` (or the noise ``eps``);
+        ``target`` as in :meth:`loss`."""
         X, mask = self._prepare(batch, mask, lengths)
+        Y = self._target(target, X, mask)
         N, T, _ = X.shape
         noise = self._noise((N, T, self.latent_dim), self._need_noise(rng, eps), eps)
         nll, kl, *_ = vrnn_forward(X, noise, mask, self._weights()[0], self.likelihood,
-                                   need_grad=False)
+                                   need_grad=False, target=Y)
         rec, kl = nll.sum(axis=1), kl.sum(axis=1)
         return {"loss": rec + self.kl_weight * kl, "reconstruction": rec, "kl": kl}
 

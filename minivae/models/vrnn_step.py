@@ -227,11 +227,14 @@ def _step_backward(dh: np.ndarray, dc: np.ndarray, dout: np.ndarray, w_kl: np.nd
 # ------------------------------------------------------------------------------ over time
 def vrnn_forward(X: np.ndarray, eps: np.ndarray, mask: np.ndarray | None, P: Weights,
                  kind: str, *, need_grad: bool, state: tuple | None = None,
-                 posterior_out: tuple | None = None, means_out: np.ndarray | None = None):
+                 posterior_out: tuple | None = None, means_out: np.ndarray | None = None,
+                 target: np.ndarray | None = None):
     """The loop over time.  X: (N, T, D) (NaN allowed where ``mask`` is False), eps: (N, T, L),
     mask: (N, T, D) bool or None, ``kind`` "gaussian" or "mse", ``state`` (h0, c0) or None
     (zeros); ``posterior_out``: two (N, T, L) arrays to fill with q's mu and logvar, and
-    ``means_out`` an (N, T, D) array to fill with the mean of p(x_t | z_t, h_{t-1}), or None.
+    ``means_out`` an (N, T, D) array to fill with the mean of p(x_t | z_t, h_{t-1}), or None;
+    ``target`` (N, T, D): what the reconstruction term scores instead of X (denoising: the
+    model reads a noisy X and is scored against the clean target), or None (X itself).
 
     Returns (nll, kl, state, caches, douts): -log p(x_t | z_t, h_{t-1}) and KL(q_t || p_t)
     per step, each (N, T) (0 at skipped steps), the final (h, c), and for backward (when
@@ -242,13 +245,19 @@ def vrnn_forward(X: np.ndarray, eps: np.ndarray, mask: np.ndarray | None, P: Wei
     H = P["rnn.Wh"].shape[0]
     h, c = state if state is not None else (np.zeros((N, H), X.dtype), np.zeros((N, H), X.dtype))
     Xf = fill_missing(X, mask)
+    if target is not None and (not isinstance(target, np.ndarray) or target.shape != X.shape
+                               or target.dtype != X.dtype):
+        raise ValueError(f"target must be None or an array of X's shape {X.shape} and dtype "
+                         f"{X.dtype}, got {type(target).__name__} "
+                         f"{getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}")
+    Yf = Xf if target is None else fill_missing(target, mask)
     valid = None if mask is None else mask.any(axis=2)  # (N, T): steps with something observed
     nll, kl = np.zeros((N, T), X.dtype), np.zeros((N, T), X.dtype)
     caches, douts = [], []
     for t in range(T):
         h_new, c_new, out, q, p, cache = _step_forward(Xf[:, t], eps[:, t], h, c, P)
         m_t = None if mask is None else mask[:, t]
-        nll[:, t], dout = reconstruction_nll(kind, out, Xf[:, t], m_t, need_grad=need_grad,
+        nll[:, t], dout = reconstruction_nll(kind, out, Yf[:, t], m_t, need_grad=need_grad,
                                              variance=None)
         kl[:, t] = q.kl(p)
         if posterior_out is not None:

@@ -16,6 +16,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.forecast` — the LSTMForecaster (rollout, teacher forcing, masks, stacked);
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
+* :mod:`.denoising` — the sequence models' ``target=`` path and the Denoising wrapper;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
 * :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
@@ -24,6 +25,7 @@ library's own modules never import the checker: the checks live here, beside it.
 
 from minivae.gradcheck.checks import (
     apps,
+    denoising,
     forecast,
     information,
     latent,
@@ -52,4 +54,5 @@ __all__ = [
     "forecast",
     "sequence_options",
     "latent",
+    "denoising",
 ]
