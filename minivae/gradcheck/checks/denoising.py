@@ -22,6 +22,8 @@ _TARGET_CHECKS = {
                                            True),
     "lstm_vae.repeat": (LSTMVAE, "repeat", "gaussian", 1.0, False),
     "lstm_vae.autoregressive_tf1_masked": (LSTMVAE, "autoregressive", "mse", 1.0, True),
+    "lstm_ae.conditioned_tf05_masked": (LSTMAutoencoder, "conditioned", "gaussian", 0.5, True),
+    "lstm_vae.conditioned_tf05": (LSTMVAE, "conditioned", "gaussian", 0.5, False),
     "vrnn.gaussian": (VRNN, None, "gaussian", None, False),
     "vrnn.mse_masked": (VRNN, None, "mse", None, True),
 }
