@@ -219,3 +219,19 @@ def test_calibration_batch_and_bad_input():
         calibrate_heston(np.nan_to_num(iv[0], nan=0.2), mask[0], n_starts=0)
     with pytest.raises(ValueError, match="mask"):
         calibrate_heston(iv[0], np.ones((3, 3), dtype=bool))
+
+
+def test_volatility_experiment_has_the_heston_row(tmp_path, capsys):
+    import json
+
+    from minivae.experiments.__main__ import main as dispatch
+
+    assert dispatch(["volatility", "--tiny", "--seeds", "1", "--no-figures",
+                     "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Heston least squares" in out and "covered" in out and "Feller" in out
+    m = json.loads((tmp_path / "results.json").read_text())["runs"][0]["metrics"]
+    heston = m["Heston least squares"]
+    assert 0.0 < heston["covered"] <= 1.0 and np.isfinite(heston["rmse"])
+    assert 0.0 <= heston["feller_share"] <= 1.0
+    assert m["SSVI least squares"]["covered"] == 1.0
