@@ -30,7 +30,7 @@ This form (``exp(-d T)`` with ``Re d > 0``) never crosses the branch cut of the 
 unlike Heston's original.  We also write ``beta - d = -sigma^2 (u^2 + i u) / (beta + d)`` so the
 sigma -> 0 limit (Black-Scholes with the deterministic variance) loses no digits.
 
-Prices (Lewis 2001, single integral)
+Prices (Lewis 2000, single integral)
 ------------------------------------
 The undiscounted call per unit forward is::
 
