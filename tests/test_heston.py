@@ -173,7 +173,7 @@ def test_implied_vol_outside_the_bounds():
     (lambda: heston_price(100.0, 100.0, 1.0, PARAMS._replace(v0=-0.01)), "params.v0"),
     (lambda: heston_price(100.0, 100.0, 1.0, PARAMS._replace(rho=1.0)), "params.rho"),
     (lambda: heston_price(100.0, 100.0, 1.0, PARAMS._replace(sigma=0.0)), "params.sigma"),
-    (lambda: heston_price(100.0, 100.0, 0.0, PARAMS), "t must be > 0"),
+    (lambda: heston_price(100.0, 100.0, 0.0, PARAMS), "t \\(maturities in years\\) must be in"),
     (lambda: heston_price(100.0, -5.0, 1.0, PARAMS), "strike"),
     (lambda: heston_price(100.0, 100.0, 1.0, PARAMS, kind="straddle"), "kind"),
     (lambda: heston_price(100.0, 100.0, 1.0, PARAMS, n_nodes=2), "n_nodes"),
@@ -182,7 +182,16 @@ def test_implied_vol_outside_the_bounds():
     (lambda: implied_volatility_forward(0.1, 0.0, 1.0, invalid="zero"), "invalid"),
     (lambda: black_price(0.0, -1.0), "total variance"),
     (lambda: black_scholes_price(100.0, 100.0, 1.0, 0.0), "vol"),
-    (lambda: heston_charfn(1.0, -1.0, PARAMS), "t must be > 0"),
+    (lambda: heston_charfn(1.0, -1.0, PARAMS), "t \\(maturities in years\\) must be in"),
+    (lambda: heston_charfn("abc", 1.0, PARAMS), "u must"),
+    (lambda: black_price(np.zeros(3), np.ones(2)), "k, w must broadcast"),
+    (lambda: black_price(80.0, 1.0), "k \\(log-moneyness"),
+    (lambda: heston_forward_price(np.zeros(3), np.ones(2), PARAMS), "k, t, v0"),
+    (lambda: heston_price(100.0, 1e40, 1.0, PARAMS), "strike / spot"),
+    (lambda: heston_price(100.0, 100.0, 1.0, PARAMS, rate=5.0), "rate"),
+    (lambda: black_scholes_price(100.0, 100.0, 1.0, 1e6), "vol must be in"),
+    (lambda: heston_implied_vols(PARAMS, n_nodes=0), "n_nodes"),
+    (lambda: calibrate_heston(np.full((8,), 0.2), np.ones(8, dtype=bool)), "observed_iv"),
 ])
 def test_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):

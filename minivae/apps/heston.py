@@ -51,8 +51,9 @@ in-the-money price is converted by parity first; Black's put-call symmetry
 ``put(k, s) = e^k call(-k, s)`` then leaves one case, a call at ``x = |k|``) by Newton's method
 on ``log price`` in ``s = sigma_imp sqrt(T)``, kept inside a bisection bracket, to a relative
 step of 4e-16 in s.  The vol is as accurate as the price's out-of-the-money part: an
-in-the-money price whose time value sits in its last digits gives a vol of few digits.  A price outside the no-arbitrage bounds (undiscounted per unit
-forward: ``max(1 - e^k, 0) < c < 1`` for calls, ``max(e^k - 1, 0) < p < e^k`` for puts) has no
+in-the-money price whose time value sits in its last digits gives a vol of few digits.  A
+price outside the no-arbitrage bounds (undiscounted per unit forward:
+``max(1 - e^k, 0) < c < 1`` for calls, ``max(e^k - 1, 0) < p < e^k`` for puts) has no
 implied vol: by default that raises ``ValueError`` naming how many and the first; with
 ``invalid="nan"`` those entries are NaN.  The Heston pricer's absolute error is about 1e-15 of
 the forward (48 nodes per panel), so :func:`heston_implied_vols` returns NaN where the
@@ -76,7 +77,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    check_array,
+    check_no_overflow,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 from minivae.apps.volatility import (
     DEFAULT_LOG_MONEYNESS,
     DEFAULT_MATURITIES,
@@ -140,6 +147,36 @@ def _check_params(params: object) -> HestonParams:
     return HestonParams(**arrs)
 
 
+MAX_ABS_K = 50.0  # |log(K / F)| beyond this is no option anyone quotes (and exp(k) nears overflow)
+MAX_T = 1000.0  # years
+
+
+def _check_k(k: object, name: str = "k") -> np.ndarray:
+    k = check_array(k, name, dtype=np.float64)
+    if np.any(np.abs(k) > MAX_ABS_K):
+        raise ValueError(f"{name} (log-moneyness log(K / F)) must be within +-{MAX_ABS_K:g}, "
+                         f"got {k.ravel()[np.argmax(np.abs(k.ravel()))]:.4g}")
+    return k
+
+
+def _check_t(t: object, name: str = "t") -> np.ndarray:
+    t = check_array(t, name, dtype=np.float64)
+    if np.any(t <= 0) or np.any(t > MAX_T):
+        raise ValueError(f"{name} (maturities in years) must be in (0, {MAX_T:g}], got values "
+                         f"in [{t.min():.4g}, {t.max():.4g}]")
+    return t
+
+
+def _broadcast_shape(**arrays: Any) -> tuple[int, ...]:
+    """The common shape of the arguments (name -> array), or an error naming them all."""
+    try:
+        return np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{n} {np.shape(a)}" for n, a in arrays.items())
+        raise ValueError(f"{', '.join(arrays)} must broadcast against each other, got "
+                         f"{shapes}") from None
+
+
 def _norm_cdf(x: np.ndarray) -> np.ndarray:
     """Phi(x) = erfc(-x / sqrt 2) / 2, accurate in the left tail (``math.erfc`` elementwise)."""
     x = np.asarray(x, dtype=np.float64)
@@ -161,11 +198,20 @@ def heston_charfn(u: object, t: object, params: HestonParams) -> np.ndarray:
     Returns a complex array of the broadcast shape.  ``phi(0) = phi(-i) = 1`` (a martingale).
     """
     p = _check_params(params)
-    t = check_array(t, "t", dtype=np.float64)
-    if np.any(t <= 0):
-        raise ValueError(f"t must be > 0 (years), got min {t.min():.4g}")
-    u = np.asarray(u, dtype=np.complex128)
-    return _charfn(u, t, p)
+    t = _check_t(t)
+    if not isinstance(u, (np.ndarray, list, tuple, int, float, complex, np.number)) or \
+            isinstance(u, bool):
+        raise TypeError(f"u must be a real or complex array, got {type(u).__name__}")
+    u = np.asarray(u)
+    if u.dtype.kind not in "iufc":
+        raise TypeError(f"u must hold real or complex numbers, got dtype {u.dtype}")
+    u = u.astype(np.complex128)
+    if not np.all(np.isfinite(u)):
+        raise ValueError("u must be finite")
+    _broadcast_shape(u=u, t=t, **p._asdict())
+    out = _charfn(u, t, p)
+    check_no_overflow(out, "heston_charfn", u=np.abs(u), t=t)
+    return out
 
 
 def _charfn(u: np.ndarray, t: np.ndarray, p: HestonParams) -> np.ndarray:
@@ -254,29 +300,36 @@ def heston_forward_price(k: object, t: object, params: HestonParams, *, kind: st
     Returns the price array of the broadcast shape.
     """
     p = _check_params(params)
-    k = check_array(k, "k", dtype=np.float64)
-    t = check_array(t, "t", dtype=np.float64)
-    if np.any(t <= 0):
-        raise ValueError(f"t must be > 0 (years), got min {t.min():.4g}")
+    k, t = _check_k(k), _check_t(t)
+    _broadcast_shape(k=k, t=t, **p._asdict())
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     n_nodes = check_positive_int(n_nodes, "n_nodes", minimum=8)
     c = _lewis_call(k, t, p, n_nodes)
-    return c if kind == "call" else c - 1.0 + np.exp(k + 0.0 * c)
+    out = c if kind == "call" else c - 1.0 + np.exp(k + 0.0 * c)
+    check_no_overflow(out, "heston_forward_price", k=k, t=t)
+    return out
 
 
 def _forward_and_discount(spot: object, strike: object, t: object, rate: float,
                           dividend: float) -> tuple[np.ndarray, ...]:
     spot = check_array(spot, "spot", dtype=np.float64)
     strike = check_array(strike, "strike", dtype=np.float64)
-    t = check_array(t, "t", dtype=np.float64)
-    for name, a in (("spot", spot), ("strike", strike), ("t", t)):
+    t = _check_t(t)
+    for name, a in (("spot", spot), ("strike", strike)):
         if np.any(a <= 0):
             raise ValueError(f"{name} must be > 0, got min {a.min():.6g}")
-    rate = check_scalar(rate, "rate")
-    dividend = check_scalar(dividend, "dividend")
-    F = spot * np.exp((rate - dividend) * t)
-    return np.log(strike / F), t, F, np.exp(-rate * t)
+    _broadcast_shape(spot=spot, strike=strike, t=t)
+    # rates as fractions per year: 1.0 = 100 %; beyond that exp(r t) overflows for long t
+    rate = check_scalar(rate, "rate", low=-1.0, high=1.0)
+    dividend = check_scalar(dividend, "dividend", low=-1.0, high=1.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        F = spot * np.exp((rate - dividend) * t)
+        k = np.log(strike / F)
+    if not np.all(np.isfinite(k)) or np.any(np.abs(k) > MAX_ABS_K):
+        raise ValueError(f"strike / spot too far apart: |log(strike / forward)| must be <= "
+                         f"{MAX_ABS_K:g}, got {np.nanmax(np.abs(k)):.4g}")
+    return k, t, F, np.exp(-rate * t)
 
 
 def heston_price(spot: object, strike: object, t: object, params: HestonParams, *,
@@ -288,7 +341,9 @@ def heston_price(spot: object, strike: object, t: object, params: HestonParams, 
     continuously compounded constants.  Returns prices of the broadcast shape.
     """
     k, t, F, D = _forward_and_discount(spot, strike, t, rate, dividend)
-    return D * F * heston_forward_price(k, t, params, kind=kind, n_nodes=n_nodes)
+    out = D * F * heston_forward_price(k, t, params, kind=kind, n_nodes=n_nodes)
+    check_no_overflow(out, "heston_price", spot=spot, strike=strike)
+    return out
 
 
 def heston_implied_vols(params: HestonParams, t: object = DEFAULT_MATURITIES,
@@ -302,6 +357,7 @@ def heston_implied_vols(params: HestonParams, t: object = DEFAULT_MATURITIES,
     price at or above its upper bound (a numerical failure at extreme parameters).
     """
     t, k = _grid(t, k)
+    n_nodes = check_positive_int(n_nodes, "n_nodes", minimum=8)
     kk, tt = k[None, :], t[:, None]
     q = _otm_price(kk, tt, _check_params(params), n_nodes)
     vol = _implied_vol_otm(np.maximum(q, PRICE_FLOOR), kk + 0.0 * q, tt + 0.0 * q, "nan")
@@ -319,10 +375,11 @@ def black_price(k: object, w: object, *, kind: str = "call") -> np.ndarray:
     """Black's undiscounted price per unit forward at log-moneyness k and total variance
     ``w = sigma^2 T`` (> 0): ``c = Phi(d1) - e^k Phi(d2)``, ``d1 = -k / sqrt(w) + sqrt(w) / 2``,
     ``d2 = d1 - sqrt(w)``; ``p = e^k Phi(-d2) - Phi(-d1)``.  Arrays broadcast."""
-    k = check_array(k, "k", dtype=np.float64)
+    k = _check_k(k)
     w = check_array(w, "w", dtype=np.float64)
     if np.any(w <= 0):
         raise ValueError(f"w (total variance) must be > 0, got min {w.min():.4g}")
+    _broadcast_shape(k=k, w=w)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return _black(k, np.sqrt(w), kind == "call")
@@ -343,9 +400,13 @@ def black_scholes_price(spot: object, strike: object, t: object, vol: object, *,
     """Black-Scholes(-Merton) prices ``D F black(k, vol^2 T)``; arrays broadcast, vol > 0."""
     k, t, F, D = _forward_and_discount(spot, strike, t, rate, dividend)
     vol = check_array(vol, "vol", dtype=np.float64)
-    if np.any(vol <= 0):
-        raise ValueError(f"vol must be > 0, got min {vol.min():.4g}")
-    return D * F * black_price(k, vol**2 * t, kind=kind)
+    if np.any(vol <= 0) or np.any(vol > 100.0):
+        raise ValueError(f"vol must be in (0, 100] (a fraction per sqrt(year)), got values in "
+                         f"[{vol.min():.4g}, {vol.max():.4g}]")
+    _broadcast_shape(spot=spot, strike=strike, t=t, vol=vol)
+    out = D * F * black_price(k, vol**2 * t, kind=kind)
+    check_no_overflow(out, "black_scholes_price", spot=spot, strike=strike)
+    return out
 
 
 # ============================================================================ implied vol
@@ -357,10 +418,8 @@ def implied_volatility_forward(price: object, k: object, t: object, *, kind: str
     prices outside the no-arbitrage bounds.  Returns vols of the broadcast shape.
     """
     price = check_array(price, "price", dtype=np.float64)
-    k = check_array(k, "k", dtype=np.float64)
-    t = check_array(t, "t", dtype=np.float64)
-    if np.any(t <= 0):
-        raise ValueError(f"t must be > 0 (years), got min {t.min():.4g}")
+    k, t = _check_k(k), _check_t(t)
+    _broadcast_shape(price=price, k=k, t=t)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if invalid not in ("raise", "nan"):
@@ -381,6 +440,7 @@ def implied_volatility(price: object, spot: object, strike: object, t: object, *
     """
     k, t, F, D = _forward_and_discount(spot, strike, t, rate, dividend)
     price = check_array(price, "price", dtype=np.float64)
+    _broadcast_shape(price=price, spot=spot, strike=strike, t=t)
     return implied_volatility_forward(price / (D * F), k, t, kind=kind, invalid=invalid)
 
 
@@ -499,7 +559,11 @@ def calibrate_heston(observed_iv: object, mask: object, t: object = DEFAULT_MATU
     - params: a list of :class:`HestonParams` of floats, one per surface.
     """
     t, k = _grid(t, k)
-    v, mask = _check_observed(observed_iv, mask, (t.shape[0], k.shape[0]), 5)
+    shape = (t.shape[0], k.shape[0])
+    obs = check_array(observed_iv, "observed_iv", ndim=(2, 3), dtype=np.float64, allow_nan=True)
+    if obs.shape[-2:] != shape:
+        raise ValueError(f"observed_iv must have shape {shape} or (N, *{shape}), got {obs.shape}")
+    v, mask = _check_observed(obs, mask, shape, 5)
     n_starts = check_positive_int(n_starts, "n_starts")
     n_iter = check_positive_int(n_iter, "n_iter")
     n_nodes = check_positive_int(n_nodes, "n_nodes", minimum=8)
