@@ -278,6 +278,7 @@ COMPLEX_ARGS = {
     ("apps.signal.magnitude_phase", "X"),
     ("apps.signal.istft", "X"),
     ("apps.signal.apply_masks", "mixture_stft"),
+    ("apps.heston.heston_charfn", "u"),
 }
 # Documented non-finite values in a result or an instance (target prefix -> why).
 ALLOWED_NONFINITE = {
@@ -286,6 +287,10 @@ ALLOWED_NONFINITE = {
     "train.callbacks.EarlyStopping": "best_value starts at +inf: no epoch seen yet",
     "objectives.distributions.norm_ppf": "norm_ppf(0) = -inf, norm_ppf(1) = +inf (documented)",
     "train.callbacks.ProgressBar": "start = -inf: no bar drawn yet",
+    "apps.heston.heston_implied_vols": "NaN where the OTM price is below PRICE_FLOOR (documented)",
+    "apps.heston.calibrate_heston": "NaN where the fitted OTM price is below PRICE_FLOOR",
+    "apps.heston.implied_volatility": "invalid='nan': NaN outside the no-arbitrage bounds",
+    "apps.heston.implied_volatility_forward": "invalid='nan': NaN outside the bounds",
 }
 
 
@@ -415,6 +420,34 @@ def good_value(p: inspect.Parameter, kind: str, profile: Profile, i: int) -> Any
     return None
 
 
+def _heston_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """apps.heston: ``k`` is a log-moneyness array there (not a count), ``params`` a tuple."""
+    from minivae.apps.heston import HestonParams
+    p = HestonParams(0.04, 0.05, 1.5, 0.5, -0.6)
+    k, t = np.array([-0.1, 0.0, 0.2]), np.array([0.25, 0.5, 1.0])
+    strikes = np.array([90.0, 100.0, 120.0])
+    iv = np.full((8, 11), 0.2)
+    mask = np.zeros((8, 11), dtype=bool)
+    mask[::2, ::3] = True
+    return {
+        "apps.heston.black_price": lambda pr: {"k": k, "w": np.array([0.01, 0.02, 0.04])},
+        "apps.heston.black_scholes_price": lambda pr: {
+            "spot": 100.0, "strike": strikes, "t": t, "vol": np.array([0.2, 0.25, 0.3])},
+        "apps.heston.heston_charfn": lambda pr: {"u": np.array([0.5, 1.0, 2.0]), "t": t,
+                                                 "params": p},
+        "apps.heston.heston_forward_price": lambda pr: {"k": k, "t": t, "params": p},
+        "apps.heston.heston_price": lambda pr: {"spot": 100.0, "strike": strikes, "t": t,
+                                                "params": p},
+        "apps.heston.heston_implied_vols": lambda pr: {"params": p},
+        "apps.heston.implied_volatility_forward": lambda pr: {
+            "price": np.array([0.12, 0.05, 0.02]), "k": k, "t": t},
+        "apps.heston.implied_volatility": lambda pr: {
+            "price": np.array([13.0, 8.0, 3.0]), "spot": 100.0, "strike": strikes, "t": t},
+        "apps.heston.calibrate_heston": lambda pr: {"observed_iv": iv, "mask": mask,
+                                                    "n_starts": 1, "n_iter": 2, "n_nodes": 8},
+    }
+
+
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
 GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "models.cvae.CVAE": lambda pr: {"input_dim": D, "n_classes": 2},
@@ -428,6 +461,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "nn.recurrent.make_cell": lambda pr: {"cell": "gru"},
     "nn.recurrent.run": lambda pr: {"layer": _recurrent("make_recurrent")},
     "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
+    **_heston_good_args(),
 }
 
 
