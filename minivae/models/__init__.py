@@ -22,6 +22,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.vae import VAE, BaseVAE
+from minivae.models.vrnn import VRNN
 
 __all__ = [
     "Autoencoder",
@@ -33,6 +34,7 @@ __all__ = [
     "MODEL_REGISTRY",
     "Model",
     "VAE",
+    "VRNN",
     "get_model_class",
     "one_hot",
     "register_model",

@@ -13,6 +13,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.information` — the KDE information measures (QIP, CIP, quadratic entropy, Euclidean
   and Cauchy-Schwarz divergences) and the ITL autoencoder;
 * :mod:`.variational` — MMD, InfoVAE, WAE, VR-alpha / VR-max, STL and DReG (objectives and VAE).
+* :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
 """
 
 from minivae.gradcheck.checks import (
@@ -24,6 +25,7 @@ from minivae.gradcheck.checks import (
     objectives,
     sequence_models,
     variational,
+    vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
 
@@ -34,5 +36,5 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 
 __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
-    "sequence_models", "variational",
+    "sequence_models", "variational", "vrnn",
 ]
