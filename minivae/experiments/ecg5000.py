@@ -107,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                    help="which tables to compute (default all)")
     p.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS),
-                   help="which detectors to train: lstm (LSTM-AE, LSTM-VAE), mlp (MLP-AE), "
+                   help="which detectors to train: lstm (LSTM-AE, LSTM-VAE), mlp (MLP-AE), vrnn "
+                        "(VRNN), "
                         "baselines (PCA, 1-NN); default all")
     p.add_argument("--target-steps", type=int, default=None,
                    help="optimizer steps the training plan aims for (default: the size's "

@@ -20,7 +20,8 @@ from minivae.timeseries.thresholds import apply_threshold, threshold_mu_k_sigma
 FILES = ("ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv")
 NORMAL = 1
 PARTS = ("main", "small", "downstream", "blind", "blind_small")
-DETECTORS = ("lstm", "mlp", "baselines")  # --detectors: the LSTM-AE/VAE, the MLP-AE, PCA + 1-NN
+# --detectors: the LSTM-AE/VAE, the MLP-AE, PCA + 1-NN, the VRNN
+DETECTORS = ("lstm", "mlp", "baselines", "vrnn")
 SPLIT_SEED = 42
 
 
@@ -34,6 +35,7 @@ class Setting:
     target_steps: int = 1200  # optimizer steps the rule aims for
     patience: int = 8
     vae_samples: int = 16  # z samples of the reconstruction probability
+    vrnn_samples: int = 4  # VRNN sample paths z_{1:T} per beat of its scores
     # the MLP autoencoder on the whole beat (140 inputs): one hidden layer, a code of 8
     mlp_hidden: tuple[int, ...] = (128,)
     mlp_latent: int = 8
@@ -56,10 +58,12 @@ class Setting:
 
 FULL = Setting()
 QUICK = Setting(hidden=16, latent=4, max_epochs=8, target_steps=60, patience=3, vae_samples=4,
+                vrnn_samples=2,
                 mlp_hidden=(32,), mlp_max_epochs=40, mlp_target_steps=200, mlp_patience=5,
                 small_sizes=(40,), n_seeds=1, beats=400, classifier_hidden=8,
                 classifier_epochs=3, downstream_test=100, imputer_epochs=2, imputer_iter=1)
 TINY = Setting(hidden=6, latent=2, max_epochs=2, target_steps=10, patience=2, vae_samples=2,
+               vrnn_samples=1,
                mlp_hidden=(8,), mlp_latent=2, mlp_max_epochs=3, mlp_target_steps=10,
                mlp_patience=2,
                small_sizes=(20,), n_seeds=1, beats=240, classifier_hidden=4,
@@ -135,14 +139,17 @@ def training_plan(n_train: int, s: Setting) -> dict[str, Any]:
 
 def train_sequence_model(kind: str, X_train: np.ndarray, X_val: np.ndarray, s: Setting,
                          seed: int) -> tuple[Any, float, int]:
-    """Train an LSTM-AE (``kind="ae"``) or Gaussian LSTM-VAE (``"vae"``) on beats (N, T);
-    returns (model, training seconds, best epoch)."""
-    from minivae.models import LSTMVAE, LSTMAutoencoder
+    """Train an LSTM-AE (``kind="ae"``), Gaussian LSTM-VAE (``"vae"``) or Gaussian VRNN
+    (``"vrnn"``, LSTM width ``s.hidden``, z_t of size ``s.latent``) on beats (N, T); returns
+    (model, training seconds, best epoch)."""
+    from minivae.models import LSTMVAE, VRNN, LSTMAutoencoder
     from minivae.train import EarlyStopping, Validation
 
     dt = np.float32  # the beats are z-normalised; float32 halves the time at no cost in AUC
     if kind == "ae":
         model = LSTMAutoencoder(1, s.hidden, s.latent, rng=seed, dtype=dt)
+    elif kind == "vrnn":
+        model = VRNN(1, s.hidden, s.latent, likelihood="gaussian", rng=seed, dtype=dt)
     else:
         model = LSTMVAE(1, s.hidden, s.latent, likelihood="gaussian", rng=seed, dtype=dt)
     plan = training_plan(len(X_train), s)
@@ -206,6 +213,16 @@ def reconstruction_probability_score(model: Any, X: np.ndarray, n_samples: int,
     x = X[:, :, None].astype(model.dtype)
     lp = model.reconstruction_log_prob(x, n_samples=n_samples, rng=seed, per_step=False)
     return -lp.astype(np.float64)
+
+
+def vrnn_beat_score(model: Any, X: np.ndarray, kind: str, n_samples: int,
+                    seed: int) -> np.ndarray:
+    """A VRNN's per-step score averaged over the beat's steps (N,): ``kind="nelbo"`` the
+    per-step negative ELBO, ``"recon_prob"`` minus the reconstruction log-probability
+    (:meth:`~minivae.models.VRNN.per_step_scores`, ``n_samples`` sample paths)."""
+    x = X[:, :, None].astype(model.dtype)
+    steps = model.per_step_scores(x, rng=seed, n_samples=n_samples, kind=kind)
+    return steps.astype(np.float64).mean(axis=1)
 
 
 def pca_scorer(X_train: np.ndarray, explained: float = 0.9) -> tuple[Any, int]:
@@ -299,6 +316,14 @@ def detectors(X: np.ndarray, split: dict[str, np.ndarray], train_rows: np.ndarra
             scorers["LSTM-VAE (rec. prob.)"] = (
                 lambda Z, m=model: reconstruction_probability_score(m, Z, s.vae_samples, seed))
             seconds["LSTM-VAE (rec. prob.)"] = sec
+    if "vrnn" in which:
+        model, sec, notes["VRNN best epoch"] = train_sequence_model("vrnn", X[train_rows], X_val,
+                                                                    s, seed)
+        for kind, label in (("nelbo", "VRNN (neg. ELBO per step)"),
+                            ("recon_prob", "VRNN (rec. prob. per step)")):
+            scorers[label] = (lambda Z, m=model, k=kind:
+                              vrnn_beat_score(m, Z, k, s.vrnn_samples, seed))
+            seconds[label] = sec
     if "mlp" in which:
         notes["MLP-AE plan"] = mlp_training_plan(len(train_rows), s)
         model, sec, notes["MLP-AE best epoch"] = train_mlp_autoencoder(X[train_rows], X_val, s,
@@ -375,7 +400,7 @@ def small_data_table(by_size: dict[int, list[dict[str, Any]]]) -> str:
 def best_learned(runs: list[dict[str, Any]]) -> tuple[str, float]:
     """The learned detector with the highest mean ROC-AUC on the full evaluation set
     (("none", nan) when the runs hold no learned detector)."""
-    learned = [n for n in runs[0]["metrics"] if n.startswith(("LSTM", "MLP"))]
+    learned = [n for n in runs[0]["metrics"] if n.startswith(("LSTM", "MLP", "VRNN"))]
     if not learned:
         return "none", float("nan")
     means = {n: float(np.mean([r["metrics"][n]["all"]["roc_auc"] for r in runs]))
