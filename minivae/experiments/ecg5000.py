@@ -40,11 +40,24 @@ softmax cross-entropy, 5 classes) is trained on each imputed TRAIN set and teste
 TEST beats.  The table puts its test accuracy next to the imputation MAE on the removed points;
 the first row is the classifier on complete beats.
 
+Blind model selection (``--parts blind blind_small``, :mod:`minivae.experiments.ecg5000_blind`):
+a fixed list of learned candidates (MLP autoencoders, their latent kNN and Mahalanobis scores, an
+MLP VAE, ensembles over seeds) is ranked by a proxy computed from the training normals alone
+(2-fold: held-out normals against synthetic local distortions of them); the winner is trained on
+all training normals and scored once on test.  No test beat and no abnormal beat takes part in
+the choice.  The VRNN (:class:`minivae.models.VRNN`) rows score a beat by its per-step negative
+ELBO or reconstruction probability averaged over the steps.
+
 Options: ``--data-dir`` (the folder holding the two files; default ``$MINIVAE_UCR_DIR/ECG5000``),
 ``--quick`` (a few hundred beats, small models, 1 seed: seconds), ``--seed`` / ``--seeds``,
-``--out``, ``--parts`` (any of ``main small downstream``), ``--detectors`` (any of ``lstm mlp
-baselines``: train only those), ``--no-figures``.  Set
-``OMP_NUM_THREADS=1`` on a shared machine.
+``--out``, ``--parts`` (any of ``main small downstream blind blind_small``), ``--detectors``
+(any of ``lstm mlp baselines vrnn``: train only those), ``--split-seed`` (the normals' shuffle;
+42 is the protocol's), ``--[no-]all-candidates`` (blind parts: also score the candidates not
+chosen, as information), ``--no-figures``.  Set ``OMP_NUM_THREADS=1`` on a shared machine.
+
+Modules: :mod:`~minivae.experiments.ecg5000_core` (data, split, detectors, metrics, tables),
+:mod:`~minivae.experiments.ecg5000_downstream`, :mod:`~minivae.experiments.ecg5000_blind`; this
+one holds the command line and re-exports the first two.
 """
 
 from __future__ import annotations
