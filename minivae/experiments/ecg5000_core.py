@@ -17,6 +17,41 @@ from minivae.data import load_ucr
 from minivae.timeseries.metrics import mean_std, pr_auc, roc_auc, roc_curve
 from minivae.timeseries.thresholds import apply_threshold, threshold_mu_k_sigma
 
+__all__ = [
+    "FILES",
+    "NORMAL",
+    "PARTS",
+    "DETECTORS",
+    "SPLIT_SEED",
+    "Setting",
+    "FULL",
+    "QUICK",
+    "TINY",
+    "default_data_dir",
+    "load_ecg5000",
+    "subset_beats",
+    "one_class_split",
+    "training_plan",
+    "train_sequence_model",
+    "mlp_training_plan",
+    "train_mlp_autoencoder",
+    "reconstruction_mse",
+    "reconstruction_probability_score",
+    "vrnn_beat_score",
+    "pca_scorer",
+    "nearest_neighbour_scorer",
+    "detection_metrics",
+    "score_all",
+    "evaluate_scores",
+    "detectors",
+    "run_detection",
+    "table_cell",
+    "detection_table",
+    "small_data_table",
+    "best_learned",
+    "score_figure",
+]
+
 FILES = ("ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv")
 NORMAL = 1
 PARTS = ("main", "small", "downstream", "blind", "blind_small")

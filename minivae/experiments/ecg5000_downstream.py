@@ -14,6 +14,15 @@ from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM
 from minivae.objectives.losses import softmax_cross_entropy, softmax_cross_entropy_grad
 
+__all__ = [
+    "BeatClassifier",
+    "train_classifier",
+    "gap_masks",
+    "impute_all",
+    "run_downstream",
+    "downstream_table",
+]
+
 
 # --------------------------------------------------------------------------- downstream
 class BeatClassifier(Layer):
