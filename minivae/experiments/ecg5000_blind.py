@@ -248,32 +248,95 @@ def choose(proxies: dict[str, float], candidates: tuple[Candidate, ...] = CANDID
     return next(c.name for c in candidates if c.name in proxies and proxies[c.name] >= best - TIE)
 
 
-def select_blind(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int,
-                 candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, Any]:
-    """Steps 2-3: K-fold proxy inside the training normals; returns the chosen candidate's name,
-    every candidate's proxy (mean over folds, and per distortion kind) and the seconds spent."""
+def fold_proxies(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int, fold: int,
+                 candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, dict[str, float]]:
+    """Step 2 for one fold: the candidates' networks train on the other folds' normals; every
+    candidate's proxy on the held-out fold (per distortion kind and their mean)."""
     X_train = check_array(X_train, "X_train", ndim=2, dtype=np.float64)
     if len(X_train) < 2 * N_FOLDS:
         raise ValueError(f"X_train: need at least {2 * N_FOLDS} beats for {N_FOLDS} folds, "
                          f"got {len(X_train)}")
-    t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 19, 5000])
-    folds = np.array_split(rng.permutation(len(X_train)), N_FOLDS)
-    per: dict[str, list[dict[str, float]]] = {c.name: [] for c in candidates}
-    for f, held in enumerate(folds):
-        fit_rows = np.setdiff1d(np.arange(len(X_train)), held)
-        nets, _ = train_networks(candidates, X_train[fit_rows], X_val, s, seed)
-        for c in candidates:
-            scorer = candidate_scorer(c, nets, X_train[fit_rows], seed)
-            per[c.name].append(proxy_score(scorer, X_train[held], np.random.default_rng([seed, f])))
-    proxies = {n: {k: float(np.mean([p[k] for p in ps])) for k in ps[0]} for n, ps in per.items()}
-    chosen = choose({n: p["mean"] for n, p in proxies.items()}, candidates)
-    return {"chosen": chosen, "proxies": proxies, "seconds": time.perf_counter() - t0}
+    held = np.array_split(rng.permutation(len(X_train)), N_FOLDS)[fold]
+    fit_rows = np.setdiff1d(np.arange(len(X_train)), held)
+    nets, _ = train_networks(candidates, X_train[fit_rows], X_val, s, seed)
+    return {c.name: proxy_score(candidate_scorer(c, nets, X_train[fit_rows], seed),
+                                X_train[held], np.random.default_rng([seed, fold]))
+            for c in candidates}
+
+
+def combine_folds(per_fold: list[dict[str, dict[str, float]]],
+                  candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, Any]:
+    """Step 3: the proxies averaged over the folds, and the chosen candidate's name."""
+    names = list(per_fold[0])
+    proxies = {n: {k: float(np.mean([p[n][k] for p in per_fold])) for k in per_fold[0][n]}
+               for n in names}
+    return {"chosen": choose({n: p["mean"] for n, p in proxies.items()}, candidates),
+            "proxies": proxies}
+
+
+def select_blind(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int,
+                 candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, Any]:
+    """Steps 2-3: K-fold proxy inside the training normals; returns the chosen candidate's name,
+    every candidate's proxy (mean over folds, and per distortion kind) and the seconds spent."""
+    t0 = time.perf_counter()
+    per_fold = [fold_proxies(X_train, X_val, s, seed, f, candidates) for f in range(N_FOLDS)]
+    return {**combine_folds(per_fold, candidates), "seconds": time.perf_counter() - t0}
 
 
 # --------------------------------------------------------------------------- one run
 BLIND_ROW = "blind choice"
 INFO = "[info: not used to choose]"
+
+
+def blind_rows(X: np.ndarray, split: dict[str, np.ndarray], n_train: int | None,
+               seed: int) -> np.ndarray:
+    """The training normals of a run: all of them, or the small-data table's seeded draw."""
+    rows = split["train"]
+    if n_train is not None:
+        rows = np.random.default_rng([seed, n_train]).choice(rows, n_train, replace=False)
+    return rows
+
+
+def candidate_test_scores(X: np.ndarray, split: dict[str, np.ndarray], rows: np.ndarray,
+                          s: Any, seed: int, candidates: tuple[Candidate, ...]
+                          ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    """Step 4: ``candidates`` trained on the training normals ``rows``; their scores of the
+    validation normals, test normals and abnormal beats, and their training seconds."""
+    from minivae.experiments.ecg5000_core import score_all
+
+    nets, secs = train_networks(candidates, X[rows], X[split["val"]], s, seed)
+    scorers = {c.name: candidate_scorer(c, nets, X[rows], seed) for c in candidates}
+    return score_all(scorers, X, split), {c.name: candidate_seconds(c, secs, seed)
+                                          for c in candidates}
+
+
+def blind_record(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], rows: np.ndarray,
+                 seed: int, sel: dict[str, Any], cand_scores: dict[str, Any],
+                 cand_seconds: dict[str, float], all_candidates: bool) -> dict[str, Any]:
+    """The run record: the chosen candidate as :data:`BLIND_ROW`, the others (with
+    ``all_candidates``) marked :data:`INFO`, PCA and 1-NN on the same training normals."""
+    from minivae.experiments.ecg5000_core import (
+        evaluate_scores,
+        nearest_neighbour_scorer,
+        pca_scorer,
+        score_all,
+    )
+
+    scores = {BLIND_ROW: cand_scores[sel["chosen"]]}
+    seconds = {BLIND_ROW: cand_seconds[sel["chosen"]]}
+    if all_candidates:  # the chosen one too: every seed then has the same rows
+        scores.update({f"{n} {INFO}": sc for n, sc in cand_scores.items()})
+        seconds.update({f"{n} {INFO}": cand_seconds[n] for n in cand_scores})
+    pca, k = pca_scorer(X[rows])
+    scores.update(score_all({"PCA (90% variance)": pca,
+                             "1-NN distance": nearest_neighbour_scorer(X[rows])}, X, split))
+    seconds.update({"PCA (90% variance)": 0.0, "1-NN distance": 0.0})
+    return {"seed": seed, "n_train": len(rows), "chosen": sel["chosen"],
+            "proxies": sel["proxies"], "selection_seconds": sel.get("seconds", float("nan")),
+            "metrics": {n: evaluate_scores(sc, y, split) for n, sc in scores.items()},
+            "seconds": seconds, "notes": {"PCA components": k, "chosen": sel["chosen"]},
+            "_scores": scores}
 
 
 def run_blind(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s: Any, seed: int,
@@ -286,38 +349,12 @@ def run_blind(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s: Any
     candidate), the baselines and, with ``all_candidates``, every candidate (suffix
     :data:`INFO`; the chosen one appears there too, so every seed has the same rows).
     """
-    from minivae.experiments.ecg5000_core import (
-        evaluate_scores,
-        nearest_neighbour_scorer,
-        pca_scorer,
-        score_all,
-    )
-
-    rows = split["train"]
-    if n_train is not None:  # the same seeded draw as the small-data table
-        rows = np.random.default_rng([seed, n_train]).choice(rows, n_train, replace=False)
-    X_val = X[split["val"]]
-    sel = select_blind(X[rows], X_val, s, seed)
+    rows = blind_rows(X, split, n_train, seed)
+    sel = select_blind(X[rows], X[split["val"]], s, seed)
     final = CANDIDATES if all_candidates else tuple(c for c in CANDIDATES
                                                     if c.name == sel["chosen"])
-    nets, secs = train_networks(final, X[rows], X_val, s, seed)
-    scorers, seconds = {}, {}
-    for c in final:  # the chosen one twice with all_candidates: every seed has the same rows
-        labels = [BLIND_ROW] if c.name == sel["chosen"] else []
-        labels += [f"{c.name} {INFO}"] if all_candidates else []
-        for label in labels:
-            scorers[label] = candidate_scorer(c, nets, X[rows], seed)
-            seconds[label] = candidate_seconds(c, secs, seed)
-    scorers["PCA (90% variance)"], k = pca_scorer(X[rows])
-    scorers["1-NN distance"] = nearest_neighbour_scorer(X[rows])
-    seconds.update({"PCA (90% variance)": 0.0, "1-NN distance": 0.0})
-    order = [BLIND_ROW] + [n for n in scorers if n != BLIND_ROW]
-    scores = score_all({n: scorers[n] for n in order}, X, split)
-    return {"seed": seed, "n_train": len(rows), "chosen": sel["chosen"],
-            "proxies": sel["proxies"], "selection_seconds": sel["seconds"],
-            "metrics": {n: evaluate_scores(sc, y, split) for n, sc in scores.items()},
-            "seconds": seconds, "notes": {"PCA components": k, "chosen": sel["chosen"]},
-            "_scores": scores}
+    cand_scores, cand_seconds = candidate_test_scores(X, split, rows, s, seed, final)
+    return blind_record(X, y, split, rows, seed, sel, cand_scores, cand_seconds, all_candidates)
 
 
 def proxy_table(runs: list[dict[str, Any]]) -> str:
