@@ -12,7 +12,8 @@ What it does:
    interpolation (said on screen);
 2. cuts the training file into windows of ``--window`` steps, standardises every channel on the
    training part (the last ``--validation-split`` of the file is held out) and trains an LSTM
-   autoencoder or LSTM-VAE with a progress bar;
+   autoencoder, LSTM-VAE or VRNN (``--model vrnn``: a latent per step, scored by the per-step
+   negative ELBO, ``--score nelbo``, by default) with a progress bar;
 3. scores every step of the test file (or of the training file when no test file is given):
    per-step score = the mean score of the windows covering it (``--step-score window``, the
    default) or the mean of their errors at that step (``step``);
@@ -36,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-MODELS = ("lstm-ae", "lstm-vae")
+MODELS = ("lstm-ae", "lstm-vae", "vrnn")
+DETECT_SCORES = ("mse", "reconstruction_probability", "nelbo")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -49,8 +51,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default="minivae_output/detect", help="output folder")
     p.add_argument("--window", type=int, default=48, help="window length in steps")
     p.add_argument("--model", choices=MODELS, default="lstm-ae")
-    p.add_argument("--score", choices=("mse", "reconstruction_probability"), default="mse",
-                   help="window score (reconstruction_probability: lstm-vae only)")
+    p.add_argument("--score", choices=DETECT_SCORES, default=None,
+                   help="window score (default: mse; nelbo for vrnn); "
+                        "reconstruction_probability: lstm-vae or vrnn; nelbo (the per-step "
+                        "negative ELBO): vrnn only")
     p.add_argument("--step-score", choices=("window", "step"), default="window",
                    help="per-step score: mean score of the windows covering the step (window) "
                         "or mean of their errors at the step (step)")
@@ -122,19 +126,24 @@ def _threshold_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def build_detector(args: argparse.Namespace, n_features: int) -> Any:
     """An untrained LSTM autoencoder / LSTM-VAE inside an AnomalyDetector, as the flags say."""
-    from minivae.models import LSTMVAE, LSTMAutoencoder
+    from minivae.models import LSTMVAE, VRNN, LSTMAutoencoder
     from minivae.timeseries.anomaly import AnomalyDetector
 
+    score = args.score or ("nelbo" if args.model == "vrnn" else "mse")
+    if score == "nelbo" and args.model != "vrnn":
+        raise ValueError("--score nelbo needs --model vrnn (a latent per step)")
     if args.model == "lstm-vae":
         model = LSTMVAE(n_features, args.hidden, args.latent, likelihood="gaussian",
                         free_bits=0.25, rng=args.seed)
+    elif args.model == "vrnn":  # --latent is the size of z_t, one per step
+        model = VRNN(n_features, args.hidden, args.latent, rng=args.seed)
     else:
-        if args.score != "mse":
-            raise ValueError("--score reconstruction_probability needs --model lstm-vae")
+        if score != "mse":
+            raise ValueError(f"--score {score} needs --model lstm-vae or vrnn")
         model = LSTMAutoencoder(n_features, args.hidden, args.latent, rng=args.seed)
     train_stride = args.train_stride or max(1, args.window // 4)
     return AnomalyDetector(
-        model, score=args.score, window=args.window, stride=args.stride,
+        model, score=score, window=args.window, stride=args.stride,
         train_stride=train_stride, validation_split=args.validation_split,
         step_score=args.step_score, progress=True, rng=args.seed, **_threshold_kwargs(args))
 
@@ -144,7 +153,7 @@ def train_detector(args: argparse.Namespace, x_train: np.ndarray) -> Any:
     fit_kwargs: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size,
                                   "lr": args.lr, "clip_norm": 5.0, "diagnostics": False,
                                   "verbose": 0 if args.quiet else 1}
-    if args.model == "lstm-vae":
+    if args.model in ("lstm-vae", "vrnn"):
         fit_kwargs["kl_schedule"] = "linear:300"
     detector.fit(x_train, train=True, **fit_kwargs)
     return detector

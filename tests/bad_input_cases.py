@@ -422,7 +422,19 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "timeseries.imputation_study.ModelImputer": lambda pr: {"model": _small_model(3)},
     "nn.activations.get_activation": lambda pr: {"name": "relu"},
     "timeseries.thresholds.fit_threshold": lambda pr: {"method": "percentile"},
+    # every registered check takes longer than CASE_SECONDS on a loaded machine; one area suffices
+    "gradcheck.registry.run_checks": lambda pr: {"only": "dense"},
+    "nn.recurrent.make_recurrent": lambda pr: {"cell": "gru"},
+    "nn.recurrent.make_cell": lambda pr: {"cell": "gru"},
+    "nn.recurrent.run": lambda pr: {"layer": _recurrent("make_recurrent")},
+    "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
 }
+
+
+def _recurrent(factory: str) -> Any:
+    """A small GRU layer or cell (input size D) for the tuple-state adapter of nn.recurrent."""
+    from minivae.nn import recurrent
+    return getattr(recurrent, factory)("gru", D, 4, rng=0)
 
 
 def good_kwargs(target: Target, profile: Profile) -> dict[str, Any]:

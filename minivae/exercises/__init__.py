@@ -67,6 +67,7 @@ Exercises (lesson: name(signature))
   grad_weights)``
 * 12: ``kde_qip(X, sigma) -> V``, ``kde_qip_grad(X, sigma) -> dX``,
   ``cs_divergence(X, Y, sigma) -> D``
+* 14: ``gru_step_backward(dh, cache) -> (dx, dh_prev, dWx, dWh, db, dbhn)``
 """
 
 from minivae.exercises.catalogue import EXERCISES, SOLUTIONS, show_solution
@@ -109,6 +110,7 @@ from minivae.exercises.lesson12_information_measures import (
     check_kde_qip,
     check_kde_qip_grad,
 )
+from minivae.exercises.lesson14_sequence_latents import check_gru_step_backward
 
 __all__ = [
     "EXERCISES",
@@ -125,6 +127,7 @@ __all__ = [
     "check_gaussian_nll",
     "check_gaussian_nll_grad",
     "check_gp_posterior",
+    "check_gru_step_backward",
     "check_iwae_bound",
     "check_kde_qip",
     "check_kde_qip_grad",

@@ -41,6 +41,7 @@ x_t fed back through phi_x.  Sample paths give predictive intervals.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,14 +54,16 @@ from minivae._validation import (
     check_scalar,
 )
 from minivae.models.base import Model, inference_method, register_model, sample_chunks, tile_samples
+from minivae.models.lstm_autoencoder import HALF_LOG_PI  # -log N(x; m, 1/2) = (x-m)^2 + this
 from minivae.models.vrnn_step import vrnn_backward, vrnn_forward, vrnn_generate
 from minivae.nn.dense import Dense
+from minivae.nn.functional import log_mean_exp
 from minivae.nn.lstm import LSTMWeights
 from minivae.nn.sequence import lengths_to_mask
 
 LIKELIHOODS = ("gaussian", "mse")
 SCORE_KINDS = ("nelbo", "recon_prob")
-HALF_LOG_PI = 0.5 * float(np.log(np.pi))  # -log N(x; m, 1/2) = (x - m)^2 + 0.5 log(pi)
+AVERAGES = ("mean", "logmeanexp")
 
 
 @register_model
@@ -238,7 +241,28 @@ class VRNN(Model):
                      need_grad=False, posterior_out=(mu, logvar))
         return mu, logvar
 
-    # -- scores, sampling, forecasting -------------------------------------------------------
+    # -- scores, reconstruction, sampling, forecasting ------------------------------------------
+    def _sample_paths(self, X: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
+                      n_samples: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """(nll, kl, k) per chunk of k of the ``n_samples`` independent paths z_{1:T} ~ q, each
+        (k, N, T); the noise of path s of sequence n is row s * N + n of one (k * N, T, L) draw
+        per chunk (chunks bound the memory, :func:`~minivae.models.base.sample_chunks`)."""
+        N, T, D = X.shape
+        P = self._weights()[0]
+        for k in sample_chunks(n_samples, N * T * max(self.hidden_size, 2 * D)):
+            noise = rng.standard_normal((k * N, T, self.latent_dim)).astype(self.dtype)
+            nll, kl, *_ = vrnn_forward(tile_samples(X, k), noise, tile_samples(mask, k), P,
+                                       self.likelihood, need_grad=False)
+            yield nll.reshape(k, N, T), kl.reshape(k, N, T), k
+
+    def _log_prob(self, nll: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """log p(x_t | z_t, h_{t-1}) from the reconstruction term (k, N, T): -nll for
+        "gaussian"; for "mse" the density N(x; mean, 1/2), -(nll + 0.5 log(pi) per entry)."""
+        if self.likelihood == "gaussian":
+            return -nll
+        seen = self.input_dim if mask is None else mask.sum(axis=2)
+        return -(nll + HALF_LOG_PI * seen)
+
     @inference_method
     def per_step_scores(self, X: np.ndarray, *, rng: np.random.Generator | int,
                         n_samples: int = 16, kind: str = "nelbo",
@@ -248,11 +272,12 @@ class VRNN(Model):
 
         Args:
             X: (N, T, D).
-            rng: generator or seed; the noise of sample path s of sequence n is row s * N + n
-                of one (n_samples * N, T, L) draw per chunk of sample paths.
+            rng: generator or seed for the sample paths (see :meth:`_sample_paths`).
             n_samples: independent sample paths z_{1:T} ~ q averaged over (>= 1).
-            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t)) or "recon_prob"
-                (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction probability, negated).
+            kind: "nelbo" (-log p(x_t | z_t, h_{t-1}) + KL(q_t || p_t): the step's terms of
+                the loss with beta = 1; for "mse" the squared error stands for -log p) or
+                "recon_prob" (-log p(x_t | z_t, h_{t-1}), An & Cho's reconstruction
+                probability, negated; for "mse" the density N(x; mean, 1/2)).
             mask, lengths: which entries are observed; a step with nothing observed gets NaN
                 (no evidence, so no score).
         """
@@ -261,26 +286,63 @@ class VRNN(Model):
         n_samples = check_positive_int(n_samples, "n_samples")
         rng = check_rng(rng)
         X, mask = self._prepare(X, mask, lengths)
-        N, T, D = X.shape
-        P = self._weights()[0]
-        total = np.zeros((N, T), self.dtype)
-        for k in sample_chunks(n_samples, N * T * max(self.hidden_size, 2 * D)):
-            noise = rng.standard_normal((k * N, T, self.latent_dim)).astype(self.dtype)
-            mk = tile_samples(mask, k)
-            nll, kl, *_ = vrnn_forward(tile_samples(X, k), noise, mk, P, self.likelihood,
-                                       need_grad=False)
-            if kind == "nelbo":
-                score = nll + kl
-            elif self.likelihood == "mse":  # -log N(x; mean, 1/2) over the observed entries
-                seen = D if mk is None else mk.sum(axis=2)
-                score = nll + HALF_LOG_PI * seen
-            else:
-                score = nll
-            total += score.reshape(k, N, T).sum(axis=0)
+        total = np.zeros(X.shape[:2], self.dtype)
+        for nll, kl, _ in self._sample_paths(X, mask, rng, n_samples):
+            score = nll + kl if kind == "nelbo" else -self._log_prob(nll, mask)
+            total += score.sum(axis=0)
         total /= n_samples
         if mask is not None:
             total[~mask.any(axis=2)] = np.nan
         return total
+
+    @inference_method
+    def reconstruction_log_prob(self, X: np.ndarray, *, n_samples: int = 10,
+                                rng: np.random.Generator | int, mask: np.ndarray | None = None,
+                                lengths: np.ndarray | None = None, per_step: bool = True,
+                                average: str = "mean") -> np.ndarray:
+        """Reconstruction log-probability (An & Cho 2015) of every step, log p(x_t | z_t,
+        h_{t-1}) with z_{1:T} ~ q, in nats (higher = more normal); the signature of
+        :meth:`LSTMVAE.reconstruction_log_prob`, so the anomaly detectors take either model.
+
+        Args:
+            X: (N, T, D); n_samples: sample paths (>= 1); rng: as :meth:`per_step_scores`.
+            per_step: True -> (N, T) (NaN at steps with nothing observed); False -> (N,), the
+                sum over steps (NaN for a sequence with nothing observed).
+            average: "mean" over the paths, or "logmeanexp" (log of the mean probability).
+        """
+        if average not in AVERAGES:
+            raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
+        n_samples = check_positive_int(n_samples, "n_samples")
+        rng = check_rng(rng)
+        X, mask = self._prepare(X, mask, lengths)
+        lps = []
+        for nll, _, _ in self._sample_paths(X, mask, rng, n_samples):
+            lp = self._log_prob(nll, mask)
+            lps.append(lp if per_step else lp.sum(axis=2))
+        lp = np.concatenate(lps, axis=0)  # (n_samples, N, T) or (n_samples, N)
+        value = lp.mean(axis=0) if average == "mean" else log_mean_exp(lp, axis=0)
+        if mask is not None:  # nothing observed: no evidence, so no score
+            seen = mask.any(axis=2)
+            value[~seen if per_step else ~seen.any(axis=1)] = np.nan
+        return value
+
+    @inference_method
+    def reconstruct(self, X: np.ndarray, rng: np.random.Generator | int | None = None, *,
+                    mask: np.ndarray | None = None,
+                    lengths: np.ndarray | None = None) -> np.ndarray:
+        """The mean of p(x_t | z_t, h_{t-1}) at every step, (N, T, D), along the path
+        z_t = mu_t (default, deterministic) or z_t ~ q (``rng`` given).  Each step's z_t has
+        read x_t through the encoder: this is a reconstruction, not a prediction (for that see
+        :meth:`forecast`)."""
+        X, mask = self._prepare(X, mask, lengths)
+        N, T, D = X.shape
+        shape = (N, T, self.latent_dim)
+        noise = np.zeros(shape, self.dtype) if rng is None else \
+            check_rng(rng).standard_normal(shape).astype(self.dtype)
+        out = np.empty((N, T, D), self.dtype)
+        vrnn_forward(X, noise, mask, self._weights()[0], self.likelihood, need_grad=False,
+                     means_out=out)
+        return out
 
     @inference_method
     def sample(self, n: int, T: int, rng: np.random.Generator | int) -> np.ndarray:
@@ -290,8 +352,7 @@ class VRNN(Model):
         T = check_positive_int(T, "T")
         rng = check_rng(rng)
         h = np.zeros((n, self.hidden_size), self.dtype)
-        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.input_dim,
-                             self.likelihood)
+        return vrnn_generate((h, h.copy()), T, rng, self._weights()[0], self.likelihood)
 
     @inference_method
     def forecast(self, X: np.ndarray, horizon: int, rng: np.random.Generator | int, *,
@@ -324,6 +385,6 @@ class VRNN(Model):
             noise = rng.standard_normal((k * N, T, self.latent_dim)).astype(self.dtype)
             _, _, state, _, _ = vrnn_forward(tile_samples(X, k), noise, tile_samples(mask, k),
                                              P, self.likelihood, need_grad=False)
-            xs = vrnn_generate(state, horizon, rng, P, D, self.likelihood)
+            xs = vrnn_generate(state, horizon, rng, P, self.likelihood)
             paths.append(xs.reshape(k, N, horizon, D))
         return np.concatenate(paths, axis=0)

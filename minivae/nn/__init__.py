@@ -17,6 +17,7 @@ from minivae.nn.decoders import (
     autoregressive_forward,
 )
 from minivae.nn.dense import Dense
+from minivae.nn.gru import GRU, GRUCell, GRULayer, gru_backward, gru_forward
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import (
     LSTM,
@@ -29,6 +30,8 @@ from minivae.nn.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from minivae.nn.recurrent import CELL_TYPES, make_cell, make_recurrent
+from minivae.nn.rnn import RNN, RNNCell, RNNLayer, rnn_backward, rnn_forward
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
@@ -60,4 +63,6 @@ __all__ = [
     "lstm_forward_repeated",
     "lstm_step_backward",
     "lstm_step_forward",
+    "CELL_TYPES", "GRU", "GRUCell", "GRULayer", "RNN", "RNNCell", "RNNLayer",
+    "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
 ]

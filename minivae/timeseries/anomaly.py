@@ -23,7 +23,11 @@ The recipe (Malhotra et al. 2016; An & Cho 2015; Park, Hoshi & Kemp 2018):
   :func:`fit_error_gaussian`).
 * ``"reconstruction_probability"`` (An & Cho 2015): ``-(1/L) sum_l log p(x | z_l)``, z_l ~ q(z|x),
   the *negative* average log-likelihood over L latent samples; needs a model with
-  ``reconstruction_log_prob`` (the LSTM-VAE).
+  ``reconstruction_log_prob`` (the LSTM-VAE, the VRNN).
+* ``"nelbo"``: the per-step negative ELBO of a model with a latent per step,
+  ``-log p(x_t | z_t, h_{t-1}) + KL(q(z_t | x_t, h_{t-1}) || p(z_t | h_{t-1}))`` averaged over
+  ``n_samples`` sample paths; needs a model with ``per_step_scores`` (the
+  :class:`~minivae.models.VRNN`).
 
 Input layouts: windows ``(N, T, D)`` get one score per window ``(N,)``; a long series ``(T,)`` or
 ``(T, D)`` is cut into sliding windows (``window``, ``stride``), scored per window *and time
@@ -57,7 +61,7 @@ __all__ = [
     "RollingZScoreDetector",
 ]
 
-SCORES = ("mse", "mae", "mahalanobis", "reconstruction_probability")
+SCORES = ("mse", "mae", "mahalanobis", "reconstruction_probability", "nelbo")
 STEP_SCORES = ("step", "window")
 ERROR_VECTORS = ("step", "window")
 
@@ -190,11 +194,12 @@ class AnomalyDetector:
             ``fit(X, **kwargs)`` if the detector is to train it).  A sequence model (one with
             ``input_ndim`` containing 3, e.g. LSTMVAE) gets windows (N, T, D); an MLP model
             gets them flattened to (N, T * D), so its ``input_dim`` must be T * D.
-        score: "mse", "mae", "mahalanobis" or "reconstruction_probability" (module docstring).
+        score: "mse", "mae", "mahalanobis", "reconstruction_probability" or "nelbo" (module
+            docstring).
         threshold: "mu_k_sigma", "percentile" or "max", fitted on held-out normal scores.
         k: k of ``mu + k * sigma``.
         q: percentile (0-100) for ``threshold="percentile"``.
-        n_samples: L, latent samples for the reconstruction probability.
+        n_samples: L, latent samples (paths) for the reconstruction probability and "nelbo".
         window: window length T for series inputs (required for them; for window inputs it is
             read from the data and, if given, must agree).
         stride: step between windows when scoring a series (1 = every step; larger is faster,
@@ -267,6 +272,11 @@ class AnomalyDetector:
                 f"score='reconstruction_probability' needs a model with "
                 f"reconstruction_log_prob(X, n_samples=, rng=, per_step=) (e.g. LSTMVAE); "
                 f"{type(model).__name__} has none: use score='mse', 'mae' or 'mahalanobis'"
+            )
+        if score == "nelbo" and not callable(getattr(model, "per_step_scores", None)):
+            raise TypeError(
+                f"score='nelbo' needs a model with per_step_scores(X, rng=, n_samples=, kind=) "
+                f"(e.g. VRNN); {type(model).__name__} has none"
             )
         if error_vector not in ERROR_VECTORS:
             raise ValueError(f"error_vector must be one of {ERROR_VECTORS}, got {error_vector!r}")
@@ -441,20 +451,36 @@ class AnomalyDetector:
                         rng: np.random.Generator | None = None) -> np.ndarray:
         """(N, T) average log p(x_t | z) over L samples; seeded so repeated calls agree (a
         series scored window chunk by window chunk passes one generator through its chunks)."""
+        def log_prob(chunk: np.ndarray, r: np.random.Generator) -> np.ndarray:
+            return self.model.reconstruction_log_prob(chunk, n_samples=self.n_samples, rng=r,
+                                                      per_step=True)
+
+        return self._sampled_steps(Xw, rng, "reconstruction_log_prob(per_step=True)", log_prob)
+
+    def _nelbo_steps(self, Xw: np.ndarray, rng: np.random.Generator | None = None
+                     ) -> np.ndarray:
+        """(N, T) per-step negative ELBO (``model.per_step_scores``), seeded as above."""
+        def nelbo(chunk: np.ndarray, r: np.random.Generator) -> np.ndarray:
+            return self.model.per_step_scores(chunk, n_samples=self.n_samples, rng=r,
+                                              kind="nelbo")
+
+        return self._sampled_steps(Xw, rng, "per_step_scores(kind='nelbo')", nelbo)
+
+    def _sampled_steps(self, Xw: np.ndarray, rng: np.random.Generator | None, what: str,
+                       per_chunk: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+                       ) -> np.ndarray:
+        """(N, T) values of a sampled per-step model score, batch by batch, one generator."""
         if not self._sequence_model:  # pragma: no cover - guarded in __init__ for MLP models
-            raise TypeError("reconstruction_probability needs a sequence model")
+            raise TypeError(f"{what} needs a sequence model")
         rng = np.random.default_rng(self._score_seed) if rng is None else rng
         parts = []
         for a in self._batches(Xw.shape[0]):
             chunk = Xw[a : a + self.eval_batch_size]
-            lp = self.model.reconstruction_log_prob(
-                chunk, n_samples=self.n_samples, rng=rng, per_step=True
-            )
-            lp = np.asarray(lp, dtype=np.float64)
+            lp = np.asarray(per_chunk(chunk, rng), dtype=np.float64)
             if lp.shape != chunk.shape[:2]:
                 raise ValueError(
-                    f"model.reconstruction_log_prob(per_step=True) returned shape {lp.shape}, "
-                    f"expected (N, T) = {chunk.shape[:2]}"
+                    f"model.{what} returned shape {lp.shape}, expected (N, T) = "
+                    f"{chunk.shape[:2]}"
                 )
             parts.append(lp)
         return np.concatenate(parts, axis=0)
@@ -472,6 +498,9 @@ class AnomalyDetector:
             per_window = steps.mean(axis=1)
         elif kind == "reconstruction_probability":
             steps = -self._log_prob_steps(Xw, rng)
+            per_window = steps.mean(axis=1)
+        elif kind == "nelbo":
+            steps = self._nelbo_steps(Xw, rng)
             per_window = steps.mean(axis=1)
         else:
             if self.error_mean_ is None:

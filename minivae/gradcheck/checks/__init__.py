@@ -6,6 +6,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.layers` — Dense, activations, MLPs;
 * :mod:`.objectives` — reconstruction losses, KLs, the reparameterized sample, log-densities;
 * :mod:`.lstm` — the LSTM layer (stacked, lengths, masks) and cell;
+* :mod:`.recurrent_cells` — the vanilla RNN and GRU layers and cells, the cell-type factory;
 * :mod:`.models` — Autoencoder, VAE (beta, free bits, IWAE, masks), CVAE;
 * :mod:`.sequence_models` — LSTMAutoencoder and LSTMVAE, both decoders, teacher forcing, and
   the LSTM-VAE's objectives (IWAE, VR, InfoVAE, WAE, STL, DReG);
@@ -23,6 +24,7 @@ from minivae.gradcheck.checks import (
     lstm,
     models,
     objectives,
+    recurrent_cells,
     sequence_models,
     variational,
     vrnn,
@@ -36,5 +38,7 @@ BUILTIN_CHECKS: tuple[str, ...] = tuple(
 
 __all__ = [
     "BUILTIN_CHECKS", "apps", "information", "layers", "lstm", "models", "objectives",
-    "sequence_models", "variational", "vrnn",
+    "sequence_models", "variational",
+    "recurrent_cells",
+    "vrnn",
 ]
