@@ -52,8 +52,9 @@ _LOG_2 = float(np.log(2.0))  # a Python float: float32 inputs stay float32
 
 def log_one_minus_tanh_sq(a: np.ndarray) -> np.ndarray:
     """log(1 - tanh(a)^2) = -2 log cosh(a) = 2 (log 2 - |a| - log1p(exp(-2|a|))), stable for
-    any a (1 - tanh^2 would cancel to 0 long before the logarithm does)."""
-    a = np.abs(a)
+    any a (1 - tanh^2 would cancel to 0 long before the logarithm does).  a: any shape."""
+    a = check_array(a, "a")
+    a = np.abs(a if a.dtype.kind == "f" else a.astype(np.float64))
     return 2.0 * (_LOG_2 - a - np.log1p(np.exp(-2.0 * a)))
 
 
