@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 
 from minivae.gradcheck.checks import rho_vae  # noqa: F401  (registers the checks)
 from minivae.gradcheck.registry import REGISTRY, run_checks
-from minivae.objectives.distributions import DiagonalGaussian
-from minivae.objectives.rho_gaussian import RHO_RAW_MAX, RhoGaussian, log_one_minus_tanh_sq
+from minivae.objectives.distributions import LOGVAR_MAX, DiagonalGaussian
+from minivae.objectives.rho_gaussian import (
+    RHO_RAW_MAX,
+    RhoGaussian,
+    log_one_minus_tanh_sq,
+    rho_encoder_backward,
+    rho_encoder_posterior,
+)
 
 SETTINGS = settings(max_examples=40, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -170,10 +176,10 @@ def test_float32_stays_float32_and_close_to_float64():
 @pytest.mark.parametrize("seed", range(5))
 def test_gradient_checks_pass(seed):
     names = [n for n in REGISTRY if n.startswith("rho_gaussian.")]
-    assert len(names) == 3
+    assert len(names) == 4
     results = run_checks(seed, names=names)
     failed = [str(r) for r in results if not r.passed]
-    assert len(results) >= 9 and not failed, "\n".join(failed)
+    assert len(results) >= 10 and not failed, "\n".join(failed)
 
 
 def test_a_wrong_gradient_fails_the_check():
@@ -237,3 +243,32 @@ def test_bad_sampling_calls_are_named():
         q.log_prob(np.zeros((2, 4)))
     with pytest.raises(TypeError, match="mu must hold real numbers"):
         RhoGaussian(np.zeros((2, 3), complex), np.zeros(2), np.zeros(2))
+
+
+# -- from an encoder's output --------------------------------------------------------------------
+def test_encoder_posterior_splits_and_clamps():
+    rng = np.random.default_rng(5)
+    h = rng.standard_normal((3, 6))
+    h[0, 4] = LOGVAR_MAX + 5.0  # clamped log-variance: no gradient through it
+    q, inside = rho_encoder_posterior(h)
+    np.testing.assert_array_equal(q.mu, h[:, :4])
+    np.testing.assert_array_equal(q.logvar, [LOGVAR_MAX, h[1, 4], h[2, 4]])
+    np.testing.assert_array_equal(q.rho_raw, h[:, 5])
+    np.testing.assert_array_equal(inside, [False, True, True])
+    q.rsample(rng)
+    dh = rho_encoder_backward(q, inside, rng.standard_normal((3, 4)), 0.5)
+    assert dh.shape == h.shape and dh[0, 4] == 0.0 and np.all(dh[1:, 4] != 0.0)
+
+
+def test_encoder_bad_input_is_named():
+    with pytest.raises(ValueError, match="h must have L"):
+        rho_encoder_posterior(np.zeros((2, 2)))
+    q, inside = rho_encoder_posterior(np.zeros((2, 5)))
+    q.rsample(0)
+    with pytest.raises(TypeError, match="q must be a RhoGaussian"):
+        rho_encoder_backward(DiagonalGaussian(np.zeros((2, 3)), np.zeros((2, 3))), inside,
+                             np.zeros((2, 3)), 1.0)
+    with pytest.raises(ValueError, match="inside must have shape"):
+        rho_encoder_backward(q, np.ones((2, 3), bool), np.zeros((2, 3)), 1.0)
+    with pytest.raises(ValueError, match="dkl"):
+        rho_encoder_backward(q, inside, np.zeros((2, 3)), float("nan"))

@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng
-from minivae.objectives.distributions import LOG_2PI
+from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.objectives.distributions import LOG_2PI, clamp_logvar
 
 RHO_RAW_MAX = 5.0
 _LOG_2 = float(np.log(2.0))  # a Python float: float32 inputs stay float32
@@ -202,6 +202,37 @@ class RhoGaussian:
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dmu, dlogvar, drho_raw) of ``f(z) + dkl * sum_n KL[n]``: the decoder's gradient dz
         through the sample plus the KL gradient weighted by ``dkl`` (e.g. beta / N)."""
+        dkl = check_scalar(dkl, "dkl")
         grads = self.rsample_backward(dz)
         kls = self.kl_standard_normal_grad()
         return tuple(g + dkl * k for g, k in zip(grads, kls))  # type: ignore[return-value]
+
+
+# -- from an encoder's output and back ------------------------------------------------------------
+def rho_encoder_posterior(h: np.ndarray) -> tuple[RhoGaussian, np.ndarray]:
+    """q(z | x) from an encoder's output h: (N, L + 2): the first L columns the mean, column L
+    the log-variance scale log s (clamped to [LOGVAR_MIN, LOGVAR_MAX]), column L + 1 rho_raw.
+
+    Returns (q, inside) with ``inside`` (N,) where the log-variance clamp passes gradients (the
+    clip of rho_raw is inside q).  The rho-VAE counterpart of
+    :func:`~minivae.objectives.elbo.encoder_posterior`.
+    """
+    h = check_array(h, "h", ndim=2)
+    if h.shape[1] < 3:
+        raise ValueError(f"h must have L + 2 >= 3 columns (mean, log-variance, rho_raw), got "
+                         f"shape {h.shape}")
+    L = h.shape[1] - 2
+    logvar, inside = clamp_logvar(h[:, L])
+    return RhoGaussian(np.ascontiguousarray(h[:, :L]), logvar, h[:, L + 1].copy()), inside
+
+
+def rho_encoder_backward(q: RhoGaussian, inside: np.ndarray, dz: np.ndarray,
+                         dkl: float) -> np.ndarray:
+    """d loss / d h (N, L + 2) for the encoder's backward pass, the loss being
+    ``f(z) + dkl * sum_n KL[n]`` with dz = df/dz (N, L) (1/N included) and dkl e.g. beta / N;
+    no gradient passes where the log-variance was clamped."""
+    if not isinstance(q, RhoGaussian):
+        raise TypeError(f"q must be a RhoGaussian, got {type(q).__name__}")
+    inside = check_array(inside, "inside", shape=(q.mu.shape[0],))
+    dmu, dlogvar, drho_raw = q.elbo_backward(dz, dkl)
+    return np.concatenate([dmu, (dlogvar * inside)[:, None], drho_raw[:, None]], axis=1)

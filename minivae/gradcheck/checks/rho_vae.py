@@ -1,6 +1,7 @@
 """Gradient checks of the rho-VAE posterior (:mod:`minivae.objectives.rho_gaussian`): the
 reparameterized AR(1) sample (one and K samples, noise held fixed), the closed-form KL to
-N(0, I), and their sum as an ELBO's backward uses it.
+N(0, I), their sum as an ELBO's backward uses it, and the same from an encoder's output h
+(the log-variance clamp and the rho_raw clip included, inputs drawn inside both).
 
 All smooth (tanh, exp, products): tolerance 1e-7 in float64.  rho_raw is drawn inside
 (-3, 3), away from the clip at RHO_RAW_MAX = 5, where the gradient has a kink.
@@ -14,7 +15,11 @@ from minivae.gradcheck.checkers import check_function
 from minivae.gradcheck.checks._common import renamed, size
 from minivae.gradcheck.registry import register_check
 from minivae.gradcheck.result import GradCheckResult
-from minivae.objectives.rho_gaussian import RhoGaussian
+from minivae.objectives.rho_gaussian import (
+    RhoGaussian,
+    rho_encoder_backward,
+    rho_encoder_posterior,
+)
 
 
 def _params(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -77,3 +82,26 @@ def _check_elbo_backward(rng: np.random.Generator) -> list[GradCheckResult]:
         return q.elbo_backward(z - x, weight)
 
     return check_function(f, params, grad)
+
+
+@register_check("rho_gaussian.encoder")
+def _check_encoder(rng: np.random.Generator) -> list[GradCheckResult]:
+    """d/dh of 0.5 * sum((z - x)^2) / N + beta/N * sum KL, h: (N, L + 2) an encoder's output."""
+    p = _params(rng)
+    h = np.concatenate([p["mu"], p["logvar"][:, None], p["rho_raw"][:, None]], axis=1)
+    N, L = p["mu"].shape
+    eps, x = rng.standard_normal((N, L)), rng.standard_normal((N, L))
+    weight = float(rng.uniform(0.5, 2.0)) / N
+
+    def f(h):
+        q, _ = rho_encoder_posterior(h)
+        z = q.rsample(None, eps=eps)
+        kl = float(np.sum(q.kl_standard_normal()))
+        return 0.5 * float(np.sum((z - x) ** 2)) / N + weight * kl
+
+    def grad(h):
+        q, inside = rho_encoder_posterior(h)
+        z = q.rsample(None, eps=eps)
+        return rho_encoder_backward(q, inside, (z - x) / N, weight)
+
+    return check_function(f, {"h": h}, grad)
