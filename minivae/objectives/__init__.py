@@ -16,7 +16,9 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
   estimators;
 * :mod:`~minivae.objectives.renyi` — the variational Renyi bound VR-alpha and VR-max;
 * :mod:`~minivae.objectives.infovae` — InfoVAE / MMD-VAE;
-* :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective.
+* :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective;
+* :mod:`~minivae.objectives.rho_gaussian` — the rho-VAE posterior :class:`RhoGaussian` (AR(1)
+  covariance: reparameterized sample, closed-form KL, their gradients).
 """
 
 from minivae.objectives import (
@@ -28,10 +30,13 @@ from minivae.objectives import (
     losses,
     path_gradients,
     renyi,
+    rho_gaussian,
     wae,
 )
 from minivae.objectives.distributions import DiagonalGaussian
 from minivae.objectives.kl import free_bits_kl, kl_loss_term
+from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
-           "kl_loss_term", "losses", "path_gradients", "renyi", "wae"]
+           "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
+           "RhoGaussian"]

@@ -21,6 +21,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.vrnn` — the VRNN (likelihoods, beta, missing entries / steps, lengths) and its step.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
+* :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
 """
 
 from minivae.gradcheck.checks import (
@@ -34,6 +35,7 @@ from minivae.gradcheck.checks import (
     models,
     objectives,
     recurrent_cells,
+    rho_vae,
     sequence_models,
     sequence_options,
     variational,
@@ -55,4 +57,5 @@ __all__ = [
     "sequence_options",
     "latent",
     "denoising",
+    "rho_vae",
 ]
