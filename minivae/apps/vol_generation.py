@@ -1,8 +1,9 @@
 r"""Generating implied-vol surfaces from a trained :class:`~minivae.apps.volatility.VolSurfaceVAE`,
 and the share of them free of static arbitrage.
 
-A VAE is a generative model: decoding latent codes gives new surfaces.  Two ways to pick codes
-(Bergeron et al. 2021 sample the latent space; the KDE is the usual fix for a prior hole):
+A VAE is a generative model: decoding latent codes gives new surfaces (the generation setting
+of Bergeron et al. 2021, which the review of Singh & Ogunfunmi, Entropy 2022, surveys).  Two
+ways to pick codes:
 
 - **prior**: ``z ~ N(0, I)``, what the ELBO's KL term pulls the aggregate posterior towards;
 - **KDE of the training codes**: the posterior means ``mu(x_i)`` of the training surfaces,
