@@ -87,7 +87,7 @@ def test_kl_weight_and_free_bits_are_the_wrapped_models():
 
 def test_registered_denoising_gradchecks_pass():
     checks = {n: fn for n, fn in REGISTRY.items() if n.startswith("denoising.")}
-    assert len(checks) == 12
+    assert len(checks) == 14  # 8 target paths (two through the conditioned decoder), 6 wrappers
     for name, check in checks.items():
         results = check(check_rng_for(1, name))
         assert results, name
