@@ -9,4 +9,6 @@ Bio-Signal Applications") surveys.  The procedures and experiments here are this
 * :mod:`~minivae.apps.nmf` — supervised NMF separation (a baseline);
 * :mod:`~minivae.apps.ica` — FastICA for multi-channel mixtures (a baseline);
 * :mod:`~minivae.apps.volatility` — implied-volatility surface completion with a VAE.
+* :mod:`~minivae.apps.vol_generation` — new surfaces from the VAE's latent space (prior or a
+  KDE of the training codes) and their share free of calendar / butterfly arbitrage.
 """
