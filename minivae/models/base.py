@@ -60,6 +60,7 @@ from minivae._validation import (
 )
 from minivae.nn.inference import inference
 from minivae.nn.layer import Layer
+from minivae.nn.sequence import lengths_to_mask
 from minivae.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from minivae.train.history import History
 from minivae.train.loop import fit
@@ -75,6 +76,27 @@ M = TypeVar("M", bound=Callable[..., Any])
 # Decoding many latent samples at once (IWAE bounds, reconstruction probabilities) is done in
 # chunks of about this many output numbers, so memory stays bounded (4M float64 = 32 MB).
 SAMPLE_CHUNK_ELEMENTS = 1 << 22
+
+
+def prepare_sequence_batch(model: Model, X: object, mask: object, lengths: object):
+    """Validate a batch of sequences for ``model``.  Returns X (N, T, D) in the model dtype (NaN
+    allowed where unobserved) and the full observation mask (N, T, D) bool, or None when all is
+    observed; ``lengths`` (N,) is a prefix mask combined with ``mask`` (N, T) or (N, T, D)."""
+    if lengths is not None:
+        X = check_array(X, "X", ndim=3, dtype=model.dtype, allow_nan=True)
+        N, T = X.shape[:2]
+        steps = lengths_to_mask(lengths, T, name="lengths", N=N)
+        if mask is not None:  # (X finite where observed: checked below, on the result)
+            mask = check_mask(mask, X, per_step=True, finite=False)
+            steps = mask & (steps if mask.ndim == 2 else steps[:, :, None])
+        mask = steps
+    X, mask, _ = model.check_inputs(X, mask=mask)
+    if mask is None:
+        return X, None
+    full = mask if mask.shape == X.shape else np.broadcast_to(mask[:, :, None], X.shape)
+    if full.all():
+        return X, None  # identical numbers, less work
+    return X, np.ascontiguousarray(full)
 
 
 def sample_chunks(k: int, per_sample: int) -> Iterator[int]:

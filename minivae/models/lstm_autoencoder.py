@@ -105,8 +105,8 @@ from typing import Any
 
 import numpy as np
 
-from minivae._validation import check_array, check_mask, check_positive_int, check_rng, check_scalar
-from minivae.models.base import Model, inference_method, register_model
+from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae.models.base import Model, inference_method, prepare_sequence_batch, register_model
 from minivae.nn.bidirectional import Bidirectional, final_state
 from minivae.nn.conditioned_decoder import ConditionedDecoder
 from minivae.nn.decoders import AutoregressiveDecoder, RepeatDecoder
@@ -114,7 +114,6 @@ from minivae.nn.dense import Dense
 from minivae.nn.inference import chunk_shape, chunks
 from minivae.nn.layer import Layer
 from minivae.nn.recurrent import check_cell_type, make_recurrent, num_states, run_backward
-from minivae.nn.sequence import lengths_to_mask
 from minivae.objectives.distributions import clamp_logvar, gaussian_log_density
 from minivae.objectives.losses import fill_missing, reconstruction_nll
 
@@ -290,24 +289,9 @@ class BaseLSTMAutoencoder(Model):
         return super().check_inputs(X, mask=mask, y=y, name=name)
 
     def _prepare(self, X: object, mask: object, lengths: object):
-        """Validate a batch.  Returns X (N, T, D) in the model dtype (NaN allowed where
-        unobserved) and the full observation mask (N, T, D) bool, or None when all is observed.
-        """
-        if lengths is not None:
-            X = check_array(X, "X", ndim=3, dtype=self.dtype, allow_nan=True)
-            N, T = X.shape[:2]
-            steps = lengths_to_mask(lengths, T, name="lengths", N=N)
-            if mask is not None:  # (X finite where observed: checked below, on the result)
-                mask = check_mask(mask, X, per_step=True, finite=False)
-                steps = mask & (steps if mask.ndim == 2 else steps[:, :, None])
-            mask = steps
-        X, mask, _ = self.check_inputs(X, mask=mask)
-        if mask is None:
-            return X, None
-        full = mask if mask.shape == X.shape else np.broadcast_to(mask[:, :, None], X.shape)
-        if full.all():
-            return X, None  # identical numbers, less work
-        return X, np.ascontiguousarray(full)
+        """Validate a batch: X (N, T, D) and the full mask or None (see
+        :func:`~minivae.models.base.prepare_sequence_batch`)."""
+        return prepare_sequence_batch(self, X, mask, lengths)
 
     def _check_T(self, T: object) -> int:
         return check_positive_int(T, "T")

@@ -48,18 +48,23 @@ import numpy as np
 
 from minivae._validation import (
     check_array,
-    check_mask,
     check_positive_int,
     check_rng,
     check_scalar,
 )
-from minivae.models.base import Model, inference_method, register_model, sample_chunks, tile_samples
+from minivae.models.base import (
+    Model,
+    inference_method,
+    prepare_sequence_batch,
+    register_model,
+    sample_chunks,
+    tile_samples,
+)
 from minivae.models.lstm_autoencoder import HALF_LOG_PI  # -log N(x; m, 1/2) = (x-m)^2 + this
 from minivae.models.vrnn_step import vrnn_backward, vrnn_forward, vrnn_generate
 from minivae.nn.dense import Dense
 from minivae.nn.functional import log_mean_exp
 from minivae.nn.lstm import LSTMWeights
-from minivae.nn.sequence import lengths_to_mask
 
 LIKELIHOODS = ("gaussian", "mse")
 SCORE_KINDS = ("nelbo", "recon_prob")
@@ -138,18 +143,7 @@ class VRNN(Model):
 
     def _prepare(self, X: object, mask: object, lengths: object):
         """Validated X (N, T, D) in the model dtype and the full mask (N, T, D) or None."""
-        if lengths is not None:
-            X = check_array(X, "X", ndim=3, dtype=self.dtype, allow_nan=True)
-            steps = lengths_to_mask(lengths, X.shape[1], name="lengths", N=X.shape[0])
-            if mask is not None:
-                mask = check_mask(mask, X, per_step=True, finite=False)
-                steps = mask & (steps if mask.ndim == 2 else steps[:, :, None])
-            mask = steps
-        X, mask, _ = self.check_inputs(X, mask=mask)
-        if mask is None:
-            return X, None
-        full = mask if mask.shape == X.shape else np.broadcast_to(mask[:, :, None], X.shape)
-        return X, None if full.all() else np.ascontiguousarray(full)
+        return prepare_sequence_batch(self, X, mask, lengths)
 
     def _noise(self, shape: tuple[int, ...], rng: np.random.Generator | None,
                eps: object) -> np.ndarray:
