@@ -129,9 +129,8 @@ def distort(X: np.ndarray, kind: str, rng: np.random.Generator | int) -> np.ndar
 def _train_network(family: str, hidden: tuple[int, ...], latent: int, X_train: np.ndarray,
                    X_val: np.ndarray, s: Any, seed: int) -> tuple[Any, float, int]:
     """An MLP AE or Gaussian VAE on whole beats with the experiment's data-size plan."""
-    from minivae.experiments.ecg5000_core import mlp_training_plan
+    from minivae.experiments.ecg5000_core import fit_mlp_timed
     from minivae.models import VAE, Autoencoder
-    from minivae.train import EarlyStopping, Validation
 
     dt = np.float32
     D = X_train.shape[1]
@@ -139,14 +138,7 @@ def _train_network(family: str, hidden: tuple[int, ...], latent: int, X_train: n
         model = Autoencoder(D, list(hidden), latent, output="mse", rng=seed, dtype=dt)
     else:
         model = VAE(D, list(hidden), latent, likelihood="gaussian", rng=seed, dtype=dt)
-    plan = mlp_training_plan(len(X_train), s)
-    t0 = time.perf_counter()
-    history = model.fit(
-        X_train.astype(dt), epochs=plan["epochs"], batch_size=plan["batch_size"], lr=plan["lr"],
-        validation=Validation(X_val.astype(dt)),
-        early_stopping=EarlyStopping(patience=plan["patience"]), rng=seed, verbose=0,
-        diagnostics=False)
-    return model, time.perf_counter() - t0, int(history.best_epoch or len(history))
+    return fit_mlp_timed(model, X_train, X_val, s, seed)
 
 
 def _member_seeds(seed: int, members: int) -> list[int]:

@@ -217,11 +217,19 @@ def train_mlp_autoencoder(X_train: np.ndarray, X_val: np.ndarray, s: Setting,
     ``s.mlp_patience``, best epoch restored).
     """
     from minivae.models import Autoencoder
+
+    model = Autoencoder(X_train.shape[1], list(s.mlp_hidden), s.mlp_latent, output="mse",
+                        rng=seed, dtype=np.float32)
+    return fit_mlp_timed(model, X_train, X_val, s, seed)
+
+
+def fit_mlp_timed(model: Any, X_train: np.ndarray, X_val: np.ndarray, s: Any,
+                  seed: int) -> tuple[Any, float, int]:
+    """Fit a float32 MLP model on whole beats with :func:`mlp_training_plan` and early stopping
+    on the validation normals (best epoch restored); returns (model, seconds, best epoch)."""
     from minivae.train import EarlyStopping, Validation
 
     dt = np.float32
-    model = Autoencoder(X_train.shape[1], list(s.mlp_hidden), s.mlp_latent, output="mse",
-                        rng=seed, dtype=dt)
     plan = mlp_training_plan(len(X_train), s)
     t0 = time.perf_counter()
     history = model.fit(
