@@ -180,6 +180,7 @@ def plot(results: dict[str, Any], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     sweeps = results["sweeps"]
     fig, axes = plt.subplots(2, len(sweeps), figsize=(4.2 * len(sweeps), 6.5), squeeze=False)
@@ -193,9 +194,11 @@ def plot(results: dict[str, Any], path: str) -> None:
             axes[0, col].plot(xs, [p[impl]["ms"] for p in points], style, label=label)
             axes[1, col].plot(xs, [100 * p[impl]["gflops"] / peak for p in points], style,
                               label=label)
-        axes[0, col].set_xscale("log")
         axes[0, col].set_yscale("log")
-        axes[1, col].set_xscale("log")
+        for row in (0, 1):  # log x, ticks at the measured values only (no crowded minor labels)
+            axes[row, col].set_xscale("log")
+            axes[row, col].set_xticks(xs, [str(x) for x in xs])
+            axes[row, col].xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         axes[0, col].set_title(f"step time vs {sweep}")
         axes[1, col].set_xlabel(sweep)
         axes[0, col].set_ylabel("ms per training step")
