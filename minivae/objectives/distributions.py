@@ -65,6 +65,18 @@ def clamp_logvar(logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(logvar, LOGVAR_MIN, LOGVAR_MAX), inside
 
 
+def _standard_normal_noise(mu: np.ndarray, rng: np.random.Generator | int | None,
+                          n_samples: int | None = None,
+                          eps: np.ndarray | None = None) -> np.ndarray:
+    """The eps of a reparameterized sample shaped like ``mu`` (N, L), or (K, N, L) with
+    ``n_samples=K``, in mu's dtype: drawn from ``rng``, or ``eps`` checked to that shape."""
+    shape = mu.shape if n_samples is None else (
+        check_positive_int(n_samples, "n_samples"),) + mu.shape
+    if eps is None:
+        return check_rng(rng).standard_normal(shape).astype(mu.dtype, copy=False)
+    return check_array(eps, "eps", shape=shape, dtype=mu.dtype)
+
+
 class DiagonalGaussian:
     """N(mu, diag(exp(logvar))) for a batch.  mu, logvar: (N, L).
 
@@ -101,12 +113,7 @@ class DiagonalGaussian:
 
         Pass ``eps`` to reuse fixed noise (gradient checks); otherwise it is drawn from ``rng``.
         """
-        shape = self.mu.shape if n_samples is None else (
-            check_positive_int(n_samples, "n_samples"),) + self.mu.shape
-        if eps is None:
-            eps = check_rng(rng).standard_normal(shape).astype(self.mu.dtype, copy=False)
-        else:
-            eps = check_array(eps, "eps", shape=shape, dtype=self.mu.dtype)
+        eps = _standard_normal_noise(self.mu, rng, n_samples, eps)
         self.eps = eps
         return self.mu + self.std * eps
 

@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
-from minivae.objectives.distributions import LOG_2PI, clamp_logvar
+from minivae._validation import check_array, check_scalar
+from minivae.objectives.distributions import LOG_2PI, _standard_normal_noise, clamp_logvar
 
 RHO_RAW_MAX = 5.0
 _LOG_2 = float(np.log(2.0))  # a Python float: float32 inputs stay float32
@@ -111,12 +111,7 @@ class RhoGaussian:
                 eps: np.ndarray | None = None) -> np.ndarray:
         """Reparameterized sample by the AR(1) recursion.  Returns z: (N, L), or (K, N, L) with
         ``n_samples=K``.  Pass ``eps`` (the same shape) to reuse fixed noise."""
-        shape = self.mu.shape if n_samples is None else (
-            check_positive_int(n_samples, "n_samples"),) + self.mu.shape
-        if eps is None:
-            eps = check_rng(rng).standard_normal(shape).astype(self.mu.dtype, copy=False)
-        else:
-            eps = check_array(eps, "eps", shape=shape, dtype=self.mu.dtype)
+        eps = _standard_normal_noise(self.mu, rng, n_samples, eps)
         sd, rho, c = np.exp(0.5 * self.logvar), self.rho, self.innovation_scale
         u = np.empty_like(eps)
         u[..., 0] = sd * eps[..., 0]
