@@ -83,7 +83,7 @@ from minivae._validation import (
 )
 from minivae.nn.functional import sigmoid
 from minivae.nn.layer import Layer
-from minivae.nn.sequence import lengths_to_mask
+from minivae.nn.sequence import StackedLayers, lengths_to_mask
 from minivae.twins import own_cache, reference
 
 # What lstm_step_forward hands to lstm_step_backward:
@@ -541,7 +541,7 @@ class LSTMLayer(LSTMWeights):
         return dx, dh0, dc0
 
 
-class LSTM(Layer):
+class LSTM(StackedLayers):
     """Multi-layer LSTM over whole sequences (batch first), trained by backprop through time.
 
     Equations, PyTorch mapping and padding semantics: see the module docstring.
@@ -590,17 +590,6 @@ class LSTM(Layer):
                       rng=rng, dtype=dtype)
             for l in range(self.num_layers)
         ]
-
-    def _state_shape(self, N: int) -> tuple[int, ...]:
-        H = self.hidden_size
-        return (N, H) if self.num_layers == 1 else (self.num_layers, N, H)
-
-    def _per_layer(self, s: np.ndarray) -> list[np.ndarray]:
-        """(N, H) or (L, N, H) -> list of L arrays (N, H)."""
-        return [s] if self.num_layers == 1 else list(s)
-
-    def _stack(self, states: list[np.ndarray]) -> np.ndarray:
-        return states[0] if self.num_layers == 1 else np.stack(states)
 
     def forward(
         self,

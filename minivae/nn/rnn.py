@@ -73,6 +73,7 @@ from minivae.nn.lstm import (
     _check_state,
     _is_clean,
 )
+from minivae.nn.sequence import StackedLayers
 from minivae.twins import own_cache
 
 # The public names.  OneStateLayer, OneStateStack and OneStateCell are the parts the RNN and the
@@ -369,7 +370,7 @@ class RNNLayer(OneStateLayer, RNNWeights):
     """
 
 
-class OneStateStack(Layer):
+class OneStateStack(StackedLayers):
     """A stack of ``num_layers`` one-state recurrent layers (layer ``l+1`` reads the ``hs`` of
     layer ``l``): the base of :class:`RNN` and :class:`~minivae.nn.gru.GRU`, as
     :class:`~minivae.nn.lstm.LSTM` stacks LSTMLayers.
@@ -397,16 +398,6 @@ class OneStateStack(Layer):
                              rng=rng, dtype=dtype, **layer_kwargs)
             for l in range(self.num_layers)
         ]
-
-    def _state_shape(self, N: int) -> tuple[int, ...]:
-        H = self.hidden_size
-        return (N, H) if self.num_layers == 1 else (self.num_layers, N, H)
-
-    def _per_layer(self, s: np.ndarray) -> list[np.ndarray]:
-        return [s] if self.num_layers == 1 else list(s)
-
-    def _stack(self, states: list[np.ndarray]) -> np.ndarray:
-        return states[0] if self.num_layers == 1 else np.stack(states)
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None, *,
                 mask: np.ndarray | None = None, lengths: np.ndarray | None = None,

@@ -76,3 +76,24 @@ class RepeatVector(Layer):
 
     def __repr__(self) -> str:
         return f"RepeatVector(T={self.T})"
+
+
+class StackedLayers(Layer):
+    """Base of the multi-layer recurrent stacks (:class:`~minivae.nn.lstm.LSTM`,
+    :class:`~minivae.nn.rnn.RNN`, :class:`~minivae.nn.gru.GRU`): state shapes follow the depth,
+    (N, H) for one layer and (num_layers, N, H) above, index l = layer l (like PyTorch).
+    Subclasses set ``num_layers`` and ``hidden_size``."""
+
+    num_layers: int
+    hidden_size: int
+
+    def _state_shape(self, N: int) -> tuple[int, ...]:
+        H = self.hidden_size
+        return (N, H) if self.num_layers == 1 else (self.num_layers, N, H)
+
+    def _per_layer(self, s: np.ndarray) -> list[np.ndarray]:
+        """(N, H) or (L, N, H) -> list of L arrays (N, H)."""
+        return [s] if self.num_layers == 1 else list(s)
+
+    def _stack(self, states: list[np.ndarray]) -> np.ndarray:
+        return states[0] if self.num_layers == 1 else np.stack(states)
