@@ -22,6 +22,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
+* :mod:`.mixture_vae` — the mixture-prior KL, VaDE's p(c | z), the VaDE and GMVAE models.
 """
 
 from minivae.gradcheck.checks import (
@@ -32,6 +33,7 @@ from minivae.gradcheck.checks import (
     latent,
     layers,
     lstm,
+    mixture_vae,
     models,
     objectives,
     recurrent_cells,
@@ -58,4 +60,5 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "mixture_vae",
 ]
