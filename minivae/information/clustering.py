@@ -183,8 +183,9 @@ def kmeans(X: object, k: int, *, rng: np.random.Generator | int, n_init: int = 1
 
 
 def _lloyd(X: np.ndarray, centers: np.ndarray, max_iter: int, tol: float) -> KMeansFit:
-    previous = np.inf
-    for it in range(1, max_iter + 1):
+    previous, it = np.inf, 0
+    while it < max_iter:
+        it += 1
         d = _sq_distances(X, centers)
         labels = np.argmin(d, axis=1)
         inertia = float(d[np.arange(X.shape[0]), labels].sum())
@@ -247,8 +248,9 @@ def fit_gmm(X: object, k: int, *, rng: np.random.Generator | int, max_iter: int 
     floor = check_scalar(min_variance, "min_variance", low=0.0, low_inclusive=False)
     labels = kmeans(X, k, rng=rng).labels
     resp = np.eye(k)[labels]
-    previous = -np.inf
-    for it in range(1, max_iter + 1):
+    previous, it = -np.inf, 0
+    while it < max_iter:
+        it += 1
         weights, means, variances = _m_step(X, resp, floor)
         log_resp, log_px = gmm_log_responsibilities(X, weights, means, variances)
         resp = np.exp(log_resp)

@@ -29,9 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array
+from minivae._validation import check_array, check_no_overflow, check_scalar
 from minivae.nn.functional import logsumexp
-from minivae.objectives.distributions import DiagonalGaussian, check_posterior
+from minivae.objectives.distributions import (  # _log_density: the inputs are checked here
+    DiagonalGaussian,
+    _log_density,
+    check_posterior,
+)
 
 __all__ = [
     "cluster_log_posterior",
@@ -48,22 +52,25 @@ __all__ = [
 # ------------------------------------------------------------------------------ log softmax
 def log_softmax(s: object) -> np.ndarray:
     """log softmax over the last axis, s - logsumexp(s) (no overflow). s: (..., C)."""
-    s = check_array(s, "s", ndim=(1, 2))
+    s = check_array(s, "s", ndim=(1, 2), dtype=np.float64)
     return s - logsumexp(s, axis=-1, keepdims=True)
 
 
 def log_softmax_backward(log_p: object, dlog_p: object) -> np.ndarray:
     """d/ds of a loss given d/d(log p), log p = log_softmax(s): ds_j = dlog_p_j - p_j sum_c
     dlog_p_c (the Jacobian of log softmax is I - 1 p^T).  Shapes (..., C)."""
-    log_p = check_array(log_p, "log_p", ndim=(1, 2))
-    dlog_p = check_array(dlog_p, "dlog_p", shape=log_p.shape)
+    log_p = check_array(log_p, "log_p", ndim=(1, 2), dtype=np.float64)
+    dlog_p = check_array(dlog_p, "dlog_p", ndim=(1, 2), dtype=np.float64)
+    if dlog_p.shape != log_p.shape:
+        raise ValueError(f"dlog_p and log_p must have the same shape, got {dlog_p.shape} and "
+                         f"{log_p.shape}")
     return dlog_p - np.exp(log_p) * dlog_p.sum(axis=-1, keepdims=True)
 
 
 # ------------------------------------------------------------------------------ the components
 def _check_components(means: object, logvars: object, L: int) -> tuple[np.ndarray, np.ndarray]:
-    means = check_array(means, "means", shape=(None, L))
-    logvars = check_array(logvars, "logvars", shape=means.shape)
+    means = check_array(means, "means", shape=(None, L), dtype=np.float64)
+    logvars = check_array(logvars, "logvars", shape=means.shape, dtype=np.float64)
     return means, logvars
 
 
@@ -83,12 +90,16 @@ def component_kl(q: DiagonalGaussian, means: object, logvars: object) -> np.ndar
     q: the posterior, mu and logvar (N, L); means, logvars: (C, L)."""
     q = check_posterior(q)
     means, logvars = _check_components(means, logvars, q.mu.shape[1])
-    return DiagonalGaussian.kl(*_against_components(q, means, logvars))
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = DiagonalGaussian.kl(*_against_components(q, means, logvars))
+    check_no_overflow(a, "the component KLs", mu=q.mu, logvar=q.logvar, means=means,
+                      logvars=logvars)
+    return a
 
 
 def _check_log_probs(a: object, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
     """Rows of log-probabilities (each sums to 1 after exp, within 1e-6)."""
-    a = check_array(a, name, shape=shape)
+    a = check_array(a, name, shape=shape, dtype=np.float64)
     total = np.exp(logsumexp(a, axis=-1))
     if np.any(np.abs(total - 1.0) > 1e-6):
         raise ValueError(f"{name} must hold log-probabilities (exp sums to 1 along the last "
@@ -121,7 +132,7 @@ def mixture_kl_backward(q: DiagonalGaussian, log_gamma: object, log_pi: object, 
     a = component_kl(q, means, logvars)
     log_gamma = _check_log_probs(log_gamma, "log_gamma", a.shape)
     log_pi = _check_log_probs(log_pi, "log_pi", (a.shape[1],))
-    w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (a.shape[0],))[:, None]
+    w = _check_weight(weight, a.shape[0])[:, None]
     gamma = np.exp(log_gamma)
     post, comp = _against_components(q, *_check_components(means, logvars, q.mu.shape[1]))
     dmu, dlogvar, dmeans, dlogvars = post.kl_grad(comp)  # each (N, C, L)
@@ -132,19 +143,29 @@ def mixture_kl_backward(q: DiagonalGaussian, log_gamma: object, log_pi: object, 
             "means": np.sum(wg * dmeans, axis=0), "logvars": np.sum(wg * dlogvars, axis=0)}
 
 
+def _check_weight(weight: object, n: int) -> np.ndarray:
+    """A finite scalar or (n,) per-example weight, returned as (n,)."""
+    if isinstance(weight, np.ndarray) and weight.ndim:
+        return check_array(weight, "weight", shape=(n,), dtype=np.float64)
+    return np.full(n, check_scalar(weight, "weight"))
+
+
 # ------------------------------------------------------------------------------ p(c | z), p(z)
 def _joint(z: object, log_pi: object, means: object, logvars: object):
     """log p(z, c) = log pi_c + log N(z; m_c, s_c): (N, C), and the broadcast components."""
-    means = check_array(means, "means", ndim=2)
+    means = check_array(means, "means", ndim=2, dtype=np.float64)
     C, L = means.shape
-    z = check_array(z, "z", shape=(None, L))
+    z = check_array(z, "z", shape=(None, L), dtype=np.float64)
     means, logvars = _check_components(means, logvars, L)
     log_pi = _check_log_probs(log_pi, "log_pi", (C,))
     shape = (z.shape[0], C, L)
     comp = DiagonalGaussian(np.broadcast_to(means[None], shape),
                             np.broadcast_to(logvars[None], shape))
     zb = np.broadcast_to(z[:, None, :], shape)
-    return log_pi[None] + comp.log_prob(zb), comp, zb
+    with np.errstate(over="ignore", invalid="ignore"):
+        joint = log_pi[None] + np.sum(_log_density(zb, comp.mu, comp.logvar), axis=-1)
+    check_no_overflow(joint, "log p(z, c)", z=z, means=means, logvars=logvars)
+    return joint, comp, zb
 
 
 def cluster_log_posterior(z: object, log_pi: object, means: object,
@@ -167,7 +188,7 @@ def cluster_log_posterior_backward(z: object, log_pi: object, means: object, log
     (C,), "means", "logvars" (C, L), through the log softmax and the Gaussian log density."""
     joint, comp, zb = _joint(z, log_pi, means, logvars)
     log_gamma = joint - logsumexp(joint, axis=1, keepdims=True)
-    dlog_gamma = check_array(dlog_gamma, "dlog_gamma", shape=joint.shape)
+    dlog_gamma = check_array(dlog_gamma, "dlog_gamma", shape=joint.shape, dtype=np.float64)
     ds = log_softmax_backward(log_gamma, dlog_gamma)  # d/d log p(z, c): (N, C)
     dz, dmeans, dlogvars = comp.log_prob_grad(zb)  # each (N, C, L)
     return {"z": np.sum(ds[:, :, None] * dz, axis=1), "log_pi": ds.sum(axis=0),
