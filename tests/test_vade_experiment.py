@@ -57,3 +57,17 @@ def test_tiny_run_writes_the_table_and_the_figure(tiny_mnist, tmp_path, capsys):
     # the bars are trivially separable in pixel space
     assert min(r["accuracy"] for r in results["rows"]["k-means on pixels"]) > 0.6
     assert (tmp_path / "latent_clustering_samples.png").stat().st_size > 1000
+
+
+def test_combine_merges_one_process_per_seed(tiny_mnist, tmp_path):
+    for seed in (0, 1):
+        argv = ["latent_clustering", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
+                "--out", str(tmp_path / f"s{seed}"), "--seeds", str(seed), "--no-figures"]
+        assert dispatcher.main(argv) == 0
+    argv = ["latent_clustering", "--tiny", "--out", str(tmp_path / "both"), "--combine",
+            str(tmp_path / "s0" / "results.json"), str(tmp_path / "s1" / "results.json")]
+    assert dispatcher.main(argv) == 0
+    both = json.loads((tmp_path / "both" / "results.json").read_text())
+    one = json.loads((tmp_path / "s1" / "results.json").read_text())
+    assert both["seeds"] == [0, 1]
+    assert both["rows"]["VaDE"][1] == one["rows"]["VaDE"][0]

@@ -27,8 +27,9 @@ Sizes: full (no flag) 20000 training / 10000 test images, H = 256-256, 8 pre-tra
 training epochs, 2 seeds; ``--quick`` 2000 / 1000 images, H = 128, 2 + 2 epochs.  Options:
 ``--seed S`` / ``--seeds A B``, ``--out DIR`` (default ``minivae_output/latent_clustering``),
 ``--data-dir`` (default ``$MINIVAE_DATA_DIR``; never downloaded here), ``--no-verify``,
-``--no-figures``.  Figure ``latent_clustering_samples.png``: for VaDE and GMVAE, one row per
-mixture component of decoded samples z ~ p(z | c) (first seed).
+``--no-figures``; ``--combine A/results.json B/results.json`` merges runs of one setting (one
+process per seed) into one table.  Figure ``latent_clustering_samples.png``: for VaDE and
+GMVAE, one row per mixture component of decoded samples z ~ p(z | c) (first seed).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from minivae.experiments._cli import (
     write_results,
 )
 
-__all__ = ["COLUMNS", "ROWS", "SIZES", "Setting", "main", "run"]
+__all__ = ["COLUMNS", "ROWS", "SIZES", "Setting", "combine", "main", "run"]
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None,
                    help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
     p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    p.add_argument("--combine", type=Path, nargs="+", default=None, metavar="RESULTS_JSON",
+                   help="train nothing: merge the rows of these results.json files (e.g. one "
+                        "process per seed) into one table, written to --out")
     return p
+
+
+def combine(paths: list[Path], out: Path) -> dict[str, Any]:
+    """Merge the per-seed rows of several runs' results.json into one table (results.json in
+    ``out``); the runs must have the same setting."""
+    import json
+
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if any(r["setting"] != runs[0]["setting"] for r in runs):
+        raise ValueError("the runs to combine have different settings")
+    rows = {label: [row for r in runs for row in r["rows"][label]] for label in ROWS}
+    seeds = [seed for r in runs for seed in r["seeds"]]
+    table = format_table(rows)
+    say(table)
+    results = {"mode": runs[0]["mode"], "seeds": seeds, "setting": runs[0]["setting"],
+               "combined_from": [str(p) for p in paths], "rows": rows, "table": table,
+               "run_seconds": [r["seconds"] for r in runs]}
+    out.mkdir(parents=True, exist_ok=True)
+    write_results(results, out, time.perf_counter())
+    return results
 
 
 def run(args: argparse.Namespace, mode: str, s: Setting, seeds: tuple[int, ...],
@@ -211,6 +235,9 @@ def run(args: argparse.Namespace, mode: str, s: Setting, seeds: tuple[int, ...],
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison, print the table, write results.json and the figure; returns 0."""
     args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+    if args.combine:
+        combine(args.combine, args.out)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     say(f"latent_clustering ({mode}): {s.n_train} train / {s.n_test} test images, MLP "
