@@ -7,7 +7,7 @@ the clustering accuracy on the first ``n_test`` *test* images (best one-to-one m
 clusters to the 10 digits, :func:`minivae.information.clustering.clustering_accuracy`), mean
 +- std over the seeds, with the seconds of training (k-means: of fitting):
 
-* **k-means on pixels**: k-means++ then Lloyd on the 784 training pixels (best of 3 starts),
+* **k-means on pixels**: k-means++ then Lloyd on the 784 training pixels (best of 2 starts),
   test images assigned to the nearest center;
 * **k-means on VAE codes**: a plain VAE (784-H-L, prior N(0, I)) trained for as many epochs as
   VaDE's pre-training and training together; k-means on the posterior means;
@@ -23,7 +23,7 @@ Architecture: MLP encoder 784-H-2L (ReLU), decoder L-H-784 (mirrored, Bernoulli 
 L = 10, C = 10; the paper's is H = 500-500-2000 with 300 pre-training epochs on all 70000
 images; the sizes here fit a shared 2-core machine (:data:`SIZES`).  Adam, batch 100.
 
-Sizes: full (no flag) 20000 training / 10000 test images, H = 256-256, 8 pre-training and 10
+Sizes: full (no flag) 40000 training / 10000 test images, H = 256-256, 10 pre-training and 10
 training epochs, 2 seeds; ``--quick`` 2000 / 1000 images, H = 128, 2 + 2 epochs.  Options:
 ``--seed S`` / ``--seeds A B``, ``--out DIR`` (default ``minivae_output/latent_clustering``),
 ``--data-dir`` (default ``$MINIVAE_DATA_DIR``; never downloaded here), ``--no-verify``,
@@ -74,7 +74,7 @@ class Setting:
 
 
 SIZES: dict[str, Setting] = {
-    "full": Setting(20000, 10000, (256, 256), 10, 10, 8, 10, 100, 1e-3, 2, 3),
+    "full": Setting(40000, 10000, (256, 256), 10, 10, 10, 10, 100, 1e-3, 2, 2),
     "quick": Setting(2000, 1000, (128,), 10, 10, 2, 2, 100, 1e-3, 2, 2),
     "tiny": Setting(60, 20, (16,), 2, 10, 1, 1, 20, 1e-3, 1, 1),
 }
