@@ -15,6 +15,9 @@
   (Larsen et al. 2016).
 * :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
   clean target).
+* :class:`VaDE` and :class:`GMVAE`: a learned mixture-of-Gaussians prior whose components
+  cluster the data (Jiang et al. 2017; after Dilokthanakul et al. 2016), with
+  :func:`minivae.models.vade.pretrain` (autoencoder, then a GMM on its codes).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -27,10 +30,12 @@ from minivae.models.base import (
 )
 from minivae.models.cvae import CVAE, one_hot
 from minivae.models.denoising import Denoising
+from minivae.models.gmvae import GMVAE
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.vade import VaDE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -55,4 +60,6 @@ __all__ = [
     "get_model_class",
     "one_hot",
     "register_model",
+    "GMVAE",
+    "VaDE",
 ]

@@ -19,6 +19,8 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective;
 * :mod:`~minivae.objectives.rho_gaussian` — the rho-VAE posterior :class:`RhoGaussian` (AR(1)
   covariance: reparameterized sample, closed-form KL, their gradients).
+* :mod:`~minivae.objectives.mixture_prior` — the ELBO terms of a learned mixture-of-Gaussians
+  prior (VaDE, GMVAE): the mixture KL, the cluster posterior p(c | z), their gradients.
 """
 
 from minivae.objectives import (
@@ -28,6 +30,7 @@ from minivae.objectives import (
     iwae,
     kl,
     losses,
+    mixture_prior,
     path_gradients,
     renyi,
     rho_gaussian,
@@ -39,4 +42,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian"]
+           "RhoGaussian", "mixture_prior"]
