@@ -173,11 +173,11 @@ class VaDE(Model):
     def backward(self) -> None:
         """Accumulate the gradients of the last :meth:`loss`: decoder, q(c | x), prior, encoder."""
         p = self._take_pending()
-        q, log_pi = p["q"], self.prior()[0]
+        q, prior = p["q"], self.prior()
         dz = self.decoder.backward(p["dout"]).astype(np.float64)
-        g = mixture_kl_backward(q, p["log_gamma"], *self.prior(), weight=p["weight"])
+        g = mixture_kl_backward(q, p["log_gamma"], *prior, weight=p["weight"])
         dz = dz + self._cluster_backward(p["z"], p["log_gamma"], g["log_gamma"], g)
-        self._prior_backward(g, log_pi)
+        self._prior_backward(g, prior[0])
         dmu, dlogvar = q.rsample_backward(dz)
         dh = np.concatenate([dmu + g["mu"], (dlogvar + g["logvar"]) * p["inside"]], axis=1)
         self.encoder.backward(dh.astype(self.dtype, copy=False))
