@@ -1,4 +1,4 @@
-"""``python -m minivae.experiments latent_clustering`` end to end at the test suite's size
+"""``python -m minivae.experiments latent-clustering`` end to end at the test suite's size
 (--tiny) on a tiny synthetic MNIST-like IDX dataset (never the real files, never a download)."""
 
 import gzip
@@ -43,7 +43,7 @@ def no_network(monkeypatch):
 
 
 def test_tiny_run_writes_the_table_and_the_figure(tiny_mnist, tmp_path, capsys):
-    argv = ["latent_clustering", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
+    argv = ["latent-clustering", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
             "--out", str(tmp_path), "--seeds", "0", "1"]
     assert dispatcher.main(argv) == 0
     out = capsys.readouterr().out
@@ -61,10 +61,10 @@ def test_tiny_run_writes_the_table_and_the_figure(tiny_mnist, tmp_path, capsys):
 
 def test_combine_merges_one_process_per_seed(tiny_mnist, tmp_path):
     for seed in (0, 1):
-        argv = ["latent_clustering", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
+        argv = ["latent-clustering", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
                 "--out", str(tmp_path / f"s{seed}"), "--seeds", str(seed), "--no-figures"]
         assert dispatcher.main(argv) == 0
-    argv = ["latent_clustering", "--tiny", "--out", str(tmp_path / "both"), "--combine",
+    argv = ["latent-clustering", "--tiny", "--out", str(tmp_path / "both"), "--combine",
             str(tmp_path / "s0" / "results.json"), str(tmp_path / "s1" / "results.json")]
     assert dispatcher.main(argv) == 0
     both = json.loads((tmp_path / "both" / "results.json").read_text())

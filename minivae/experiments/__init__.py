@@ -19,5 +19,5 @@ EXPERIMENTS: dict[str, str] = {
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
     "denoise": "minivae.experiments.denoise",
-    "latent_clustering": "minivae.experiments.latent_clustering",
+    "latent-clustering": "minivae.experiments.latent_clustering",
 }

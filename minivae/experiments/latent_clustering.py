@@ -1,4 +1,4 @@
-"""``python -m minivae.experiments latent_clustering``: unsupervised clustering of MNIST with
+"""``python -m minivae.experiments latent-clustering``: unsupervised clustering of MNIST with
 mixture-prior VAEs (VaDE, Jiang et al. 2017; GMVAE, after Dilokthanakul et al. 2016) against
 k-means.
 
@@ -25,7 +25,7 @@ images; the sizes here fit a shared 2-core machine (:data:`SIZES`).  Adam, batch
 
 Sizes: full (no flag) 40000 training / 10000 test images, H = 256-256, 10 pre-training and 10
 training epochs, 2 seeds; ``--quick`` 2000 / 1000 images, H = 128, 2 + 2 epochs.  Options:
-``--seed S`` / ``--seeds A B``, ``--out DIR`` (default ``minivae_output/latent_clustering``),
+``--seed S`` / ``--seeds A B``, ``--out DIR`` (default ``minivae_output/latent-clustering``),
 ``--data-dir`` (default ``$MINIVAE_DATA_DIR``; never downloaded here), ``--no-verify``,
 ``--no-figures``; ``--combine A/results.json B/results.json`` merges runs of one setting (one
 process per seed) into one table.  Figure ``latent_clustering_samples.png``: for VaDE and
@@ -178,7 +178,7 @@ def plot_cluster_samples(models: dict[str, Any], seed: int, path: Path, n: int =
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = experiment_parser("latent_clustering", "Unsupervised clustering accuracy on MNIST: "
+    p = experiment_parser("latent-clustering", "Unsupervised clustering accuracy on MNIST: "
                           "VaDE and GMVAE against k-means on pixels, VAE and AE codes.",
                           "2000 images, 2 + 2 epochs, H = 128 (about 35 s; a smoke test)")
     p.add_argument("--data-dir", default=None,
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    say(f"latent_clustering ({mode}): {s.n_train} train / {s.n_test} test images, MLP "
+    say(f"latent-clustering ({mode}): {s.n_train} train / {s.n_test} test images, MLP "
         f"784-{'-'.join(map(str, s.hidden))}-{s.latent}, C = {s.n_clusters}, "
         f"{s.ae_epochs} pre-training + {s.epochs} epochs, batch {s.batch_size}; seeds "
         f"{list(seeds)}; {blas_threads_note()}")
