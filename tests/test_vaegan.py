@@ -15,7 +15,8 @@ CHECKS = ["vaegan.encoder", "vaegan.decoder", "vaegan.discriminator"]
 
 
 def _model(**kw):
-    return VAEGAN(6, [8], 2, **{"disc_hidden": [8, 4], "rng": 0, **kw})
+    return VAEGAN(6, [8], 2, **{"disc_hidden": [8, 4], "rng": 0, "gamma": 1.0, "beta": 1.0,
+                             "disc_min_loss": None, **kw})
 
 
 def test_registered_checks_pass():
