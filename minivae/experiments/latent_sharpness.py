@@ -146,10 +146,10 @@ def plot_samples(rows: dict[str, np.ndarray], path: Path, n: int = 12):
     n = min(n, *(len(v) for v in rows.values()))
     canvas = np.concatenate([np.concatenate(list(v[:n].reshape(n, 28, 28)), axis=1)
                              for v in rows.values()], axis=0)
-    fig, ax = plt.subplots(figsize=(0.75 * n + 2.5, 0.75 * len(rows) + 0.4))
+    fig, ax = plt.subplots(figsize=(0.75 * n + 2.5, 0.75 * len(rows) + 0.6))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
     ax.set_yticks(14 + 28 * np.arange(len(rows)))
-    ax.set_yticklabels(list(rows))
+    ax.set_yticklabels([label.replace(" ", "\n", 1) for label in rows])  # narrow margin
     ax.set_xticks([])
     return plots.finish(fig, path, dpi=90)
 
