@@ -75,5 +75,6 @@ def test_tiny_run_writes_table_and_figure(tiny_mnist, tmp_path):
     for label in ("VAE", "VAE-GAN"):
         row = results["rows"][label][0]
         assert row["samples"] > 0 and row["reconstructions"] > 0 and row["seconds"] > 0
+    assert results["summary"]["test digits"]["seconds"] is None  # the reference: no training
     assert "| VAE-GAN |" in results["table"]
     assert (out / "vaegan_samples.png").stat().st_size > 0
