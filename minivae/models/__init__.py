@@ -6,6 +6,7 @@
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
 * :class:`PriorCVAE`: CVAE on a real-valued condition with a learned prior p(z | c) (Sohn et al.
   2015), and :class:`ConditionalRegressor`, its deterministic baseline;
+* :class:`MMVAE`: mixture-of-experts multimodal VAE, stratified bound (Shi et al. 2019);
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
 * :class:`LSTMForecaster`: LSTM encoder + autoregressive decoder forecasting the next k steps;
@@ -34,6 +35,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.mmvae import MMVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -51,6 +53,7 @@ __all__ = [
     "LSTMAutoencoder",
     "LSTMForecaster",
     "LSTMVAE",
+    "MMVAE",
     "MODEL_REGISTRY",
     "Model",
     "VAE",

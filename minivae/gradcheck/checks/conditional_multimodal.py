@@ -16,6 +16,7 @@ from minivae.gradcheck.checks._common import randomise_biases, size
 from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.models.cvae_prior import ConditionalRegressor, PriorCVAE
+from minivae.models.mmvae import MMVAE
 
 
 def _cvae_case(rng: np.random.Generator, kind: str):
@@ -45,3 +46,31 @@ def _cvae_check(kind: str):
 for _kind in ("learned", "standard", "gaussian", "regressor"):
     register_check(f"conditional.prior_cvae.{_kind}" if _kind != "regressor"
                    else "conditional.regressor", _cvae_check(_kind))
+
+
+# ------------------------------------------------------------------------------------- MMVAE
+def _mmvae_case(rng: np.random.Generator, kind: str):
+    """Two modalities (Bernoulli, Gaussian of fixed variance) with k = 1 or 3 samples per
+    expert, or three (Bernoulli, fixed and learned-variance Gaussians)."""
+    H, L, N = size(rng, 2, 4), size(rng, 1, 3), size(rng, 2, 4)
+    dims = [size(rng, 2, 4) for _ in range(3 if kind == "three" else 2)]
+    liks = ["bernoulli", "gaussian", "gaussian"][: len(dims)]
+    variances = [None, 0.5, None][: len(dims)]
+    k = {"elbo": 1, "iwae": 3, "three": 2}[kind]
+    model = MMVAE(dims, [H], L, likelihoods=liks, decoder_variances=variances, k=k,
+                  activation="tanh", rng=rng, dtype=np.float64)
+    randomise_biases(model, rng)
+    views = [rng.random((N, dims[0]))] + [rng.standard_normal((N, d)) for d in dims[1:]]
+    return model, model.join(*views)
+
+
+def _mmvae_check(kind: str):
+    def check(rng: np.random.Generator):
+        model, batch = _mmvae_case(rng, kind)
+        return check_model(model, batch, rng=rng)
+
+    return check
+
+
+for _kind in ("elbo", "iwae", "three"):
+    register_check(f"multimodal.mmvae.{_kind}", _mmvae_check(_kind))
