@@ -19,4 +19,6 @@ EXPERIMENTS: dict[str, str] = {
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
     "denoise": "minivae.experiments.denoise",
+    "latent-conditional": "minivae.experiments.latent_conditional",
+    "latent-multimodal": "minivae.experiments.latent_multimodal",
 }
