@@ -47,7 +47,7 @@ def test_class_is_recoverable_by_the_nearest_template():
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=6), st.integers(2, 40),
-       st.floats(0, 0.1), st.floats(0, 2))
+       st.floats(0, 0.1), st.floats(0, 5))
 def test_finite_and_bounded(labels, length, noise, jitter):
     X = make_strokes(labels, length, rng=3, noise=noise, jitter=jitter)
     assert X.shape == (len(labels), length, 2) and np.all(np.isfinite(X))

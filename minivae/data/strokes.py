@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_rng, check_scalar
+from minivae._validation import (
+    as_dtype,
+    check_array,
+    check_positive_int,
+    check_rng,
+    check_scalar,
+)
 
 N_CLASSES = 10
 
@@ -97,18 +103,17 @@ def make_strokes(labels: object, length: int = 32, *, rng: np.random.Generator |
         labels: (N,) integer digits.
         length: T, points per trajectory (>= 2).
         rng: generator or seed of every random draw.
-        noise: std of the steps of the smooth noise (0: none).
-        jitter: scales the spread of the affine map and the time warp (0: the bare templates).
+        noise: std of the steps of the smooth noise, in [0, 1] (0: none).
+        jitter: scales the spread of the affine map and the time warp, in [0, 5] (0: the bare
+            templates).
         dtype: float64 (default) or float32.
     """
     labels = _check_labels(labels)
     length = check_positive_int(length, "length", minimum=2)
     rng = check_rng(rng)
-    noise = check_scalar(noise, "noise", low=0.0)
-    jitter = check_scalar(jitter, "jitter", low=0.0)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    noise = check_scalar(noise, "noise", low=0.0, high=1.0)
+    jitter = check_scalar(jitter, "jitter", low=0.0, high=5.0)  # beyond 5: no digit left
+    dtype = as_dtype(dtype)
     out = np.empty((labels.shape[0], length, 2))
     for i, digit in enumerate(labels):
         p = _resample(np.asarray(TEMPLATES[int(digit)]), _time_warp(rng, length, jitter))

@@ -55,15 +55,17 @@ from minivae.objectives.losses import reconstruction_nll
 PRIORS = ("learned", "standard")
 
 
-def check_condition_batch(X: np.ndarray, c: object, cond_dim: int, dtype: np.dtype,
-                          name: str = "X") -> np.ndarray:
-    """The conditions c: (N, C) finite reals, one row per row of X; returned in ``dtype``."""
+def _check_condition_batch(X: np.ndarray, c: object, cond_dim: int, dtype: np.dtype,
+                           name: str = "X", c_name: str = "c") -> np.ndarray:
+    """The conditions c: (N, C) finite reals, one row per row of X; returned in ``dtype``.
+    ``c_name``: the argument that carries them ("y" in ``check_inputs`` and ``fit``)."""
     if c is None:
-        raise ValueError(f"this model needs the conditions: pass y=c, an array (N, {cond_dim})")
-    c = check_array(c, "c", shape=(None, cond_dim), dtype=dtype)
+        raise ValueError(f"this model needs the conditions: pass {c_name}=c, an array "
+                         f"(N, {cond_dim})")
+    c = check_array(c, c_name, shape=(None, cond_dim), dtype=dtype)
     if c.shape[0] != X.shape[0]:
-        raise ValueError(f"c must have one row per example of {name}: {name} has "
-                         f"{X.shape[0]} rows, c has {c.shape[0]}")
+        raise ValueError(f"{c_name} must have one row per example of {name}: {name} has "
+                         f"{X.shape[0]} rows, {c_name} has {c.shape[0]}")
     return c
 
 
@@ -131,7 +133,7 @@ class PriorCVAE(BaseVAE):
     def check_inputs(self, X, *, mask=None, y=None, name="X"):
         """Validate X (N, D) and the conditions y = c (N, C): returns (X, mask, c)."""
         X, mask, _ = super().check_inputs(X, mask=mask, name=name)
-        return X, mask, check_condition_batch(X, y, self.cond_dim, self.dtype, name)
+        return X, mask, _check_condition_batch(X, y, self.cond_dim, self.dtype, name, "y")
 
     def make_batch(self, X: np.ndarray, y: object = None) -> tuple[np.ndarray, Any]:
         if y is None:
@@ -142,7 +144,8 @@ class PriorCVAE(BaseVAE):
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError("PriorCVAE takes a batch (X, c): X (N, D) targets and c (N, C) "
                             f"conditions; got {type(batch).__name__}")
-        return self.check_inputs(batch[0], mask=mask, y=batch[1])
+        X, mask, _ = super().check_inputs(batch[0], mask=mask)
+        return X, mask, _check_condition_batch(X, batch[1], self.cond_dim, self.dtype)
 
     # -- the prior ------------------------------------------------------------------------------
     def _prior(self, cond: np.ndarray) -> tuple[DiagonalGaussian, np.ndarray]:
@@ -263,13 +266,13 @@ class PriorCVAE(BaseVAE):
     def decode(self, z: np.ndarray, c: object) -> np.ndarray:
         """(z (N, L), c (N, C)) -> E[x | z, c] (N, D)."""
         z = check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
-        cond = check_condition_batch(z, c, self.cond_dim, self.dtype, name="z")
+        cond = _check_condition_batch(z, c, self.cond_dim, self.dtype, name="z")
         return self._output_mean(self._decode_out(z, cond))
 
     def reconstruct(self, X: np.ndarray, c: object, rng: np.random.Generator | int | None = None,
                     *, mask: np.ndarray | None = None) -> np.ndarray:
         """decode(z, c) with z = mu(x, c), or z ~ q(z | x, c) when ``rng`` is given: (N, D)."""
-        X, mask, cond = self.check_inputs(X, mask=mask, y=c)
+        X, mask, cond = self._split_batch((X, c), mask)
         return self._reconstruct(X, mask, cond, rng)
 
     def sample(self, c: object, rng: np.random.Generator | int, *, mean: bool = True
@@ -334,7 +337,7 @@ class ConditionalRegressor(Model):
 
     def check_inputs(self, X, *, mask=None, y=None, name="X"):
         X, mask, _ = super().check_inputs(X, mask=mask, name=name)
-        return X, mask, check_condition_batch(X, y, self.cond_dim, self.dtype, name)
+        return X, mask, _check_condition_batch(X, y, self.cond_dim, self.dtype, name, "y")
 
     def make_batch(self, X: np.ndarray, y: object = None) -> tuple[np.ndarray, Any]:
         if y is None:
@@ -345,7 +348,13 @@ class ConditionalRegressor(Model):
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError("ConditionalRegressor takes a batch (X, c): X (N, D) and c (N, C); "
                             f"got {type(batch).__name__}")
-        return self.check_inputs(batch[0], mask=mask, y=batch[1])
+        X, mask, _ = super().check_inputs(batch[0], mask=mask)
+        return X, mask, _check_condition_batch(X, batch[1], self.cond_dim, self.dtype)
+
+    def posterior(self, batch, *, mask=None) -> None:
+        """None: the baseline has no latent (the batch (X, c) is still validated)."""
+        self._split_batch(batch, mask)
+        return None
 
     def _nll(self, X, mask, cond, need_grad: bool):
         out = self.net.forward(cond)
