@@ -148,7 +148,7 @@ def plot_samples(models: dict[str, Any], x_te: np.ndarray, c_te: np.ndarray, s: 
     plt = plots.plt
     n = min(s.fig_digits, len(x_te))
     rng = np.random.default_rng([seed, 5])
-    cols = [("given", quadrant_join(np.full_like(x_te[:n], 0.5), c_te[:n])),
+    cols = [("given", quadrant_join(np.full_like(x_te[:n], 0.15), c_te[:n])),
             ("truth", quadrant_join(x_te[:n], c_te[:n]))]
     for label, model in models.items():
         if hasattr(model, "predict"):
