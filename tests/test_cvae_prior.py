@@ -7,6 +7,8 @@ import urllib.request
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minivae.experiments import __main__ as dispatcher
 from minivae.experiments import latent_conditional as exp
@@ -183,3 +185,20 @@ def test_tiny_run_writes_the_table_and_figure(tiny_mnist, tmp_path, capsys, monk
             if label.startswith("NN"):  # no latent: the bound is the likelihood
                 assert row["neg_elbo"] == row["nll"]
     assert (tmp_path / "latent_conditional_samples.png").stat().st_size > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 5),
+       st.sampled_from(["learned", "standard"]), st.sampled_from([np.float32, np.float64]))
+def test_shapes_and_finite_gradients_for_any_sizes(D, C, L, n, prior, dtype):
+    model = PriorCVAE(D, C, [3], L, prior=prior, rng=0, dtype=dtype)
+    rng = np.random.default_rng(0)
+    batch = (rng.random((n, D)), rng.standard_normal((n, C)))
+    value, parts = model.loss(batch, rng=1)
+    assert np.isfinite(value) and parts["kl"] >= 0
+    model.zero_grad()
+    model.backward()
+    for name, p, g in model.parameters():
+        assert g.shape == p.shape and g.dtype == p.dtype and np.all(np.isfinite(g)), name
+    assert model.sample(batch[1], 0).shape == (n, D)
+    assert model.conditional_log_likelihood(*batch, 3, rng=0).shape == (n,)

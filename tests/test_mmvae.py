@@ -7,6 +7,8 @@ import urllib.request
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minivae.experiments import __main__ as dispatcher
 from minivae.gradcheck.checks import conditional_multimodal  # noqa: F401  (registers)
@@ -182,3 +184,19 @@ def test_tiny_run_writes_the_table_and_figure(tiny_mnist, tmp_path, capsys, monk
                                                       "joint"))
     assert len(results["classifier_accuracy"]) == 2
     assert (tmp_path / "latent_multimodal_cross.png").stat().st_size > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 5), st.sampled_from([np.float32, np.float64]))
+def test_shapes_and_finite_gradients_for_any_sizes(d1, d2, L, k, n, dtype):
+    model = MMVAE([d1, d2], [3], L, decoder_variances=[None, 1.0], k=k, rng=0, dtype=dtype)
+    rng = np.random.default_rng(0)
+    X = model.join(rng.random((n, d1)), rng.standard_normal((n, d2)))
+    value, _ = model.loss(X, rng=1)
+    assert np.isfinite(value) and model.last_eps.shape == (2, k, n, L)
+    model.zero_grad()
+    model.backward()
+    for name, p, g in model.parameters():
+        assert g.shape == p.shape and g.dtype == p.dtype and np.all(np.isfinite(g)), name
+    assert model.per_example_loss(X, rng=0)["loss"].shape == (n,)
