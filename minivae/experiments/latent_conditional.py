@@ -11,11 +11,11 @@ models with the same MLP sizes, mean +- std over the seeds:
   to c (:class:`~minivae.models.cvae_prior.PriorCVAE` with ``prior="standard"``).
 * **CVAE, learned prior p(z | c)**: the same with a prior network (Sohn et al.'s CGM).
 
-Columns: test negative conditional log-likelihood -log p(x | c) in nats per image (for the CVAEs
-importance-sampled with S samples of q, the paper's eq. 6), the test negative conditional ELBO,
-and seconds of training.  Figure ``latent_conditional_samples.png``: for test digits, the given
-quadrant, the truth, the NN's prediction and several samples of each CVAE (z from its prior,
-then the mean of p(x | z, c)); the given quadrant is pasted back in every panel.
+Columns: test negative conditional log-likelihood -log p(x | c) in nats per image (for the
+CVAEs importance-sampled with S samples of q, as the paper evaluates it), the test negative
+conditional ELBO, and seconds of training.  Figure ``latent_conditional_samples.png``: for test
+digits, the given quadrant, the truth, the NN's prediction and several samples of each CVAE (z
+from its prior, then the mean of p(x | z, c)); the given quadrant is pasted back in every panel.
 
 Sizes: full (no flag) 20000 training and 2000 test images, 10 epochs, batch 100, hidden 400,
 latent 32, S = 100, 2 seeds; ``--quick`` 2000 / 500 images, 3 epochs, hidden 128, S = 20.

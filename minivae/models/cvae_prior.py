@@ -9,7 +9,7 @@ Given an input c (the *condition*, e.g. one quadrant of a digit) the model gener
     generation   p(x | z, c) from dec([z, c])
     recognition  q(z | x, c) = N(mu_q, diag(exp(logvar_q))),  [mu_q, logvar_q] = enc([x, c])
 
-and is trained on the conditional ELBO (the paper's eq. 4)
+and is trained on the conditional ELBO
 
     log p(x | c) >= E_q[log p(x | z, c)] - KL(q(z | x, c) || p(z | c)),
 
@@ -20,7 +20,7 @@ recognition network *and* the prior network (:meth:`DiagonalGaussian.kl_grad`). 
 :mod:`minivae.models.cvae`, kept as the comparison.
 
 At test time the conditional log-likelihood is estimated by importance sampling with q as the
-proposal (the paper's eq. 6, as :mod:`minivae.objectives.iwae` does for p(x)):
+proposal (as the paper evaluates it, and as :mod:`minivae.objectives.iwae` does for p(x)):
 
     log p(x | c) ~ log (1/S) sum_s p(x | z_s, c) p(z_s | c) / q(z_s | x, c),  z_s ~ q(z | x, c).
 
@@ -238,8 +238,8 @@ class PriorCVAE(BaseVAE):
 
     def conditional_log_likelihood(self, X: np.ndarray, c: object, k: int = 100, *,
                                    rng: np.random.Generator | int) -> np.ndarray:
-        """Importance-sampled log p(x | c) per example (N,) with k samples of q (the paper's
-        eq. 6; a slight underestimate on average, tightening as k grows)."""
+        """Importance-sampled log p(x | c) per example (N,) with k samples of q (a slight
+        underestimate on average, tightening as k grows)."""
         return self.iwae_bound((X, c), k, rng)
 
     def kl_per_dimension(self, batch, *, mask: np.ndarray | None = None) -> np.ndarray:
