@@ -39,13 +39,16 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    resolve_seeds,
     run_record,
     say,
+    size_mode,
     write_results,
 )
 from minivae.experiments.latent import format_table, summarise
 
-__all__ = ["GIVEN", "SIZES", "Setting", "main", "quadrant_join", "quadrant_split", "specs"]
+__all__ = ["GIVEN", "SIZES", "Setting", "main", "quadrant_join", "quadrant_split", "run",
+           "specs"]
 
 
 @dataclass(frozen=True)
@@ -191,11 +194,14 @@ def _load(args: argparse.Namespace, s: Setting):
     return quadrant_split(X), quadrant_split(X_te)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train the three models for every seed, print the table, draw the figure; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the three models for every seed (sizes and seeds from the parsed ``args`` of this
+    experiment's parser), print the table, draw the figure; returns the results: "rows",
+    "summary", "table" and "figures" (paths; None with ``--no-figures``)."""
+    mode = size_mode(args)
+    s = SIZES[mode]
+    seeds = resolve_seeds(_parser(), args, s.n_seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
     say(f"latent-conditional ({mode}): {s.n_train} train / {s.n_test} test images, {s.epochs} "
         f"epochs, batch {s.batch_size}; given the bottom-left quadrant (196 pixels), predict "
         f"588; hidden {s.hidden}, latent {s.latent}, S = {s.is_samples}; seeds {list(seeds)}; "
@@ -212,15 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows, COLUMNS)
     table = format_table(summary, COLUMNS, {"nll": 1, "neg_elbo": 1, "seconds": 1})
     say("\n" + table)
-    results = {**run_record(mode, seeds, s, argv), "rows": rows, "summary": summary,
-               "table": table}
     figures = None
     if not args.no_figures:
         from minivae.plots import close
 
         figures = [str(args.out / "latent_conditional_samples.png")]
         close(plot_samples(kept, *data[1], s, seeds[0], Path(figures[0])))
-    write_results(results, args.out, t_start, figures)
+    return {"rows": rows, "summary": summary, "table": table, "figures": figures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, :func:`run`, write results.json; returns 0."""
+    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+    t_start = time.perf_counter()
+    results = run(args)
+    figures = results.pop("figures")
+    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 
 

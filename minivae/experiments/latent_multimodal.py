@@ -46,8 +46,10 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    resolve_seeds,
     run_record,
     say,
+    size_mode,
     write_results,
 )
 from minivae.experiments.latent import format_table, summarise
@@ -55,7 +57,7 @@ from minivae.nn.layer import Layer
 from minivae.nn.sequential import MLP
 from minivae.objectives.losses import softmax_cross_entropy, softmax_cross_entropy_grad
 
-__all__ = ["SIZES", "STROKE_LENGTH", "STROKE_VARIANCE", "MLPClassifier", "Setting", "main",
+__all__ = ["SIZES", "STROKE_LENGTH", "STROKE_VARIANCE", "MLPClassifier", "Setting", "main", "run",
            "train_classifier"]
 
 STROKE_LENGTH = 32
@@ -260,11 +262,14 @@ def _run_seed(args, s: Setting, seed: int):
     return mm_row, uni_row, real, (model, data[1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train the MMVAE and the unimodal baseline for every seed; table and figure; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the MMVAE and the unimodal baseline for every seed (sizes and seeds from the parsed
+    ``args`` of this experiment's parser); returns "rows", "summary", "classifier_accuracy",
+    "table" and "figures" (paths; None with ``--no-figures``)."""
+    mode = size_mode(args)
+    s = SIZES[mode]
+    seeds = resolve_seeds(_parser(), args, s.n_seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
     say(f"latent-multimodal ({mode}): {s.n_train} train / {s.n_test} test digits, {s.epochs} "
         f"epochs, batch {s.batch_size}; image 784 + stroke {STROKE_LENGTH}x2, hidden "
         f"{s.hidden}, latent {s.latent}, k = {s.k}; seeds {list(seeds)}; {blas_threads_note()}")
@@ -282,8 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(summary, COLUMNS, {"image_to_stroke": 3, "stroke_to_image": 3,
                                             "joint": 3, "seconds": 0})
     say("\n" + table)
-    results = {**run_record(mode, seeds, s, argv), "rows": rows, "summary": summary,
-               "classifier_accuracy": reals, "table": table}
     figures = None
     if not args.no_figures and kept is not None:
         from minivae.plots import close
@@ -291,7 +294,17 @@ def main(argv: list[str] | None = None) -> int:
         figures = [str(args.out / "latent_multimodal_cross.png")]
         model, (img_te, st_te, y_te) = kept
         close(plot_cross(model, img_te, st_te, y_te, Path(figures[0])))
-    write_results(results, args.out, t_start, figures)
+    return {"rows": rows, "summary": summary, "classifier_accuracy": reals, "table": table,
+            "figures": figures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, :func:`run`, write results.json; returns 0."""
+    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+    t_start = time.perf_counter()
+    results = run(args)
+    figures = results.pop("figures")
+    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 
 
