@@ -94,6 +94,11 @@ DECLARED_ANSWERS = {
         "pass",
     ("minivae.gradcheck.model_check.check_model", "max_entries", "None"):
         "max_entries=None is documented as 'check every entry'",
+    **{(f"minivae.models.cvae_prior.{cls}.check_inputs", "y", label):
+       "y carries real-valued conditions c (N, C) here, not class labels: negative and "
+       "fractional values are valid conditions"
+       for cls in ("PriorCVAE", "ConditionalRegressor")
+       for label in ("non-integer labels (+0.5)", "negative labels (-1)")},
 }
 
 
@@ -103,6 +108,8 @@ def declared_answer(target_name: str, case: Perturbation, result: Any) -> bool:
         return False
     if target_name.endswith("check_gradient"):  # a failed verdict that names the shapes
         return result.passed is False and "shape" in str(result)
+    if target_name.endswith("check_inputs"):  # (X, mask, conditions) accepted as given
+        return isinstance(result, tuple) and len(result) == 3 and np.all(np.isfinite(result[2]))
     return isinstance(result, list) and len(result) > 0
 
 
@@ -448,6 +455,48 @@ def _heston_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
     }
 
 
+def _conditional_multimodal_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """models.cvae_prior (batches (X, c): X (N, D) in [0, 1], conditions c (N, D)) and
+    models.mmvae (X: a [0, 1] modality and a real one side by side, (N, 2 D))."""
+    def x01() -> np.ndarray:
+        return _data(Profile(2, "binary"), 0)
+
+    def c() -> np.ndarray:
+        return _data(Profile(2, "normal"), 1)
+
+    def z() -> np.ndarray:
+        return _data(Profile(2, "normal"), 2)[:, :2]
+
+    def both() -> np.ndarray:
+        return np.concatenate([x01(), c()], axis=1)
+
+    out: dict[str, Callable[[Profile], dict[str, Any]]] = {
+        "models.cvae_prior.PriorCVAE": lambda pr: {"input_dim": D, "cond_dim": D,
+                                                   "latent_dim": 2},
+        "models.cvae_prior.ConditionalRegressor": lambda pr: {"input_dim": D, "cond_dim": D},
+        "models.cvae_prior.PriorCVAE.decode": lambda pr: {"z": z(), "c": c()},
+        "models.mmvae.MMVAE": lambda pr: {"input_dims": [D, D], "latent_dim": 2,
+                                          "decoder_variances": [None, 1.0]},
+        "models.mmvae.MMVAE.encode": lambda pr: {"x": x01(), "modality": 0},
+        "models.mmvae.MMVAE.decode": lambda pr: {"z": z(), "modality": 0},
+        "models.mmvae.MMVAE.cross_generate": lambda pr: {"x": x01(), "source": 0, "target": 1},
+        "models.mmvae.MMVAE.join": lambda pr: {"views": (x01(), c())},
+    }
+    for cls in ("models.cvae_prior.PriorCVAE", "models.cvae_prior.ConditionalRegressor"):
+        for method in ("posterior", "kl_per_dimension"):
+            out[f"{cls}.{method}"] = lambda pr: {"batch": (x01(), c())}
+        for method in ("loss", "per_example_loss", "elbo", "iwae_bound", "log_likelihood"):
+            out[f"{cls}.{method}"] = lambda pr: {"batch": (x01(), c()), "rng": 0}
+        for method in ("fit", "check_inputs"):
+            out[f"{cls}.{method}"] = lambda pr: {"X": x01(), "y": c()}
+    out["models.mmvae.MMVAE.posterior"] = lambda pr: {"batch": both()}
+    for method in ("loss", "per_example_loss"):
+        out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"batch": both(), "rng": 0}
+    for method in ("fit", "check_inputs", "split", "stratified_bound"):
+        out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"X": both()}
+    return out
+
+
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
 GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "models.cvae.CVAE": lambda pr: {"input_dim": D, "n_classes": 2},
@@ -462,6 +511,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "nn.recurrent.run": lambda pr: {"layer": _recurrent("make_recurrent")},
     "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
     **_heston_good_args(),
+    **_conditional_multimodal_good_args(),
 }
 
 

@@ -20,4 +20,6 @@ EXPERIMENTS: dict[str, str] = {
     "latent": "minivae.experiments.latent",
     "latent-sharpness": "minivae.experiments.latent_sharpness",
     "denoise": "minivae.experiments.denoise",
+    "latent-conditional": "minivae.experiments.latent_conditional",
+    "latent-multimodal": "minivae.experiments.latent_multimodal",
 }

@@ -4,6 +4,9 @@
 * :class:`VAE`: variational autoencoder (beta-VAE, free bits, IWAE objective and bound; the
   objectives of :mod:`minivae.models.objective_choice`);
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
+* :class:`PriorCVAE`: CVAE on a real-valued condition with a learned prior p(z | c) (Sohn et al.
+  2015), and :class:`ConditionalRegressor`, its deterministic baseline;
+* :class:`MMVAE`: mixture-of-experts multimodal VAE, stratified bound (Shi et al. 2019);
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
 * :class:`LSTMForecaster`: LSTM encoder + autoregressive decoder forecasting the next k steps;
@@ -26,11 +29,13 @@ from minivae.models.base import (
     register_model,
 )
 from minivae.models.cvae import CVAE, one_hot
+from minivae.models.cvae_prior import ConditionalRegressor, PriorCVAE
 from minivae.models.denoising import Denoising
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.mmvae import MMVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -41,11 +46,14 @@ __all__ = [
     "Autoencoder",
     "BaseVAE",
     "CVAE",
+    "ConditionalRegressor",
+    "PriorCVAE",
     "Denoising",
     "ITLAutoencoder",
     "LSTMAutoencoder",
     "LSTMForecaster",
     "LSTMVAE",
+    "MMVAE",
     "MODEL_REGISTRY",
     "Model",
     "VAE",

@@ -22,10 +22,13 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
+* :mod:`.conditional_multimodal` — the CVAE with a learned prior p(z | c), its deterministic
+  baseline, and the MMVAE's stratified bound.
 """
 
 from minivae.gradcheck.checks import (
     apps,
+    conditional_multimodal,
     denoising,
     forecast,
     information,
@@ -58,4 +61,5 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "conditional_multimodal",
 ]
