@@ -284,6 +284,17 @@ class VonMisesFisher:
 
 
 # -- from an encoder's output and back ------------------------------------------------------------
+def _direction(h_mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h_mu / ||h_mu|| (N, m), ||h_mu|| (N, 1)), dividing by max |h_mu| first (no overflow of
+    the squares).  An all-zero row (a zero input through zero biases) has no direction: it is
+    read as e_1, with norm 0."""
+    scale = np.max(np.abs(h_mu), axis=1, keepdims=True)
+    unit = np.divide(h_mu, scale, out=np.zeros_like(h_mu), where=scale > 0)
+    unit[scale[:, 0] == 0, 0] = 1.0
+    length = np.linalg.norm(unit, axis=1, keepdims=True)
+    return unit / length, np.where(scale > 0, scale * length, 0.0)
+
+
 def vmf_encoder_posterior(h: np.ndarray) -> tuple[VonMisesFisher, np.ndarray]:
     """q(z | x) from an encoder's output h: (N, m + 1): the first m columns an unnormalised
     direction, mu = h_mu / ||h_mu||, the last one the concentration, kappa = softplus(h_k) + 1.
@@ -304,15 +315,11 @@ def vmf_encoder_posterior(h: np.ndarray) -> tuple[VonMisesFisher, np.ndarray]:
         raise ValueError(f"h must have m + 1 >= 3 columns (m >= 2 direction columns and the "
                          f"concentration), got shape {h.shape}")
     m = h.shape[1] - 1
-    scale = np.max(np.abs(h[:, :m]), axis=1, keepdims=True)  # dividing by it first: no overflow
-    zero = scale[:, 0] == 0
-    direction = np.divide(h[:, :m], scale, out=np.zeros((h.shape[0], m)), where=scale > 0)
-    direction[zero, 0] = 1.0  # an all-zero h_mu (zero input, zero biases) has no direction: e_1
+    mu, _ = _direction(h[:, :m])
     kappa = softplus(h[:, m:]) + KAPPA_OFFSET
     if np.any(kappa > KAPPA_MAX):
         raise ValueError(f"h's concentration column gives kappa up to {float(kappa.max()):.4g} "
                          f"> KAPPA_MAX = {KAPPA_MAX:g}")
-    mu = direction / np.linalg.norm(direction, axis=1, keepdims=True)
     return VonMisesFisher(mu, kappa), h
 
 
@@ -330,7 +337,7 @@ def vmf_encoder_backward(q: VonMisesFisher, inside: np.ndarray, dz: np.ndarray,
     N, m = q.mu.shape
     h = check_array(inside, "inside", shape=(N, m + 1), dtype=np.float64)
     dmu, dkappa = q.elbo_backward(dz, dkl)
-    norms = np.linalg.norm(h[:, :m], axis=1, keepdims=True)
+    _, norms = _direction(h[:, :m])
     tangential = dmu - q.mu * np.sum(q.mu * dmu, axis=1, keepdims=True)
     # a zero row was read as e_1 without a derivative: no gradient reaches its direction
     dh_mu = np.divide(tangential, norms, out=np.zeros_like(tangential), where=norms > 0)
