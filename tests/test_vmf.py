@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from minivae.gradcheck.registry import run_checks
 from minivae.models import VAE
 from minivae.objectives import bessel
-from minivae.objectives.bessel import bessel_iv_ratio, log_bessel_iv
+from minivae.objectives.bessel import bessel_iv_ratio, bessel_parts, log_bessel_iv
 from minivae.objectives.posteriors import build_posterior
 from minivae.objectives.vmf import (
     KAPPA_OFFSET,
@@ -99,10 +99,33 @@ def test_both_regimes_agree_at_the_switch():
     for v in (0.0, 0.5, 4.0, 20.0, 60.0):
         log_s = np.log1p(bessel._series(v, k))
         ratio = k / (2 * (v + 1)) * np.exp(np.log1p(bessel._series(v + 1, k)) - log_s)
-        log_i, ratio_large = bessel._log_iv_and_ratio_large(v, k)
-        log_s_large = log_i + math.lgamma(v + 1) - v * np.log(k / 2)
+        log_ive, ratio_large, complement = bessel._large(v, k)
+        log_s_large = log_ive + k + math.lgamma(v + 1) - v * np.log(k / 2)
         assert np.max(np.abs(log_s - log_s_large)) < 1e-12, v
         assert np.max(np.abs(ratio / ratio_large - 1)) < 1e-12, v
+        assert np.max(np.abs((1 - ratio) / complement - 1)) < 1e-12, v
+
+
+def test_complement_of_the_ratio_is_accurate_for_large_kappa():
+    """1 - I_{v+1}/I_v against scipy's (ive(v) - ive(v+1)) / ive(v) where that is exact enough,
+    and against its expansion (2v + 1) / (2 kappa) + O(kappa^-2) far beyond."""
+    special = pytest.importorskip("scipy.special")
+    k = np.logspace(1.5, 4, 50)
+    for v in (0.0, 0.5, 9.0):
+        ref = 1 - special.ive(v + 1, k) / special.ive(v, k)
+        np.testing.assert_allclose(bessel_parts(v, k)[3], ref, rtol=1e-9)
+    huge = np.array([1e8, 1e12, 1e100])
+    for v in (0.0, 0.5, 9.0):
+        lead = (2 * v + 1) / (2 * huge)
+        np.testing.assert_allclose(bessel_parts(v, huge)[3], lead, rtol=1e-6)
+
+
+def test_log_bessel_is_finite_and_right_for_huge_kappa():
+    """log I_v(kappa) -> kappa - log(2 pi kappa) / 2 - (4v^2 - 1) / (8 kappa)."""
+    k = np.array([1e6, 1e10, 1e100, 1e300])
+    for v in (0.0, 0.5, 9.0):
+        ref = k - 0.5 * np.log(2 * np.pi * k) - (4 * v * v - 1) / (8 * k)
+        np.testing.assert_allclose(log_bessel_iv(v, k), ref, rtol=1e-15, atol=1e-9)
 
 
 def test_ratio_limits_and_range():

@@ -21,7 +21,8 @@ ever compute its logarithm and ratios.  Two regimes, each exact to float64 round
   brought down to v by the three-term recurrence.  With z = kappa / nu, t = sqrt(1 + z^2),
   p = 1 / t, eta = t + log(z / (1 + t)):
 
-      log I_nu(nu z) = nu eta - log(2 pi nu) / 2 - log(t) / 2 + log(sum_k u_k(p) / nu^k),
+      log I_nu(nu z) = nu eta - log(2 pi nu) / 2 - log(t) / 2 + log(sum_k u_k(p) / nu^k)
+                     = R + nu log(kappa / (nu + R)) - log(2 pi R) / 2 + log(sum ...),  R = nu t,
 
   with the polynomials u_0..u_4 of A & S 9.3.9 (the first term left out is O(nu^-5): at
   nu >= 100 the measured worst relative error against scipy is 2e-12; at nu >= 50 it was 7e-11,
@@ -81,64 +82,89 @@ def _series(v: float, kappa: np.ndarray) -> np.ndarray:
                        f"(max kappa {float(kappa.max()):.4g} > KAPPA_SERIES?)")
 
 
-def _log_iv_debye(nu: float, kappa: np.ndarray) -> np.ndarray:
-    """log I_nu(kappa) by the uniform asymptotic expansion (nu >= NU_MIN)."""
-    z = kappa / nu
-    t = np.hypot(1.0, z)  # sqrt(1 + z^2) without overflow for huge kappa
-    p = 1.0 / t
+def _debye(nu: float, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, log sum_k u_k(p) / nu^k) of the uniform asymptotic expansion at order nu, with
+    R = sqrt(nu^2 + kappa^2) = nu t and p = nu / R, so that (with z = kappa / nu)
+
+        log I_nu(kappa) = R + nu log(kappa / (nu + R)) - log(2 pi R) / 2 + log(sum ...)."""
+    R = np.hypot(nu, kappa)  # no overflow of kappa^2 for huge kappa
+    p = nu / R
     correction = np.ones_like(kappa)
     for k, (coeffs, divisor) in enumerate(_DEBYE_U, start=1):
         correction = correction + np.polynomial.polynomial.polyval(p, coeffs) / divisor / nu**k
-    eta = t + np.log(z / (1.0 + t))
-    return nu * eta - 0.5 * np.log(2.0 * np.pi * nu) - 0.5 * np.log(t) + np.log(correction)
+    return R, np.log(correction)
 
 
-def _log_iv_and_ratio_large(v: float, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log I_v, I_{v+1}/I_v) from the expansion at nu = v + n >= NU_MIN and n downward steps."""
+def _large(v: float, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log I_v - kappa, I_{v+1}/I_v, 1 - I_{v+1}/I_v) from the expansion at nu = v + n >= NU_MIN
+    and n downward steps of the recurrence.
+
+    Each quantity is formed so that nothing of size ~kappa cancels: log I_nu - kappa starts
+    from R - kappa = nu^2 / (R + kappa); the starting log(I_{nu+1} / I_nu) from
+    R_1 - R_0 = (2 nu + 1) / (R_1 + R_0) and, for the nu log(kappa / (nu + R)) terms,
+    log(kappa / (nu + 1 + R_1)) - nu log1p((1 + R_1 - R_0) / (nu + R_0)); and 1 - r, which is
+    ~(2v + 1) / (2 kappa) for large kappa, is carried through the recurrence itself,
+    1 - r_{j-1} = (2j / kappa - (1 - r_j)) / (2j / kappa + r_j), never formed as 1 - r.
+    """
     n = max(0, math.ceil(NU_MIN - v))
     nu = v + n
-    log_i = _log_iv_debye(nu, kappa)
-    ratio = np.exp(_log_iv_debye(nu + 1.0, kappa) - log_i)  # r_nu
+    R0, c0 = _debye(nu, kappa)
+    R1, c1 = _debye(nu + 1.0, kappa)
+    dR = (2.0 * nu + 1.0) / (R1 + R0)
+    # log(kappa / (n + R)) = -log1p((n + R - kappa) / kappa), R - kappa = n^2 / (R + kappa):
+    # near 0 for large kappa, where the plain log of a number near 1 would keep only 1e-16
+    log_k0 = -np.log1p((nu + nu * nu / (R0 + kappa)) / kappa)
+    log_k1 = -np.log1p((nu + 1.0 + (nu + 1.0) ** 2 / (R1 + kappa)) / kappa)
+    log_ive = nu * nu / (R0 + kappa) + nu * log_k0 - 0.5 * np.log(2.0 * np.pi * R0) + c0
+    log_ratio = (dR + log_k1 - nu * np.log1p((1.0 + dR) / (nu + R0))
+                 - 0.5 * np.log1p(dR / R0) + c1 - c0)
+    ratio, complement = np.exp(log_ratio), -np.expm1(log_ratio)  # r_nu, 1 - r_nu
     for j in range(n, 0, -1):  # order v + j -> v + j - 1
         step = 2.0 * (v + j) / kappa + ratio
-        log_i = log_i + np.log(step)
-        ratio = 1.0 / step
-    return log_i, ratio
+        log_ive = log_ive + np.log(step)
+        ratio, complement = 1.0 / step, (2.0 * (v + j) / kappa - complement) / step
+    return log_ive, ratio, complement
 
 
-def log_normalised_iv_and_ratio(v: float, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log S_v(kappa), I_{v+1}(kappa) / I_v(kappa)), both with kappa's shape, where
-    S_v = Gamma(v + 1) (2 / kappa)^v I_v(kappa) is the series (S_v(0) = 1, so log S_v ~
-    kappa^2 / (4 (v + 1)) is small, and accurate, for small kappa).
+def bessel_parts(v: float, kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray]:
+    """(log S_v, log S_v - kappa, r, 1 - r) with kappa's shape, r = I_{v+1}(kappa) / I_v(kappa)
+    and S_v = Gamma(v + 1) (2 / kappa)^v I_v(kappa) the series (S_v(0) = 1).
 
-    v: the order, a number >= 0; kappa: any shape, > 0.
+    Each is accurate in its own right: log S_v ~ kappa^2 / (4 (v + 1)) for small kappa (the
+    series), log S_v - kappa and 1 - r for large kappa (no cancellation of terms ~kappa or ~1).
+    The vMF's KL kappa r - log S_v = -(log S_v - kappa) - kappa (1 - r) and its derivative use
+    them.  v: the order, a number >= 0; kappa: any shape, > 0.
     """
     v, kappa = _check_order_and_kappa(v, kappa)
-    log_s = np.empty_like(kappa)
-    ratio = np.empty_like(kappa)
+    log_s, log_s_minus_kappa = np.empty_like(kappa), np.empty_like(kappa)
+    ratio, complement = np.empty_like(kappa), np.empty_like(kappa)
     small = kappa <= KAPPA_SERIES
     if np.any(small):
         k = kappa[small]
         log_s[small] = np.log1p(_series(v, k))
-        # I_{v+1}/I_v = kappa / (2 (v + 1)) * S_{v+1} / S_v
+        log_s_minus_kappa[small] = log_s[small] - k
+        # I_{v+1}/I_v = kappa / (2 (v + 1)) * S_{v+1} / S_v  (r <= 0.95 here: 1 - r is safe)
         ratio[small] = k / (2.0 * (v + 1.0)) * np.exp(np.log1p(_series(v + 1.0, k))
                                                        - log_s[small])
+        complement[small] = 1.0 - ratio[small]
     if not np.all(small):
         k = kappa[~small]
-        log_i, ratio[~small] = _log_iv_and_ratio_large(v, k)
-        log_s[~small] = log_i + math.lgamma(v + 1.0) - v * np.log(0.5 * k)
-    return log_s, ratio
+        log_ive, ratio[~small], complement[~small] = _large(v, k)
+        log_s_minus_kappa[~small] = log_ive + math.lgamma(v + 1.0) - v * np.log(0.5 * k)
+        log_s[~small] = log_s_minus_kappa[~small] + k
+    return log_s, log_s_minus_kappa, ratio, complement
 
 
 def log_bessel_iv(v: float, kappa: np.ndarray) -> np.ndarray:
     """log I_v(kappa), the modified Bessel function of the first kind, for v >= 0 (one number)
     and kappa > 0 (any shape; returned in float64, same shape)."""
     v, kappa = _check_order_and_kappa(v, kappa)
-    log_s, _ = log_normalised_iv_and_ratio(v, kappa)
-    return log_s + v * np.log(0.5 * kappa) - math.lgamma(v + 1.0)
+    _, log_s_minus_kappa, _, _ = bessel_parts(v, kappa)
+    return log_s_minus_kappa + kappa + v * np.log(0.5 * kappa) - math.lgamma(v + 1.0)
 
 
 def bessel_iv_ratio(v: float, kappa: np.ndarray) -> np.ndarray:
     """I_{v+1}(kappa) / I_v(kappa) for v >= 0 (one number) and kappa > 0 (any shape): in (0, 1),
     ~ kappa / (2 (v + 1)) for small kappa and 1 - (2v + 1) / (2 kappa) for large."""
-    return log_normalised_iv_and_ratio(v, kappa)[1]
+    return bessel_parts(v, kappa)[2]
