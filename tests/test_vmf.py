@@ -323,7 +323,13 @@ def _binary(n: int, d: int, seed: int) -> np.ndarray:
 
 def test_family_protocol():
     fam = build_posterior("vmf", 3, rng=0)
-    assert fam.width == 4 and fam.analytic_kl and fam.summary(None) is None
+    assert fam.width == 4 and fam.analytic_kl
+    q, _ = fam.make(np.array([[1.0, 2.0, 2.0, 0.5]]))
+    assert fam.summary(q) is None and np.allclose(fam.code(q), [[1 / 3, 2 / 3, 2 / 3]])
+    with pytest.raises(TypeError, match="q must be a VonMisesFisher"):
+        fam.summary(None)
+    with pytest.raises(ValueError, match=r"latent_dim \+ 1 = 4 columns"):
+        fam.make(np.ones((2, 3)))
     z = fam.sample_prior(0, 5)
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0)
     np.testing.assert_allclose(fam.log_prior(z[None]), -math.log(4 * math.pi))
