@@ -59,6 +59,7 @@ from minivae._validation import (
 )
 from minivae.objectives.distributions import DiagonalGaussian, standard_normal_log_prob
 from minivae.objectives.elbo import encoder_posterior, negative_elbo_backward
+from minivae.objectives.iaf import IAFFamily
 from minivae.objectives.rho_gaussian import (
     RhoGaussian,
     rho_encoder_backward,
@@ -202,3 +203,4 @@ def family_log_weights(family: Any, rec: np.ndarray, z: np.ndarray, q: Any) -> n
 register_posterior("gaussian", lambda latent_dim, *, rng, dtype: GaussianFamily(latent_dim,
                                                                                    dtype))
 register_posterior("rho", lambda latent_dim, *, rng, dtype: RhoFamily(latent_dim, dtype))
+register_posterior("iaf", IAFFamily)
