@@ -12,6 +12,8 @@ asks the family, never a particular distribution:
 * ``"iaf"``: a diagonal Gaussian followed by inverse autoregressive flow steps (Kingma et al.
   2016), h = [mu, logvar, context] (N, 3L), KL estimated from the sample
   (:mod:`~minivae.objectives.iaf`).
+* ``"vmf"``: the S-VAE's von Mises-Fisher posterior on the sphere S^{L-1} with a uniform prior,
+  h = [direction, kappa_raw] (N, L + 1), closed-form KL (:mod:`~minivae.objectives.vmf`).
 
 The family protocol (what a registered factory must return; see :class:`GaussianFamily`):
 
@@ -65,6 +67,7 @@ from minivae.objectives.rho_gaussian import (
     rho_encoder_backward,
     rho_encoder_posterior,
 )
+from minivae.objectives.vmf import VMFFamily
 
 
 class StandardNormalPrior:
@@ -204,3 +207,4 @@ register_posterior("gaussian", lambda latent_dim, *, rng, dtype: GaussianFamily(
                                                                                    dtype))
 register_posterior("rho", lambda latent_dim, *, rng, dtype: RhoFamily(latent_dim, dtype))
 register_posterior("iaf", IAFFamily)
+register_posterior("vmf", lambda latent_dim, *, rng, dtype: VMFFamily(latent_dim, dtype))

@@ -23,6 +23,8 @@ library's own modules never import the checker: the checks live here, beside it.
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
 * :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
+* :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
+  uniform prior on the sphere, encoder map) and log I_v against its ratio.
 """
 
 from minivae.gradcheck.checks import (
@@ -41,6 +43,7 @@ from minivae.gradcheck.checks import (
     sequence_models,
     sequence_options,
     variational,
+    vmf,
     vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
@@ -61,4 +64,5 @@ __all__ = [
     "denoising",
     "rho_vae",
     "posteriors",
+    "vmf",
 ]
