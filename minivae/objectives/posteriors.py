@@ -11,7 +11,7 @@ asks the family, never a particular distribution:
   (N, L + 2), closed-form KL (:mod:`~minivae.objectives.rho_gaussian`);
 * ``"iaf"``: a diagonal Gaussian followed by inverse autoregressive flow steps (Kingma et al.
   2016), h = [mu, logvar, context] (N, 3L), KL estimated from the sample
-  (:mod:`~minivae.objectives.iaf`).
+  (:mod:`~minivae.objectives.iaf`);
 * ``"vmf"``: the S-VAE's von Mises-Fisher posterior on the sphere S^{L-1} with a uniform prior,
   h = [direction, kappa_raw] (N, L + 1), closed-form KL (:mod:`~minivae.objectives.vmf`).
 
