@@ -151,13 +151,15 @@ def summarise(rows: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, li
 
 
 def format_table(summary: dict[str, dict[str, list[float]]]) -> str:
-    """Markdown table, mean ± std over seeds ("–" where a row has no such column)."""
+    """Markdown table, mean ± std over seeds ("–" where a row has no such column; the
+    baseline, which no seed changes, as one number)."""
     digits = {"neg_elbo": 2, "neg_ll": 2, "gap": 2, "kl": 2, "seconds": 1}
     lines = ["| posterior | " + " | ".join(name for _, name in COLUMNS) + " |",
              "|---" * (len(COLUMNS) + 1) + "|"]
     for label, cols in summary.items():
-        cells = [f"{cols[k][0]:.{digits[k]}f} ± {cols[k][1]:.{digits[k]}f}" if k in cols
-                 else "–" for k, _ in COLUMNS]
+        cells = [("–" if k not in cols else f"{cols[k][0]:.{digits[k]}f}" if label == BASELINE
+                  else f"{cols[k][0]:.{digits[k]}f} ± {cols[k][1]:.{digits[k]}f}")
+                 for k, _ in COLUMNS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
