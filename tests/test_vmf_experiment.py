@@ -16,7 +16,7 @@ def test_svae_comparison_runs_tiny_and_reports_both_families():
     record = posteriors_svae.run(args)
     assert record["latents"] == [2] and record["mode"] == "tiny"
     table = record["tables"]["svae"]
-    for label in ("gaussian, L = 2", "vmf, L = 2"):
+    for label in ("gaussian, R^2", "vmf, S^1 in R^2", "vmf, S^2 in R^3"):
         assert f"| {label} |" in table
         (row,) = record["rows"][label]
         assert all(np.isfinite(v) for v in row.values())
