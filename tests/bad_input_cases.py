@@ -76,6 +76,9 @@ INCLUDED_DESPITE_EXCLUSION = ("minivae.fast.backend",)
 EXCLUDED_NAMES = {
     "minivae.gradcheck.checks.models.make": "registration factory used by the gradcheck registry",
     "minivae.gradcheck.checks.sequence_models.make": "registration factory (as above)",
+    "minivae.objectives.posteriors.register_posterior": "adds to the global registry of "
+        "posterior families (a baseline call would register junk names for the whole session); "
+        "its refusals are tested in tests/test_posterior_families.py",
     "minivae.train.callbacks.Callback": "abstract hook class (every method is a no-op)",
     "minivae.nn.layer.Layer": "abstract base class (forward/backward raise NotImplementedError)",
     "minivae.models.base.Model": "abstract base class of the models (covered by each model)",
@@ -495,6 +498,30 @@ def _conditional_multimodal_good_args() -> dict[str, Callable[[Profile], dict[st
     for method in ("fit", "check_inputs", "split", "stratified_bound"):
         out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"X": both()}
     return out
+def _vmf_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """objectives.vmf: unit directions (N, m), kappa (N, 1), a posterior after its rsample."""
+    def unit(m: int) -> np.ndarray:
+        g = np.random.default_rng(m).standard_normal((N, m))
+        return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+    def after_rsample(pr: Profile) -> dict[str, Any]:  # m = 2, the family's latent_dim
+        from minivae.objectives.vmf import vmf_encoder_posterior
+        h = np.column_stack([unit(2), np.linspace(-1.0, 2.0, N)])
+        q, inside = vmf_encoder_posterior(h)
+        q.rsample(0)
+        return {"q": q, "inside": inside, "dz": unit(2), "dkl": 0.5}
+
+    return {
+        "objectives.vmf.VonMisesFisher": lambda pr: {"mu": unit(D), "kappa": np.full((N, 1),
+                                                                                     2.0)},
+        "objectives.vmf.VonMisesFisher.log_prob": lambda pr: {"z": unit(D)},
+        "objectives.vmf.vmf_encoder_backward": after_rsample,
+        "objectives.vmf.VMFFamily.backward": after_rsample,
+        "objectives.vmf.VMFFamily.kl": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.code": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.summary": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.log_prior": lambda pr: {"z": unit(2)},
+    }
 
 
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
@@ -512,6 +539,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
     **_heston_good_args(),
     **_conditional_multimodal_good_args(),
+    **_vmf_good_args(),
 }
 
 

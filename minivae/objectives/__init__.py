@@ -19,18 +19,27 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective;
 * :mod:`~minivae.objectives.rho_gaussian` — the rho-VAE posterior :class:`RhoGaussian` (AR(1)
   covariance: reparameterized sample, closed-form KL, their gradients).
+* :mod:`~minivae.objectives.iaf` — the inverse autoregressive flow posterior (VAE-IAF);
+* :mod:`~minivae.objectives.posteriors` — the registry of posterior families a VAE can use
+  (``VAE(..., posterior=...)``).
+* :mod:`~minivae.objectives.vmf` — the S-VAE's von Mises-Fisher posterior
+  :class:`VonMisesFisher` (Wood's sampler, reparameterized sample, KL to the uniform prior on
+  the sphere) over :mod:`~minivae.objectives.bessel` (log I_v and I_{v+1} / I_v in NumPy).
 """
 
 from minivae.objectives import (
     distributions,
     elbo,
+    iaf,
     infovae,
     iwae,
     kl,
     losses,
     path_gradients,
+    posteriors,
     renyi,
     rho_gaussian,
+    vmf,
     wae,
 )
 from minivae.objectives.distributions import DiagonalGaussian
@@ -39,4 +48,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian"]
+           "RhoGaussian", "iaf", "posteriors", "vmf"]

@@ -24,6 +24,9 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
 * :mod:`.conditional_multimodal` — the CVAE with a learned prior p(z | c), its deterministic
   baseline, and the MMVAE's stratified bound.
+* :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
+* :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
+  uniform prior on the sphere, encoder map) and log I_v against its ratio.
 """
 
 from minivae.gradcheck.checks import (
@@ -37,11 +40,13 @@ from minivae.gradcheck.checks import (
     lstm,
     models,
     objectives,
+    posteriors,
     recurrent_cells,
     rho_vae,
     sequence_models,
     sequence_options,
     variational,
+    vmf,
     vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
@@ -62,4 +67,6 @@ __all__ = [
     "denoising",
     "rho_vae",
     "conditional_multimodal",
+    "posteriors",
+    "vmf",
 ]
