@@ -22,11 +22,14 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
+* :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
+  sampling), BetaTCVAE and AnnealedVAE.
 """
 
 from minivae.gradcheck.checks import (
     apps,
     denoising,
+    disentangle,
     forecast,
     information,
     latent,
@@ -58,4 +61,5 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "disentangle",
 ]
