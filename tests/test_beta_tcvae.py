@@ -140,3 +140,25 @@ def test_capacity_ramps_and_pulls_the_kl_towards_it():
     fit(model, X, epochs=30, batch_size=32, lr=1e-2, rng=0, verbose=0)
     kl = float(np.sum(model.kl_per_dimension(X)))
     assert abs(kl - 3.0) < 0.5
+
+
+def test_disentangle_experiment_end_to_end_tiny(tmp_path):
+    import argparse
+    import json
+    import os
+
+    from minivae.experiments import posteriors_disentangle as exp
+
+    result = exp.run(argparse.Namespace(tiny=True, quick=False, seed=0, seeds=None,
+                                        out=tmp_path, no_figures=False))
+    labels = [*exp.BASELINES, *exp.MODELS]
+    assert list(result["summary"]) == labels
+    for label in labels:
+        assert 0.0 <= result["summary"][label]["mig"][0] <= 1.0
+        assert f"| {label} |" in result["tables"]["mig"]
+    assert len(result["figures"]) == len(exp.MODELS)
+    assert all(os.path.getsize(p) > 1000 for p in result["figures"])
+    # the command line writes results.json with the same table
+    assert exp.main(["--tiny", "--out", str(tmp_path / "cli"), "--no-figures"]) == 0
+    saved = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert saved["summary"]["VAE"]["mig"] == result["summary"]["VAE"]["mig"]  # seeded
