@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             slug = label.lower().replace("-", "")
             figures.append(traversal_figure(model, X, factors, s, label,
                                             out / f"traversals_{slug}.png"))
-    return {"name": NAME, "mode": mode, "setting": s, "seeds": list(seeds), "rows": rows,
+    return {"name": NAME, "mode": mode, "setting": asdict(s), "seeds": list(seeds), "rows": rows,
             "summary": summary, "table": table, "tables": {"mig": table}, "figures": figures,
             "seconds": time.perf_counter() - t_start}
 
@@ -229,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     result = run(args)
-    s = result.pop("setting")
-    record = {**run_record(result["mode"], tuple(result["seeds"]), replace(s), argv),
+    record = {**run_record(result["mode"], tuple(result["seeds"]), SIZES[result["mode"]], argv),
               **{k: v for k, v in result.items() if k not in ("figures", "seconds")}}
     write_results(record, args.out, t_start, result["figures"] or None)
     return 0
