@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,15 +178,19 @@ def _args(args: argparse.Namespace) -> tuple[str, Setting, Path]:
     mode = size_mode(argparse.Namespace(tiny=getattr(args, "tiny", False),
                                         quick=getattr(args, "quick", False)))
     out = Path(getattr(args, "out", Path("minivae_output") / NAME))
-    return mode, SIZES[mode], out
+    s = SIZES[mode]
+    if getattr(args, "epochs", None) is not None:
+        s = replace(s, epochs=int(args.epochs))
+    return mode, s, out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train and score every model for every seed; print and return the table.
 
     ``args``: a namespace with (any of) ``quick``, ``tiny``, ``seed``, ``seeds``, ``out``,
-    ``no_figures``.  Returns a dict with "table" (Markdown), "tables" ({"mig": table}),
-    "summary", "rows", "figures" (paths), "setting", "seeds", "seconds".
+    ``no_figures``, ``epochs`` (overrides the size's epochs).  Returns a dict with "table"
+    (Markdown), "tables" ({"mig": table}), "summary", "rows", "figures" (paths), "setting",
+    "seeds", "seconds".
     """
     t_start = time.perf_counter()
     mode, s, out = _args(args)
@@ -225,11 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(NAME, "Disentanglement (MIG) of VAE, beta-VAE, beta-TCVAE and "
                                "AnnealedVAE on the shapes factor dataset.",
                                "a smaller grid (16x16 images), 8 epochs")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: 60, quick 8)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     result = run(args)
-    record = {**run_record(result["mode"], tuple(result["seeds"]), SIZES[result["mode"]], argv),
+    record = {**run_record(result["mode"], tuple(result["seeds"]), _args(args)[1], argv),
               **{k: v for k, v in result.items() if k not in ("figures", "seconds")}}
     write_results(record, args.out, t_start, result["figures"] or None)
     return 0
