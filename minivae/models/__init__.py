@@ -18,6 +18,8 @@
   (Larsen et al. 2016).
 * :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
   clean target).
+* :class:`BetaTCVAE`, :class:`AnnealedVAE`: disentangling VAEs (total-correlation penalty,
+  Chen et al. 2018; capacity annealing, Burgess et al. 2018).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -28,6 +30,7 @@ from minivae.models.base import (
     get_model_class,
     register_model,
 )
+from minivae.models.beta_tcvae import AnnealedVAE, BetaTCVAE
 from minivae.models.cvae import CVAE, one_hot
 from minivae.models.cvae_prior import ConditionalRegressor, PriorCVAE
 from minivae.models.denoising import Denoising
@@ -63,4 +66,6 @@ __all__ = [
     "get_model_class",
     "one_hot",
     "register_model",
+    "AnnealedVAE",
+    "BetaTCVAE",
 ]

@@ -27,12 +27,15 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
 * :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
   uniform prior on the sphere, encoder map) and log I_v against its ratio.
+* :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
+  sampling), BetaTCVAE and AnnealedVAE.
 """
 
 from minivae.gradcheck.checks import (
     apps,
     conditional_multimodal,
     denoising,
+    disentangle,
     forecast,
     information,
     latent,
@@ -69,4 +72,5 @@ __all__ = [
     "conditional_multimodal",
     "posteriors",
     "vmf",
+    "disentangle",
 ]
