@@ -201,6 +201,13 @@ class PixelVAE(Model):
         return q.mu, q.logvar
 
     @inference_method
+    def kl_per_dimension(self, batch) -> np.ndarray:
+        """(L,) batch-mean KL terms to the model's prior: per dimension to N(0, 1), or the
+        delta-KL's chain-rule terms (what free bits act on).  Near 0: a collapsed dimension."""
+        q, _ = self._posterior(self._images(batch, None))
+        return self._kl_terms(q).mean(axis=0)
+
+    @inference_method
     def iwae_bound(self, batch, k: int, rng: np.random.Generator | int) -> np.ndarray:
         """Per-example importance-weighted bound on log p(x), (N,) in nats (Burda et al. 2016):
         log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x), z_i ~ q.  k = 1 is an ELBO estimate

@@ -22,6 +22,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
+* :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
 """
 
 from minivae.gradcheck.checks import (
@@ -34,6 +35,7 @@ from minivae.gradcheck.checks import (
     lstm,
     models,
     objectives,
+    pixel_vae,
     recurrent_cells,
     rho_vae,
     sequence_models,
@@ -58,4 +60,5 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "pixel_vae",
 ]
