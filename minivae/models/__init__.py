@@ -15,6 +15,8 @@
   (Larsen et al. 2016).
 * :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
   clean target).
+* :class:`PixelVAE`: an autoregressive row-LSTM image decoder (PixelVAE-style), with free bits
+  and the delta-VAE's AR(1) prior against posterior collapse.
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -31,6 +33,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.pixel_vae import PixelVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -55,4 +58,5 @@ __all__ = [
     "get_model_class",
     "one_hot",
     "register_model",
+    "PixelVAE",
 ]

@@ -34,6 +34,7 @@ from minivae.nn.lstm import (
 )
 from minivae.nn.recurrent import CELL_TYPES, make_cell, make_recurrent
 from minivae.nn.rnn import RNN, RNNCell, RNNLayer, rnn_backward, rnn_forward
+from minivae.nn.row_lstm_decoder import RowLSTMDecoder
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
@@ -68,4 +69,5 @@ __all__ = [
     "CELL_TYPES", "GRU", "GRUCell", "GRULayer", "RNN", "RNNCell", "RNNLayer",
     "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
     "Bidirectional", "ConditionedDecoder",
+    "RowLSTMDecoder",
 ]

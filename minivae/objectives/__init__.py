@@ -19,9 +19,12 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective;
 * :mod:`~minivae.objectives.rho_gaussian` — the rho-VAE posterior :class:`RhoGaussian` (AR(1)
   covariance: reparameterized sample, closed-form KL, their gradients).
+* :mod:`~minivae.objectives.delta_vae` — the delta-VAE's KL of a diagonal posterior to an AR(1)
+  prior, its committed rate delta(alpha) and gradients.
 """
 
 from minivae.objectives import (
+    delta_vae,
     distributions,
     elbo,
     infovae,
@@ -39,4 +42,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian"]
+           "RhoGaussian", "delta_vae"]
