@@ -122,22 +122,32 @@ def _one_run(s: Setting, spec: dict[str, Any], seed: int, X: np.ndarray,
 
 
 def summarise(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, tuple[float, float]]]:
-    """label -> column -> (mean, std over seeds) for the table's columns."""
-    cols = ("kl", "active_units", "nll_bound", "seconds")
-    return {label: {c: (float(np.mean([r[c] for r in rs])), float(np.std([r[c] for r in rs])))
-                    for c in cols}
+    """label -> column -> (mean, std over seeds) for the table's columns: the final test KL,
+    active units, NLL bound and seconds, and the lowest training KL and active units of any
+    epoch ("min_kl", "min_active": a collapse may be followed by a partial recovery)."""
+    def value(r: dict[str, Any], c: str) -> float:
+        if c == "min_kl":
+            return min(r["kl_per_epoch"])
+        return min(r["active_per_epoch"]) if c == "min_active" else r[c]
+
+    cols = ("kl", "active_units", "min_kl", "min_active", "nll_bound", "seconds")
+    return {label: {c: (float(np.mean([value(r, c) for r in rs])),
+                        float(np.std([value(r, c) for r in rs]))) for c in cols}
             for label, rs in rows.items()}
 
 
 def format_table(summary: dict[str, dict[str, tuple[float, float]]], latent: int) -> str:
     """The markdown table (mean +- std over seeds)."""
-    lines = [f"| model | final test KL (nats) | active units (of {latent}) | test NLL bound "
-             "(nats) | seconds |", "|---|---|---|---|---|"]
+    lines = [f"| model | final test KL (nats) | active units (of {latent}) | lowest KL of an "
+             "epoch | fewest active units of an epoch | test NLL bound (nats) | seconds |",
+             "|---|---|---|---|---|---|---|"]
     for label, c in summary.items():
-        lines.append(f"| {label} | {c['kl'][0]:.2f} +- {c['kl'][1]:.2f} | "
-                     f"{c['active_units'][0]:.1f} +- {c['active_units'][1]:.1f} | "
-                     f"{c['nll_bound'][0]:.2f} +- {c['nll_bound'][1]:.2f} | "
-                     f"{c['seconds'][0]:.0f} |")
+        lines.append(f"| {label} | {c['kl'][0]:.2f} ± {c['kl'][1]:.2f} | "
+                     f"{c['active_units'][0]:.1f} ± {c['active_units'][1]:.1f} | "
+                     f"{c['min_kl'][0]:.2f} ± {c['min_kl'][1]:.2f} | "
+                     f"{c['min_active'][0]:.1f} ± {c['min_active'][1]:.1f} | "
+                     f"{c['nll_bound'][0]:.2f} ± {c['nll_bound'][1]:.2f} | "
+                     f"{c['seconds'][0]:.0f} ± {c['seconds'][1]:.0f} |")
     return "\n".join(lines)
 
 
@@ -157,7 +167,7 @@ def plot_collapse(rows: dict[str, list[dict[str, Any]]], path: Path, floor: floa
             ax_au.plot(epochs, r["active_per_epoch"], color=colour, alpha=0.9 - 0.3 * j,
                        marker="o", ms=3, label=label if j == 0 else None)
     ax_kl.axhline(floor, color="grey", ls=":", lw=1, label="committed rate delta")
-    ax_kl.set(xlabel="epoch", ylabel="training KL (nats / image)", yscale="symlog",
+    ax_kl.set(xlabel="epoch", ylabel="training KL (nats / image, log scale)", yscale="log",
               title="KL per epoch")
     ax_au.set(xlabel="epoch", ylabel="active units (test images)", title="Active units")
     ax_kl.legend(fontsize=8)
