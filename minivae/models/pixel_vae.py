@@ -7,9 +7,11 @@ Generative model and posterior (images of R rows of C binary pixels)::
     q(z | x)     = N(mu(x), diag(exp(logvar(x))))       [mu, logvar] = MLP(x): R C -> H -> 2L
 
 The decoder is strong enough to model the images without z: the rows above already say a lot
-about the next row.  Trained with the plain ELBO it *collapses*: the KL goes to ~0, every
-latent dimension becomes inactive (Burda et al.'s active units, Cov_x(E_q[z]) <= 0.01,
-:mod:`minivae.train.diagnostics`), and the decoder alone explains the data.  Two fixes:
+about the next row.  With z in the decoder's initial state (``z_input="initial"``) and the
+plain ELBO it *collapses*: on binarized 14 x 14 MNIST (README, "Posterior collapse") the KL
+falls from 2 nats to about 0.1 and the active units (Burda et al.: Var_x E_q[z_l | x] > 0.01,
+:mod:`minivae.train.diagnostics`) from 8 to 2-3 within a dozen epochs, while an MLP decoder's
+VAE keeps 7 nats; with z read at every row the KL stays near 2 nats.  Two fixes:
 
 * ``free_bits = lambda`` (Kingma et al. 2016): the KL term becomes sum_l max(lambda, mean KL_l),
   so the first lambda nats of each dimension cost nothing

@@ -26,11 +26,11 @@ and the **committed rate**, the smallest KL any diagonal posterior can reach::
                  = 1/2 [ (L - 2) log(1 + alpha^2) - log(1 - alpha^2) ]            (L >= 2)
 
 with (T^-1)_11 = (T^-1)_LL = 1 / k and (T^-1)_ii = (1 + alpha^2) / k inside (the AR(1)
-precision matrix is tridiagonal).  That is the paper's AR(1) formula (its eq. for
-``delta = 1/2 sum_k (n - 2) ln(1 + alpha_k^2) - ln(1 - alpha_k^2)``) with n = L steps and one
-channel.  So KL >= delta(alpha) for every x: the model pays delta nats whatever it does, and can
-as well use them to carry information about x.  :func:`alpha_for_rate` inverts delta(alpha), so
-one chooses the rate and gets alpha.
+precision matrix is tridiagonal).  That is the paper's AR(1) case (section 2.2, n latent steps
+per channel) with n = L and one channel; ``tests/test_delta_vae.py`` checks it against the
+dense-matrix KL and its minimum.  So KL >= delta(alpha) for every x: the model pays delta nats
+whatever it does, and can as well use them to carry information about x.
+:func:`alpha_for_rate` inverts delta(alpha), so one chooses the rate and gets alpha.
 
 Gradient functions return the gradient of the *sum over the batch* (scale it for a mean), as in
 :mod:`~minivae.objectives.distributions`.  log(1 - alpha^2) is the rho-VAE's stable
