@@ -104,26 +104,26 @@ def _model_check(rng: np.random.Generator, delta: float | None,
     return check_model(model, X, rng=rng)
 
 
-@register_check("models.pixel_vae")
+@register_check("pixel_vae.model")
 def _check_model(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, None, False)
 
 
-@register_check("models.pixel_vae.initial_state")
+@register_check("pixel_vae.model.initial_state")
 def _check_model_initial(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, float(rng.uniform(0.2, 2.0)), False, "initial")
 
 
-@register_check("models.pixel_vae.free_bits")
+@register_check("pixel_vae.model.free_bits")
 def _check_model_free_bits(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, None, True)
 
 
-@register_check("models.pixel_vae.delta")
+@register_check("pixel_vae.model.delta")
 def _check_model_delta(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, float(rng.uniform(0.2, 2.0)), False)
 
 
-@register_check("models.pixel_vae.delta_free_bits")
+@register_check("pixel_vae.model.delta_free_bits")
 def _check_model_delta_free_bits(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, float(rng.uniform(0.2, 2.0)), True)
