@@ -18,5 +18,6 @@ EXPERIMENTS: dict[str, str] = {
     "ecg5000": "minivae.experiments.ecg5000",
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
+    "latent-sharpness": "minivae.experiments.latent_sharpness",
     "denoise": "minivae.experiments.denoise",
 }
