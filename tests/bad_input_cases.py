@@ -498,6 +498,8 @@ def _conditional_multimodal_good_args() -> dict[str, Callable[[Profile], dict[st
     for method in ("fit", "check_inputs", "split", "stratified_bound"):
         out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"X": both()}
     return out
+
+
 def _vmf_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
     """objectives.vmf: unit directions (N, m), kappa (N, 1), a posterior after its rsample."""
     def unit(m: int) -> np.ndarray:
@@ -521,6 +523,35 @@ def _vmf_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
         "objectives.vmf.VMFFamily.code": lambda pr: {"q": after_rsample(pr)["q"]},
         "objectives.vmf.VMFFamily.summary": lambda pr: {"q": after_rsample(pr)["q"]},
         "objectives.vmf.VMFFamily.log_prior": lambda pr: {"z": unit(2)},
+    }
+
+
+def _pixel_vae_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """PixelVAE / RowLSTMDecoder: image_shape (R, C) matching the data ((N, T, D) images, or
+    (N, D) flat ones of one row), binary pixels; the delta-VAE KLs take a posterior q."""
+    from minivae.objectives.distributions import DiagonalGaussian
+
+    def image_shape(pr: Profile) -> tuple[int, int]:
+        return (T, D) if pr.ndim == 3 else (1, pr.shape()[-1])
+
+    def q(pr: Profile) -> Any:
+        mu, lv = _data(Profile(2, "normal"), 1), 0.1 * _data(Profile(2, "normal"), 2)
+        return DiagonalGaussian(mu, lv)
+
+    binary = _data(Profile(3, "binary"), 0)
+    return {
+        "models.pixel_vae.PixelVAE": lambda pr: {"image_shape": image_shape(pr)},
+        "nn.row_lstm_decoder.RowLSTMDecoder": lambda pr: {"image_shape": (T, D)},
+        "nn.row_lstm_decoder.RowLSTMDecoder.forward": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                              3)[:, :2],
+                                                                  "x": binary},
+        "nn.row_lstm_decoder.RowLSTMDecoder.sample": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                             3)[:, :2]},
+        "objectives.delta_vae.delta_kl": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_kl_grad": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_elbo_backward": lambda pr: {"q": q(pr), "alpha": 0.5,
+                                                                "dz": _data(Profile(2, "normal"),
+                                                                            4), "dkl": 0.2},
     }
 
 
@@ -548,6 +579,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "objectives.total_correlation.pairwise_log_density": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
+    **_pixel_vae_good_args(),
 }
 
 

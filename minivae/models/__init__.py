@@ -20,6 +20,8 @@
   clean target).
 * :class:`BetaTCVAE`, :class:`AnnealedVAE`: disentangling VAEs (total-correlation penalty,
   Chen et al. 2018; capacity annealing, Burgess et al. 2018).
+* :class:`PixelVAE`: an autoregressive row-LSTM image decoder (PixelVAE-style), with free bits
+  and the delta-VAE's AR(1) prior against posterior collapse.
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -39,6 +41,7 @@ from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.mmvae import MMVAE
+from minivae.models.pixel_vae import PixelVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -68,4 +71,5 @@ __all__ = [
     "register_model",
     "AnnealedVAE",
     "BetaTCVAE",
+    "PixelVAE",
 ]

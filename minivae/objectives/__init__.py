@@ -25,9 +25,12 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.vmf` — the S-VAE's von Mises-Fisher posterior
   :class:`VonMisesFisher` (Wood's sampler, reparameterized sample, KL to the uniform prior on
   the sphere) over :mod:`~minivae.objectives.bessel` (log I_v and I_{v+1} / I_v in NumPy).
+* :mod:`~minivae.objectives.delta_vae` — the delta-VAE's KL of a diagonal posterior to an AR(1)
+  prior, its committed rate delta(alpha) and gradients.
 """
 
 from minivae.objectives import (
+    delta_vae,
     distributions,
     elbo,
     iaf,
@@ -48,4 +51,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian", "iaf", "posteriors", "vmf"]
+           "RhoGaussian", "iaf", "posteriors", "vmf", "delta_vae"]

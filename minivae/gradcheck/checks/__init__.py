@@ -29,6 +29,7 @@ library's own modules never import the checker: the checks live here, beside it.
   uniform prior on the sphere, encoder map) and log I_v against its ratio.
 * :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
   sampling), BetaTCVAE and AnnealedVAE.
+* :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
 """
 
 from minivae.gradcheck.checks import (
@@ -43,6 +44,7 @@ from minivae.gradcheck.checks import (
     lstm,
     models,
     objectives,
+    pixel_vae,
     posteriors,
     recurrent_cells,
     rho_vae,
@@ -73,4 +75,5 @@ __all__ = [
     "posteriors",
     "vmf",
     "disentangle",
+    "pixel_vae",
 ]
