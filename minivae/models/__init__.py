@@ -31,6 +31,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.two_stage_vae import TwoStageVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -50,6 +51,7 @@ __all__ = [
     "Model",
     "VAE",
     "VRNN",
+    "TwoStageVAE",
     "VAEGAN",
     "VQVAE",
     "get_model_class",
