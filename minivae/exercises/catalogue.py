@@ -1,7 +1,8 @@
 """Every exercise of every lesson in one catalogue, their solutions, and :func:`show_solution`.
 
 Each lesson module (``lesson01_autoencoders``, ..., ``lesson10_vae_variants``,
-``lesson12_information_measures``, ``lesson14_sequence_latents``; lesson 11 has none) lists its
+``lesson12_information_measures``, ``lesson14_sequence_latents``,
+``lesson16_vae_problems``; lesson 11 has none) lists its
 own exercises; this module only gathers them, so a name is defined once and found in one place.
 """
 
@@ -23,6 +24,7 @@ from minivae.exercises import (
     lesson10_vae_variants,
     lesson12_information_measures,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 from minivae.exercises.exercise import Exercise
 
@@ -39,6 +41,7 @@ LESSONS = (
     lesson10_vae_variants,
     lesson12_information_measures,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).
