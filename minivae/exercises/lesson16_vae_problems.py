@@ -37,7 +37,8 @@ GRAD_SIG = ("rho_kl_grad(mu, logvar, rho_raw) -> (dmu, dlogvar, drho_raw);  the 
 
 def _inputs(seed: int, large_rho: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """mu (N=4, L=3), logvar (4,), rho_raw (4,); N != L so a wrong axis shows as a shape.
-    ``large_rho``: |rho_raw| near 4 (|rho| about 0.9993, inside the library's clip at 5), where 1 - rho^2 is small."""
+    ``large_rho``: |rho_raw| near 4 (|rho| about 0.9993, inside the library's clip at 5),
+    where 1 - rho^2 is small."""
     rng = make_rng(seed)
     mu, logvar = rng.standard_normal((4, 3)), 0.6 * rng.standard_normal(4)
     rho_raw = (4.0 + 0.2 * rng.standard_normal(4)) * np.array([1, -1, 1, -1]) if large_rho \
