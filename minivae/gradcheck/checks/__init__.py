@@ -22,6 +22,9 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.latent` — GAN losses, the vector quantizer (piecewise and straight-through), VQ-VAE,
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
+* :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
+* :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
+  uniform prior on the sphere, encoder map) and log I_v against its ratio.
 """
 
 from minivae.gradcheck.checks import (
@@ -34,11 +37,13 @@ from minivae.gradcheck.checks import (
     lstm,
     models,
     objectives,
+    posteriors,
     recurrent_cells,
     rho_vae,
     sequence_models,
     sequence_options,
     variational,
+    vmf,
     vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
@@ -58,4 +63,6 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "posteriors",
+    "vmf",
 ]
