@@ -25,6 +25,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
 * :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
   uniform prior on the sphere, encoder map) and log I_v against its ratio.
+* :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
 """
 
 from minivae.gradcheck.checks import (
@@ -38,6 +39,7 @@ from minivae.gradcheck.checks import (
     models,
     objectives,
     posteriors,
+    pixel_vae,
     recurrent_cells,
     rho_vae,
     sequence_models,
@@ -65,4 +67,5 @@ __all__ = [
     "rho_vae",
     "posteriors",
     "vmf",
+    "pixel_vae",
 ]
