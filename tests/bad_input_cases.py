@@ -462,7 +462,23 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "nn.recurrent.run": lambda pr: {"layer": _recurrent("make_recurrent")},
     "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
     **_heston_good_args(),
+    # disentanglement: batches of 5 need a dataset of >= 5; factor indices inside the grid
+    "models.beta_tcvae.BetaTCVAE": lambda pr: {"dataset_size": 50},
+    "data.shapes.Shapes.render": lambda pr: {"factors": np.array([[0, 1, 2, 3, 4],
+                                                                  [2, 0, 0, 0, 0]])},
+    "data.shapes.Shapes.check_factors": lambda pr: {"factors": np.array([[0, 1, 2, 3, 4]])},
+    "objectives.total_correlation.pairwise_log_density": lambda pr: _tc_args(),
+    "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
+    "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
 }
+
+
+def _tc_args() -> dict[str, Any]:
+    """A sample z (N, D), its batch posterior q and a dataset size for the TC estimators."""
+    from minivae.objectives.distributions import DiagonalGaussian
+    rng = np.random.default_rng(0)
+    q = DiagonalGaussian(rng.standard_normal((N, D)), np.zeros((N, D)))
+    return {"z": rng.standard_normal((N, D)), "q": q, "dataset_size": 50}
 
 
 def _recurrent(factory: str) -> Any:

@@ -17,6 +17,8 @@ the setting where it can be computed:
   kernels; biased and unbiased estimates), with its gradient with respect to both sets: the
   divergence of InfoVAE and WAE-MMD (:mod:`minivae.objectives.infovae`,
   :mod:`minivae.objectives.wae`).
+* :mod:`.mig` — the Mutual Information Gap (Chen et al., 2018) between codes and known factors
+  of variation, a disentanglement score (discretised posterior means, plug-in MI).
 
 The modules use the same names for the same measure (``discrete.entropy``,
 ``gaussian.entropy``; ``gaussian.cs_divergence``, ``kde.cs_divergence``), so they are used
@@ -25,6 +27,6 @@ through their module: ``from minivae.information import kde; kde.cs_divergence(X
 ``from minivae.information import kde_entropy; kde_entropy.entropy(X, sigma)``.
 """
 
-from minivae.information import discrete, gaussian, kde, kde_entropy, mmd
+from minivae.information import discrete, gaussian, kde, kde_entropy, mig, mmd
 
-__all__ = ["discrete", "gaussian", "kde", "kde_entropy", "mmd"]
+__all__ = ["discrete", "gaussian", "kde", "kde_entropy", "mmd", "mig"]

@@ -15,6 +15,8 @@
   (Larsen et al. 2016).
 * :class:`Denoising`: the denoising objective around a sequence autoencoder (corrupted input,
   clean target).
+* :class:`BetaTCVAE`, :class:`AnnealedVAE`: disentangling VAEs (total-correlation penalty,
+  Chen et al. 2018; capacity annealing, Burgess et al. 2018).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -25,6 +27,7 @@ from minivae.models.base import (
     get_model_class,
     register_model,
 )
+from minivae.models.beta_tcvae import AnnealedVAE, BetaTCVAE
 from minivae.models.cvae import CVAE, one_hot
 from minivae.models.denoising import Denoising
 from minivae.models.itl_autoencoder import ITLAutoencoder
@@ -57,4 +60,6 @@ __all__ = [
     "get_model_class",
     "one_hot",
     "register_model",
+    "AnnealedVAE",
+    "BetaTCVAE",
 ]

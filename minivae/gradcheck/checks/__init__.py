@@ -26,11 +26,14 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
   uniform prior on the sphere, encoder map) and log I_v against its ratio.
 * :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
+* :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
+  sampling), BetaTCVAE and AnnealedVAE.
 """
 
 from minivae.gradcheck.checks import (
     apps,
     denoising,
+    disentangle,
     forecast,
     information,
     latent,
@@ -68,4 +71,5 @@ __all__ = [
     "posteriors",
     "vmf",
     "pixel_vae",
+    "disentangle",
 ]
