@@ -4,6 +4,7 @@ MNIST-like IDX dataset; never the real files, never a download)."""
 
 import gzip
 import json
+import pathlib
 import urllib.request
 
 import numpy as np
@@ -145,3 +146,20 @@ def test_table_helpers():
 def test_median_bandwidth():
     x = np.array([[0.0], [1.0], [3.0]])  # squared distances 1, 9, 4: median 4 -> sigma sqrt 2
     assert two_stage.median_bandwidth(x) == pytest.approx(np.sqrt(2.0))
+
+
+def test_tiny_run_of_every_part(tiny_mnist, tmp_path):
+    """The whole command at the test suite's size: every part of this version runs, its tables
+    land in tables.md and its record in its folder."""
+    out = tmp_path / "all"
+    argv = ["posteriors", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
+            "--out", str(out)]
+    assert dispatcher.main(argv) == 0
+    summary = json.loads((out / "results.json").read_text())
+    parts = exp.available_parts()
+    assert list(summary["parts"]) == parts and len(parts) >= 1
+    tables = (out / "tables.md").read_text()
+    for name in parts:
+        record = json.loads((out / name / "results.json").read_text())
+        assert record["tables"] and all(f"## {name}: {t}" in tables for t in record["tables"])
+        assert all((out / name / pathlib.Path(f).name).exists() for f in record["figures"])
