@@ -136,3 +136,11 @@ def test_bad_call_arguments_are_named(fitted):
         model.codes(np.zeros((4, 5)))
     with pytest.raises(ValueError, match="X"):
         model.fit(np.full((4, 12), np.nan), epochs=1)
+
+
+def test_bad_stage2_epochs_is_refused_before_stage1_trains():
+    m = TwoStageVAE(12, [4], 2, stage2_hidden=(4,), rng=0)
+    before = m.stage1.state_dict()
+    with pytest.raises(ValueError, match="stage2_epochs"):
+        m.fit(_data(20), epochs=1, stage2_epochs=0)
+    assert all(np.array_equal(before[k], v) for k, v in m.stage1.state_dict().items())

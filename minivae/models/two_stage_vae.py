@@ -127,7 +127,10 @@ class TwoStageVAE(Layer):
         ``batch_size`` serve both stages.  Returns {"stage1": History, "stage2": History}.
         """
         rng = check_rng(rng)
-        stage2_epochs = epochs if stage2_epochs is None else stage2_epochs
+        epochs = check_positive_int(epochs, "epochs")
+        # checked before stage 1 trains, so a bad value cannot waste a stage-1 run
+        stage2_epochs = epochs if stage2_epochs is None else check_positive_int(
+            stage2_epochs, "stage2_epochs")
         h1 = self.fit_stage1(X, epochs=epochs, batch_size=batch_size, lr=lr, rng=rng,
                              verbose=verbose)
         h2 = self.fit_stage2(X, epochs=stage2_epochs, batch_size=batch_size, lr=lr, rng=rng,
