@@ -115,7 +115,7 @@ def test_refusals_are_clear():
         IAFPosterior("iaf", np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="order must be a permutation"):
         made_masks(np.array([0, 0, 2]), 3)
-    with pytest.raises(TypeError, match="mask must be a boolean"):
+    with pytest.raises(TypeError, match="connectivity must be a boolean"):
         MaskedDense(np.ones((2, 2)))
     with pytest.raises(ValueError, match="n_steps"):
         IAFFamily(2, n_steps=0)

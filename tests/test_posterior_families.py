@@ -104,7 +104,7 @@ def test_non_gaussian_families_refuse_other_objectives_and_free_bits(name):
 
 
 def test_register_posterior_refuses_duplicates_and_non_callables():
-    with pytest.raises(ValueError, match="registered already"):
+    with pytest.raises(ValueError, match="name 'gaussian' is registered already"):
         posteriors.register_posterior("gaussian", posteriors.GaussianFamily)
     with pytest.raises(TypeError, match="factory"):
         posteriors.register_posterior("new_family_x", 3)

@@ -30,6 +30,12 @@ Objectives (per example; the loss is their mean over the batch):
   (mmd_lambda, default 10): the MMD between the batch of codes and N prior draws replaces or
   joins the KL, :mod:`minivae.objectives.infovae` and :mod:`minivae.objectives.wae`.
 
+Posterior families (``posterior=``, :mod:`minivae.objectives.posteriors`): "gaussian" (the
+above, default), "rho" (rho-VAE, AR(1) covariance), "iaf" (inverse autoregressive flow), "vmf"
+(von Mises-Fisher, uniform prior on the sphere).  The encoder ends with the family's width, and
+the loss, its backward, the bounds, sampling and reconstruction ask the family for q, its KL to
+its prior and the prior; families other than "gaussian" train with the ELBO (no free bits).
+
 Every objective is the library's own (:mod:`minivae.objectives`): this module runs the networks
 around them.
 
@@ -514,7 +520,8 @@ class VAE(BaseVAE):
 
     # -- public inference ---------------------------------------------------------------------
     def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None):
-        """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L)."""
+        """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L) (:meth:`posterior`: "rho" gives
+        its marginals, "iaf" and "vmf" None; their point codes: ``q_family.code``)."""
         return self.posterior(X, mask=mask)
 
     @inference_method

@@ -28,20 +28,22 @@ from minivae.nn.layer import Layer
 
 
 class MaskedDense(Dense):
-    """Affine map with a fixed connectivity mask: ``y = x @ (W * mask) + b``.
+    """Affine map with a fixed connectivity mask: ``y = x @ (W * mask) + b``, ``mask`` the
+    boolean ``connectivity`` (True: input d reaches output m) as 0/1 numbers.
 
     Shapes: x: (N, D), mask and W: (D, M), b: (M,), y: (N, M).  Masked weights start at 0 and
     their gradient is 0 (``grads["W"] += (x^T dy) * mask``), so they stay 0 under any optimizer;
     the product with the mask in forward makes that an invariant, not a hope.
     """
 
-    def __init__(self, mask: np.ndarray, *, rng: np.random.Generator | int = 0,
+    def __init__(self, connectivity: np.ndarray, *, rng: np.random.Generator | int = 0,
                  dtype: object = np.float64) -> None:
-        mask = check_array(mask, "mask", ndim=2)
-        if mask.dtype.kind != "b":
-            raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
-        super().__init__(mask.shape[0], mask.shape[1], rng=rng, dtype=dtype)
-        self.mask = mask.astype(self.dtype)
+        connectivity = check_array(connectivity, "connectivity", ndim=2)
+        if connectivity.dtype.kind != "b":
+            raise TypeError(f"connectivity must be a boolean array (D, M), got dtype "
+                            f"{connectivity.dtype}")
+        super().__init__(connectivity.shape[0], connectivity.shape[1], rng=rng, dtype=dtype)
+        self.mask = connectivity.astype(self.dtype)
         self.params["W"] *= self.mask
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -19,16 +19,21 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.wae` — the Wasserstein autoencoder's MMD objective;
 * :mod:`~minivae.objectives.rho_gaussian` — the rho-VAE posterior :class:`RhoGaussian` (AR(1)
   covariance: reparameterized sample, closed-form KL, their gradients).
+* :mod:`~minivae.objectives.iaf` — the inverse autoregressive flow posterior (VAE-IAF);
+* :mod:`~minivae.objectives.posteriors` — the registry of posterior families a VAE can use
+  (``VAE(..., posterior=...)``).
 """
 
 from minivae.objectives import (
     distributions,
     elbo,
+    iaf,
     infovae,
     iwae,
     kl,
     losses,
     path_gradients,
+    posteriors,
     renyi,
     rho_gaussian,
     wae,
@@ -39,4 +44,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian"]
+           "RhoGaussian", "iaf", "posteriors"]

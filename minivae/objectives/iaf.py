@@ -79,6 +79,8 @@ class IAFFamily(Layer):
     def flow(self, z0: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
         """z0: (M, L), context: (M, L) -> (z_K (M, L), sum_k sum_i log sigma_k,i (M,), the
         per-step (z_{k-1}, m_k, sigma_k) the backward pass needs)."""
+        z0 = check_array(z0, "z0", shape=(None, self.latent_dim), dtype=self.dtype)
+        context = check_array(context, "context", shape=z0.shape, dtype=self.dtype)
         z, log_det, path = z0, np.zeros(z0.shape[0], dtype=z0.dtype), []
         for step in self.steps:
             m, s = step.forward(z, context)
@@ -126,9 +128,7 @@ class IAFFamily(Layer):
         last one-sample :meth:`IAFPosterior.rsample`, dz = df/dz_K (N, L); accumulates the
         MADE gradients.  log q's terms: -log sigma_k (through the flow), -logvar / 2 (direct);
         -log p(z_K) = |z_K|^2 / 2 + const adds dkl * z_K to the gradient at z_K."""
-        if not isinstance(q, IAFPosterior) or q.flow_family is not self:
-            raise TypeError(f"q must be an IAFPosterior of this family, got {type(q).__name__}")
-        z, path = q.last_sample()
+        z, path = self._check_q(q).last_sample()
         dz = check_array(dz, "dz", shape=z.shape)
         inside = check_array(inside, "inside", shape=z.shape)
         dkl = check_scalar(dkl, "dkl")
@@ -138,7 +138,7 @@ class IAFFamily(Layer):
 
     def kl(self, q: IAFPosterior) -> np.ndarray:
         """log q(z_K | x) - log p(z_K) at the last sample: (N,) (or (K, N) after K samples)."""
-        z, _ = q.last_sample(allow_many=True)
+        z, _ = self._check_q(q).last_sample(allow_many=True)
         return q.log_prob(z) - standard_normal_log_prob(z)
 
     def log_prior(self, z: np.ndarray) -> np.ndarray:
@@ -150,10 +150,17 @@ class IAFFamily(Layer):
 
     def code(self, q: IAFPosterior) -> np.ndarray:
         """The flow of z_0 = mu (eps = 0): a deterministic location of q."""
+        q = self._check_q(q)
         return self.flow(q.mu, q.context)[0]
 
     def summary(self, q: IAFPosterior) -> None:
+        self._check_q(q)
         return None  # no per-dimension Gaussian marginals
+
+    def _check_q(self, q: object) -> IAFPosterior:
+        if not isinstance(q, IAFPosterior) or q.flow_family is not self:
+            raise TypeError(f"q must be an IAFPosterior of this family, got {type(q).__name__}")
+        return q
 
     def __repr__(self) -> str:
         return f"IAFFamily(L={self.latent_dim}, steps={len(self.steps)})"

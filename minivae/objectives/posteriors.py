@@ -59,7 +59,11 @@ from minivae._validation import (
     check_rng,
     check_scalar,
 )
-from minivae.objectives.distributions import DiagonalGaussian, standard_normal_log_prob
+from minivae.objectives.distributions import (
+    DiagonalGaussian,
+    check_posterior,
+    standard_normal_log_prob,
+)
 from minivae.objectives.elbo import encoder_posterior, negative_elbo_backward
 from minivae.objectives.iaf import IAFFamily
 from minivae.objectives.rho_gaussian import (
@@ -106,12 +110,13 @@ class GaussianFamily(StandardNormalPrior):
         return negative_elbo_backward(q, inside, dz, dkl)
 
     def kl(self, q: DiagonalGaussian) -> np.ndarray:
-        return q.kl_standard_normal()
+        return check_posterior(q).kl_standard_normal()
 
     def code(self, q: DiagonalGaussian) -> np.ndarray:
-        return q.mu
+        return check_posterior(q).mu
 
     def summary(self, q: DiagonalGaussian) -> tuple[np.ndarray, np.ndarray]:
+        q = check_posterior(q)
         return q.mu, q.logvar
 
 
@@ -135,13 +140,21 @@ class RhoFamily(StandardNormalPrior):
         return rho_encoder_backward(q, inside, dz, dkl)
 
     def kl(self, q: RhoGaussian) -> np.ndarray:
-        return q.kl_standard_normal()
+        return _check_rho(q).kl_standard_normal()
 
     def code(self, q: RhoGaussian) -> np.ndarray:
-        return q.mu
+        return _check_rho(q).mu
 
     def summary(self, q: RhoGaussian) -> tuple[np.ndarray, np.ndarray]:
+        q = _check_rho(q)
         return q.mu, np.repeat(q.logvar[:, None], q.latent_dim, axis=1)
+
+
+def _check_rho(q: object) -> RhoGaussian:
+    if not isinstance(q, RhoGaussian):
+        raise TypeError(f"q must be a RhoGaussian (from rho_encoder_posterior), got "
+                        f"{type(q).__name__}")
+    return q
 
 
 #: name -> factory(latent_dim, *, rng, dtype) returning a family object (module docstring).
@@ -153,10 +166,10 @@ def register_posterior(name: str, factory: Callable[..., Any]) -> None:
     returns an object following the family protocol of this module)."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
-    if name in POSTERIORS:
-        raise ValueError(f"a posterior family named {name!r} is registered already")
     if not callable(factory):
         raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+    if name in POSTERIORS:
+        raise ValueError(f"name {name!r} is registered already as a posterior family")
     POSTERIORS[name] = factory
 
 
