@@ -451,6 +451,35 @@ def _heston_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
     }
 
 
+def _pixel_vae_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """PixelVAE / RowLSTMDecoder: image_shape (R, C) matching the data ((N, T, D) images, or
+    (N, D) flat ones of one row), binary pixels; the delta-VAE KLs take a posterior q."""
+    from minivae.objectives.distributions import DiagonalGaussian
+
+    def image_shape(pr: Profile) -> tuple[int, int]:
+        return (T, D) if pr.ndim == 3 else (1, pr.shape()[-1])
+
+    def q(pr: Profile) -> Any:
+        mu, lv = _data(Profile(2, "normal"), 1), 0.1 * _data(Profile(2, "normal"), 2)
+        return DiagonalGaussian(mu, lv)
+
+    binary = _data(Profile(3, "binary"), 0)
+    return {
+        "models.pixel_vae.PixelVAE": lambda pr: {"image_shape": image_shape(pr)},
+        "nn.row_lstm_decoder.RowLSTMDecoder": lambda pr: {"image_shape": (T, D)},
+        "nn.row_lstm_decoder.RowLSTMDecoder.forward": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                              3)[:, :2],
+                                                                  "x": binary},
+        "nn.row_lstm_decoder.RowLSTMDecoder.sample": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                             3)[:, :2]},
+        "objectives.delta_vae.delta_kl": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_kl_grad": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_elbo_backward": lambda pr: {"q": q(pr), "alpha": 0.5,
+                                                                "dz": _data(Profile(2, "normal"),
+                                                                            4), "dkl": 0.2},
+    }
+
+
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
 GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "models.cvae.CVAE": lambda pr: {"input_dim": D, "n_classes": 2},
@@ -473,6 +502,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "objectives.total_correlation.pairwise_log_density": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
+    **_pixel_vae_good_args(),
 }
 
 

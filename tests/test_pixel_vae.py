@@ -23,10 +23,11 @@ def test_shifted_rows():
     assert np.all(prev[:, 0] == 0) and np.array_equal(prev[:, 1:], x[:, :-1])
 
 
+@pytest.mark.parametrize("z_input", ["every_row", "initial"])
 @pytest.mark.parametrize("r", [0, 2, 4])
-def test_decoder_row_r_reads_only_the_rows_above(r):
+def test_decoder_row_r_reads_only_the_rows_above(r, z_input):
     """Changing rows r.. of x leaves the logits of rows 0..r unchanged, and changes those after."""
-    dec = RowLSTMDecoder(3, (5, 4), 6, rng=0)
+    dec = RowLSTMDecoder(3, (5, 4), 6, z_input=z_input, rng=0)
     z = np.random.default_rng(1).standard_normal((2, 3))
     x = _images(2)
     y = x.copy()
@@ -37,17 +38,21 @@ def test_decoder_row_r_reads_only_the_rows_above(r):
         assert not np.allclose(a[:, r + 1:], b[:, r + 1:])
 
 
-def test_decoder_reads_z_at_every_row():
-    dec = RowLSTMDecoder(2, (4, 3), 5, rng=0)
+@pytest.mark.parametrize("z_input", ["every_row", "initial"])
+def test_decoder_reads_z(z_input):
+    dec = RowLSTMDecoder(2, (4, 3), 5, z_input=z_input, rng=0)
     x = np.zeros((1, 4, 3))
     z = np.zeros((1, 2))
     a = dec.forward(z, x)
     b = dec.forward(z + 1.0, x)
     assert np.all(np.abs(a - b).max(axis=2) > 1e-6)  # every row moves with z
+    assert ("init_h" in dec.children()) == (z_input == "initial")
+    assert dec.lstm.input_size == 3 + 2 * (z_input == "every_row")
 
 
-def test_sampling_is_reproducible_and_matches_teacher_forcing():
-    dec = RowLSTMDecoder(2, (5, 4), 6, rng=3)
+@pytest.mark.parametrize("z_input", ["every_row", "initial"])
+def test_sampling_is_reproducible_and_matches_teacher_forcing(z_input):
+    dec = RowLSTMDecoder(2, (5, 4), 6, z_input=z_input, rng=3)
     z = np.random.default_rng(0).standard_normal((3, 2))
     x = dec.sample(z, 7)
     assert x.shape == (3, 5, 4) and set(np.unique(x)) <= {0.0, 1.0}
@@ -101,7 +106,7 @@ def test_delta_vae_kl_never_below_the_committed_rate():
 
 
 def test_fit_and_checkpoint_round_trip(tmp_path):
-    m = PixelVAE((5, 4), 6, 3, free_bits=0.1, delta=0.7, rng=0)
+    m = PixelVAE((5, 4), 6, 3, free_bits=0.1, delta=0.7, z_input="initial", rng=0)
     X = _images(20)
     hist = m.fit(X, epochs=2, batch_size=10, verbose=0, rng=0)
     assert len(hist["loss"]) == 2 and "active_units" in hist
@@ -147,6 +152,8 @@ def test_bad_input_is_named():
         PixelVAE((5, 4), 6, 3, delta=-1.0)
     with pytest.raises(ValueError, match="latent_dim"):
         PixelVAE((5, 4), 6, 1, delta=1.0)
+    with pytest.raises(ValueError, match="z_input"):
+        PixelVAE((5, 4), 6, 3, z_input="middle")
     with pytest.raises(ValueError, match="z"):
         m.decoder.forward(np.zeros((2, 4)), _images(2))
     with pytest.raises(ValueError, match="x"):

@@ -17,6 +17,8 @@
   clean target).
 * :class:`BetaTCVAE`, :class:`AnnealedVAE`: disentangling VAEs (total-correlation penalty,
   Chen et al. 2018; capacity annealing, Burgess et al. 2018).
+* :class:`PixelVAE`: an autoregressive row-LSTM image decoder (PixelVAE-style), with free bits
+  and the delta-VAE's AR(1) prior against posterior collapse.
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -34,6 +36,7 @@ from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.pixel_vae import PixelVAE
 from minivae.models.two_stage_vae import TwoStageVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
@@ -62,4 +65,5 @@ __all__ = [
     "register_model",
     "AnnealedVAE",
     "BetaTCVAE",
+    "PixelVAE",
 ]

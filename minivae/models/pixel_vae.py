@@ -67,6 +67,9 @@ class PixelVAE(Model):
         image_shape: (R, C) rows and pixels per row, e.g. (14, 14).
         hidden_size: H, the encoder's hidden width and the decoder LSTM's.
         latent_dim: L (>= 2 with ``delta``: the AR(1) prior needs neighbours).
+        z_input: where the decoder reads z: "every_row" (concatenated to every step's input)
+            or "initial" (the LSTM's initial state only); see
+            :mod:`~minivae.nn.row_lstm_decoder`.
         beta: KL weight (the training loop's KL schedule overrides it step by step).
         free_bits: free nats per latent dimension (0 = off).
         delta: None (prior N(0, I)) or the committed rate in nats (> 0) of a delta-VAE.
@@ -80,7 +83,7 @@ class PixelVAE(Model):
 
     def __init__(self, image_shape: tuple[int, int] | list[int] = (28, 28),
                  hidden_size: int = 64, latent_dim: int = 8, *, beta: float = 1.0,
-                 free_bits: float = 0.0, delta: float | None = None,
+                 free_bits: float = 0.0, delta: float | None = None, z_input: str = "every_row",
                  rng: np.random.Generator | int = 0, dtype: object = np.float64) -> None:
         super().__init__(dtype)
         self.image_shape = check_image_shape(image_shape)
@@ -95,12 +98,13 @@ class PixelVAE(Model):
         R, C = self.image_shape
         self.encoder = MLP([R * C, H, 2 * L], activation="relu", rng=rng, dtype=dtype,
                            input_grad=False)
-        self.decoder = RowLSTMDecoder(L, self.image_shape, H, rng=rng, dtype=dtype)
+        self.decoder = RowLSTMDecoder(L, self.image_shape, H, z_input=z_input, rng=rng,
+                                      dtype=dtype)
 
     def config(self) -> dict[str, Any]:
         return {"image_shape": list(self.image_shape), "hidden_size": self.hidden_size,
                 "latent_dim": self.latent_dim, "beta": self.beta, "free_bits": self.free_bits,
-                "delta": self.delta}
+                "delta": self.delta, "z_input": self.decoder.z_input}
 
     @property
     def rate_floor(self) -> float:

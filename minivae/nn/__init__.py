@@ -35,6 +35,7 @@ from minivae.nn.lstm import (
 from minivae.nn.masked_dense import MADE, MaskedDense, made_masks, made_order
 from minivae.nn.recurrent import CELL_TYPES, make_cell, make_recurrent
 from minivae.nn.rnn import RNN, RNNCell, RNNLayer, rnn_backward, rnn_forward
+from minivae.nn.row_lstm_decoder import RowLSTMDecoder
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
@@ -70,4 +71,5 @@ __all__ = [
     "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
     "Bidirectional", "ConditionedDecoder",
     "MADE", "MaskedDense", "made_masks", "made_order",
+    "RowLSTMDecoder",
 ]

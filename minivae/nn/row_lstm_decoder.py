@@ -11,10 +11,17 @@ sequence of R steps, and the LSTM reads row r-1 (and the code z) to predict row 
 
     p(x | z) = prod_r prod_c Bernoulli(x_rc; sigmoid(logits_rc))
 
-z is concatenated to the input of **every** step (not only put in the initial state): the
-strongest a single-layer z path can be, so when the model still ignores z it is the objective,
-not a weak connection, that makes it do so.  The pixels of one row are independent given the
-rows above and z; everything the rows above tell is in hs_r.
+Where z enters (``z_input``):
+
+* ``"every_row"`` (default): z is concatenated to the input of every step, as above: the
+  strongest path a one-layer decoder can give it;
+* ``"initial"``: z only sets the initial state, ``h_0 = tanh(z W_0 + b_0)``, ``c_0 = 0``, and
+  the steps read the previous row alone (``u_r = x_{r-1}``), as in the sentence VAE of Bowman
+  et al. (2016).  What z says must then survive R steps of the recurrence, and the decoder
+  learns to do without it far more easily: the setting in which collapse is the rule.
+
+The pixels of one row are independent given the rows above and z; everything the rows above
+tell is in hs_r.
 
 Training uses *teacher forcing*: the true row x_{r-1} is the input of step r, so one call of the
 LSTM over the whole sequence (and its backpropagation through time) computes every row's logits.
@@ -41,7 +48,10 @@ from minivae.nn.inference import inference
 from minivae.nn.layer import Layer
 from minivae.nn.lstm import LSTM
 
-__all__ = ["RowLSTMDecoder", "shifted_rows"]
+__all__ = ["Z_INPUTS", "RowLSTMDecoder", "shifted_rows"]
+
+#: where the decoder reads z: concatenated to every step's input, or through the initial state
+Z_INPUTS = ("every_row", "initial")
 
 
 def shifted_rows(x: np.ndarray) -> np.ndarray:
@@ -58,22 +68,30 @@ class RowLSTMDecoder(Layer):
 
     Args:
         latent_dim: L;  image_shape: (R, C) rows and pixels per row;  hidden_size: H.
+        z_input: "every_row" or "initial" (module docstring).
         rng: generator or seed for the initialisation;  dtype: float64 or float32.
 
     Layers (attribute: parameter prefix): ``lstm``: :class:`~minivae.nn.lstm.LSTM`
-    (C + L -> H, one layer);  ``out_proj``: :class:`~minivae.nn.dense.Dense` (H -> C).
+    (C + L -> H, or C -> H with z_input="initial", one layer);  ``out_proj``:
+    :class:`~minivae.nn.dense.Dense` (H -> C);  ``init_h``: Dense (L -> H), "initial" only.
     """
 
     def __init__(self, latent_dim: int, image_shape: tuple[int, int], hidden_size: int, *,
-                 rng: np.random.Generator | int = 0, dtype: object = np.float64) -> None:
+                 z_input: str = "every_row", rng: np.random.Generator | int = 0,
+                 dtype: object = np.float64) -> None:
         super().__init__(dtype)
         self.latent_dim = L = check_positive_int(latent_dim, "latent_dim")
         self.image_shape = check_image_shape(image_shape)
         self.hidden_size = H = check_positive_int(hidden_size, "hidden_size")
+        if z_input not in Z_INPUTS:
+            raise ValueError(f"z_input must be one of {Z_INPUTS}, got {z_input!r}")
+        self.z_input = z_input
         rng = check_rng(rng)
         C = self.image_shape[1]
-        self.lstm = LSTM(C + L, H, rng=rng, dtype=dtype)
+        self.lstm = LSTM(C + L if z_input == "every_row" else C, H, rng=rng, dtype=dtype)
         self.out_proj = Dense(H, C, rng=rng, dtype=dtype)
+        if z_input == "initial":
+            self.init_h = Dense(L, H, rng=rng, dtype=dtype)
 
     def _check_z(self, z: object) -> np.ndarray:
         return check_array(z, "z", shape=(None, self.latent_dim), dtype=self.dtype)
@@ -83,19 +101,29 @@ class RowLSTMDecoder(Layer):
         z = self._check_z(z)
         x = check_array(x, "x", shape=(z.shape[0], *self.image_shape), dtype=self.dtype)
         N, R, C = x.shape
-        u = np.concatenate([shifted_rows(x), np.broadcast_to(z[:, None, :], (N, R, z.shape[1]))],
-                           axis=2)
-        hs, _ = self.lstm.forward(u)
-        self.save_for_backward((N, R, C))
+        u, h0 = self._inputs(z, shifted_rows(x))
+        hs, _ = self.lstm.forward(u, h0)
+        self.save_for_backward((N, R, C, h0))
         return self.out_proj.forward(hs)
 
+    def _inputs(self, z: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The LSTM's input u (N, R', ...) for rows ``prev`` (N, R', C) and its initial h0
+        (None: zeros): [prev, z] at every step, or prev with h0 = tanh(z W_0 + b_0)."""
+        if self.z_input == "initial":
+            return prev, np.tanh(self.init_h.forward(z))
+        N, R = prev.shape[:2]
+        return np.concatenate([prev, np.broadcast_to(z[:, None, :], (N, R, z.shape[1]))],
+                              axis=2), None
+
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
-        """dlogits: (N, R, C) -> dz: (N, L), the sum over rows of the z part of each step's
-        input gradient (z was read at every step)."""
-        N, R, C = self._need_cache()
+        """dlogits: (N, R, C) -> dz: (N, L): the sum over rows of the z part of each step's
+        input gradient (z read at every step), or back through h0 = tanh(z W_0 + b_0)."""
+        N, R, C, h0 = self._need_cache()
         dlogits = self._check_dy(dlogits, (N, R, C), self.dtype)
         dhs = self.out_proj.backward(dlogits)
-        du, _, _ = self.lstm.backward(dhs)
+        du, dh0, _ = self.lstm.backward(dhs)
+        if self.z_input == "initial":
+            return self.init_h.backward(dh0 * (1.0 - h0 * h0))
         return du[:, :, C:].sum(axis=1)
 
     def sample(self, z: np.ndarray, rng: np.random.Generator | int, *,
@@ -111,20 +139,22 @@ class RowLSTMDecoder(Layer):
         rng = check_rng(rng)
         N, (R, C) = z.shape[0], self.image_shape
         out = np.empty((N, R, C), dtype=self.dtype)
-        prev = np.zeros((N, C), dtype=self.dtype)
-        h = c = None
+        prev = np.zeros((N, 1, C), dtype=self.dtype)
+        c = None
         with inference(self):
+            _, h = self._inputs(z, prev)
             for r in range(R):
-                u = np.concatenate([prev, z], axis=1)[:, None, :]  # one step: (N, 1, C + L)
+                u, _ = self._inputs(z, prev)  # one step: (N, 1, C + L) or (N, 1, C)
                 hs, (h, c) = self.lstm.forward(u, h, c)
                 p = sigmoid(self.out_proj.forward(hs[:, 0]))
-                prev = (rng.random(p.shape) < p).astype(self.dtype)
-                out[:, r] = p if mean_last else prev
+                draw = (rng.random(p.shape) < p).astype(self.dtype)
+                out[:, r] = p if mean_last else draw
+                prev = draw[:, None, :]
         return out
 
     def __repr__(self) -> str:
         return (f"RowLSTMDecoder({self.latent_dim}, image_shape={self.image_shape}, "
-                f"hidden_size={self.hidden_size})")
+                f"hidden_size={self.hidden_size}, z_input={self.z_input!r})")
 
 
 def check_image_shape(image_shape: object) -> tuple[int, int]:

@@ -22,9 +22,12 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
 * :mod:`~minivae.objectives.iaf` — the inverse autoregressive flow posterior (VAE-IAF);
 * :mod:`~minivae.objectives.posteriors` — the registry of posterior families a VAE can use
   (``VAE(..., posterior=...)``).
+* :mod:`~minivae.objectives.delta_vae` — the delta-VAE's KL of a diagonal posterior to an AR(1)
+  prior, its committed rate delta(alpha) and gradients.
 """
 
 from minivae.objectives import (
+    delta_vae,
     distributions,
     elbo,
     iaf,
@@ -44,4 +47,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian", "iaf", "posteriors"]
+           "RhoGaussian", "iaf", "posteriors", "delta_vae"]

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_scalar
+from minivae._validation import as_dtype, check_array, check_positive_int, check_scalar
 from minivae.objectives.distributions import DiagonalGaussian, check_posterior
 from minivae.objectives.rho_gaussian import RhoGaussian, log_one_minus_tanh_sq
 
@@ -102,7 +102,7 @@ def ar1_prior(alpha: float, latent_dim: int, n: int = 1, dtype: object = np.floa
     ``sample`` is the AR(1) recursion, its ``log_prob`` the chain-rule density)."""
     alpha, L = check_alpha(alpha), check_positive_int(latent_dim, "latent_dim")
     n = check_positive_int(n, "n")
-    dt = np.dtype(dtype)
+    dt = as_dtype(dtype)
     return RhoGaussian(np.zeros((n, L), dtype=dt), np.zeros(n, dtype=dt),
                        np.full(n, np.arctanh(alpha), dtype=dt))
 

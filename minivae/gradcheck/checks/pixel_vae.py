@@ -25,7 +25,7 @@ from minivae.gradcheck.model_check import check_model
 from minivae.gradcheck.registry import register_check
 from minivae.gradcheck.result import GradCheckResult
 from minivae.models.pixel_vae import PixelVAE
-from minivae.nn.row_lstm_decoder import RowLSTMDecoder
+from minivae.nn.row_lstm_decoder import Z_INPUTS, RowLSTMDecoder
 from minivae.objectives.delta_vae import delta_elbo_backward, delta_kl, delta_kl_grad
 from minivae.objectives.distributions import DiagonalGaussian
 
@@ -36,14 +36,19 @@ def _image(rng: np.random.Generator, N: int, R: int, C: int) -> np.ndarray:
 
 @register_check("pixel_vae.row_lstm_decoder")
 def _check_decoder(rng: np.random.Generator) -> list[GradCheckResult]:
-    """logits(z; x) with x a fixed image (teacher forcing): d/dz and every parameter."""
-    N, R, C, L, H = size(rng, 1, 3), size(rng, 2, 4), size(rng, 1, 3), size(rng, 1, 3), \
-        size(rng, 2, 4)
-    dec = RowLSTMDecoder(L, (R, C), H, rng=rng)
-    randomise_biases(dec, rng)
-    x = _image(rng, N, R, C)
-    return check_layer(dec, {"z": rng.standard_normal((N, L))},
-                       forward_fn=lambda z: dec.forward(z, x))
+    """logits(z; x) with x a fixed image (teacher forcing): d/dz and every parameter, z read at
+    every row and through the initial state."""
+    results: list[GradCheckResult] = []
+    for z_input in Z_INPUTS:
+        N, R, C, L, H = size(rng, 1, 3), size(rng, 2, 4), size(rng, 1, 3), size(rng, 1, 3), \
+            size(rng, 2, 4)
+        dec = RowLSTMDecoder(L, (R, C), H, z_input=z_input, rng=rng)
+        randomise_biases(dec, rng)
+        x = _image(rng, N, R, C)
+        results += renamed(check_layer(dec, {"z": rng.standard_normal((N, L))},
+                                       forward_fn=lambda z, dec=dec, x=x: dec.forward(z, x)),
+                           f"(z_input={z_input})")
+    return results
 
 
 def _posterior_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -88,10 +93,10 @@ def _check_elbo_backward(rng: np.random.Generator) -> list[GradCheckResult]:
 
 
 def _model_check(rng: np.random.Generator, delta: float | None,
-                 free_bits: bool) -> list[GradCheckResult]:
+                 free_bits: bool, z_input: str = "every_row") -> list[GradCheckResult]:
     N, R, C, H = size(rng, 2, 3), size(rng, 2, 4), size(rng, 2, 3), size(rng, 2, 4)
     L = size(rng, 2, 3) if not free_bits else 3
-    model = PixelVAE((R, C), H, L, delta=delta, rng=rng)
+    model = PixelVAE((R, C), H, L, delta=delta, z_input=z_input, rng=rng)
     randomise_biases(model, rng)
     X = _image(rng, N, R, C)
     if free_bits:
@@ -102,6 +107,11 @@ def _model_check(rng: np.random.Generator, delta: float | None,
 @register_check("models.pixel_vae")
 def _check_model(rng: np.random.Generator) -> list[GradCheckResult]:
     return _model_check(rng, None, False)
+
+
+@register_check("models.pixel_vae.initial_state")
+def _check_model_initial(rng: np.random.Generator) -> list[GradCheckResult]:
+    return _model_check(rng, float(rng.uniform(0.2, 2.0)), False, "initial")
 
 
 @register_check("models.pixel_vae.free_bits")
