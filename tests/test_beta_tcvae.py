@@ -162,3 +162,14 @@ def test_disentangle_experiment_end_to_end_tiny(tmp_path):
     assert exp.main(["--tiny", "--out", str(tmp_path / "cli"), "--no-figures"]) == 0
     saved = json.loads((tmp_path / "cli" / "results.json").read_text())
     assert saved["summary"]["VAE"]["mig"] == result["summary"]["VAE"]["mig"]  # seeded
+
+
+@pytest.mark.parametrize("name", ["total_correlation.tc_regulariser", "beta_tcvae",
+                                  "annealed_vae"])
+def test_registered_gradient_checks_pass(name):
+    from minivae.gradcheck.registry import REGISTRY, run_checks
+
+    assert name in REGISTRY  # listed by python -m minivae.gradcheck
+    for seed in (0, 1):
+        results = [r for r in run_checks(seed=seed, only=name) if r.check == name]
+        assert results and all(r.passed for r in results), [str(r) for r in results]
