@@ -13,16 +13,18 @@ with a second VAE::
     sampling: u ~ N(0, I)  ->  z ~ p(z | u) (stage-2 decoder)  ->  x = E[x | z] (stage-1 decoder)
 
 Stage 2 is an ordinary Gaussian VAE on low-dimensional data (L1 numbers per example) with a
-learned decoder variance, as in the paper; its latent size L2 is by default L1 ("the same as
-the first stage", the paper's choice).  Their argument: stage 1 finds the data's manifold,
-stage 2 (whose data now fill all L1 dimensions) can then match its aggregate posterior to
-N(0, I), so u ~ N(0, I) is decoded from where the codes really are.
+learned decoder variance; its latent size L2 is by default L1, as in the paper.  Their
+argument: stage 1 finds the data's manifold, stage 2 (whose data now fill all L1 dimensions)
+can then match its aggregate posterior to N(0, I), so u ~ N(0, I) is decoded from where the
+codes really are.
 
 This module only composes: both stages are the library's
 :class:`~minivae.models.vae.VAE` (its objective, its gradients, its ``fit``); nothing of the
 VAE is rewritten here.  Departures from the paper: the stage-1 likelihood is the library's
-(Bernoulli for MNIST by default, where the paper learns a Gaussian variance gamma) and both
-networks are small MLPs.
+(Bernoulli for MNIST by default, where the paper learns a Gaussian variance gamma); the learned
+decoder variance of stage 2 is the library's, one per dimension (the paper's is one scalar
+gamma); z is drawn from p(z | u) rather than set to its mean (see :meth:`sample_codes`); and
+both networks are small MLPs.
 
 Shapes: X (N, D) data, z (N, L1) stage-1 codes, u (N, L2) stage-2 codes.
 """
