@@ -76,6 +76,9 @@ INCLUDED_DESPITE_EXCLUSION = ("minivae.fast.backend",)
 EXCLUDED_NAMES = {
     "minivae.gradcheck.checks.models.make": "registration factory used by the gradcheck registry",
     "minivae.gradcheck.checks.sequence_models.make": "registration factory (as above)",
+    "minivae.objectives.posteriors.register_posterior": "adds to the global registry of "
+        "posterior families (a baseline call would register junk names for the whole session); "
+        "its refusals are tested in tests/test_posterior_families.py",
     "minivae.train.callbacks.Callback": "abstract hook class (every method is a no-op)",
     "minivae.nn.layer.Layer": "abstract base class (forward/backward raise NotImplementedError)",
     "minivae.models.base.Model": "abstract base class of the models (covered by each model)",
@@ -94,6 +97,11 @@ DECLARED_ANSWERS = {
         "pass",
     ("minivae.gradcheck.model_check.check_model", "max_entries", "None"):
         "max_entries=None is documented as 'check every entry'",
+    **{(f"minivae.models.cvae_prior.{cls}.check_inputs", "y", label):
+       "y carries real-valued conditions c (N, C) here, not class labels: negative and "
+       "fractional values are valid conditions"
+       for cls in ("PriorCVAE", "ConditionalRegressor")
+       for label in ("non-integer labels (+0.5)", "negative labels (-1)")},
 }
 
 
@@ -103,6 +111,8 @@ def declared_answer(target_name: str, case: Perturbation, result: Any) -> bool:
         return False
     if target_name.endswith("check_gradient"):  # a failed verdict that names the shapes
         return result.passed is False and "shape" in str(result)
+    if target_name.endswith("check_inputs"):  # (X, mask, conditions) accepted as given
+        return isinstance(result, tuple) and len(result) == 3 and np.all(np.isfinite(result[2]))
     return isinstance(result, list) and len(result) > 0
 
 
@@ -491,6 +501,101 @@ def _mixture_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
 def _vade() -> Any:
     from minivae.models.vade import VaDE
     return VaDE(D, [4], 2, 2, rng=0)
+def _conditional_multimodal_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """models.cvae_prior (batches (X, c): X (N, D) in [0, 1], conditions c (N, D)) and
+    models.mmvae (X: a [0, 1] modality and a real one side by side, (N, 2 D))."""
+    def x01() -> np.ndarray:
+        return _data(Profile(2, "binary"), 0)
+
+    def c() -> np.ndarray:
+        return _data(Profile(2, "normal"), 1)
+
+    def z() -> np.ndarray:
+        return _data(Profile(2, "normal"), 2)[:, :2]
+
+    def both() -> np.ndarray:
+        return np.concatenate([x01(), c()], axis=1)
+
+    out: dict[str, Callable[[Profile], dict[str, Any]]] = {
+        "models.cvae_prior.PriorCVAE": lambda pr: {"input_dim": D, "cond_dim": D,
+                                                   "latent_dim": 2},
+        "models.cvae_prior.ConditionalRegressor": lambda pr: {"input_dim": D, "cond_dim": D},
+        "models.cvae_prior.PriorCVAE.decode": lambda pr: {"z": z(), "c": c()},
+        "models.mmvae.MMVAE": lambda pr: {"input_dims": [D, D], "latent_dim": 2,
+                                          "decoder_variances": [None, 1.0]},
+        "models.mmvae.MMVAE.encode": lambda pr: {"x": x01(), "modality": 0},
+        "models.mmvae.MMVAE.decode": lambda pr: {"z": z(), "modality": 0},
+        "models.mmvae.MMVAE.cross_generate": lambda pr: {"x": x01(), "source": 0, "target": 1},
+        "models.mmvae.MMVAE.join": lambda pr: {"views": (x01(), c())},
+    }
+    for cls in ("models.cvae_prior.PriorCVAE", "models.cvae_prior.ConditionalRegressor"):
+        for method in ("posterior", "kl_per_dimension"):
+            out[f"{cls}.{method}"] = lambda pr: {"batch": (x01(), c())}
+        for method in ("loss", "per_example_loss", "elbo", "iwae_bound", "log_likelihood"):
+            out[f"{cls}.{method}"] = lambda pr: {"batch": (x01(), c()), "rng": 0}
+        for method in ("fit", "check_inputs"):
+            out[f"{cls}.{method}"] = lambda pr: {"X": x01(), "y": c()}
+    out["models.mmvae.MMVAE.posterior"] = lambda pr: {"batch": both()}
+    for method in ("loss", "per_example_loss"):
+        out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"batch": both(), "rng": 0}
+    for method in ("fit", "check_inputs", "split", "stratified_bound"):
+        out[f"models.mmvae.MMVAE.{method}"] = lambda pr: {"X": both()}
+    return out
+
+
+def _vmf_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """objectives.vmf: unit directions (N, m), kappa (N, 1), a posterior after its rsample."""
+    def unit(m: int) -> np.ndarray:
+        g = np.random.default_rng(m).standard_normal((N, m))
+        return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+    def after_rsample(pr: Profile) -> dict[str, Any]:  # m = 2, the family's latent_dim
+        from minivae.objectives.vmf import vmf_encoder_posterior
+        h = np.column_stack([unit(2), np.linspace(-1.0, 2.0, N)])
+        q, inside = vmf_encoder_posterior(h)
+        q.rsample(0)
+        return {"q": q, "inside": inside, "dz": unit(2), "dkl": 0.5}
+
+    return {
+        "objectives.vmf.VonMisesFisher": lambda pr: {"mu": unit(D), "kappa": np.full((N, 1),
+                                                                                     2.0)},
+        "objectives.vmf.VonMisesFisher.log_prob": lambda pr: {"z": unit(D)},
+        "objectives.vmf.vmf_encoder_backward": after_rsample,
+        "objectives.vmf.VMFFamily.backward": after_rsample,
+        "objectives.vmf.VMFFamily.kl": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.code": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.summary": lambda pr: {"q": after_rsample(pr)["q"]},
+        "objectives.vmf.VMFFamily.log_prior": lambda pr: {"z": unit(2)},
+    }
+
+
+def _pixel_vae_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """PixelVAE / RowLSTMDecoder: image_shape (R, C) matching the data ((N, T, D) images, or
+    (N, D) flat ones of one row), binary pixels; the delta-VAE KLs take a posterior q."""
+    from minivae.objectives.distributions import DiagonalGaussian
+
+    def image_shape(pr: Profile) -> tuple[int, int]:
+        return (T, D) if pr.ndim == 3 else (1, pr.shape()[-1])
+
+    def q(pr: Profile) -> Any:
+        mu, lv = _data(Profile(2, "normal"), 1), 0.1 * _data(Profile(2, "normal"), 2)
+        return DiagonalGaussian(mu, lv)
+
+    binary = _data(Profile(3, "binary"), 0)
+    return {
+        "models.pixel_vae.PixelVAE": lambda pr: {"image_shape": image_shape(pr)},
+        "nn.row_lstm_decoder.RowLSTMDecoder": lambda pr: {"image_shape": (T, D)},
+        "nn.row_lstm_decoder.RowLSTMDecoder.forward": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                              3)[:, :2],
+                                                                  "x": binary},
+        "nn.row_lstm_decoder.RowLSTMDecoder.sample": lambda pr: {"z": _data(Profile(2, "normal"),
+                                                                             3)[:, :2]},
+        "objectives.delta_vae.delta_kl": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_kl_grad": lambda pr: {"q": q(pr), "alpha": 0.5},
+        "objectives.delta_vae.delta_elbo_backward": lambda pr: {"q": q(pr), "alpha": 0.5,
+                                                                "dz": _data(Profile(2, "normal"),
+                                                                            4), "dkl": 0.2},
+    }
 
 
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
@@ -508,7 +613,26 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "nn.recurrent.step": lambda pr: {"cell": _recurrent("make_cell")},
     **_heston_good_args(),
     **_mixture_good_args(),
+    **_conditional_multimodal_good_args(),
+    **_vmf_good_args(),
+    # disentanglement: batches of 5 need a dataset of >= 5; factor indices inside the grid
+    "models.beta_tcvae.BetaTCVAE": lambda pr: {"dataset_size": 50},
+    "data.shapes.Shapes.render": lambda pr: {"factors": np.array([[0, 1, 2, 3, 4],
+                                                                  [2, 0, 0, 0, 0]])},
+    "data.shapes.Shapes.check_factors": lambda pr: {"factors": np.array([[0, 1, 2, 3, 4]])},
+    "objectives.total_correlation.pairwise_log_density": lambda pr: _tc_args(),
+    "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
+    "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
+    **_pixel_vae_good_args(),
 }
+
+
+def _tc_args() -> dict[str, Any]:
+    """A sample z (N, D), its batch posterior q and a dataset size for the TC estimators."""
+    from minivae.objectives.distributions import DiagonalGaussian
+    rng = np.random.default_rng(0)
+    q = DiagonalGaussian(rng.standard_normal((N, D)), np.zeros((N, D)))
+    return {"z": rng.standard_normal((N, D)), "q": q, "dataset_size": 50}
 
 
 def _recurrent(factory: str) -> Any:

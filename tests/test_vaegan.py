@@ -15,7 +15,8 @@ CHECKS = ["vaegan.encoder", "vaegan.decoder", "vaegan.discriminator"]
 
 
 def _model(**kw):
-    return VAEGAN(6, [8], 2, **{"disc_hidden": [8, 4], "rng": 0, **kw})
+    return VAEGAN(6, [8], 2, **{"disc_hidden": [8, 4], "rng": 0, "gamma": 1.0, "beta": 1.0,
+                             "disc_min_loss": None, **kw})
 
 
 def test_registered_checks_pass():
@@ -96,3 +97,32 @@ def test_bad_input():
         model.discriminator_backward()
     with pytest.raises(RuntimeError, match="needs a preceding loss"):
         model.after_step()
+
+
+@pytest.mark.parametrize("floor, moved", [(None, True), (0.0, True), (100.0, False)])
+def test_the_balancing_floor_skips_the_discriminator_step(floor, moved):
+    """disc_min_loss: the discriminator steps only while its loss is at least the floor
+    (a loss near 2 log 2 ~ 1.39 here, so 0 always steps and 100 never)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((10, 6))
+    model = _model(disc_min_loss=floor)
+    disc = {n: p.copy() for n, p, _ in model.parameters() if n.startswith("disc_")}
+    model.loss(X, rng=rng)
+    model.backward()
+    parts = model.after_step()
+    assert parts["d_updated"] == float(moved)
+    assert 0.5 < parts["d_loss"] < 3.0
+    now = {n: p for n, p, _ in model.parameters()}
+    assert moved != all(np.array_equal(now[n], p) for n, p in disc.items())
+    assert all(np.all(g == 0) for _, _, g in model.parameters())
+
+
+def test_the_defaults_are_the_recipe_that_trains_and_round_trip(tmp_path):
+    model = VAEGAN(6, [8], 2, disc_hidden=[8, 4], rng=0)
+    cfg = model.config()
+    assert (cfg["beta"], cfg["gamma"], cfg["disc_min_loss"]) == (0.05, 20.0, 0.6)
+    assert list(VAEGAN(6, [8], 2).disc_hidden) == [1024, 128]
+    model.save(tmp_path / "m.npz")
+    assert Model.load(tmp_path / "m.npz").config() == cfg
+    with pytest.raises(ValueError, match="disc_min_loss"):
+        VAEGAN(6, [8], 2, disc_min_loss=-1.0)

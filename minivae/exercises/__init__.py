@@ -67,7 +67,10 @@ Exercises (lesson: name(signature))
   grad_weights)``
 * 12: ``kde_qip(X, sigma) -> V``, ``kde_qip_grad(X, sigma) -> dX``,
   ``cs_divergence(X, Y, sigma) -> D``
+* 13: ``quantizer_backward(dz_q, z_e, codebook, beta) -> (dz_e, dcodebook)``
 * 14: ``gru_step_backward(dh, cache) -> (dx, dh_prev, dWx, dWh, db, dbhn)``
+* 16: ``rho_kl(mu, logvar, rho_raw) -> kl``,
+  ``rho_kl_grad(mu, logvar, rho_raw) -> (dmu, dlogvar, drho_raw)``
 """
 
 from minivae.exercises.catalogue import EXERCISES, SOLUTIONS, show_solution
@@ -110,7 +113,9 @@ from minivae.exercises.lesson12_information_measures import (
     check_kde_qip,
     check_kde_qip_grad,
 )
+from minivae.exercises.lesson13_shaping_the_prior import check_quantizer_backward
 from minivae.exercises.lesson14_sequence_latents import check_gru_step_backward
+from minivae.exercises.lesson16_vae_problems import check_rho_kl, check_rho_kl_grad
 
 __all__ = [
     "EXERCISES",
@@ -140,9 +145,12 @@ __all__ = [
     "check_norm_ppf",
     "check_numerical_gradient",
     "check_point_adjust",
+    "check_quantizer_backward",
     "check_relu_backward",
     "check_reparameterize",
     "check_reparameterize_backward",
+    "check_rho_kl",
+    "check_rho_kl_grad",
     "check_repeat_vector_backward",
     "check_sigmoid_backward",
     "show_solution",

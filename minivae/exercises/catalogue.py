@@ -1,7 +1,8 @@
 """Every exercise of every lesson in one catalogue, their solutions, and :func:`show_solution`.
 
 Each lesson module (``lesson01_autoencoders``, ..., ``lesson10_vae_variants``,
-``lesson12_information_measures``, ``lesson14_sequence_latents``; lesson 11 has none) lists its
+``lesson12_information_measures``, ``lesson13_shaping_the_prior``,
+``lesson14_sequence_latents``, ``lesson16_vae_problems``; lesson 11 has none) lists its
 own exercises; this module only gathers them, so a name is defined once and found in one place.
 """
 
@@ -22,7 +23,9 @@ from minivae.exercises import (
     lesson09_mnist_latent_spaces,
     lesson10_vae_variants,
     lesson12_information_measures,
+    lesson13_shaping_the_prior,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 from minivae.exercises.exercise import Exercise
 
@@ -38,7 +41,9 @@ LESSONS = (
     lesson09_mnist_latent_spaces,
     lesson10_vae_variants,
     lesson12_information_measures,
+    lesson13_shaping_the_prior,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).

@@ -18,6 +18,10 @@ EXPERIMENTS: dict[str, str] = {
     "ecg5000": "minivae.experiments.ecg5000",
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
+    "latent-sharpness": "minivae.experiments.latent_sharpness",
     "denoise": "minivae.experiments.denoise",
     "latent-clustering": "minivae.experiments.latent_clustering",
+    "latent-conditional": "minivae.experiments.latent_conditional",
+    "latent-multimodal": "minivae.experiments.latent_multimodal",
+    "posteriors": "minivae.experiments.posteriors",
 }

@@ -4,6 +4,9 @@
 * :class:`VAE`: variational autoencoder (beta-VAE, free bits, IWAE objective and bound; the
   objectives of :mod:`minivae.models.objective_choice`);
 * :class:`CVAE`: VAE conditioned on a one-hot class label;
+* :class:`PriorCVAE`: CVAE on a real-valued condition with a learned prior p(z | c) (Sohn et al.
+  2015), and :class:`ConditionalRegressor`, its deterministic baseline;
+* :class:`MMVAE`: mixture-of-experts multimodal VAE, stratified bound (Shi et al. 2019);
 * :class:`LSTMAutoencoder`, :class:`LSTMVAE`: sequence models on (N, T, D) (the LSTM-VAE
   offers the VAE's objectives too);
 * :class:`LSTMForecaster`: LSTM encoder + autoregressive decoder forecasting the next k steps;
@@ -18,6 +21,10 @@
 * :class:`VaDE` and :class:`GMVAE`: a learned mixture-of-Gaussians prior whose components
   cluster the data (Jiang et al. 2017; after Dilokthanakul et al. 2016), with
   :func:`minivae.models.vade.pretrain` (autoencoder, then a GMM on its codes).
+* :class:`BetaTCVAE`, :class:`AnnealedVAE`: disentangling VAEs (total-correlation penalty,
+  Chen et al. 2018; capacity annealing, Burgess et al. 2018).
+* :class:`PixelVAE`: an autoregressive row-LSTM image decoder (PixelVAE-style), with free bits
+  and the delta-VAE's AR(1) prior against posterior collapse.
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -28,13 +35,18 @@ from minivae.models.base import (
     get_model_class,
     register_model,
 )
+from minivae.models.beta_tcvae import AnnealedVAE, BetaTCVAE
 from minivae.models.cvae import CVAE, one_hot
+from minivae.models.cvae_prior import ConditionalRegressor, PriorCVAE
 from minivae.models.denoising import Denoising
 from minivae.models.gmvae import GMVAE
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
+from minivae.models.mmvae import MMVAE
+from minivae.models.pixel_vae import PixelVAE
+from minivae.models.two_stage_vae import TwoStageVAE
 from minivae.models.vade import VaDE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
@@ -46,15 +58,19 @@ __all__ = [
     "Autoencoder",
     "BaseVAE",
     "CVAE",
+    "ConditionalRegressor",
+    "PriorCVAE",
     "Denoising",
     "ITLAutoencoder",
     "LSTMAutoencoder",
     "LSTMForecaster",
     "LSTMVAE",
+    "MMVAE",
     "MODEL_REGISTRY",
     "Model",
     "VAE",
     "VRNN",
+    "TwoStageVAE",
     "VAEGAN",
     "VQVAE",
     "get_model_class",
@@ -62,4 +78,7 @@ __all__ = [
     "register_model",
     "GMVAE",
     "VaDE",
+    "AnnealedVAE",
+    "BetaTCVAE",
+    "PixelVAE",
 ]

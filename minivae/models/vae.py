@@ -30,6 +30,12 @@ Objectives (per example; the loss is their mean over the batch):
   (mmd_lambda, default 10): the MMD between the batch of codes and N prior draws replaces or
   joins the KL, :mod:`minivae.objectives.infovae` and :mod:`minivae.objectives.wae`.
 
+Posterior families (``posterior=``, :mod:`minivae.objectives.posteriors`): "gaussian" (the
+above, default), "rho" (rho-VAE, AR(1) covariance), "iaf" (inverse autoregressive flow), "vmf"
+(von Mises-Fisher, uniform prior on the sphere).  The encoder ends with the family's width, and
+the loss, its backward, the bounds, sampling and reconstruction ask the family for q, its KL to
+its prior and the prior; families other than "gaussian" train with the ELBO (no free bits).
+
 Every objective is the library's own (:mod:`minivae.objectives`): this module runs the networks
 around them.
 
@@ -65,9 +71,15 @@ from minivae.models.objective_choice import (
 from minivae.nn.functional import log_mean_exp, sigmoid
 from minivae.nn.sequential import MLP
 from minivae.objectives.distributions import clamp_logvar
-from minivae.objectives.elbo import encoder_posterior, negative_elbo, negative_elbo_backward
+from minivae.objectives.elbo import negative_elbo
 from minivae.objectives.iwae import iwae_log_weights
 from minivae.objectives.losses import fill_missing, reconstruction_nll
+from minivae.objectives.posteriors import (
+    build_posterior,
+    check_posterior_name,
+    family_log_weights,
+    family_negative_elbo,
+)
 from minivae.objectives.renyi import renyi_bound
 from minivae.train.diagnostics import kl_per_dimension_mean
 
@@ -102,6 +114,7 @@ class BaseVAE(Model):
         alpha: float | None = None,
         mmd_lambda: float | None = None,
         kernel: str | None = None,
+        posterior: str = "gaussian",
     ) -> None:
         super().__init__(dtype)
         self.input_dim = check_positive_int(input_dim, "input_dim")
@@ -133,13 +146,28 @@ class BaseVAE(Model):
                 f"or free_bits=0 (got free_bits={self.free_bits}, objective={objective!r})"
             )
         rng = check_rng(rng)
+        self._check_family(posterior, rng)  # before the networks: "gaussian" draws nothing
         D, L, C = self.input_dim, self.latent_dim, self._cond_dim
         # The encoder reads data (and labels): its backward need not compute d(loss)/d(input),
         # which saves a product as large as its first layer's forward pass.
-        self.encoder = MLP([D + C, *self.hidden_sizes, 2 * L], activation=self.activation,
+        self.encoder = MLP([D + C, *self.hidden_sizes, self.q_family.width],
+                           activation=self.activation,
                            rng=rng, dtype=self.dtype, input_grad=False)
         self.decoder = MLP([L + C, *self.hidden_sizes[::-1], self._decoder_out_dim()],
                            activation=self.activation, rng=rng, dtype=self.dtype)
+
+    def _check_family(self, posterior: str, rng: np.random.Generator) -> None:
+        """Build the posterior family (:mod:`minivae.objectives.posteriors`) and check that it
+        offers the chosen objective (non-Gaussian families: the ELBO, without free bits)."""
+        self.posterior_name = check_posterior_name(posterior)
+        self.q_family = build_posterior(posterior, self.latent_dim, rng=rng, dtype=self.dtype)
+        offered = self.q_family.objectives
+        if offered is not None and self.objective not in offered:
+            raise ValueError(f"posterior={posterior!r} offers objective in {offered}, got "
+                             f"objective={self.objective!r}")
+        if posterior != "gaussian" and self.free_bits > 0:
+            raise ValueError(f"free_bits > 0 needs per-dimension KLs: posterior='gaussian' only "
+                             f"(got free_bits={self.free_bits}, posterior={posterior!r})")
 
     @property
     def learned_variance(self) -> bool:
@@ -178,7 +206,7 @@ class BaseVAE(Model):
         inp = fill_missing(X, mask)
         if cond is not None:
             inp = np.concatenate([inp, cond], axis=1)
-        return encoder_posterior(self.encoder.forward(inp))
+        return self.q_family.make(self.encoder.forward(inp))
 
     def _decode_out(self, z: np.ndarray, cond: np.ndarray | None) -> np.ndarray:
         """Decoder pass: z (M, L) [+ cond (M, C)] -> raw output (M, D or 2D)."""
@@ -229,7 +257,10 @@ class BaseVAE(Model):
         z = q.rsample(rng, eps=eps)
         self.last_eps = q.eps
         rec, dout = self._nll(self._decode_out(z, cond), X, mask, need_grad=True)
-        value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)
+        if self.posterior_name == "gaussian":
+            value, parts, dkl = negative_elbo(rec, q, self.kl_weight, self.free_bits)
+        else:  # the family's KL to its prior (closed form, or estimated at this z)
+            value, parts, dkl = family_negative_elbo(rec, self.q_family.kl(q), self.kl_weight)
         self._pending = {"kind": "elbo", "q": q, "inside": inside, "dout": dout / X.shape[0],
                          "dkl": dkl}
         return value, parts
@@ -274,7 +305,7 @@ class BaseVAE(Model):
         dz = self._decoder_backward(p["dout"])
         if p["kind"] == "elbo":  # also InfoVAE / WAE, whose MMD adds its own d/dz
             dz = dz + p.get("dz_extra", 0.0)
-            dh = negative_elbo_backward(p["q"], p["inside"], dz, p["dkl"])
+            dh = self.q_family.backward(p["q"], p["inside"], dz, p["dkl"])
         else:
             z = p["z"]
             dh = SAMPLED_BACKWARD[self.objective](p["q"], p["inside"], z, dz.reshape(z.shape),
@@ -299,9 +330,10 @@ class BaseVAE(Model):
             eps = eps[0]
         n = X.shape[0]
         q, _ = self._posterior(X, mask, cond)
-        kl = q.kl_standard_normal()
         k = self.k if self.objective in SAMPLED_BACKWARD else None
-        z = q.sample(rng, n_samples=k) if eps is None else q.rsample(None, n_samples=k, eps=eps)
+        # rsample keeps the noise: a sampled KL (IAF) is estimated at this very z
+        z = q.rsample(rng if eps is None else None, n_samples=k, eps=eps)
+        kl = self.q_family.kl(q)
         if k is None:
             rec, _ = self._nll(self._decode_out(z, cond), X, mask, need_grad=False)
             return {"loss": rec + self._kl_factor() * kl, "reconstruction": rec, "kl": kl}
@@ -317,12 +349,13 @@ class BaseVAE(Model):
         return kl_factor(self.objective, self.options, self.kl_weight)
 
     @inference_method
-    def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
-        """(mu, logvar) of q(z | x), each (N, L)."""
+    def posterior(self, batch, *, mask=None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mu, logvar) of q(z | x), each (N, L): the per-dimension Gaussian marginals ("rho":
+        logvar repeated over L); None for a family without them ("iaf")."""
         self._pending = None
         X, mask, cond = self._split_batch(batch, mask)
         q, _ = self._posterior(X, mask, cond)
-        return q.mu, q.logvar
+        return self.q_family.summary(q)
 
     # -- evaluation ----------------------------------------------------------------------------
     def _log_weights(self, X, mask, cond, k: int, rng: np.random.Generator):
@@ -336,7 +369,8 @@ class BaseVAE(Model):
             out = self._decode_out(z.reshape(kc * n, self.latent_dim), tile_samples(cond, kc))
             rec, _ = self._nll(out, tile_samples(X, kc), tile_samples(mask, kc), need_grad=False)
             rec = rec.reshape(kc, n)
-            log_w.append(iwae_log_weights(rec, z, q))
+            log_w.append(iwae_log_weights(rec, z, q) if self.posterior_name == "gaussian"
+                         else family_log_weights(self.q_family, rec, z, q))
             recs.append(rec)
         return np.concatenate(log_w, axis=0), np.concatenate(recs, axis=0), q
 
@@ -349,8 +383,10 @@ class BaseVAE(Model):
         self._pending = None
         n_samples = check_positive_int(n_samples, "n_samples")
         X, mask, cond = self._split_batch(batch, mask)
-        _, rec, q = self._log_weights(X, mask, cond, n_samples, check_rng(rng))
-        return -rec.mean(axis=0) - q.kl_standard_normal()
+        log_w, rec, q = self._log_weights(X, mask, cond, n_samples, check_rng(rng))
+        if not self.q_family.analytic_kl:  # no closed-form KL: the mean of log w estimates it
+            return log_w.mean(axis=0)
+        return -rec.mean(axis=0) - self.q_family.kl(q)
 
     @inference_method
     def iwae_bound(self, batch, k: int, rng: np.random.Generator | int, *,
@@ -375,8 +411,13 @@ class BaseVAE(Model):
 
     def kl_per_dimension(self, batch, *, mask: np.ndarray | None = None) -> np.ndarray:
         """Mean over examples of KL(q(z_l | x) || N(0, 1)) for each latent dimension: (L,).
-        Dimensions near 0 are collapsed onto the prior (unused)."""
-        return kl_per_dimension_mean(*self.posterior(batch, mask=mask))
+        Dimensions near 0 are collapsed onto the prior (unused).  Needs per-dimension Gaussian
+        marginals ("gaussian", "rho")."""
+        post = self.posterior(batch, mask=mask)
+        if post is None:
+            raise ValueError(f"kl_per_dimension needs Gaussian marginals per dimension; "
+                             f"posterior={self.posterior_name!r} has none")
+        return kl_per_dimension_mean(*post)
 
     def _sample_x(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw x ~ p(x | z) from raw decoder outputs (M, out_dim)."""
@@ -393,7 +434,7 @@ class BaseVAE(Model):
     def _generate(self, cond: np.ndarray | None, n: int, rng, mean: bool) -> np.ndarray:
         self._pending = None
         rng = check_rng(rng)
-        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        z = self.q_family.sample_prior(rng, n)
         out = self._decode_out(z, cond)
         return self._output_mean(out) if mean else self._sample_x(out, rng)
 
@@ -401,7 +442,7 @@ class BaseVAE(Model):
     def _reconstruct(self, X, mask, cond, rng) -> np.ndarray:
         self._pending = None
         q, _ = self._posterior(X, mask, cond)
-        z = q.mu if rng is None else q.sample(check_rng(rng))
+        z = self.q_family.code(q) if rng is None else q.sample(check_rng(rng))
         return self._output_mean(self._decode_out(z, cond))
 
 
@@ -431,6 +472,10 @@ class VAE(BaseVAE):
             "imq" (WAE default, C = 2L).  Options an objective does not use must stay None.
         rng: generator or seed for the weight initialisation.
         dtype: float64 (default) or float32.
+        posterior: the family of q(z | x), a name of
+            :data:`~minivae.objectives.posteriors.POSTERIORS`: "gaussian" (default, diagonal),
+            "rho" (AR(1) covariance, rho-VAE), "iaf" (inverse autoregressive flow).  Families
+            other than "gaussian" train with objective="elbo" and free_bits=0.
     """
 
     def __init__(
@@ -451,16 +496,18 @@ class VAE(BaseVAE):
         kernel: str | None = None,
         rng: np.random.Generator | int = 0,
         dtype: object = np.float64,
+        posterior: str = "gaussian",
     ) -> None:
         super().__init__(
             input_dim, hidden_sizes, latent_dim, cond_dim=0, beta=beta, likelihood=likelihood,
             decoder_variance=decoder_variance, activation=activation, free_bits=free_bits,
             objective=objective, k=k, rng=rng, dtype=dtype, alpha=alpha, mmd_lambda=mmd_lambda,
-            kernel=kernel,
+            kernel=kernel, posterior=posterior,
         )
 
     def config(self) -> dict[str, Any]:
-        return {"input_dim": self.input_dim, **self._common_config()}
+        return {"input_dim": self.input_dim, **self._common_config(),
+                "posterior": self.posterior_name}
 
     def _split_batch(self, batch, mask):
         if isinstance(batch, (tuple, list)):
@@ -473,7 +520,8 @@ class VAE(BaseVAE):
 
     # -- public inference ---------------------------------------------------------------------
     def encode(self, X: np.ndarray, *, mask: np.ndarray | None = None):
-        """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L)."""
+        """X: (N, D) -> (mu, logvar) of q(z | x), each (N, L) (:meth:`posterior`: "rho" gives
+        its marginals, "iaf" and "vmf" None; their point codes: ``q_family.code``)."""
         return self.posterior(X, mask=mask)
 
     @inference_method

@@ -32,8 +32,10 @@ from minivae.nn.lstm import (
     lstm_step_backward,
     lstm_step_forward,
 )
+from minivae.nn.masked_dense import MADE, MaskedDense, made_masks, made_order
 from minivae.nn.recurrent import CELL_TYPES, make_cell, make_recurrent
 from minivae.nn.rnn import RNN, RNNCell, RNNLayer, rnn_backward, rnn_forward
+from minivae.nn.row_lstm_decoder import RowLSTMDecoder
 from minivae.nn.sequence import RepeatVector, lengths_to_mask
 from minivae.nn.sequential import MLP, Sequential
 
@@ -68,4 +70,6 @@ __all__ = [
     "CELL_TYPES", "GRU", "GRUCell", "GRULayer", "RNN", "RNNCell", "RNNLayer",
     "gru_backward", "gru_forward", "make_cell", "make_recurrent", "rnn_backward", "rnn_forward",
     "Bidirectional", "ConditionedDecoder",
+    "MADE", "MaskedDense", "made_masks", "made_order",
+    "RowLSTMDecoder",
 ]

@@ -21,19 +21,31 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
   covariance: reparameterized sample, closed-form KL, their gradients).
 * :mod:`~minivae.objectives.mixture_prior` — the ELBO terms of a learned mixture-of-Gaussians
   prior (VaDE, GMVAE): the mixture KL, the cluster posterior p(c | z), their gradients.
+* :mod:`~minivae.objectives.iaf` — the inverse autoregressive flow posterior (VAE-IAF);
+* :mod:`~minivae.objectives.posteriors` — the registry of posterior families a VAE can use
+  (``VAE(..., posterior=...)``).
+* :mod:`~minivae.objectives.vmf` — the S-VAE's von Mises-Fisher posterior
+  :class:`VonMisesFisher` (Wood's sampler, reparameterized sample, KL to the uniform prior on
+  the sphere) over :mod:`~minivae.objectives.bessel` (log I_v and I_{v+1} / I_v in NumPy).
+* :mod:`~minivae.objectives.delta_vae` — the delta-VAE's KL of a diagonal posterior to an AR(1)
+  prior, its committed rate delta(alpha) and gradients.
 """
 
 from minivae.objectives import (
+    delta_vae,
     distributions,
     elbo,
+    iaf,
     infovae,
     iwae,
     kl,
     losses,
     mixture_prior,
     path_gradients,
+    posteriors,
     renyi,
     rho_gaussian,
+    vmf,
     wae,
 )
 from minivae.objectives.distributions import DiagonalGaussian
@@ -42,4 +54,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian", "mixture_prior"]
+           "RhoGaussian", "iaf", "posteriors", "vmf", "delta_vae", "mixture_prior"]

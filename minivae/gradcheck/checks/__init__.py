@@ -23,11 +23,21 @@ library's own modules never import the checker: the checks live here, beside it.
   the adversarial autoencoder's three phases.
 * :mod:`.rho_vae` — the rho-VAE posterior (AR(1) sample, its closed-form KL, their ELBO backward).
 * :mod:`.mixture_vae` — the mixture-prior KL, VaDE's p(c | z), the VaDE and GMVAE models.
+* :mod:`.conditional_multimodal` — the CVAE with a learned prior p(z | c), its deterministic
+  baseline, and the MMVAE's stratified bound.
+* :mod:`.posteriors` — the VAE with each posterior family (rho, IAF) through loss / backward.
+* :mod:`.vmf` — the S-VAE's von Mises-Fisher posterior (reparameterized sample, KL to the
+  uniform prior on the sphere, encoder map) and log I_v against its ratio.
+* :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
+  sampling), BetaTCVAE and AnnealedVAE.
+* :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
 """
 
 from minivae.gradcheck.checks import (
     apps,
+    conditional_multimodal,
     denoising,
+    disentangle,
     forecast,
     information,
     latent,
@@ -36,11 +46,14 @@ from minivae.gradcheck.checks import (
     mixture_vae,
     models,
     objectives,
+    pixel_vae,
+    posteriors,
     recurrent_cells,
     rho_vae,
     sequence_models,
     sequence_options,
     variational,
+    vmf,
     vrnn,
 )
 from minivae.gradcheck.registry import REGISTRY
@@ -61,4 +74,9 @@ __all__ = [
     "denoising",
     "rho_vae",
     "mixture_vae",
+    "conditional_multimodal",
+    "posteriors",
+    "vmf",
+    "disentangle",
+    "pixel_vae",
 ]
