@@ -553,6 +553,49 @@ def _pixel_vae_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
                                                                 "dz": _data(Profile(2, "normal"),
                                                                             4), "dkl": 0.2},
     }
+def _mixture_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """information.clustering and the mixture-prior VAEs: arrays whose shapes must agree (C = 2
+    components in L = 2 dimensions), log-probabilities, binary images for the Bernoulli models."""
+    from minivae.objectives.distributions import DiagonalGaussian
+    from minivae.objectives.mixture_prior import log_softmax
+    rng = np.random.default_rng(0)
+    C, L = 2, 2
+    mu, lv = rng.standard_normal((N, L)), 0.1 * rng.standard_normal((N, L))
+    comps = {"log_pi": log_softmax(np.array([0.2, -0.1])), "means": rng.standard_normal((C, L)),
+             "logvars": 0.1 * rng.standard_normal((C, L))}
+    post = {"q": DiagonalGaussian(mu, lv), "log_gamma": log_softmax(rng.standard_normal((N, C))),
+            **comps}
+    binary = (rng.random((N, D)) < 0.5).astype(float)
+    mp = "objectives.mixture_prior."
+    out: dict[str, Callable[[Profile], dict[str, Any]]] = {
+        "information.clustering.hungarian": lambda pr: {"cost": rng.random((N, D))},
+        "information.clustering.gmm_log_responsibilities": lambda pr: {
+            "X": rng.standard_normal((N, L)), "weights": np.array([0.4, 0.6]),
+            "means": comps["means"], "variances": np.ones((C, L))},
+        mp + "log_softmax": lambda pr: {"s": mu},
+        mp + "log_softmax_backward": lambda pr: {"log_p": post["log_gamma"], "dlog_p": mu},
+        mp + "component_kl": lambda pr: {k: post[k] for k in ("q", "means", "logvars")},
+        mp + "mixture_kl": lambda pr: dict(post),
+        mp + "mixture_kl_backward": lambda pr: dict(post),
+        mp + "cluster_log_posterior": lambda pr: {"z": mu, **comps},
+        mp + "mixture_log_prob": lambda pr: {"z": mu, **comps},
+        mp + "cluster_log_posterior_backward": lambda pr: {"z": mu, **comps,
+                                                            "dlog_gamma": post["log_gamma"]},
+        "models.vade.pretrain": lambda pr: {"model": _vade(), "X": binary, "epochs": 1},
+    }
+    for cls in ("models.vade.VaDE", "models.gmvae.GMVAE"):
+        out[cls] = lambda pr: {"input_dim": D, "n_clusters": C}
+        for method in ("loss", "per_example_loss"):
+            out[f"{cls}.{method}"] = lambda pr: {"batch": binary, "rng": 0}
+        out[f"{cls}.decode"] = lambda pr: {"z": mu}
+        out[f"{cls}.set_prior"] = lambda pr: {"weights": np.array([0.4, 0.6]),
+                                              "means": comps["means"], "variances": np.ones((C, L))}
+    return out
+
+
+def _vade() -> Any:
+    from minivae.models.vade import VaDE
+    return VaDE(D, [4], 2, 2, rng=0)
 
 
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
@@ -580,6 +623,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
     **_pixel_vae_good_args(),
+    **_mixture_good_args(),
 }
 
 

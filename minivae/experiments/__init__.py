@@ -23,4 +23,5 @@ EXPERIMENTS: dict[str, str] = {
     "latent-conditional": "minivae.experiments.latent_conditional",
     "latent-multimodal": "minivae.experiments.latent_multimodal",
     "posteriors": "minivae.experiments.posteriors",
+    "latent_clustering": "minivae.experiments.latent_clustering",
 }

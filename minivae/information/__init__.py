@@ -19,6 +19,8 @@ the setting where it can be computed:
   :mod:`minivae.objectives.wae`).
 * :mod:`.mig` — the Mutual Information Gap (Chen et al., 2018) between codes and known factors
   of variation, a disentanglement score (discretised posterior means, plug-in MI).
+* :mod:`.clustering` — Hungarian assignment, unsupervised clustering accuracy, k-means++ and a
+  diagonal Gaussian mixture by EM (the baselines and the initialisation of VaDE).
 
 The modules use the same names for the same measure (``discrete.entropy``,
 ``gaussian.entropy``; ``gaussian.cs_divergence``, ``kde.cs_divergence``), so they are used
@@ -27,6 +29,6 @@ through their module: ``from minivae.information import kde; kde.cs_divergence(X
 ``from minivae.information import kde_entropy; kde_entropy.entropy(X, sigma)``.
 """
 
-from minivae.information import discrete, gaussian, kde, kde_entropy, mig, mmd
+from minivae.information import clustering, discrete, gaussian, kde, kde_entropy, mig, mmd
 
-__all__ = ["discrete", "gaussian", "kde", "kde_entropy", "mmd", "mig"]
+__all__ = ["clustering", "discrete", "gaussian", "kde", "kde_entropy", "mmd", "mig"]

@@ -22,6 +22,9 @@
   Chen et al. 2018; capacity annealing, Burgess et al. 2018).
 * :class:`PixelVAE`: an autoregressive row-LSTM image decoder (PixelVAE-style), with free bits
   and the delta-VAE's AR(1) prior against posterior collapse.
+* :class:`VaDE` and :class:`GMVAE`: a learned mixture-of-Gaussians prior whose components
+  cluster the data (Jiang et al. 2017; after Dilokthanakul et al. 2016), with
+  :func:`minivae.models.vade.pretrain` (autoencoder, then a GMM on its codes).
 """
 
 from minivae.models.aae import AdversarialAutoencoder
@@ -36,6 +39,7 @@ from minivae.models.beta_tcvae import AnnealedVAE, BetaTCVAE
 from minivae.models.cvae import CVAE, one_hot
 from minivae.models.cvae_prior import ConditionalRegressor, PriorCVAE
 from minivae.models.denoising import Denoising
+from minivae.models.gmvae import GMVAE
 from minivae.models.itl_autoencoder import ITLAutoencoder
 from minivae.models.lstm_autoencoder import LSTMAutoencoder
 from minivae.models.lstm_forecaster import LSTMForecaster
@@ -43,6 +47,7 @@ from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.mmvae import MMVAE
 from minivae.models.pixel_vae import PixelVAE
 from minivae.models.two_stage_vae import TwoStageVAE
+from minivae.models.vade import VaDE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -74,4 +79,6 @@ __all__ = [
     "AnnealedVAE",
     "BetaTCVAE",
     "PixelVAE",
+    "GMVAE",
+    "VaDE",
 ]

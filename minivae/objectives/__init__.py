@@ -27,6 +27,8 @@ KLs and log-densities, and the KL term as it enters a loss (beta, free bits).
   the sphere) over :mod:`~minivae.objectives.bessel` (log I_v and I_{v+1} / I_v in NumPy).
 * :mod:`~minivae.objectives.delta_vae` — the delta-VAE's KL of a diagonal posterior to an AR(1)
   prior, its committed rate delta(alpha) and gradients.
+* :mod:`~minivae.objectives.mixture_prior` — the ELBO terms of a learned mixture-of-Gaussians
+  prior (VaDE, GMVAE): the mixture KL, the cluster posterior p(c | z), their gradients.
 """
 
 from minivae.objectives import (
@@ -38,6 +40,7 @@ from minivae.objectives import (
     iwae,
     kl,
     losses,
+    mixture_prior,
     path_gradients,
     posteriors,
     renyi,
@@ -51,4 +54,4 @@ from minivae.objectives.rho_gaussian import RhoGaussian
 
 __all__ = ["DiagonalGaussian", "distributions", "elbo", "free_bits_kl", "infovae", "iwae", "kl",
            "kl_loss_term", "losses", "path_gradients", "renyi", "rho_gaussian", "wae",
-           "RhoGaussian", "iaf", "posteriors", "vmf", "delta_vae"]
+           "RhoGaussian", "iaf", "posteriors", "vmf", "delta_vae", "mixture_prior"]

@@ -30,6 +30,7 @@ library's own modules never import the checker: the checks live here, beside it.
 * :mod:`.disentangle` — the beta-TCVAE regulariser (MI, TC, dimension-wise KL by minibatch-weighted
   sampling), BetaTCVAE and AnnealedVAE.
 * :mod:`.pixel_vae` — the row-LSTM image decoder, the delta-VAE KL, the PixelVAE model.
+* :mod:`.mixture_vae` — the mixture-prior KL, VaDE's p(c | z), the VaDE and GMVAE models.
 """
 
 from minivae.gradcheck.checks import (
@@ -42,6 +43,7 @@ from minivae.gradcheck.checks import (
     latent,
     layers,
     lstm,
+    mixture_vae,
     models,
     objectives,
     pixel_vae,
@@ -76,4 +78,5 @@ __all__ = [
     "vmf",
     "disentangle",
     "pixel_vae",
+    "mixture_vae",
 ]
