@@ -44,11 +44,11 @@ def no_network(monkeypatch):
 
 
 def test_tiny_run_writes_both_tables_and_figures(tiny_mnist, tmp_path, capsys):
-    argv = ["latent", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
-            "--out", str(tmp_path), "--seeds", "0", "1"]
+    argv = ["latent", "--parts", "codes", "--tiny", "--data-dir", str(tiny_mnist),
+            "--no-verify", "--out", str(tmp_path), "--seeds", "0", "1"]
     assert dispatcher.main(argv) == 0
     out = capsys.readouterr().out
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((tmp_path / "codes" / "results.json").read_text())
     assert results["seeds"] == [0, 1]
     s = exp.SIZES["tiny"]
     for label, _ in exp.vq_specs():
@@ -66,7 +66,7 @@ def test_tiny_run_writes_both_tables_and_figures(tiny_mnist, tmp_path, capsys):
         for row in results["aae_rows"][label]:
             assert np.isfinite(row["mmd"]) and row["mmd"] >= 0
     for name in ("latent_aae_codes.png", "latent_vqvae.png"):
-        assert (tmp_path / name).stat().st_size > 1000
+        assert (tmp_path / "codes" / name).stat().st_size > 1000
 
 
 def test_reconstruction_nats_is_the_bernoulli_nll():

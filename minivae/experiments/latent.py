@@ -1,6 +1,23 @@
-"""``python -m minivae.experiments latent``: shaping the latent space on MNIST.
+"""``python -m minivae.experiments latent``: shaping the latent space and the prior on MNIST
+(issue: priors and discrete latents), one part at a time.
 
-Two tables, each with a baseline of the same size, mean +- std over the seeds:
+Parts (a command of parts, :mod:`minivae.experiments._parts`: options ``--quick``,
+``--parts a,b``, ``--seed S`` / ``--seeds A B``, ``--out DIR`` (default
+``minivae_output/latent``; each part writes into ``<out>/<part>/``), ``--data-dir`` (default
+``$MINIVAE_DATA_DIR``; never downloaded here), ``--no-verify``, ``--no-figures``; every table
+printed once and gathered in ``<out>/tables.md``):
+
+* ``codes``: VQ-VAE and adversarial autoencoders (this module's :func:`run`, below);
+* ``sharpness``: VAE-GAN against the plain VAE (:mod:`.latent_sharpness`);
+* ``conditional``: the CVAE with a learned conditional prior (:mod:`.latent_conditional`);
+* ``multimodal``: the MMVAE's cross-modal coherence (:mod:`.latent_multimodal`);
+* ``clustering``: VaDE and GMVAE clustering accuracy (:mod:`.latent_clustering`).
+
+Each of the last four is also a command of its own (``latent-sharpness``,
+``latent-conditional``, ``latent-multimodal``, ``latent_clustering``).
+
+Part ``codes``: two tables, each with a baseline of the same size, mean +- std over the
+seeds:
 
 * **VQ-VAE** (van den Oord et al. 2017): an MLP encoder 784-H-(M d) whose output is cut into M
   slots of size d, each replaced by its nearest code of one codebook of K codes; decoder
@@ -23,9 +40,7 @@ Two tables, each with a baseline of the same size, mean +- std over the seeds:
 
 Sizes: full (no flag) 20000 training and 2000 test images, 10 epochs, batch 100, K = 64,
 d = 4, M = 8, 2 seeds; ``--quick`` 2000 / 500 images, 2 epochs, smaller networks (about 20 s).
-Options: ``--seed S`` / ``--seeds A B``, ``--out DIR`` (default ``minivae_output/latent``),
-``--data-dir`` (default ``$MINIVAE_DATA_DIR``; never downloaded here), ``--no-verify``,
-``--no-figures``.  Images are float32 grey levels.
+Images are float32 grey levels.
 """
 
 from __future__ import annotations
@@ -33,23 +48,32 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from minivae.experiments._cli import (
-    blas_threads_note,
-    experiment_parser,
-    parse_run,
-    public,
-    run_record,
-    say,
-    write_results,
-)
+from minivae.experiments._cli import public, say
+from minivae.experiments._parts import PartsCommand, part_mode, part_seeds
 
-__all__ = ["SIZES", "Setting", "aae_specs", "main", "reconstruction_nats", "vq_specs"]
+__all__ = ["COMMAND", "PARTS", "SIZES", "Setting", "aae_specs", "main", "reconstruction_nats",
+           "run", "vq_specs"]
+
+#: part name -> module with ``run(args) -> dict`` (imported only when the part runs)
+PARTS: dict[str, str] = {
+    "codes": "minivae.experiments.latent",
+    "sharpness": "minivae.experiments.latent_sharpness",
+    "conditional": "minivae.experiments.latent_conditional",
+    "multimodal": "minivae.experiments.latent_multimodal",
+    "clustering": "minivae.experiments.latent_clustering",
+}
+
+COMMAND = PartsCommand(
+    "latent", PARTS,
+    "Shaping the latent space on MNIST: VQ-VAE and adversarial autoencoders, VAE-GAN "
+    "sharpness, a learned conditional prior, the MMVAE, mixture-prior clustering.",
+    "small sizes (about a minute a part)")
 
 
 @dataclass(frozen=True)
@@ -262,16 +286,6 @@ def plot_vq(models: dict[str, Any], counts: dict[str, np.ndarray], X: np.ndarray
 
 
 # ---------------------------------------------------------------------------- command line
-def _parser() -> argparse.ArgumentParser:
-    p = experiment_parser("latent", "VQ-VAE (codebook usage, dead codes, reconstruction) and "
-                          "adversarial autoencoders (codes against a chosen prior) on MNIST.",
-                          "2000 images, 2 epochs, smaller networks (about 20 s)")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
-    return p
-
-
 def _load(args: argparse.Namespace, s: Setting):
     from minivae.data.mnist import load_mnist
 
@@ -316,28 +330,32 @@ def _figures(args, kept: dict[str, Any], X_te, y_te, seed: int) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run both comparisons; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
-    args.out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    say(f"latent ({mode}): {s.n_train} train / {s.n_test} test images, {s.epochs} epochs, "
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Part ``codes`` of this command: both comparisons with the command's options (``quick``,
+    ``tiny``, ``seed`` / ``seeds``, ``out``, ``no_figures``, ``data_dir``, ``no_verify``).
+    Returns "tables" ("VQ-VAE", "adversarial autoencoder": markdown), "figures" (paths), the
+    per-seed rows and their summaries, "mode", "seeds", "setting"."""
+    mode = part_mode(args)
+    s = SIZES[mode]
+    seeds = part_seeds(args, s.n_seeds)
+    say(f"codes ({mode}): {s.n_train} train / {s.n_test} test images, {s.epochs} epochs, "
         f"batch {s.batch_size}; VQ-VAE 784-{s.hidden}-{s.groups}x{s.code_dim}, K = "
-        f"{s.num_codes}; AAE 784-{'-'.join(map(str, s.aae_hidden))}-2; seeds {list(seeds)}; "
-        f"{blas_threads_note()}")
+        f"{s.num_codes}; AAE 784-{'-'.join(map(str, s.aae_hidden))}-2; seeds {list(seeds)}")
     X, X_te, y_te = _load(args, s)
     vq_rows, aae_rows, kept = _run_all(s, seeds, X, X_te)
     vq_summary, aae_summary = summarise(vq_rows, VQ_COLUMNS), summarise(aae_rows, AAE_COLUMNS)
     vq_table = format_table(vq_summary, VQ_COLUMNS, {"perplexity": 1, "dead_codes": 1})
     aae_table = format_table(aae_summary, AAE_COLUMNS, {"mmd": 4})
-    say("\n" + vq_table + "\n\n" + aae_table)
-    results = {**run_record(mode, seeds, s, argv),
-               "vq_rows": {k: [public(r) for r in v] for k, v in vq_rows.items()},
-               "aae_rows": aae_rows, "vq_summary": vq_summary, "aae_summary": aae_summary,
-               "vq_table": vq_table, "aae_table": aae_table}
-    figures = None if args.no_figures else _figures(args, kept, X_te, y_te, seeds[0])
-    write_results(results, args.out, t_start, figures)
-    return 0
+    figures = [] if args.no_figures else _figures(args, kept, X_te, y_te, seeds[0])
+    return {"tables": {"VQ-VAE": vq_table, "adversarial autoencoder": aae_table},
+            "figures": figures, "mode": mode, "seeds": list(seeds), "setting": asdict(s),
+            "vq_rows": {k: [public(r) for r in v] for k, v in vq_rows.items()},
+            "aae_rows": aae_rows, "vq_summary": vq_summary, "aae_summary": aae_summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen parts (default: all) in turn; returns 0."""
+    return COMMAND.main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,7 +37,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    resolve_seeds,
     run_record,
     say,
+    size_mode,
     write_results,
 )
 
@@ -210,11 +212,21 @@ def combine(paths: list[Path], out: Path) -> dict[str, Any]:
     return results
 
 
-def run(args: argparse.Namespace, mode: str, s: Setting, seeds: tuple[int, ...],
-        argv: list[str] | None = None) -> dict[str, Any]:
-    """Train and score every row for every seed; returns the results (table included)."""
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train and score every row for every seed (sizes and seeds from the parsed ``args`` of
+    this experiment's parser or of the ``latent`` command), draw the figure; returns "tables"
+    ({"clustering accuracy": markdown}), "figures" (paths), "rows", "table", "mode", "seeds",
+    "setting".  Prints no table (:func:`main` and the ``latent`` command do)."""
     from minivae.data.mnist import load_mnist
 
+    mode = size_mode(args)
+    s = SIZES[mode]
+    seeds = resolve_seeds(_parser(), args, s.n_seeds)
+    args.out.mkdir(parents=True, exist_ok=True)
+    say(f"latent_clustering ({mode}): {s.n_train} train / {s.n_test} test images, MLP "
+        f"784-{'-'.join(map(str, s.hidden))}-{s.latent}, C = {s.n_clusters}, "
+        f"{s.ae_epochs} pre-training + {s.epochs} epochs, batch {s.batch_size}; seeds "
+        f"{list(seeds)}; {blas_threads_note()}")
     kw = {"verify": not args.no_verify, "dtype": np.float32, "download": False}
     X, _ = load_mnist(args.data_dir, split="train", limit=s.n_train, **kw)
     X_te, y_te = load_mnist(args.data_dir, split="test", limit=s.n_test, **kw)
@@ -227,9 +239,14 @@ def run(args: argparse.Namespace, mode: str, s: Setting, seeds: tuple[int, ...],
             per_seed[label].append(rows[label])
         kept = kept or models
     table = format_table(per_seed)
-    say("\n" + table)
-    return {**run_record(mode, seeds, s, argv), "rows": per_seed, "table": table,
-            "_models": kept}
+    figures: list[str] = []
+    if not args.no_figures:
+        from minivae.plots import close
+
+        figures = [str(args.out / "latent_clustering_samples.png")]
+        close(plot_cluster_samples(kept, seeds[0], Path(figures[0])))
+    return {"tables": {"clustering accuracy": table}, "figures": figures, "rows": per_seed,
+            "table": table, "mode": mode, "seeds": list(seeds), "setting": asdict(s)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,21 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.combine:
         combine(args.combine, args.out)
         return 0
-    args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    say(f"latent-clustering ({mode}): {s.n_train} train / {s.n_test} test images, MLP "
-        f"784-{'-'.join(map(str, s.hidden))}-{s.latent}, C = {s.n_clusters}, "
-        f"{s.ae_epochs} pre-training + {s.epochs} epochs, batch {s.batch_size}; seeds "
-        f"{list(seeds)}; {blas_threads_note()}")
-    results = run(args, mode, s, seeds, argv)
-    models = results.pop("_models")
-    figures = None
-    if not args.no_figures:
-        from minivae.plots import close
-
-        figures = [str(args.out / "latent_clustering_samples.png")]
-        close(plot_cluster_samples(models, seeds[0], Path(figures[0])))
-    write_results(results, args.out, t_start, figures)
+    results = run(args)
+    say("\n" + results["table"])
+    figures = results.pop("figures") or None
+    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 
 

@@ -196,8 +196,9 @@ def _load(args: argparse.Namespace, s: Setting):
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train the three models for every seed (sizes and seeds from the parsed ``args`` of this
-    experiment's parser), print the table, draw the figure; returns the results: "rows",
-    "summary", "table" and "figures" (paths; None with ``--no-figures``)."""
+    experiment's parser or of the ``latent`` command), draw the figure; returns the results: "rows",
+    "summary", "table", "tables" (the same, by name) and "figures" (paths; none with
+    ``--no-figures``); prints no table (:func:`main` and the ``latent`` command do)."""
     mode = size_mode(args)
     s = SIZES[mode]
     seeds = resolve_seeds(_parser(), args, s.n_seeds)
@@ -217,14 +218,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 kept[label] = model
     summary = summarise(rows, COLUMNS)
     table = format_table(summary, COLUMNS, {"nll": 1, "neg_elbo": 1, "seconds": 1})
-    say("\n" + table)
-    figures = None
+    figures: list[str] = []
     if not args.no_figures:
         from minivae.plots import close
 
         figures = [str(args.out / "latent_conditional_samples.png")]
         close(plot_samples(kept, *data[1], s, seeds[0], Path(figures[0])))
-    return {"rows": rows, "summary": summary, "table": table, "figures": figures}
+    return {"tables": {"conditional log-likelihood": table}, "rows": rows, "summary": summary,
+            "table": table, "figures": figures}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
     t_start = time.perf_counter()
     results = run(args)
-    figures = results.pop("figures")
+    say("\n" + results["table"])
+    figures = results.pop("figures") or None
     write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 

@@ -265,7 +265,8 @@ def _run_seed(args, s: Setting, seed: int):
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train the MMVAE and the unimodal baseline for every seed (sizes and seeds from the parsed
     ``args`` of this experiment's parser); returns "rows", "summary", "classifier_accuracy",
-    "table" and "figures" (paths; None with ``--no-figures``)."""
+    "table", "tables" (the same, by name) and "figures" (paths; none with
+    ``--no-figures``); prints no table (:func:`main` and the ``latent`` command do)."""
     mode = size_mode(args)
     s = SIZES[mode]
     seeds = resolve_seeds(_parser(), args, s.n_seeds)
@@ -286,16 +287,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     summary = summarise(rows, COLUMNS)
     table = format_table(summary, COLUMNS, {"image_to_stroke": 3, "stroke_to_image": 3,
                                             "joint": 3, "seconds": 0})
-    say("\n" + table)
-    figures = None
+    figures: list[str] = []
     if not args.no_figures and kept is not None:
         from minivae.plots import close
 
         figures = [str(args.out / "latent_multimodal_cross.png")]
         model, (img_te, st_te, y_te) = kept
         close(plot_cross(model, img_te, st_te, y_te, Path(figures[0])))
-    return {"rows": rows, "summary": summary, "classifier_accuracy": reals, "table": table,
-            "figures": figures}
+    return {"tables": {"coherence": table}, "rows": rows, "summary": summary,
+            "classifier_accuracy": reals, "table": table, "figures": figures}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
     t_start = time.perf_counter()
     results = run(args)
-    figures = results.pop("figures")
+    say("\n" + results["table"])
+    figures = results.pop("figures") or None
     write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 

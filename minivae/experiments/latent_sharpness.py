@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,15 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    resolve_seeds,
     run_record,
     say,
+    size_mode,
     write_results,
 )
 from minivae.experiments.latent import format_table, summarise
 
-__all__ = ["SIZES", "Setting", "main", "mean_gradient_magnitude"]
+__all__ = ["SIZES", "Setting", "main", "mean_gradient_magnitude", "run"]
 
 
 @dataclass(frozen=True)
@@ -173,11 +175,15 @@ def _load(args: argparse.Namespace, s: Setting):
     return X, X_te
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train the VAE and the VAE-GAN for each seed; print the table, draw the grids; 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the VAE and the VAE-GAN for each seed (sizes and seeds from the parsed ``args`` of
+    this experiment's parser, or of the ``latent`` command), draw the grids; returns "tables"
+    ({"sharpness": markdown}), "figures" (paths), "rows", "summary", "table", "mode", "seeds",
+    "setting"."""
+    mode = size_mode(args)
+    s = SIZES[mode]
+    seeds = resolve_seeds(_parser(), args, s.n_seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
     say(f"latent-sharpness ({mode}): {s.n_train} train / {s.n_test} test images, {s.epochs} "
         f"epochs, 784-{s.hidden}-{s.latent}, discriminator 784-"
         f"{'-'.join(map(str, s.disc_hidden))}-1; seeds {list(seeds)}; {blas_threads_note()}")
@@ -197,10 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(summary, COLUMNS, {"samples": 4, "reconstructions": 4,
                                             "samples_energy": 4, "reconstructions_energy": 4,
                                             "squared_error": 1, "seconds": 0})
-    say("\n" + table)
-    results = {**run_record(mode, seeds, s, argv), "rows": rows, "summary": summary,
-               "table": table}
-    figures = None
+    figures: list[str] = []
     if not args.no_figures:
         from minivae.plots import close
 
@@ -208,7 +211,19 @@ def main(argv: list[str] | None = None) -> int:
                  "VAE samples", "VAE-GAN samples"]
         figures = [str(args.out / "vaegan_samples.png")]
         close(plot_samples({k: grids[k] for k in order}, Path(figures[0])))
-    write_results(results, args.out, t_start, figures)
+    return {"tables": {"sharpness": table}, "figures": figures, "rows": rows,
+            "summary": summary, "table": table, "mode": mode, "seeds": list(seeds),
+            "setting": asdict(s)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, :func:`run`, print the table, write results.json; returns 0."""
+    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+    t_start = time.perf_counter()
+    results = run(args)
+    say("\n" + results["table"])
+    figures = results.pop("figures") or None
+    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
     return 0
 
 

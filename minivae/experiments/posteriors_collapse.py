@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from minivae.experiments._parts import part_mode, part_seeds
+
 __all__ = ["SIZES", "Setting", "binarized_14", "format_table", "main", "model_specs", "run",
            "summarise"]
 
@@ -175,19 +177,6 @@ def plot_collapse(rows: dict[str, list[dict[str, Any]]], path: Path, floor: floa
     return plots.finish(fig, path, dpi=100)
 
 
-def _mode(args: argparse.Namespace) -> str:
-    return "tiny" if getattr(args, "tiny", False) else \
-        "quick" if getattr(args, "quick", False) else "full"
-
-
-def _seeds(args: argparse.Namespace, n_seeds: int) -> tuple[int, ...]:
-    seeds = getattr(args, "seeds", None)
-    if seeds:
-        return tuple(int(v) for v in seeds)
-    first = int(getattr(args, "seed", 0))
-    return tuple(range(first, first + n_seeds))
-
-
 def _load(args: argparse.Namespace, s: Setting) -> tuple[np.ndarray, np.ndarray]:
     from minivae.data.mnist import load_mnist
 
@@ -207,9 +196,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from minivae.experiments._cli import say
 
     t_start = time.perf_counter()
-    mode = _mode(args)
+    mode = part_mode(args)
     s = SIZES[mode]
-    seeds = _seeds(args, s.n_seeds)
+    seeds = part_seeds(args, s.n_seeds)
     say(f"posterior collapse ({mode}): {s.n_train} train / {s.n_test} test images 14x14, "
         f"H = {s.hidden}, L = {s.latent}, {s.epochs} epochs; seeds {list(seeds)}")
     X, X_te = _load(args, s)
@@ -222,7 +211,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"NLL bound {row['nll_bound']:.2f}, {row['seconds']:.0f} s")
     summary = summarise(rows)
     table = format_table(summary, s.latent)
-    say(table)
     figures: list[str] = []
     if not getattr(args, "no_figures", False):
         out = Path(getattr(args, "out", Path("minivae_output") / "posteriors"))
@@ -246,7 +234,7 @@ def _close(fig: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m minivae.experiments.posteriors_collapse [--quick] ...``: prints the table,
     writes the figure and ``results.json`` into ``--out``."""
-    from minivae.experiments._cli import experiment_parser
+    from minivae.experiments._cli import experiment_parser, say
 
     p = experiment_parser("posteriors", "Posterior collapse with an autoregressive decoder, "
                           "and its fixes (free bits, delta-VAE).",
@@ -255,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-verify", action="store_true", help="skip the MNIST checksums")
     args = p.parse_args(argv)
     record = run(args)
+    for table in record["tables"].values():
+        say(table)
     import json
 
     out = Path(args.out)

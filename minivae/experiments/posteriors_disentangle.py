@@ -43,6 +43,7 @@ from minivae.experiments._cli import (
     size_mode,
     write_results,
 )
+from minivae.experiments._parts import part_seeds
 from minivae.information.mig import mig_details
 from minivae.models import VAE, AnnealedVAE, BetaTCVAE
 from minivae.train import fit
@@ -166,14 +167,6 @@ def traversal_figure(model, X: np.ndarray, factors: np.ndarray, s: Setting, labe
     return save(fig, path)
 
 
-def _seeds(args: argparse.Namespace, s: Setting) -> tuple[int, ...]:
-    seeds = getattr(args, "seeds", None)
-    if seeds:
-        return tuple(int(v) for v in seeds)
-    first = int(getattr(args, "seed", 0))
-    return tuple(range(first, first + s.n_seeds))
-
-
 def _args(args: argparse.Namespace) -> tuple[str, Setting, Path]:
     mode = size_mode(argparse.Namespace(tiny=getattr(args, "tiny", False),
                                         quick=getattr(args, "quick", False)))
@@ -185,7 +178,8 @@ def _args(args: argparse.Namespace) -> tuple[str, Setting, Path]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train and score every model for every seed; print and return the table.
+    """Train and score every model for every seed; return the table (printed by :func:`main`
+    and the ``posteriors`` command).
 
     ``args``: a namespace with (any of) ``quick``, ``tiny``, ``seed``, ``seeds``, ``out``,
     ``no_figures``, ``epochs`` (overrides the size's epochs).  Returns a dict with "table"
@@ -194,7 +188,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     t_start = time.perf_counter()
     mode, s, out = _args(args)
-    seeds = _seeds(args, s)
+    seeds = part_seeds(args, s.n_seeds)
     shapes = Shapes(s.size, n_scales=s.n_scales, n_rotations=s.n_rotations,
                     n_positions=s.n_positions)
     X, factors = shapes.grid()
@@ -212,7 +206,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 kept[label] = model
     summary = summarise(rows)
     table = format_table(summary, len(seeds))
-    say("\n" + table)
     figures = []
     if not getattr(args, "no_figures", False):
         for label, model in kept.items():
@@ -235,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     result = run(args)
+    say("\n" + result["table"])
     record = {**run_record(result["mode"], tuple(result["seeds"]), _args(args)[1], argv),
               **{k: v for k, v in result.items() if k not in ("figures", "seconds")}}
     write_results(record, args.out, t_start, result["figures"] or None)

@@ -39,9 +39,11 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import say
+from minivae.experiments._parts import part_mode, part_seeds
 
 __all__ = ["COLUMNS", "FAMILIES", "SIZES", "Setting", "format_table", "generated_images",
-           "main", "pixel_baseline_nll", "run", "summarise"]
+           "load_images", "main", "pixel_baseline_nll", "run", "summarise", "train_one",
+           "warm_up"]
 
 #: the families compared, in table order (those not registered in this version are skipped)
 FAMILIES = ("gaussian", "rho", "iaf", "vmf")
@@ -95,7 +97,8 @@ def pixel_baseline_nll(X_train: np.ndarray, X_test: np.ndarray) -> float:
     return float(-ll.mean())
 
 
-def _load(args: argparse.Namespace, s: Setting, mode: str) -> tuple[np.ndarray, np.ndarray, str]:
+def load_images(args: argparse.Namespace, s: Setting,
+                mode: str) -> tuple[np.ndarray, np.ndarray, str]:
     """(X_train, X_test, description): binarized MNIST, or generated images (tiny, or quick
     without the files)."""
     from minivae.data.mnist import load_mnist, mnist_available
@@ -111,7 +114,7 @@ def _load(args: argparse.Namespace, s: Setting, mode: str) -> tuple[np.ndarray, 
     return (X > 0.5).astype(np.float64), (X_te > 0.5).astype(np.float64), "binarized MNIST"
 
 
-def _one(family: str, s: Setting, seed: int, X: np.ndarray, X_te: np.ndarray) -> dict:
+def train_one(family: str, s: Setting, seed: int, X: np.ndarray, X_te: np.ndarray) -> dict:
     """Train one family with one seed; its row of numbers."""
     from minivae.models import VAE
 
@@ -129,7 +132,7 @@ def _one(family: str, s: Setting, seed: int, X: np.ndarray, X_te: np.ndarray) ->
             "seconds": seconds}
 
 
-def _warm_up(X: np.ndarray) -> None:
+def warm_up(X: np.ndarray) -> None:
     """One tiny fit first, so no family's seconds include the one-off compilation of the
     training loop's compiled parts."""
     from minivae.models import VAE
@@ -164,19 +167,6 @@ def format_table(summary: dict[str, dict[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
-def _mode(args: argparse.Namespace) -> str:
-    return "tiny" if getattr(args, "tiny", False) else \
-        "quick" if getattr(args, "quick", False) else "full"
-
-
-def _seeds(args: argparse.Namespace, n_seeds: int) -> tuple[int, ...]:
-    seeds = getattr(args, "seeds", None)
-    if seeds:
-        return tuple(int(v) for v in seeds)
-    first = int(getattr(args, "seed", 0))
-    return tuple(range(first, first + n_seeds))
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the comparison with the options of ``python -m minivae.experiments posteriors``
     (``quick``, ``tiny``, ``seed`` / ``seeds``, ``data_dir``, ``no_verify``; missing ones take
@@ -185,18 +175,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from minivae.objectives.posteriors import POSTERIORS
 
     t_start = time.perf_counter()
-    mode = _mode(args)
+    mode = part_mode(args)
     s = SIZES[mode]
-    seeds = _seeds(args, s.n_seeds)
+    seeds = part_seeds(args, s.n_seeds)
     families = [f for f in FAMILIES if f in POSTERIORS]
-    X, X_te, data = _load(args, s, mode)
+    X, X_te, data = load_images(args, s, mode)
     say(f"families ({mode}): {data}, {len(X)} train / {len(X_te)} test; VAE {X.shape[1]}-"
         f"{s.hidden}-{s.latent}, {s.epochs} epochs, K = {s.k}; {families}; seeds {list(seeds)}")
-    _warm_up(X)
+    warm_up(X)
     rows: dict[str, list[dict[str, float]]] = {BASELINE: [{"neg_ll": pixel_baseline_nll(X, X_te)}]}
     for family in families:
         for seed in seeds:
-            row = _one(family, s, seed, X, X_te)
+            row = train_one(family, s, seed, X, X_te)
             rows.setdefault(family, []).append(row)
             say(f"  [{family}, seed {seed}] " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))
     summary = summarise(rows)

@@ -31,6 +31,7 @@ from typing import Any
 
 from minivae.experiments import posteriors_families as pf
 from minivae.experiments._cli import say
+from minivae.experiments._parts import part_mode, part_seeds
 
 __all__ = ["LATENTS", "main", "run"]
 
@@ -57,16 +58,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     markdown}), "figures" (none), "rows", "summary", "setting", "mode", "data", "latents",
     "seeds", "seconds"."""
     t_start = time.perf_counter()
-    mode = pf._mode(args)
+    mode = part_mode(args)
     s = pf.SIZES[mode]
     if getattr(args, "epochs", None):
         s = dataclasses.replace(s, epochs=int(args.epochs))
-    seeds = pf._seeds(args, s.n_seeds)
+    seeds = part_seeds(args, s.n_seeds)
     latents = tuple(getattr(args, "latents", None) or LATENTS[mode])
-    X, X_te, data = pf._load(args, s, mode)
+    X, X_te, data = pf.load_images(args, s, mode)
     say(f"svae ({mode}): {data}, {len(X)} train / {len(X_te)} test; VAE {X.shape[1]}-"
         f"{s.hidden}-L, d in {list(latents)}, {s.epochs} epochs, K = {s.k}; seeds {list(seeds)}")
-    pf._warm_up(X)
+    pf.warm_up(X)
     rows: dict[str, list[dict[str, float]]] = {
         pf.BASELINE: [{"neg_ll": pf.pixel_baseline_nll(X, X_te)}]}
     done: dict[tuple[str, int], list[dict[str, float]]] = {}  # S^2 is in two pairs: run once
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if (family, L) not in done:
             done[family, L] = []
             for seed in seeds:
-                row = pf._one(family, dataclasses.replace(s, latent=L), seed, X, X_te)
+                row = pf.train_one(family, dataclasses.replace(s, latent=L), seed, X, X_te)
                 done[family, L].append(row)
                 say(f"  [{label}, seed {seed}] "
                     + ", ".join(f"{k} {v:.2f}" for k, v in row.items()))

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import say
+from minivae.experiments._parts import part_mode, part_seeds
 
 __all__ = ["COLUMNS", "SIZES", "Setting", "format_table", "median_bandwidth", "run",
            "sampler_codes", "summarise"]
@@ -166,19 +167,6 @@ def plot_samples(X_te: np.ndarray, samples: dict[str, np.ndarray], path: Path):
     return plots.finish(fig, path, dpi=90)
 
 
-def _mode(args: argparse.Namespace) -> str:
-    return "tiny" if getattr(args, "tiny", False) else \
-        "quick" if getattr(args, "quick", False) else "full"
-
-
-def _seeds(args: argparse.Namespace, n_seeds: int) -> tuple[int, ...]:
-    seeds = getattr(args, "seeds", None)
-    if seeds:
-        return tuple(int(v) for v in seeds)
-    first = int(getattr(args, "seed", 0))
-    return tuple(range(first, first + n_seeds))
-
-
 def _load(args: argparse.Namespace, s: Setting):
     from minivae.data.mnist import load_mnist
 
@@ -196,9 +184,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ``no_verify``; missing ones take their defaults).  Returns the record: "tables" (name ->
     markdown), "figures" (paths), "rows", "summary", "setting", "seeds", "seconds"."""
     t_start = time.perf_counter()
-    mode = _mode(args)
+    mode = part_mode(args)
     s = SIZES[mode]
-    seeds = _seeds(args, s.n_seeds)
+    seeds = part_seeds(args, s.n_seeds)
     say(f"two_stage ({mode}): {s.n_train} train / {s.n_test} test images; stage 1 784-"
         f"{s.hidden}-{s.latent}, {s.epochs1} epochs; stage 2 {s.latent}-"
         f"{'-'.join(map(str, s.stage2_hidden))}-{s.latent}, {s.epochs2} epochs; "
