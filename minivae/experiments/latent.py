@@ -14,7 +14,7 @@ printed once and gathered in ``<out>/tables.md``):
 * ``clustering``: VaDE and GMVAE clustering accuracy (:mod:`.latent_clustering`).
 
 Each of the last four is also a command of its own (``latent-sharpness``,
-``latent-conditional``, ``latent-multimodal``, ``latent_clustering``).
+``latent-conditional``, ``latent-multimodal``, ``latent-clustering``).
 
 Part ``codes``: two tables, each with a baseline of the same size, mean +- std over the
 seeds:
