@@ -20,4 +20,5 @@ EXPERIMENTS: dict[str, str] = {
     "latent": "minivae.experiments.latent",
     "latent-sharpness": "minivae.experiments.latent_sharpness",
     "denoise": "minivae.experiments.denoise",
+    "fetal-ecg": "minivae.experiments.fetal_ecg",
 }
