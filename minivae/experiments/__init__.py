@@ -21,4 +21,5 @@ EXPERIMENTS: dict[str, str] = {
     "latent-sharpness": "minivae.experiments.latent_sharpness",
     "denoise": "minivae.experiments.denoise",
     "fetal-ecg": "minivae.experiments.fetal_ecg",
+    "volatility-delta": "minivae.experiments.volatility_delta",
 }
