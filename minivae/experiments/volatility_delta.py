@@ -1,4 +1,4 @@
-r"""``python -m minivae.experiments volatility-delta``: completion on the 8 x 5 (maturity, delta) grid.
+r"""``python -m minivae.experiments volatility-delta``: completion on the 8 x 5 delta grid.
 
 The setting of Bergeron, Fung, Hull & Poulos (2021), as the review of Singh & Ogunfunmi (Entropy,
 2022, section 7.1 and its Table 1) reports it: surfaces on 40 nodes, 8 maturities (1, 2, 3, 6, 9
