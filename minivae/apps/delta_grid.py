@@ -29,9 +29,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from minivae._validation import check_array, check_positive_int, check_scalar
+from minivae._validation import check_array, check_callable, check_positive_int, check_scalar
 from minivae.apps.heston import (
     HestonParams,
+    _broadcast_shape,
     _norm_cdf,
     heston_forward_price,
     implied_volatility_forward,
@@ -73,6 +74,7 @@ def call_delta(k: np.ndarray, t: np.ndarray, vol: np.ndarray) -> np.ndarray:
     (log-moneyness), t (> 0, years) and vol (> 0) broadcast."""
     k = check_array(k, "k", dtype=np.float64)
     t, vol = _positive(t, "t"), _positive(vol, "vol")
+    _broadcast_shape(k=k, t=t, vol=vol)
     s = vol * np.sqrt(t)
     return _norm_cdf((-k + 0.5 * s * s) / s)
 
@@ -82,6 +84,7 @@ def log_moneyness_from_delta(delta: np.ndarray, t: np.ndarray, vol: np.ndarray) 
     N^-1(delta)``; delta in (0, 1), t > 0, vol > 0 broadcast."""
     delta = _deltas(delta)
     t, vol = _positive(t, "t"), _positive(vol, "vol")
+    _broadcast_shape(delta=delta, t=t, vol=vol)
     s = vol * np.sqrt(t)
     return 0.5 * s * s - s * norm_ppf(delta)
 
@@ -101,6 +104,7 @@ def delta_nodes(vol_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
     Raises RuntimeError if the fixed point has not converged to ``tol`` in ``n_iter`` steps.
     """
+    check_callable(vol_fn, "vol_fn")
     t = _positive(check_array(t, "t", ndim=1), "t")
     d = _deltas(check_array(deltas, "deltas", ndim=1), "deltas")
     if np.any(np.diff(t) <= 0) or np.any(np.diff(d) <= 0):

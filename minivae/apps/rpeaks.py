@@ -96,14 +96,23 @@ def detect_r_peaks(x: np.ndarray, fs: float, *, band: tuple[float, float] = (5.0
 def heart_rate(peaks: np.ndarray, fs: float) -> float:
     """Heart rate in beats per minute from R-peak indices ``peaks: (B,)``: ``60 fs /
     median(diff(peaks))``.  NaN when fewer than two peaks are given (no interval to measure)."""
-    peaks = check_array(peaks, "peaks", ndim=1, allow_empty=True)
+    peaks = _indices(peaks, "peaks")
     fs = _check_fs(fs)
     if peaks.shape[0] < 2:
         return float("nan")
-    rr = np.diff(np.sort(peaks.astype(np.float64)))
+    rr = np.diff(np.sort(peaks))
     if np.any(rr <= 0):
         raise ValueError("peaks must not repeat a sample index")
     return float(60.0 * fs / np.median(rr))
+
+
+def _indices(x: object, name: str) -> np.ndarray:
+    """Sample indices: a 1-D array of whole numbers >= 0 (may be empty)."""
+    arr = check_array(x, name, ndim=1, allow_empty=True)
+    if arr.size and (np.any(arr < 0) or np.any(arr != np.round(arr))):
+        raise ValueError(f"{name} must hold sample indices (whole numbers >= 0), got values "
+                         f"in [{arr.min():.4g}, {arr.max():.4g}]")
+    return arr.astype(np.float64)
 
 
 class PeakMatch(NamedTuple):
@@ -117,8 +126,7 @@ class PeakMatch(NamedTuple):
 def match_peaks(detected: np.ndarray, true: np.ndarray, fs: float, *,
                 tolerance: float = 0.05) -> PeakMatch:
     """Match detections to true R peaks one to one (nearest first) within ``tolerance`` s."""
-    det = check_array(detected, "detected", ndim=1, allow_empty=True).astype(np.float64)
-    ref = check_array(true, "true", ndim=1, allow_empty=True).astype(np.float64)
+    det, ref = _indices(detected, "detected"), _indices(true, "true")
     fs = _check_fs(fs)
     tol = check_scalar(tolerance, "tolerance", low=0.0) * fs
     used = np.zeros(det.shape[0], dtype=bool)
