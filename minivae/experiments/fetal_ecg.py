@@ -145,45 +145,72 @@ class SourceNet:
         h = self.enc.forward(x)
         return self.dec.forward(h[:, : self.s.latent])  # the VAE's mean code
 
-    def step(self, x: np.ndarray, y: np.ndarray, other: np.ndarray,
-             rng: np.random.Generator) -> float:
-        """One Adam step on a batch; returns the squared error of the batch."""
-        s, n = self.s, x.shape[0]
+    def parameters(self):
+        """(name, param, grad) of the encoder and decoder (the discriminator trains apart)."""
+        yield from self.enc.parameters("enc.")
+        yield from self.dec.parameters("dec.")
+
+    def zero_grad(self) -> None:
         self.enc.zero_grad()
         self.dec.zero_grad()
+
+    def loss(self, batch: tuple[np.ndarray, np.ndarray], *, rng: Any = None,
+             eps: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
+        """``MSE`` (+ ``beta KL / W`` for the VAE, + ``adv_weight L_G`` for CASS) of a batch
+        ``(x, y)``, both (N, W); ``eps`` replays the VAE's noise (``last_eps``)."""
+        x, y = batch
+        s, n = self.s, x.shape[0]
         h = self.enc.forward(x)
+        cache: dict[str, Any] = {"h": h}
+        z = h
+        value = 0.0
         if self.kind == "VAE":
             mu, logvar = h[:, : s.latent], np.clip(h[:, s.latent:], -10.0, 10.0)
-            eps = rng.standard_normal(mu.shape)
-            std = np.exp(0.5 * logvar)
-            z = mu + std * eps
-        else:
-            z = h
+            eps = np.random.default_rng(rng).standard_normal(mu.shape) if eps is None else eps
+            self.last_eps = eps
+            z = mu + np.exp(0.5 * logvar) * eps
+            value += s.beta / s.window * 0.5 * float(np.sum(mu**2 + np.exp(logvar) - 1.0
+                                                            - logvar)) / n
+            cache.update(mu=mu, logvar=logvar, eps=eps)
         yhat = self.dec.forward(z)
         mse = float(np.mean((yhat - y) ** 2))
-        dyhat = 2.0 * (yhat - y) / yhat.size
+        cache.update(yhat=yhat, dyhat=2.0 * (yhat - y) / yhat.size)
         if self.kind == "CASS":
-            dyhat += s.adv_weight * self._generator_grad(yhat)
+            logits = self.disc.forward(yhat)
+            value += s.adv_weight * gan.generator_loss(logits)
+            cache["logits"] = logits
+        self._pending = cache
+        return mse + value, {"loss": mse + value, "mse": mse}
+
+    def backward(self) -> None:
+        """Accumulate the gradients of the last :meth:`loss` into the encoder and decoder."""
+        c, s = self._pending, self.s
+        dyhat = c["dyhat"]
+        if self.kind == "CASS":  # through the discriminator, whose own grads are dropped
+            self.disc.zero_grad()
+            dyhat = dyhat + s.adv_weight * self.disc.backward(
+                gan.generator_loss_grad(c["logits"]))
+            self.disc.zero_grad()
         dz = self.dec.backward(dyhat)
         if self.kind == "VAE":
-            c = s.beta / (n * s.window)  # d(beta * KL / W) / d(mu, logvar), per example mean
-            dmu = dz + c * mu
-            dlogvar = dz * eps * 0.5 * std + c * 0.5 * (np.exp(logvar) - 1.0)
+            mu, logvar, eps, h = c["mu"], c["logvar"], c["eps"], c["h"]
+            k = s.beta / (s.window * mu.shape[0])  # d(beta KL / W) per example mean
+            std = np.exp(0.5 * logvar)
+            dlogvar = dz * eps * 0.5 * std + k * 0.5 * (np.exp(logvar) - 1.0)
             dlogvar[np.abs(h[:, s.latent:]) > 10.0] = 0.0  # the clip's zero gradient
-            dz = np.concatenate([dmu, dlogvar], axis=1)
+            dz = np.concatenate([dz + k * mu, dlogvar], axis=1)
         self.enc.backward(dz)
+
+    def step(self, x: np.ndarray, y: np.ndarray, other: np.ndarray,
+             rng: np.random.Generator) -> float:
+        """One Adam step on a batch (then the discriminator's, for CASS); returns the MSE."""
+        self.zero_grad()
+        _, parts = self.loss((x, y), rng=rng)
+        self.backward()
         self.opt.step()
         if self.kind == "CASS":
-            self._discriminator_step(y, yhat, other)
-        return mse
-
-    def _generator_grad(self, yhat: np.ndarray) -> np.ndarray:
-        """d L_G / d yhat: the estimates should look like real source windows."""
-        self.disc.zero_grad()
-        logits = self.disc.forward(yhat)
-        dyhat = self.disc.backward(gan.generator_loss_grad(logits))
-        self.disc.zero_grad()  # the generator phase does not train the discriminator
-        return dyhat
+            self._discriminator_step(y, self._pending["yhat"], other)
+        return parts["mse"]
 
     def _discriminator_step(self, y: np.ndarray, yhat: np.ndarray, other: np.ndarray) -> None:
         """Real: the true source windows; fake: the estimates and the other source (cross)."""

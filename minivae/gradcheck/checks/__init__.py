@@ -27,6 +27,7 @@ library's own modules never import the checker: the checks live here, beside it.
 from minivae.gradcheck.checks import (
     apps,
     denoising,
+    fetal_ecg,
     forecast,
     information,
     latent,
@@ -58,4 +59,5 @@ __all__ = [
     "latent",
     "denoising",
     "rho_vae",
+    "fetal_ecg",
 ]
