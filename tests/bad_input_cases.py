@@ -598,6 +598,32 @@ def _pixel_vae_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
     }
 
 
+def _delta_grid_good_args() -> dict[str, Callable[[Profile], dict[str, Any]]]:
+    """apps.delta_grid / apps.rpeaks: ``k`` is log-moneyness, deltas lie in (0, 1), the smile
+    functions take parameter tuples; detected and true peaks differ in number."""
+    from minivae.apps.delta_grid import ssvi_vol_fn
+    from minivae.apps.heston import HestonParams
+    from minivae.apps.volatility import SSVIParams
+    ssvi = SSVIParams(0.04, 0.03, 1.0, -0.5, 1.0, 0.4)
+    t3, v3 = np.array([0.25, 0.5, 1.0]), np.array([0.2, 0.25, 0.3])
+    return {
+        "apps.delta_grid.call_delta": lambda pr: {"k": np.array([-0.1, 0.0, 0.2]), "t": t3,
+                                                  "vol": v3},
+        "apps.delta_grid.log_moneyness_from_delta": lambda pr: {
+            "delta": np.array([0.1, 0.5, 0.9]), "t": t3, "vol": v3},
+        "apps.delta_grid.delta_nodes": lambda pr: {"vol_fn": ssvi_vol_fn(ssvi), "t": t3,
+                                                   "deltas": np.array([0.1, 0.3, 0.5, 0.9]),
+                                                   "n_iter": 200},
+        "apps.delta_grid.ssvi_vol_fn": lambda pr: {"params": ssvi},
+        "apps.delta_grid.heston_vol_fn": lambda pr: {
+            "params": HestonParams(0.04, 0.05, 1.5, 0.5, -0.6)},
+        "apps.rpeaks.heart_rate": lambda pr: {"peaks": np.array([10, 52, 95, 141]),
+                                              "fs": 100.0},
+        "apps.rpeaks.match_peaks": lambda pr: {"detected": np.array([10, 52, 300, 410]),
+                                               "true": np.array([12, 50, 200])},
+    }
+
+
 # Explicit good arguments for what the names cannot tell (merged over the inferred ones).
 GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "models.cvae.CVAE": lambda pr: {"input_dim": D, "n_classes": 2},
@@ -624,6 +650,7 @@ GOOD_ARGS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "objectives.total_correlation.tc_decomposition": lambda pr: _tc_args(),
     "objectives.total_correlation.tc_regulariser": lambda pr: _tc_args(),
     **_pixel_vae_good_args(),
+    **_delta_grid_good_args(),
 }
 
 

@@ -24,4 +24,6 @@ EXPERIMENTS: dict[str, str] = {
     "latent-conditional": "minivae.experiments.latent_conditional",
     "latent-multimodal": "minivae.experiments.latent_multimodal",
     "posteriors": "minivae.experiments.posteriors",
+    "fetal-ecg": "minivae.experiments.fetal_ecg",
+    "volatility-delta": "minivae.experiments.volatility_delta",
 }

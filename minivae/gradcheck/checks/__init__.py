@@ -38,6 +38,7 @@ from minivae.gradcheck.checks import (
     conditional_multimodal,
     denoising,
     disentangle,
+    fetal_ecg,
     forecast,
     information,
     latent,
@@ -79,4 +80,5 @@ __all__ = [
     "vmf",
     "disentangle",
     "pixel_vae",
+    "fetal_ecg",
 ]
