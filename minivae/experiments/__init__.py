@@ -19,4 +19,5 @@ EXPERIMENTS: dict[str, str] = {
     "forecast": "minivae.experiments.forecast",
     "latent": "minivae.experiments.latent",
     "denoise": "minivae.experiments.denoise",
+    "separation-sweep": "minivae.experiments.separation_sweep",
 }
