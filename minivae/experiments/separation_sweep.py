@@ -95,10 +95,10 @@ class Setting:
     train_s: float = 1.0
     n_test: int = 12  # test mixtures (test_s seconds each)
     test_s: float = 1.0
-    epochs: int = 15
+    epochs: int = 30
     max_examples: int = 2000  # training frames per model (random subset)
     batch_size: int = 34
-    refine_steps: int = 60
+    refine_steps: int = 150
     step_size: float = 0.05
     latent: int = 16  # d of the batch / beta / final sweeps
     latents: tuple[int, ...] = (2, 4, 8, 16, 32)
