@@ -105,7 +105,7 @@ def voice(
 
     Returns:
     - x: (T,) float64 with unit RMS, ``T = round(duration * fs)``;
-    - with ``return_info=True`` also a dict: "f0" (T,) pitch contour [Hz] (NaN where silent),
+    - with ``return_info=True`` also a dict: "f0" (T,) pitch contour [Hz] (0 where silent),
       "voiced" (T,) bool, "vowels" (one letter per syllable).
     """
     duration = check_scalar(duration, "duration", low=0.0, low_inclusive=False)
@@ -117,13 +117,16 @@ def voice(
     rate = check_scalar(vibrato_rate, "vibrato_rate", low=0.0, high=fs / 4)
     syl = _check_range(syllable_s, "syllable_s", 10.0)
     gap = _check_range(gap_s, "gap_s", 10.0)
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise TypeError(f"return_info must be a bool, got {type(return_info).__name__} "
+                        f"{return_info!r}")
     rng = check_rng(rng)
     T = check_positive_int(int(round(duration * fs)), "duration * fs")
     if T < int(0.1 * fs):
         raise ValueError(f"duration must be at least 0.1 s (one syllable), got {duration} s")
 
     t = np.arange(T) / fs
-    f0 = np.full(T, np.nan)
+    f0 = np.zeros(T)
     env = np.zeros(T)
     formants = np.zeros((T, 3))
     names = list(VOWELS)
@@ -140,7 +143,7 @@ def voice(
         env[a:b] = 1.0
         env[a:a + n_fade] = ramp
         env[b - n_fade:b] = ramp[::-1]
-    voiced = ~np.isnan(f0)
+    voiced = f0 > 0
     f0[voiced] *= 1.0 + depth * np.sin(_TWO_PI * rate * t[voiced] + rng.uniform(0, _TWO_PI))
     pitch = np.where(voiced, f0, lo)  # any pitch in the gaps: the envelope is zero there
     phase = _TWO_PI * np.cumsum(pitch) / fs
