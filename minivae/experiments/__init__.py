@@ -26,4 +26,5 @@ EXPERIMENTS: dict[str, str] = {
     "posteriors": "minivae.experiments.posteriors",
     "fetal-ecg": "minivae.experiments.fetal_ecg",
     "volatility-delta": "minivae.experiments.volatility_delta",
+    "separation-sweep": "minivae.experiments.separation_sweep",
 }

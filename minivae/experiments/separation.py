@@ -14,8 +14,11 @@ spectrogram patches, Wiener masks on the mixture STFT, mixture phase):
    vibrato (:func:`minivae.data.harmonic_sources`, 8 kHz), single STFT frames as examples.
 
 The full run sweeps both over STFT windows of 32 / 64 / 128 ms and overlaps of 50 / 75 %
-(``--quick`` runs a subset).  The sweep, the signals and the scoring are this experiment's own:
-the review surveys published methods and runs no such sweep.  Scores are BSS-Eval SDR / SIR /
+(``--quick`` runs a subset).  This sweep, its signals and its scoring are this experiment's
+own, not the review's: the review's separation sweeps (its section 8: STFT settings A-H, latent
+size, batch size, beta, ITL-AE code size, on TIMIT speech) are rerun on synthetic voices by
+``python -m minivae.experiments separation-sweep`` (:mod:`minivae.experiments.separation_sweep`).
+Scores are BSS-Eval SDR / SIR /
 SAR in dB (:func:`minivae.apps.signal.bss_eval`, gain-only distortion filter), for: the mixture
 itself (floor), the VAEs' encoder codes ("encode"), the codes after latent refinement
 ("refine", the default), supervised NMF (a baseline: :class:`minivae.apps.nmf.NMFSeparator`,
