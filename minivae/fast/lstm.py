@@ -104,7 +104,7 @@ T = 1000 encoder backward took ten times its T = 500 time.  So :func:`_seq_backw
   from the reference only by the contributions of gradients below 2e-31: absolutely, by far less
   than one float32 rounding of any gradient that is not itself that small
   (``tests/test_fast_subnormal.py``);
-* in **float64** flushes nothing (its gradients would need ~10x longer sequences to get there):
+* in **float64** flushes nothing (its gradients would need ~8x longer sequences to get there):
   results unchanged;
 * with **no output gradient** (``dhs`` None) **stops** once dL/dh and dL/dc are exactly 0 in
   every row of the chunk (each earlier step would add only zeros; exact in both dtypes).
