@@ -91,6 +91,24 @@ cached function only when *its own* source file changes: after editing
 :mod:`minivae.fast.activations`, clear the cache (or this file's cached kernels keep the old
 activations).  (For the same reason every kernel lives in this one file.)
 
+The subnormal cliff (float32 backward)
+-------------------------------------
+An encoder's gradient enters only at its last step (dL/dh_T) and decays on its way back through
+time, roughly geometrically.  In float32 it passes through the subnormal range (below 1.2e-38)
+before it reaches 0, and x86 arithmetic on subnormal operands or results is 10-100x slower: a
+T = 1000 encoder backward took ten times its T = 500 time.  So :func:`_seq_backward_chunks`
+
+* in **float32** sets every dL/dh, dL/dc and dL/da with ``|v| < FLUSH32 = 2**-102`` (~2e-31)
+  to 0 after each step (2**24 times the smallest normal number, so that the products of the next
+  step, a value times a weight or gate derivative, stay normal too).  The results then differ
+  from the reference only by the contributions of gradients below 2e-31: absolutely, by far less
+  than one float32 rounding of any gradient that is not itself that small
+  (``tests/test_fast_subnormal.py``);
+* in **float64** flushes nothing (its gradients would need ~8x longer sequences to get there):
+  results unchanged;
+* with **no output gradient** (``dhs`` None) **stops** once dL/dh and dL/dc are exactly 0 in
+  every row of the chunk (each earlier step would add only zeros; exact in both dtypes).
+
 Sequence cache layout (:class:`SeqArrays`)
 ------------------------------------------
 Time-major, so that one step's rows of one chunk form a contiguous block:
@@ -271,6 +289,27 @@ def _copy(dst, src):  # type: ignore[no-untyped-def]
             dst[m, k] = src[m, k]
 
 
+@njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
+def _flush(a, tiny):  # type: ignore[no-untyped-def]
+    """a[...] = 0 where |a| < tiny, for a 2-D array (branch-free: a select, vectorized).
+    NaN compares false and is kept."""
+    zero = a.dtype.type(0.0)
+    for m in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            v = a[m, k]
+            a[m, k] = zero if abs(v) < tiny else v
+
+
+@njit(**_JIT)
+def _all_zero(a):  # type: ignore[no-untyped-def]
+    """True when every element of the 2-D array a is exactly 0 (NaN is not)."""
+    for m in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            if a[m, k] != 0:
+                return False
+    return True
+
+
 @njit(**_JIT)
 def _add_rows(acc, part):  # type: ignore[no-untyped-def]
     """acc[j] += sum_m part[m, j] (the bias gradient of one step of one chunk)."""
@@ -326,6 +365,12 @@ def _weights(Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> Weights:
 # a dot-product GEMM over such a short axis spends its time in horizontal sums.  Measured for
 # 32 rows x 4H = 256 (float32): D = 8: 9.6 vs 16.7 us, D = 16: 17 vs 37 us, D = 32: 42 vs 42 us.
 _SMALL_D = 32
+
+# float32 backward: gradients below this are set to 0 (module docstring, "The subnormal cliff").
+# 2**-102 = 2**24 x float32's smallest normal number: a flushed-at-this-level value times any
+# factor >= 2**-24 (every weight, gate derivative or state that matters) stays a normal number,
+# so the products of the next steps never enter the subnormal range either.
+FLUSH32 = 2.0**-102
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
@@ -409,7 +454,7 @@ def _seq_forward_chunks(first, stride, bounds, w, s, h0, c0, hs, hT, cT):  # typ
 
 
 @njit(fastmath=_FAST_ELEMENTWISE, **_JIT)
-def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g):  # type: ignore[no-untyped-def]  # noqa: E501
+def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc0, g, tiny):  # type: ignore[no-untyped-def]  # noqa: E501
     """Backprop through time for the batch rows n0:n1 = bounds[ci] of chunks ci = first,
     first + stride, ...
 
@@ -417,6 +462,12 @@ def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc
     when there is no output gradient; dhT, dcT: (N, H).  Writes, for these rows, dx: shaped like
     s.x (zero on entry), dh0, dc0: (N, H), and each chunk's share of the parameter gradients
     into ``g[...][ci]`` (:class:`ParamGrads`).
+
+    tiny: the flush threshold (:func:`_flush_threshold`): when > 0, every dL/dh, dL/dc and
+    dL/da with ``|v| < tiny`` is set to 0 after each step (float32: no subnormal arithmetic).
+    Without an output gradient (no dhs), the loop stops once dL/dh and dL/dc are exactly 0 for
+    every row of the chunk: nothing enters any more, so every earlier step would only add zeros
+    (see "The subnormal cliff" in the module docstring).
     """
     T = s.gates.shape[0]
     repeated = s.x.shape[0] == 1
@@ -425,6 +476,7 @@ def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc
     G = 4 * H
     dt = s.gates.dtype
     zero = dt.type(0.0)
+    flush = tiny > zero
     for ci in range(first, bounds.shape[0], stride):
         n0, n1 = bounds[ci, 0], bounds[ci, 1]
         nc = n1 - n0
@@ -449,6 +501,9 @@ def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc
                 else:  # a padded row passes dh and dc through unchanged
                     for j in range(G):
                         da[m, j] = zero
+            if flush:
+                _flush(da, tiny)
+                _flush(dc, tiny)
             # a_t = x_t Wx + h_{t-1} Wh + b: gradients wrt everything a_t was computed from
             _gemm_tn(s.h_prev[t, n0:n1], da, dWh)  # dWh += h_{t-1}^T da_t
             if repeated:  # x Wx + b is the same at every step: its gradients need sum_t da_t
@@ -467,6 +522,10 @@ def _seq_backward_chunks(first, stride, bounds, w, s, dhs, dhT, dcT, dx, dh0, dc
                 if s.valid[t, n0 + m]:  # padded rows keep dh (the state was carried)
                     for k in range(H):
                         dh[m, k] = dhn[m, k]
+            if flush:
+                _flush(dh, tiny)
+            if not use_dhs and _all_zero(dh) and _all_zero(dc):
+                break  # no gradient left and none enters: earlier steps would add only zeros
         if repeated:
             _gemm_tn(s.x[0, n0:n1], da_sum, dWx)  # dWx = x^T sum_t da_t
             _add_rows(db, da_sum)
@@ -676,6 +735,14 @@ def lstm_forward_repeated(
     return _sequence_forward(x_tm, int(T), h0, c0, Wx, Wh, b, mask, lease, True)
 
 
+def _flush_threshold(dtype: np.dtype):  # type: ignore[no-untyped-def]
+    """The backward kernels' flush threshold in ``dtype``: FLUSH32 = 2**-102 (~2e-31) for
+    float32, 0 (no flushing: float64 results unchanged) for float64."""
+    if dtype == np.float32:
+        return np.float32(FLUSH32)
+    return dtype.type(0.0)
+
+
 def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.ndarray | None,
                        cache: SeqCache, name: str):
     """The shared part of the two backward twins -> (dx time-major, dh0, dc0, dWx, dWh, db).
@@ -703,7 +770,8 @@ def _sequence_backward(dhs: np.ndarray | None, dhT: np.ndarray | None, dcT: np.n
     g = ParamGrads(np.zeros((n_chunks, D, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, H, 4 * H), dtype=dtype),
                    np.zeros((n_chunks, 4 * H), dtype=dtype))
-    _run_chunks(_seq_backward_chunks, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g)
+    _run_chunks(_seq_backward_chunks, N, n_chunks, w, s, dhs, dhT, dcT, dx_tm, dh0, dc0, g,
+                _flush_threshold(dtype))
     cache.release()
     return dx_tm, dh0, dc0, _sum_chunks(g.dWx), _sum_chunks(g.dWh), _sum_chunks(g.db)
 
