@@ -118,8 +118,13 @@ def rewrite_links(text: str, source: str, page: str) -> str:
         return f"{bang}[{label}]({new})"
 
     def html(match: re.Match) -> str:
+        # raw HTML is not rewritten by MkDocs: point it from the page's URL (a/b.md -> a/b/)
         new = target(match.group(1))
-        return match.group(0) if new is None or new.startswith("`") else f'src="{new}"'
+        if new is None or new.startswith("`"):
+            return match.group(0)
+        site_path = os.path.normpath(os.path.join(os.path.dirname(page), new))
+        url_dir = os.path.dirname(page) if page.endswith("index.md") else page[:-3]
+        return 'src="{}"'.format(os.path.relpath(site_path, url_dir or ".").replace(os.sep, "/"))
 
     out, fence = [], False
     for line in text.splitlines():
@@ -189,7 +194,7 @@ def _sources_hash() -> str:
 
 
 def executed_notebook(path: Path, lib_hash: str) -> Path:
-    """The lesson run in the small setting, from the cache when neither it nor the library changed."""
+    """The lesson run in the small setting (cached until it or the library changes)."""
     import nbclient
     import nbformat
 
@@ -256,3 +261,19 @@ def on_files(files: Files, config) -> Files:
     for png in sorted((REPO / "figures").glob("*.png")):
         files.append(File(f"figures/{png.name}", str(REPO), site, urls))
     return files
+
+
+_NB_LINK = re.compile(r'href="(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"')
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """A lesson's link to the next lesson (``02_vae_elbo_kl.ipynb``) -> that lesson's page.
+
+    MkDocs rewrites such links in markdown pages, not inside a rendered notebook.
+    """
+    if page.file.src_uri.startswith("lessons/") and page.file.src_uri.endswith(".ipynb"):
+        prefix = "../" if config["use_directory_urls"] else ""
+        suffix = "/" if config["use_directory_urls"] else ".html"
+        html = _NB_LINK.sub(
+            lambda m: f'href="{prefix}{m.group(1)}{suffix}{m.group(2) or ""}"', html)
+    return html

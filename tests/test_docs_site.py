@@ -66,7 +66,7 @@ def test_links_are_rewritten_for_the_page():
     assert "![s](../figures/a.png)" in out
     assert "[b](../benchmarks/full.md)" in out
     assert "m (`minivae/nn/lstm.py`)" in out  # not on the site: its path in code font
-    assert 'src="../figures/b.png"' in out
+    assert 'src="../../figures/b.png"' in out  # raw HTML: from the page's URL experiments/page/
     assert "[web](https://example.org/x)" in out
     assert "[kept](figures/a.png)" in out  # inside a code fence: untouched
 
@@ -110,6 +110,23 @@ def test_built_site_images_resolve():
     assert not missing, "\n".join(missing[:20])
 
 
+def test_built_site_internal_links_resolve():
+    _need_site()
+    broken = []
+    for html in SITE.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        for href in re.findall(r'<a[^>]*\shref="([^"]+)"', text):
+            if re.match(r"^(#|[a-z]+:|//)", href):
+                continue
+            path = href.split("#")[0].split("?")[0]
+            target = (html.parent / path).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{html.relative_to(SITE)} -> {href}")
+    assert not broken, f"{len(broken)} broken links:\n" + "\n".join(broken[:20])
+
+
 # --- a real browser ------------------------------------------------------------------------------
 
 CHECK_PAGE = """<!doctype html><html><body><pre id="result">pending</pre>
@@ -148,7 +165,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _images_in_browser(root: Path, base: str, page: str) -> list[dict]:
-    """Open ``page`` (under /site/) in headless chromium; its <img> elements as the page sees them."""
+    """Open ``page`` (under /site/) in headless chromium; its <img> elements as the page sees."""
     name = f"check-{abs(hash(page))}.html"
     (root / name).write_text(CHECK_PAGE.format(page=f"/site/{page}"), encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="minivae-chromium-") as profile:
@@ -159,7 +176,8 @@ def _images_in_browser(root: Path, base: str, page: str) -> list[dict]:
              "--dump-dom", f"{base}/{name}"],
             capture_output=True, text=True, timeout=120)
     match = re.search(r"RESULT(.*?)END", proc.stdout, re.S)
-    assert match, f"the page's script did not report (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+    assert match, (f"the page's script did not report (exit {proc.returncode}):\n"
+                   f"{proc.stderr[-2000:]}")
     return json.loads(match.group(1).replace("&quot;", '"'))
 
 
