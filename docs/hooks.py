@@ -16,6 +16,7 @@ sources, so a rebuild after editing a page does not re-run them.
 Environment:
     MINIVAE_DOCS_EXECUTE=0  render the lessons without running them (no outputs; for a quick
                             look at the layout only).
+    MINIVAE_DOCS_JOBS=2     lessons executed at the same time (default 2, the machine's cores).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
@@ -193,33 +196,49 @@ def _sources_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def executed_notebook(path: Path, lib_hash: str) -> Path:
-    """The lesson run in the small setting (cached until it or the library changes)."""
-    import nbclient
-    import nbformat
+# Run by a fresh interpreter per lesson: sys.argv = [notebook, output, lessons dir, timeout].
+_EXECUTE = """
+import sys, nbclient, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+nbclient.NotebookClient(nb, timeout=int(sys.argv[4]), kernel_name="python3",
+                        resources={"metadata": {"path": sys.argv[3]}}).execute()
+nbformat.write(nb, sys.argv[2])
+"""
 
+
+def _cached_path(path: Path, lib_hash: str) -> Path:
     key = hashlib.sha256(path.read_bytes() + lib_hash.encode()).hexdigest()[:16]
-    out = CACHE / f"{path.stem}-{key}" / path.name
-    if out.exists():
-        return out
-    env = {"MINIVAE_LESSON_SIZE": "small", "MPLBACKEND": "Agg"}
+    return CACHE / f"{path.stem}-{key}" / path.name
+
+
+def execute_lessons(notebooks: list[Path], jobs: int) -> dict[Path, Path]:
+    """Each lesson run in the small setting, ``jobs`` at a time; cached until it or the library
+    changes.  A lesson that fails stops the build with its error (the site shows no broken run)."""
+    lib_hash = _sources_hash()
+    outputs = {nb: _cached_path(nb, lib_hash) for nb in notebooks}
+    env = dict(os.environ, MINIVAE_LESSON_SIZE="small", MPLBACKEND="Agg")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = os.environ.get(var, "1")
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        nb = nbformat.read(path, as_version=4)
-        nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out)
-    return out
+        env[var] = os.environ.get(var, "1")  # small matrices: one BLAS thread, as the tests do
+    todo = [nb for nb, out in outputs.items() if not out.exists()]
+    running: list[tuple[Path, subprocess.Popen, Path]] = []
+    while todo or running:
+        while todo and len(running) < jobs:
+            nb = todo.pop(0)
+            tmp = outputs[nb].with_suffix(".partial")
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, "-c", _EXECUTE, str(nb), str(tmp), str(nb.parent),
+                   str(CELL_TIMEOUT_S)]
+            with open(tmp.with_suffix(".log"), "w") as log:  # a file: a pipe could fill up
+                proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            running.append((nb, proc, tmp))
+        nb, proc, tmp = running.pop(0)
+        if proc.wait() != 0:
+            for _, other, _ in running:
+                other.kill()
+            log = tmp.with_suffix(".log").read_text(errors="replace")
+            raise RuntimeError(f"lesson {nb.name} failed to execute:\n{log[-4000:]}")
+        tmp.replace(outputs[nb])
+    return outputs
 
 
 def on_config(config):
@@ -231,12 +250,14 @@ def on_config(config):
         dest = GENERATED / page
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text, encoding="utf-8")
-    execute = os.environ.get("MINIVAE_DOCS_EXECUTE", "1") != "0"
-    lib_hash = _sources_hash() if execute else ""
+    notebooks = sorted((REPO / "lessons").glob("*.ipynb"))
+    if os.environ.get("MINIVAE_DOCS_EXECUTE", "1") != "0":
+        executed = execute_lessons(notebooks, int(os.environ.get("MINIVAE_DOCS_JOBS", "2")))
+    else:
+        executed = {nb: nb for nb in notebooks}
     (GENERATED / "lessons").mkdir(parents=True, exist_ok=True)
-    for nb in sorted((REPO / "lessons").glob("*.ipynb")):
-        src = executed_notebook(nb, lib_hash) if execute else nb
-        shutil.copyfile(src, GENERATED / "lessons" / nb.name)
+    for nb in notebooks:
+        shutil.copyfile(executed[nb], GENERATED / "lessons" / nb.name)
     experiments = [{_title(pages[p]): p} for p in pages
                    if p.startswith("experiments/") and p != "experiments/index.md"]
     for i, item in enumerate(config["nav"]):
