@@ -158,8 +158,7 @@ def readme_pages() -> dict[str, str]:
         "benchmarks/index.md": "# Speed: the benchmark summary\n\n" + top["Speed"],
     }
     experiments = _sections(top["Experiments"], 3)
-    pages["experiments/index.md"] = "# Experiments\n\n" + experiments[0][1] + "\n" + "\n".join(
-        f"- [{head}]({slug(head)}.md)" for head, _ in experiments[1:]) + "\n"
+    pages["experiments/index.md"] = "# Experiments\n\n" + experiments[0][1]
     for head, body in experiments[1:]:
         # the section's own sub-headings move up one level: the page title is the section
         body = _lift(body)
@@ -169,7 +168,11 @@ def readme_pages() -> dict[str, str]:
     out = {}
     for page, text in pages.items():
         src = sources.get(page, "README.md")
-        out[page] = rewrite_links(text, src, page) + _note(src)
+        out[page] = rewrite_links(text, src, page)
+        if page == "experiments/index.md":  # links between site pages: added after the rewrite
+            out[page] += "\n" + "\n".join(
+                f"- [{head}]({slug(head)}.md)" for head, _ in experiments[1:]) + "\n"
+        out[page] += _note(src)
     for repo_path in ("lessons/README.md", "figures/README.md", "benchmarks/README.md"):
         page = SITE_PAGES[repo_path]
         text = (REPO / repo_path).read_text(encoding="utf-8")
