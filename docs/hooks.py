@@ -149,10 +149,10 @@ def readme_pages() -> dict[str, str]:
     top = dict(_sections(readme, 2))
     intro = _sections(readme, 2)[0][1]  # the title and the first paragraphs
     pages = {
-        "index.md": intro + "\n## Two backends, one library\n\n" + top["Two backends, one library"]
+        "index.md": intro + "\n## Figures\n\n" + top["Figures"]
+        + "\n## Two backends, one library\n\n" + top["Two backends, one library"]
         + "\n## What is inside\n\n" + top["What is inside"]
-        + "\n## Figures\n\n" + top["Figures"] + "\n## Data\n\n" + top["Data"]
-        + "\n## References\n\n" + top["References"],
+        + "\n## Data\n\n" + top["Data"] + "\n## References\n\n" + top["References"],
         "installation.md": "# Installation\n\n" + top["Set up"],
         "quickstart.md": "# Quick start\n\n" + top["Quick start"],
         "benchmarks/index.md": "# Speed: the benchmark summary\n\n" + top["Speed"],
