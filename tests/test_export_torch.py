@@ -246,3 +246,20 @@ def test_export_copies_and_transposes():
 def test_unsupported_models_are_refused(make, words):
     with pytest.raises((TypeError, ValueError), match=words):
         torch_state_dict(make())
+
+
+def test_the_docs_page_code_runs(tmp_path, monkeypatch):
+    """docs/pytorch_bridge.md's code, run as written: export, the PyTorch classes, the load;
+    the loaded module then gives minivae's mu and logvar."""
+    import re
+    from pathlib import Path
+    page = Path(__file__).resolve().parents[1] / "docs" / "pytorch_bridge.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)  # the page saves lstm_vae_torch.npz in the working folder
+    ns: dict = {"X": np.random.default_rng(0).standard_normal((3, 5, 1))}
+    for block in blocks:
+        exec(block, ns)
+    mu, logvar = ns["model"].encode(ns["X"])
+    close(mu, ns["mu"])
+    close(logvar, ns["logvar"])
