@@ -69,6 +69,8 @@ Exercises (lesson: name(signature))
   ``cs_divergence(X, Y, sigma) -> D``
 * 13: ``quantizer_backward(dz_q, z_e, codebook, beta) -> (dz_e, dcodebook)``
 * 14: ``gru_step_backward(dh, cache) -> (dx, dh_prev, dWx, dWh, db, dbhn)``
+* 16: ``rho_kl(mu, logvar, rho_raw) -> kl``,
+  ``rho_kl_grad(mu, logvar, rho_raw) -> (dmu, dlogvar, drho_raw)``
 """
 
 from minivae.exercises.catalogue import EXERCISES, SOLUTIONS, show_solution
@@ -113,6 +115,7 @@ from minivae.exercises.lesson12_information_measures import (
 )
 from minivae.exercises.lesson13_shaping_the_prior import check_quantizer_backward
 from minivae.exercises.lesson14_sequence_latents import check_gru_step_backward
+from minivae.exercises.lesson16_vae_problems import check_rho_kl, check_rho_kl_grad
 
 __all__ = [
     "EXERCISES",
@@ -146,6 +149,8 @@ __all__ = [
     "check_relu_backward",
     "check_reparameterize",
     "check_reparameterize_backward",
+    "check_rho_kl",
+    "check_rho_kl_grad",
     "check_repeat_vector_backward",
     "check_sigmoid_backward",
     "show_solution",

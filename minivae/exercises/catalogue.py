@@ -2,7 +2,7 @@
 
 Each lesson module (``lesson01_autoencoders``, ..., ``lesson10_vae_variants``,
 ``lesson12_information_measures``, ``lesson13_shaping_the_prior``,
-``lesson14_sequence_latents``; lesson 11 has none) lists its
+``lesson14_sequence_latents``, ``lesson16_vae_problems``; lesson 11 has none) lists its
 own exercises; this module only gathers them, so a name is defined once and found in one place.
 """
 
@@ -25,6 +25,7 @@ from minivae.exercises import (
     lesson12_information_measures,
     lesson13_shaping_the_prior,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 from minivae.exercises.exercise import Exercise
 
@@ -42,6 +43,7 @@ LESSONS = (
     lesson12_information_measures,
     lesson13_shaping_the_prior,
     lesson14_sequence_latents,
+    lesson16_vae_problems,
 )
 
 #: name -> :class:`Exercise` (signature, checker, solution, library source, lesson).

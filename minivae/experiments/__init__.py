@@ -22,4 +22,5 @@ EXPERIMENTS: dict[str, str] = {
     "denoise": "minivae.experiments.denoise",
     "latent-conditional": "minivae.experiments.latent_conditional",
     "latent-multimodal": "minivae.experiments.latent_multimodal",
+    "posteriors": "minivae.experiments.posteriors",
 }

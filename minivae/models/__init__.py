@@ -42,6 +42,7 @@ from minivae.models.lstm_forecaster import LSTMForecaster
 from minivae.models.lstm_vae import LSTMVAE
 from minivae.models.mmvae import MMVAE
 from minivae.models.pixel_vae import PixelVAE
+from minivae.models.two_stage_vae import TwoStageVAE
 from minivae.models.vae import VAE, BaseVAE
 from minivae.models.vaegan import VAEGAN
 from minivae.models.vqvae import VQVAE
@@ -64,6 +65,7 @@ __all__ = [
     "Model",
     "VAE",
     "VRNN",
+    "TwoStageVAE",
     "VAEGAN",
     "VQVAE",
     "get_model_class",
