@@ -162,3 +162,45 @@ def test_whole_beat_rule_end_to_end_tiny(tmp_path, capsys):
     assert set(run["proxies_global"]) == {c.name for c in blind.CANDIDATES}
     small = res["blind_small"][str(ecg.TINY.small_sizes[0])][0]
     assert wb.GLOBAL_ROW in small["metrics"] and small["chosen_global"] in run["proxies_global"]
+
+
+@given(n=st.integers(2, 12), seed=st.integers(0, 99))
+@settings(max_examples=30, deadline=None)
+def test_rank_correlation_is_pearson_of_ranks(n, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(n), rng.standard_normal(n)
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    expected = np.corrcoef(ra, rb)[0, 1] if n > 1 else np.nan
+    assert blind.rank_correlation(a, b) == pytest.approx(expected, abs=1e-12)
+    assert blind.rank_correlation(a, 3 * a + 1) == pytest.approx(1.0)
+    assert blind.rank_correlation(a, -a) == pytest.approx(-1.0)
+
+
+def test_rank_correlation_ties_and_bad_input():
+    assert blind.rank_correlation([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(
+        np.corrcoef([0, 1.5, 1.5, 3], [0, 1, 2, 3])[0, 1])
+    assert np.isnan(blind.rank_correlation([1, 1, 1], [1, 2, 3]))
+    with pytest.raises(ValueError, match="b: expected 3"):
+        blind.rank_correlation([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="a"):
+        blind.rank_correlation([1.0, np.nan], [1, 2])
+
+
+def _fake_run(seed, proxies, whole, tests):
+    names = [c.name for c in blind.CANDIDATES][:len(tests)]
+    return {"seed": seed, "n_train": 10,
+            "proxies": {n: {"mean": p} for n, p in zip(names, proxies)},
+            "proxies_global": {n: {"mean": p} for n, p in zip(names, whole)},
+            "metrics": {f"{n} {blind.INFO}": {"all": {"roc_auc": t}}
+                        for n, t in zip(names, tests)}}
+
+
+def test_proxy_vs_test_table_reports_means_and_the_rank_correlations():
+    runs = [_fake_run(0, [0.9, 0.6, 0.5], [0.5, 0.6, 0.9], [0.95, 0.96, 0.99]),
+            _fake_run(1, [0.8, 0.7, 0.5], [0.5, 0.7, 0.8], [0.97, 0.96, 0.99])]
+    text = blind.proxy_vs_test_table(runs)
+    assert "| AE (MSE) | 0.8500 | 0.5000 | 0.9600 |" in text
+    assert "| Spearman with test, seed 0 (n = 10) | -1.00 | 1.00 | |" in text
+    assert "| Spearman with test, seed 1 (n = 10) | -0.50 | 0.50 | |" in text
+    no_info = [{**runs[0], "metrics": {}}]
+    assert "not scored on test" in blind.proxy_vs_test_table(no_info)

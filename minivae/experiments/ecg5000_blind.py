@@ -397,6 +397,54 @@ def proxy_table(runs: list[dict[str, Any]], whole_beat: bool = False) -> str:
     return "\n".join(lines)
 
 
+def rank_correlation(a: Any, b: Any) -> float:
+    """Spearman's rank correlation of two equal-length sequences (ties get their mean rank);
+    NaN when either is constant."""
+    a = check_array(np.asarray(a, dtype=np.float64), "a", ndim=1)
+    b = check_array(np.asarray(b, dtype=np.float64), "b", ndim=1)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"b: expected {len(a)} values like a (at least 2), got {len(b)}")
+
+    def ranks(v: np.ndarray) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=np.float64)
+        for value in np.unique(v):  # ties: their mean rank
+            r[v == value] = r[v == value].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def proxy_vs_test_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per candidate, both proxies and the test ROC-AUC (mean over the runs; needs the
+    candidates' *info* rows), then per run Spearman's correlation of each proxy with the test."""
+    names = [n for n in runs[0]["proxies"] if f"{n} {INFO}" in runs[0]["metrics"]]
+    if len(names) < 2:
+        return "(proxy vs test: the candidates were not scored on test; use --all-candidates)"
+
+    def mean(f: Any) -> list[float]:
+        return [float(np.mean([f(r, n) for r in runs])) for n in names]
+
+    local = mean(lambda r, n: r["proxies"][n]["mean"])
+    whole = mean(lambda r, n: r["proxies_global"][n]["mean"])
+    test = mean(lambda r, n: r["metrics"][f"{n} {INFO}"]["all"]["roc_auc"])
+    lines = ["| candidate | local proxy | whole-beat proxy | test ROC-AUC (all) |",
+             "|---|---|---|---|"]
+    lines += [f"| {n} | {a:.4f} | {b:.4f} | {c:.4f} |" for n, a, b, c in zip(names, local,
+                                                                          whole, test)]
+    for r in runs:
+        t = [r["metrics"][f"{n} {INFO}"]["all"]["roc_auc"] for n in names]
+        rho = [rank_correlation([r[key][n]["mean"] for n in names], t)
+               for key in ("proxies", "proxies_global")]
+        lines.append(f"| Spearman with test, seed {r['seed']} (n = {r['n_train']}) | "
+                     f"{rho[0]:.2f} | {rho[1]:.2f} | |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------ the parts
 def _public(run: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in run.items() if not k.startswith("_")}
@@ -412,6 +460,8 @@ def print_blind(runs: list[dict[str, Any]], sizes: dict[str, int]) -> None:
     say(proxy_table(runs))
     say(f"\nWhole-beat proxy (second rule): choices {[r['chosen_global'] for r in runs]}")
     say(proxy_table(runs, whole_beat=True))
+    say("\nProxies against the test (does the proxy track the test ranking?)")
+    say(proxy_vs_test_table(runs))
     for eval_set, title in (("all", f"{sizes['test']} test normals + {sizes['abnormal']} "
                                     "abnormal beats"),
                             ("balanced", f"balanced: {sizes['test']} + {sizes['balanced']}")):
@@ -432,6 +482,7 @@ def print_blind_small(by_size: dict[int, list[dict[str, Any]]]) -> None:
     for n, runs in by_size.items():
         say(f"  {n} training normals: choices (seed, local proxy, whole-beat proxy) "
             f"{[(r['seed'], r['chosen'], r['chosen_global']) for r in runs]}")
+        say(proxy_vs_test_table(runs))
     say(small_data_table(by_size))
 
 
