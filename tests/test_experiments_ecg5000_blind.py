@@ -137,13 +137,13 @@ def test_blind_parts_and_vrnn_rows_end_to_end(tmp_path, capsys):
     assert (out / "ecg5000_blind_scores.png").stat().st_size > 1000
     small = res["blind_small"][str(ecg.TINY.small_sizes[0])][0]
     assert small["n_train"] == ecg.TINY.small_sizes[0]
-    # Only the chosen candidate is trained without --all-candidates.
+    # Only the chosen candidates (both rules') are trained without --all-candidates.
     out1 = tmp_path / "out1"
     assert ecg.main(["--tiny", "--parts", "blind", "--seeds", "1", "--no-all-candidates",
                      "--split-seed", "3", "--no-figures", "--data-dir", str(data),
                      "--out", str(out1)]) == 0
     names = set(json.loads((out1 / "results.json").read_text())["blind"][0]["metrics"])
-    assert names == {blind.BLIND_ROW, "PCA (90% variance)", "1-NN distance"}
+    assert names == {blind.BLIND_ROW, blind.GLOBAL_ROW, "PCA (90% variance)", "1-NN distance"}
     # The VRNN rows: the per-step scores averaged per beat.
     out2 = tmp_path / "out2"
     assert ecg.main(["--tiny", "--parts", "main", "--detectors", "vrnn", "baselines",

@@ -45,7 +45,9 @@ a fixed list of learned candidates (MLP autoencoders, their latent kNN and Mahal
 MLP VAE, ensembles over seeds) is ranked by a proxy computed from the training normals alone
 (2-fold: held-out normals against synthetic local distortions of them); the winner is trained on
 all training normals and scored once on test.  No test beat and no abnormal beat takes part in
-the choice.  The VRNN (:class:`minivae.models.VRNN`) rows score a beat by its per-step negative
+the choice.  A second rule (:mod:`~minivae.experiments.ecg5000_blind_global`) ranks the same
+candidates against whole-beat distortions of the held-out normals; every blind run reports both
+choices.  The VRNN (:class:`minivae.models.VRNN`) rows score a beat by its per-step negative
 ELBO or reconstruction probability averaged over the steps.
 
 Options: ``--data-dir`` (the folder holding the two files; default ``$MINIVAE_UCR_DIR/ECG5000``),

@@ -39,6 +39,13 @@ looked at:
 
 The same rule runs unchanged for the small-data table (100 and 300 training normals: the folds
 are 50 / 150 beats) and for other split seeds.
+
+A second rule (:mod:`~minivae.experiments.ecg5000_blind_global`) keeps the candidates, folds,
+networks and tie rule and replaces step 2's local distortions by whole-beat ones.  Both proxies
+are computed from the same fold networks, so every run records both choices: the first rule's
+as :data:`BLIND_ROW` (``chosen``, ``proxies``), the second's as
+:data:`~minivae.experiments.ecg5000_blind_global.GLOBAL_ROW` (``chosen_global``,
+``proxies_global``).
 """
 
 from __future__ import annotations
@@ -50,6 +57,11 @@ from typing import Any
 import numpy as np
 
 from minivae._validation import check_array, check_positive_int, check_rng
+from minivae.experiments.ecg5000_blind_global import (
+    GLOBAL_ROW,
+    WHOLE_BEAT_DISTORTIONS,
+    whole_beat_proxy_score,
+)
 from minivae.timeseries.metrics import roc_auc
 
 DISTORTIONS = ("time_warp", "segment_noise", "amplitude", "bump")
@@ -241,9 +253,11 @@ def choose(proxies: dict[str, float], candidates: tuple[Candidate, ...] = CANDID
 
 
 def fold_proxies(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int, fold: int,
-                 candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, dict[str, float]]:
+                 candidates: tuple[Candidate, ...] = CANDIDATES
+                 ) -> dict[str, dict[str, dict[str, float]]]:
     """Step 2 for one fold: the candidates' networks train on the other folds' normals; every
-    candidate's proxy on the held-out fold (per distortion kind and their mean)."""
+    candidate's proxies on the held-out fold (per distortion kind and their mean): the local
+    one under ``"local"``, the whole-beat one under ``"whole_beat"`` (same networks)."""
     X_train = check_array(X_train, "X_train", ndim=2, dtype=np.float64)
     if len(X_train) < 2 * N_FOLDS:
         raise ValueError(f"X_train: need at least {2 * N_FOLDS} beats for {N_FOLDS} folds, "
@@ -252,9 +266,12 @@ def fold_proxies(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int, fold
     held = np.array_split(rng.permutation(len(X_train)), N_FOLDS)[fold]
     fit_rows = np.setdiff1d(np.arange(len(X_train)), held)
     nets, _ = train_networks(candidates, X_train[fit_rows], X_val, s, seed)
-    return {c.name: proxy_score(candidate_scorer(c, nets, X_train[fit_rows], seed),
-                                X_train[held], np.random.default_rng([seed, fold]))
-            for c in candidates}
+    scorers = {c.name: candidate_scorer(c, nets, X_train[fit_rows], seed) for c in candidates}
+    return {"local": {n: proxy_score(f, X_train[held], np.random.default_rng([seed, fold]))
+                      for n, f in scorers.items()},
+            "whole_beat": {n: whole_beat_proxy_score(f, X_train[fit_rows], X_train[held],
+                                                     np.random.default_rng([seed, fold, 2]))
+                           for n, f in scorers.items()}}
 
 
 def combine_folds(per_fold: list[dict[str, dict[str, float]]],
@@ -270,10 +287,21 @@ def combine_folds(per_fold: list[dict[str, dict[str, float]]],
 def select_blind(X_train: np.ndarray, X_val: np.ndarray, s: Any, seed: int,
                  candidates: tuple[Candidate, ...] = CANDIDATES) -> dict[str, Any]:
     """Steps 2-3: K-fold proxy inside the training normals; returns the chosen candidate's name,
-    every candidate's proxy (mean over folds, and per distortion kind) and the seconds spent."""
+    every candidate's proxy (mean over folds, and per distortion kind), the same two for the
+    whole-beat proxy (``chosen_global``, ``proxies_global``) and the seconds spent."""
     t0 = time.perf_counter()
     per_fold = [fold_proxies(X_train, X_val, s, seed, f, candidates) for f in range(N_FOLDS)]
-    return {**combine_folds(per_fold, candidates), "seconds": time.perf_counter() - t0}
+    return combine_rules(per_fold, candidates, time.perf_counter() - t0)
+
+
+def combine_rules(per_fold: list[dict[str, dict[str, Any]]],
+                  candidates: tuple[Candidate, ...] = CANDIDATES,
+                  seconds: float = float("nan")) -> dict[str, Any]:
+    """Both rules' step 3 from the folds of :func:`fold_proxies`."""
+    local = combine_folds([p["local"] for p in per_fold], candidates)
+    whole = combine_folds([p["whole_beat"] for p in per_fold], candidates)
+    return {**local, "chosen_global": whole["chosen"], "proxies_global": whole["proxies"],
+            "seconds": seconds}
 
 
 # --------------------------------------------------------------------------- one run
@@ -306,8 +334,9 @@ def candidate_test_scores(X: np.ndarray, split: dict[str, np.ndarray], rows: np.
 def blind_record(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], rows: np.ndarray,
                  seed: int, sel: dict[str, Any], cand_scores: dict[str, Any],
                  cand_seconds: dict[str, float], all_candidates: bool) -> dict[str, Any]:
-    """The run record: the chosen candidate as :data:`BLIND_ROW`, the others (with
-    ``all_candidates``) marked :data:`INFO`, PCA and 1-NN on the same training normals."""
+    """The run record: the chosen candidate as :data:`BLIND_ROW`, the whole-beat rule's as
+    :data:`GLOBAL_ROW`, the others (with ``all_candidates``) marked :data:`INFO`, PCA and 1-NN
+    on the same training normals."""
     from minivae.experiments.ecg5000_core import (
         evaluate_scores,
         nearest_neighbour_scorer,
@@ -315,8 +344,9 @@ def blind_record(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], row
         score_all,
     )
 
-    scores = {BLIND_ROW: cand_scores[sel["chosen"]]}
-    seconds = {BLIND_ROW: cand_seconds[sel["chosen"]]}
+    scores = {BLIND_ROW: cand_scores[sel["chosen"]], GLOBAL_ROW: cand_scores[sel["chosen_global"]]}
+    seconds = {BLIND_ROW: cand_seconds[sel["chosen"]],
+               GLOBAL_ROW: cand_seconds[sel["chosen_global"]]}
     if all_candidates:  # the chosen one too: every seed then has the same rows
         scores.update({f"{n} {INFO}": sc for n, sc in cand_scores.items()})
         seconds.update({f"{n} {INFO}": cand_seconds[n] for n in cand_scores})
@@ -325,9 +355,12 @@ def blind_record(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], row
                              "1-NN distance": nearest_neighbour_scorer(X[rows])}, X, split))
     seconds.update({"PCA (90% variance)": 0.0, "1-NN distance": 0.0})
     return {"seed": seed, "n_train": len(rows), "chosen": sel["chosen"],
-            "proxies": sel["proxies"], "selection_seconds": sel.get("seconds", float("nan")),
+            "proxies": sel["proxies"], "chosen_global": sel["chosen_global"],
+            "proxies_global": sel["proxies_global"],
+            "selection_seconds": sel.get("seconds", float("nan")),
             "metrics": {n: evaluate_scores(sc, y, split) for n, sc in scores.items()},
-            "seconds": seconds, "notes": {"PCA components": k, "chosen": sel["chosen"]},
+            "seconds": seconds, "notes": {"PCA components": k, "chosen": sel["chosen"],
+                                          "chosen_global": sel["chosen_global"]},
             "_scores": scores}
 
 
@@ -343,21 +376,72 @@ def run_blind(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s: Any
     """
     rows = blind_rows(X, split, n_train, seed)
     sel = select_blind(X[rows], X[split["val"]], s, seed)
-    final = CANDIDATES if all_candidates else tuple(c for c in CANDIDATES
-                                                    if c.name == sel["chosen"])
+    final = CANDIDATES if all_candidates else tuple(
+        c for c in CANDIDATES if c.name in (sel["chosen"], sel["chosen_global"]))
     cand_scores, cand_seconds = candidate_test_scores(X, split, rows, s, seed, final)
     return blind_record(X, y, split, rows, seed, sel, cand_scores, cand_seconds, all_candidates)
 
 
-def proxy_table(runs: list[dict[str, Any]]) -> str:
-    """Markdown: every candidate's proxy (mean and per distortion) per seed, the choice marked."""
-    head = "| candidate | seed | proxy (mean) | " + " | ".join(DISTORTIONS) + " |"
-    lines = [head, "|---" * (3 + len(DISTORTIONS)) + "|"]
+def proxy_table(runs: list[dict[str, Any]], whole_beat: bool = False) -> str:
+    """Markdown: every candidate's proxy (mean and per distortion) per seed, the choice marked;
+    ``whole_beat``: the second rule's proxy and choice."""
+    kinds = WHOLE_BEAT_DISTORTIONS if whole_beat else DISTORTIONS
+    key, chosen = ("proxies_global", "chosen_global") if whole_beat else ("proxies", "chosen")
+    head = "| candidate | seed | proxy (mean) | " + " | ".join(kinds) + " |"
+    lines = [head, "|---" * (3 + len(kinds)) + "|"]
     for r in runs:
-        for name, p in r["proxies"].items():
-            mark = " **(chosen)**" if name == r["chosen"] else ""
+        for name, p in r[key].items():
+            mark = " **(chosen)**" if name == r[chosen] else ""
             lines.append(f"| {name}{mark} | {r['seed']} | {p['mean']:.4f} | "
-                         + " | ".join(f"{p[k]:.4f}" for k in DISTORTIONS) + " |")
+                         + " | ".join(f"{p[k]:.4f}" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
+def rank_correlation(a: Any, b: Any) -> float:
+    """Spearman's rank correlation of two equal-length sequences (ties get their mean rank);
+    NaN when either is constant."""
+    a = check_array(np.asarray(a, dtype=np.float64), "a", ndim=1)
+    b = check_array(np.asarray(b, dtype=np.float64), "b", ndim=1)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"b: expected {len(a)} values like a (at least 2), got {len(b)}")
+
+    def ranks(v: np.ndarray) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=np.float64)
+        for value in np.unique(v):  # ties: their mean rank
+            r[v == value] = r[v == value].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def proxy_vs_test_table(runs: list[dict[str, Any]]) -> str:
+    """Markdown: per candidate, both proxies and the test ROC-AUC (mean over the runs; needs the
+    candidates' *info* rows), then per run Spearman's correlation of each proxy with the test."""
+    names = [n for n in runs[0]["proxies"] if f"{n} {INFO}" in runs[0]["metrics"]]
+    if len(names) < 2:
+        return "(proxy vs test: the candidates were not scored on test; use --all-candidates)"
+
+    def mean(f: Any) -> list[float]:
+        return [float(np.mean([f(r, n) for r in runs])) for n in names]
+
+    local = mean(lambda r, n: r["proxies"][n]["mean"])
+    whole = mean(lambda r, n: r["proxies_global"][n]["mean"])
+    test = mean(lambda r, n: r["metrics"][f"{n} {INFO}"]["all"]["roc_auc"])
+    lines = ["| candidate | local proxy | whole-beat proxy | test ROC-AUC (all) |",
+             "|---|---|---|---|"]
+    lines += [f"| {n} | {a:.4f} | {b:.4f} | {c:.4f} |" for n, a, b, c in zip(names, local,
+                                                                          whole, test)]
+    for r in runs:
+        t = [r["metrics"][f"{n} {INFO}"]["all"]["roc_auc"] for n in names]
+        rho = [rank_correlation([r[key][n]["mean"] for n in names], t)
+               for key in ("proxies", "proxies_global")]
+        lines.append(f"| Spearman with test, seed {r['seed']} (n = {r['n_train']}) | "
+                     f"{rho[0]:.2f} | {rho[1]:.2f} | |")
     return "\n".join(lines)
 
 
@@ -374,15 +458,20 @@ def print_blind(runs: list[dict[str, Any]], sizes: dict[str, int]) -> None:
     say(f"\nBlind selection (training normals only; seeds {[r['seed'] for r in runs]}): "
         f"choices {[r['chosen'] for r in runs]}")
     say(proxy_table(runs))
+    say(f"\nWhole-beat proxy (second rule): choices {[r['chosen_global'] for r in runs]}")
+    say(proxy_table(runs, whole_beat=True))
+    say("\nProxies against the test (does the proxy track the test ranking?)")
+    say(proxy_vs_test_table(runs))
     for eval_set, title in (("all", f"{sizes['test']} test normals + {sizes['abnormal']} "
                                     "abnormal beats"),
                             ("balanced", f"balanced: {sizes['test']} + {sizes['balanced']}")):
         say(f"\nECG5000, blind protocol, {title}; mean ± std over seeds")
         say(detection_table(runs, eval_set))
-    auc = [r["metrics"][BLIND_ROW]["all"]["roc_auc"] for r in runs]
     nn = float(np.mean([r["metrics"]["1-NN distance"]["all"]["roc_auc"] for r in runs]))
-    say(f"blind choice ROC-AUC {np.mean(auc):.4f} (seeds {', '.join(f'{a:.4f}' for a in auc)}) "
-        f"vs 1-NN {nn:.4f}: {'above' if np.mean(auc) > nn else 'NOT above'} 1-NN")
+    for row in (BLIND_ROW, GLOBAL_ROW):
+        auc = [r["metrics"][row]["all"]["roc_auc"] for r in runs]
+        say(f"{row} ROC-AUC {np.mean(auc):.4f} (seeds {', '.join(f'{a:.4f}' for a in auc)}) "
+            f"vs 1-NN {nn:.4f}: {'above' if np.mean(auc) > nn else 'NOT above'} 1-NN")
 
 
 def print_blind_small(by_size: dict[int, list[dict[str, Any]]]) -> None:
@@ -391,7 +480,9 @@ def print_blind_small(by_size: dict[int, list[dict[str, Any]]]) -> None:
     from minivae.experiments.ecg5000_core import small_data_table
 
     for n, runs in by_size.items():
-        say(f"  {n} training normals: choices {[(r['seed'], r['chosen']) for r in runs]}")
+        say(f"  {n} training normals: choices (seed, local proxy, whole-beat proxy) "
+            f"{[(r['seed'], r['chosen'], r['chosen_global']) for r in runs]}")
+        say(proxy_vs_test_table(runs))
     say(small_data_table(by_size))
 
 
@@ -405,14 +496,18 @@ def run_blind_part(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s
     runs = []
     for seed in seeds:
         runs.append(run_blind(X, y, split, s, seed, all_candidates=all_candidates))
-        say(f"  blind seed {seed}: chose {runs[-1]['chosen']} (selection "
-            f"{runs[-1]['selection_seconds']:.0f} s)")
+        say(f"  blind seed {seed}: chose {runs[-1]['chosen']}, whole-beat proxy chose "
+            f"{runs[-1]['chosen_global']} (selection {runs[-1]['selection_seconds']:.0f} s)")
         print_blind(runs, {k: len(v) for k, v in split.items()})
     results["blind"] = [_public(r) for r in runs]
     if not figure:
         return []
-    return [score_figure(runs[0], y, split, [BLIND_ROW, "1-NN distance"],
-                         out / "ecg5000_blind_scores.png")]
+    paths = [score_figure(runs[0], y, split, [BLIND_ROW, "1-NN distance"],
+                          out / "ecg5000_blind_scores.png")]
+    if runs[0]["chosen_global"] != runs[0]["chosen"]:
+        paths.append(score_figure(runs[0], y, split, [GLOBAL_ROW, "1-NN distance"],
+                                  out / "ecg5000_blind_global_scores.png"))
+    return paths
 
 
 def run_blind_small(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], s: Any,
@@ -426,7 +521,8 @@ def run_blind_small(X: np.ndarray, y: np.ndarray, split: dict[str, np.ndarray], 
         for n in sizes:
             by_size[n].append(run_blind(X, y, split, s, seed, n_train=n,
                                         all_candidates=all_candidates))
-            say(f"  blind, {n} training normals, seed {seed}: chose {by_size[n][-1]['chosen']}")
+            say(f"  blind, {n} training normals, seed {seed}: chose {by_size[n][-1]['chosen']}, "
+                f"whole-beat proxy chose {by_size[n][-1]['chosen_global']}")
         say("\nSmall data, blind protocol (a seeded draw of training normals per seed; same "
             "validation and test sets)")
         print_blind_small(by_size)
