@@ -139,7 +139,7 @@ def test_registered_with_their_parts():
     for module in (latent, posteriors):
         assert module.COMMAND.available_parts() == list(module.PARTS)  # all in this version
     for name in ("latent-sharpness", "latent-conditional", "latent-multimodal",
-                 "latent_clustering"):  # the parts stay commands of their own
+                 "latent-clustering"):  # the parts stay commands of their own
         assert name in EXPERIMENTS
 
 
