@@ -21,7 +21,6 @@ Environment:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -33,7 +32,19 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / ".cache" / "docs-lessons"
+
+def _load_lesson_cache():
+    """docs/lesson_cache.py, by file path (mkdocs loads this hook by path, not as a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("minivae_docs_lesson_cache",
+                                                  Path(__file__).with_name("lesson_cache.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_lesson_cache = _load_lesson_cache()
+CACHE = _lesson_cache.CACHE
 GENERATED = REPO / ".cache" / "docs-pages"
 CELL_TIMEOUT_S = 300
 
@@ -192,13 +203,6 @@ def _lift(body: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _sources_hash() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((REPO / "minivae").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 # Run by a fresh interpreter per lesson: sys.argv = [notebook, output, lessons dir, timeout].
 _EXECUTE = """
 import sys, nbclient, nbformat
@@ -209,16 +213,11 @@ nbformat.write(nb, sys.argv[2])
 """
 
 
-def _cached_path(path: Path, lib_hash: str) -> Path:
-    key = hashlib.sha256(path.read_bytes() + lib_hash.encode()).hexdigest()[:16]
-    return CACHE / f"{path.stem}-{key}" / path.name
-
-
 def execute_lessons(notebooks: list[Path], jobs: int) -> dict[Path, Path]:
     """Each lesson run in the small setting, ``jobs`` at a time; cached until it or the library
     changes.  A lesson that fails stops the build with its error (the site shows no broken run)."""
-    lib_hash = _sources_hash()
-    outputs = {nb: _cached_path(nb, lib_hash) for nb in notebooks}
+    lib_hash = _lesson_cache.sources_hash()
+    outputs = {nb: _lesson_cache.cached_path(nb, lib_hash) for nb in notebooks}
     env = dict(os.environ, MINIVAE_LESSON_SIZE="small", MPLBACKEND="Agg")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = os.environ.get(var, "1")  # small matrices: one BLAS thread, as the tests do

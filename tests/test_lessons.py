@@ -97,8 +97,28 @@ def test_lesson_is_saved_clean(path: Path) -> None:
             f"{path.name}: the first cell must say that the lesson runs on the `numpy` backend")
 
 
-def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, timeout: int) -> float:
-    """Run the notebook in a fresh kernel (it inherits this process's environment); seconds."""
+def _keep_for_site(path: Path, nb) -> None:
+    """Store the executed small-setting lesson where the site build looks for it
+    (docs/lesson_cache.py), so CI runs each lesson once for the tests and the site."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "minivae_docs_lesson_cache", LESSONS.parent / "docs" / "lesson_cache.py")
+    if spec is None:  # pragma: no cover - a checkout without the docs folder
+        return
+    cache = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cache)
+    out = cache.cached_path(path, cache.sources_hash())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".partial")
+    nbformat.write(nb, str(tmp))
+    tmp.replace(out)
+
+
+def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, timeout: int,
+             keep_for_site: bool = False) -> float:
+    """Run the notebook in a fresh kernel (it inherits this process's environment); seconds.
+    With ``keep_for_site`` the executed notebook is kept for the documentation site."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(var, os.environ.get(var, "1"))
@@ -116,13 +136,16 @@ def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, timeout: int) -> float
         pytest.fail(_report(path, nb, exc), pytrace=False)
     except Exception as exc:  # timeouts, dead kernels
         pytest.fail(f"{path.name}: {type(exc).__name__}: {exc}", pytrace=False)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if keep_for_site:
+        _keep_for_site(path, nb)
+    return elapsed
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_lesson_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MINIVAE_LESSON_SIZE", "small")
-    elapsed = _execute(path, monkeypatch, CELL_TIMEOUT_S)
+    elapsed = _execute(path, monkeypatch, CELL_TIMEOUT_S, keep_for_site=True)
     print(f"{path.name} (small): executed in {elapsed:.1f} s")
 
 
