@@ -164,7 +164,8 @@ def readme_pages() -> dict[str, str]:
         + "\n## Two backends, one library\n\n" + top["Two backends, one library"]
         + "\n## What is inside\n\n" + top["What is inside"]
         + "\n## Data\n\n" + top["Data"] + "\n## References\n\n" + top["References"],
-        "installation.md": "# Installation\n\n" + top["Set up"],
+        "installation.md": "# Installation\n\n" + top["Set up"]
+        + "\n## Documentation site\n\n" + top["Documentation site"],
         "quickstart.md": "# Quick start\n\n" + top["Quick start"],
         "benchmarks/index.md": "# Speed: the benchmark summary\n\n" + top["Speed"],
     }
