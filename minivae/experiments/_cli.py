@@ -119,6 +119,19 @@ def run_and_write(parser: argparse.ArgumentParser, argv: list[str] | None,
     return 0
 
 
+def run_each_seed(run_seed: Callable[[Any, int], dict[str, Any]], setting: Any,
+                  seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """``run_seed(setting, seed)`` for every seed in turn, each followed by its seconds, then an
+    empty line; returns the runs in the order of ``seeds``."""
+    runs = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        runs.append(run_seed(setting, seed))
+        say(f"  seed {seed}: {time.perf_counter() - t0:.0f} s")
+    say()
+    return runs
+
+
 def public(run: dict[str, Any]) -> dict[str, Any]:
     """A run's record without its private entries (keys starting with ``_``: arrays kept for
     the figures), as it goes into results.json."""
