@@ -1,12 +1,11 @@
 """The CVAE with a learned conditional prior (Sohn et al. 2015), its deterministic baseline, and
 the quadrant experiment at the test suite's size."""
 
-import gzip
 import json
-import urllib.request
 
 import numpy as np
 import pytest
+from fake_mnist import write_fake_mnist
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,28 +149,13 @@ def test_quadrants_split_and_join_back():
 
 
 # ----------------------------------------------------------------------- the experiment
-def _idx(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
-
-
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny_mnist_conditional")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 20)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, k in enumerate(labels):
-            images[i, 4 + 2 * k: 7 + 2 * k, 6:22] = 255
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return d
+    return write_fake_mnist(tmp_path_factory.mktemp("tiny_mnist_conditional"), 60, 20)
 
 
-def test_tiny_run_writes_the_table_and_figure(tiny_mnist, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("download"))
+@pytest.mark.usefixtures("no_network")
+def test_tiny_run_writes_the_table_and_figure(tiny_mnist, tmp_path, capsys):
     argv = ["latent-conditional", "--tiny", "--data-dir", str(tiny_mnist), "--no-verify",
             "--out", str(tmp_path), "--seeds", "0", "1"]
     assert dispatcher.main(argv) == 0

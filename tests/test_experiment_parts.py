@@ -3,47 +3,24 @@ then ``latent`` and ``posteriors`` at the test suite's size over every part of t
 a tiny synthetic MNIST-like IDX dataset (never the real files, never a download)."""
 
 import argparse
-import gzip
 import json
 import pathlib
-import urllib.request
 
-import numpy as np
 import pytest
+from fake_mnist import write_fake_mnist
 
 from minivae.experiments import EXPERIMENTS, latent, posteriors
 from minivae.experiments import __main__ as dispatcher
 from minivae.experiments._parts import PartsCommand, part_mode, part_seeds
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
-
-
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
     """60 train and 20 test 'digits': a class-dependent bar plus noise."""
-    d = tmp_path_factory.mktemp("tiny_mnist_parts")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 20)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 4 + 2 * c: 7 + 2 * c, 6:22] = 255
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return d
+    return write_fake_mnist(tmp_path_factory.mktemp("tiny_mnist_parts"), 60, 20)
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("tests must never download")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setenv("MINIVAE_NO_DOWNLOAD", "1")
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 # ------------------------------------------------------------------- the dispatcher, once

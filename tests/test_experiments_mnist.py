@@ -2,13 +2,12 @@
 PyTorch initialisation, and every configuration run end to end in --quick mode on a tiny synthetic
 MNIST-like IDX dataset written to tmp_path (never the real files, never a download)."""
 
-import gzip
 import json
 import math
-import urllib.request
 
 import numpy as np
 import pytest
+from fake_mnist import write_fake_mnist
 
 from minivae.experiments import __main__ as dispatcher
 from minivae.experiments import mnist as exp
@@ -94,40 +93,12 @@ def test_torch_default_init_bounds_and_seed():
 N_TRAIN, N_TEST = 64, 32
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
-
-
-def _digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Blurry 'digits': a class-dependent horizontal bar and vertical stroke plus noise."""
-    labels = rng.integers(0, 10, n)
-    images = rng.integers(0, 40, (n, 28, 28))
-    for i, c in enumerate(labels):
-        images[i, 4 + 2 * c: 7 + 2 * c, 6:22] = 255
-        images[i, 6:22, 4 + 2 * c: 6 + 2 * c] = 200
-    return images.astype(np.uint8), labels.astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny_mnist")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", N_TRAIN), ("t10k", N_TEST)):
-        images, labels = _digits(n, rng)
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return d
+    return write_fake_mnist(tmp_path_factory.mktemp("tiny_mnist"), N_TRAIN, N_TEST, stroke=True)
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("tests must never download")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setenv("MINIVAE_NO_DOWNLOAD", "1")
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 EXPECTED_FIGURES = {

@@ -3,44 +3,22 @@ synthetic MNIST-like IDX dataset written to tmp_path (never the real files, neve
 the four rows, their per-epoch KL and active units, the figure, and the KL floor of the
 delta-VAE row; plus the binarization helper."""
 
-import gzip
-import urllib.request
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fake_mnist import write_fake_mnist
 
 from minivae.experiments import posteriors_collapse as exp
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
-
-
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
-    """60 train and 30 test 'digits': a class-dependent bar plus noise."""
-    d = tmp_path_factory.mktemp("tiny_mnist_collapse")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 30)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 4 + 2 * c: 8 + 2 * c, 6:22] = 255
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return d
+    """60 train and 30 test 'digits': a class-dependent bar (4 rows) plus noise."""
+    return write_fake_mnist(tmp_path_factory.mktemp("tiny_mnist_collapse"), 60, 30, bar_height=4)
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("tests must never download")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setenv("MINIVAE_NO_DOWNLOAD", "1")
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def test_binarized_14():

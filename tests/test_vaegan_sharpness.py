@@ -2,34 +2,19 @@
 (--tiny) on a tiny synthetic MNIST-like IDX dataset written to tmp_path (never the real files),
 and the sharpness measure against hand-computed values."""
 
-import gzip
 import json
 
 import numpy as np
 import pytest
+from fake_mnist import write_fake_mnist
 
 from minivae.experiments import __main__ as dispatcher
 from minivae.experiments import latent_sharpness as exp
 
 
-def _idx(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big")
-                                                      for d in arr.shape)
-    return header + arr.astype(np.uint8).tobytes()
-
-
 @pytest.fixture(scope="module")
 def tiny_mnist(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny_mnist_sharpness")
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 60), ("t10k", 20)):
-        labels = rng.integers(0, 10, n)
-        images = rng.integers(0, 40, (n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 4 + 2 * c: 7 + 2 * c, 6:22] = 255
-        (d / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
-        (d / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
-    return d
+    return write_fake_mnist(tmp_path_factory.mktemp("tiny_mnist_sharpness"), 60, 20)
 
 
 def test_sharpness_of_known_images():

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,54 @@ def parse_run(parser: argparse.ArgumentParser, argv: list[str] | None,
     mode = size_mode(args)
     setting = sizes[mode]
     return args, mode, setting, resolve_seeds(parser, args, setting.n_seeds)
+
+
+def add_mnist_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the MNIST options ``--data-dir`` (default ``$MINIVAE_DATA_DIR``) and ``--no-verify``
+    (skip the MD5/size checks) to ``parser``; returns it."""
+    parser.add_argument("--data-dir", default=None,
+                        help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    return parser
+
+
+def load_mnist_split(args: argparse.Namespace, split: str, n: int,
+                     dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` images ``(n, 784)`` and labels ``(n,)`` of MNIST ``split`` ("train" or
+    "test") from the folder of the parsed :func:`add_mnist_options`; never downloads."""
+    from minivae.data.mnist import load_mnist
+
+    return load_mnist(args.data_dir, split=split, limit=n, verify=not args.no_verify,
+                      dtype=dtype, download=False)
+
+
+def run_and_write(parser: argparse.ArgumentParser, argv: list[str] | None,
+                  sizes: dict[str, Any],
+                  run: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
+    """The ``main`` of a command whose ``run(args)`` returns its results with "table" and
+    "figures": parse ``argv`` (:func:`parse_run`), run, print the table, write results.json
+    (:func:`run_record` first, then the results); returns 0."""
+    args, mode, setting, seeds = parse_run(parser, argv, sizes)
+    t_start = time.perf_counter()
+    results = run(args)
+    say("\n" + results["table"])
+    figures = results.pop("figures") or None
+    write_results({**run_record(mode, seeds, setting, argv), **results}, args.out, t_start,
+                  figures)
+    return 0
+
+
+def run_each_seed(run_seed: Callable[[Any, int], dict[str, Any]], setting: Any,
+                  seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """``run_seed(setting, seed)`` for every seed in turn, each followed by its seconds, then an
+    empty line; returns the runs in the order of ``seeds``."""
+    runs = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        runs.append(run_seed(setting, seed))
+        say(f"  seed {seed}: {time.perf_counter() - t0:.0f} s")
+    say()
+    return runs
 
 
 def public(run: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from typing import Any
 
 from minivae.experiments._cli import _json_default, blas_threads_note, say
 
-__all__ = ["PartsCommand", "part_mode", "part_seeds", "write_json"]
+__all__ = ["PartsCommand", "part_mode", "part_parser", "part_seeds", "report_part",
+           "write_json"]
 
 
 def part_mode(args: argparse.Namespace) -> str:
@@ -54,6 +55,31 @@ def part_seeds(args: argparse.Namespace, n_seeds: int) -> tuple[int, ...]:
         return tuple(int(v) for v in seeds)
     first = int(getattr(args, "seed", 0))
     return tuple(range(first, first + n_seeds))
+
+
+def part_parser(module: str, description: str, quick_help: str) -> argparse.ArgumentParser:
+    """The parser of a part run alone (``python -m minivae.experiments.<module>``) with the
+    size and seed options of the contract: ``--quick``, ``--tiny`` (hidden), ``--seed``,
+    ``--seeds``; the part adds its own, then ``--data-dir`` / ``--no-verify`` / ``--out``."""
+    p = argparse.ArgumentParser(prog=f"python -m minivae.experiments.{module}",
+                                description=description)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="explicit seeds")
+    return p
+
+
+def report_part(record: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    """What a part run alone does with its ``record``: print its tables and seconds, write it
+    to ``out / "results.json"`` (:func:`write_json`; None: nothing written); returns it."""
+    for table in record["tables"].values():
+        say(table)
+    say(f"{record['seconds']:.1f} s")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "results.json", record)
+    return record
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    run_each_seed,
     run_record,
     say,
     write_results,
@@ -389,12 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"fetal-ecg ({mode}): seeds {list(seeds)}, {s.n_train} training / {s.n_test} test "
         f"recordings of {s.duration:g} s, {blas_threads_note()}")
     t_start = time.perf_counter()
-    runs = []
-    for seed in seeds:
-        t0 = time.perf_counter()
-        runs.append(run_seed(s, seed))
-        say(f"  seed {seed}: {time.perf_counter() - t0:.0f} s")
-    say()
+    runs = run_each_seed(run_seed, s, seeds)
     say(format_table(runs))
     results = {**run_record(mode, seeds, s, argv),
                "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]}

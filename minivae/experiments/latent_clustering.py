@@ -44,11 +44,13 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import (
+    add_mnist_options,
     blas_threads_note,
     experiment_parser,
+    load_mnist_split,
     parse_run,
     resolve_seeds,
-    run_record,
+    run_and_write,
     say,
     size_mode,
     write_results,
@@ -183,9 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     p = experiment_parser("latent-clustering", "Unsupervised clustering accuracy on MNIST: "
                           "VaDE and GMVAE against k-means on pixels, VAE and AE codes.",
                           "2000 images, 2 + 2 epochs, H = 128 (about 35 s; a smoke test)")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    add_mnist_options(p)
     p.add_argument("--combine", type=Path, nargs="+", default=None, metavar="RESULTS_JSON",
                    help="train nothing: merge the rows of these results.json files (e.g. one "
                         "process per seed) into one table, written to --out")
@@ -217,8 +217,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     this experiment's parser or of the ``latent`` command), draw the figure; returns "tables"
     ({"clustering accuracy": markdown}), "figures" (paths), "rows", "table", "mode", "seeds",
     "setting".  Prints no table (:func:`main` and the ``latent`` command do)."""
-    from minivae.data.mnist import load_mnist
-
     mode = size_mode(args)
     s = SIZES[mode]
     seeds = resolve_seeds(_parser(), args, s.n_seeds)
@@ -227,9 +225,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"784-{'-'.join(map(str, s.hidden))}-{s.latent}, C = {s.n_clusters}, "
         f"{s.ae_epochs} pre-training + {s.epochs} epochs, batch {s.batch_size}; seeds "
         f"{list(seeds)}; {blas_threads_note()}")
-    kw = {"verify": not args.no_verify, "dtype": np.float32, "download": False}
-    X, _ = load_mnist(args.data_dir, split="train", limit=s.n_train, **kw)
-    X_te, y_te = load_mnist(args.data_dir, split="test", limit=s.n_test, **kw)
+    X, _ = load_mnist_split(args, "train", s.n_train)
+    X_te, y_te = load_mnist_split(args, "test", s.n_test)
     per_seed: dict[str, list[dict[str, float]]] = {label: [] for label in ROWS}
     kept: dict[str, Any] = {}
     for seed in seeds:
@@ -251,16 +248,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison, print the table, write results.json and the figure; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
+    parser = _parser()
+    args = parse_run(parser, argv, SIZES)[0]
     if args.combine:
         combine(args.combine, args.out)
         return 0
-    t_start = time.perf_counter()
-    results = run(args)
-    say("\n" + results["table"])
-    figures = results.pop("figures") or None
-    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
-    return 0
+    return run_and_write(parser, argv, SIZES, run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import (
+    add_mnist_options,
     blas_threads_note,
     experiment_parser,
-    parse_run,
+    load_mnist_split,
     resolve_seeds,
-    run_record,
+    run_and_write,
     say,
     size_mode,
-    write_results,
 )
 from minivae.experiments.latent import format_table, summarise
 
@@ -179,18 +179,13 @@ def _parser() -> argparse.ArgumentParser:
                           "task (Sohn et al. 2015), against the deterministic NN baseline and "
                           "the CVAE with the prior N(0, I).",
                           "2000 images, 3 epochs, smaller networks")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    add_mnist_options(p)
     return p
 
 
 def _load(args: argparse.Namespace, s: Setting):
-    from minivae.data.mnist import load_mnist
-
-    kw = {"verify": not args.no_verify, "dtype": np.float32, "download": False}
-    X, _ = load_mnist(args.data_dir, split="train", limit=s.n_train, **kw)
-    X_te, _ = load_mnist(args.data_dir, split="test", limit=s.n_test, **kw)
+    X, _ = load_mnist_split(args, "train", s.n_train)
+    X_te, _ = load_mnist_split(args, "test", s.n_test)
     return quadrant_split(X), quadrant_split(X_te)
 
 
@@ -230,13 +225,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, :func:`run`, write results.json; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
-    t_start = time.perf_counter()
-    results = run(args)
-    say("\n" + results["table"])
-    figures = results.pop("figures") or None
-    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
-    return 0
+    return run_and_write(_parser(), argv, SIZES, run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,14 +43,14 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import (
+    add_mnist_options,
     blas_threads_note,
     experiment_parser,
-    parse_run,
+    load_mnist_split,
     resolve_seeds,
-    run_record,
+    run_and_write,
     say,
     size_mode,
-    write_results,
 )
 from minivae.experiments.latent import format_table, summarise
 from minivae.nn.layer import Layer
@@ -224,21 +224,17 @@ def _parser() -> argparse.ArgumentParser:
                           "MMVAE (mixture-of-experts multimodal VAE, Shi et al. 2019) on MNIST "
                           "images and generated pen strokes: cross-modal coherence.",
                           "2000 images, 3 epochs, smaller networks")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    add_mnist_options(p)
     return p
 
 
 def _load(args: argparse.Namespace, s: Setting, seed: int):
     """((images, strokes, labels) of training, then of test); strokes from the seed."""
-    from minivae.data.mnist import load_mnist
     from minivae.data.strokes import make_strokes
 
-    kw = {"verify": not args.no_verify, "dtype": np.float32, "download": False}
     out = []
     for i, (split, n) in enumerate((("train", s.n_train), ("test", s.n_test))):
-        X, y = load_mnist(args.data_dir, split=split, limit=n, **kw)
+        X, y = load_mnist_split(args, split, n)
         y = np.asarray(y, dtype=np.int64)
         st = make_strokes(y, STROKE_LENGTH, rng=np.random.default_rng([seed, 17, i]),
                           dtype=np.float32).reshape(len(y), -1)
@@ -300,13 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, :func:`run`, write results.json; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
-    t_start = time.perf_counter()
-    results = run(args)
-    say("\n" + results["table"])
-    figures = results.pop("figures") or None
-    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
-    return 0
+    return run_and_write(_parser(), argv, SIZES, run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,14 +41,14 @@ import numpy as np
 
 from minivae._validation import check_array
 from minivae.experiments._cli import (
+    add_mnist_options,
     blas_threads_note,
     experiment_parser,
-    parse_run,
+    load_mnist_split,
     resolve_seeds,
-    run_record,
+    run_and_write,
     say,
     size_mode,
-    write_results,
 )
 from minivae.experiments.latent import format_table, summarise
 
@@ -160,18 +160,13 @@ def _parser() -> argparse.ArgumentParser:
     p = experiment_parser("latent-sharpness", "VAE-GAN against the plain VAE on MNIST: sample "
                           "grids and the mean gradient magnitude of samples and reconstructions.",
                           "2000 images, 3 epochs")
-    p.add_argument("--data-dir", default=None,
-                   help="directory of the MNIST IDX files (default $MINIVAE_DATA_DIR)")
-    p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
+    add_mnist_options(p)
     return p
 
 
 def _load(args: argparse.Namespace, s: Setting):
-    from minivae.data.mnist import load_mnist
-
-    kw = {"verify": not args.no_verify, "dtype": np.float32, "download": False}
-    X, _ = load_mnist(args.data_dir, split="train", limit=s.n_train, **kw)
-    X_te, _ = load_mnist(args.data_dir, split="test", limit=s.n_test, **kw)
+    X, _ = load_mnist_split(args, "train", s.n_train)
+    X_te, _ = load_mnist_split(args, "test", s.n_test)
     return X, X_te
 
 
@@ -218,13 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, :func:`run`, print the table, write results.json; returns 0."""
-    args, mode, s, seeds = parse_run(_parser(), argv, SIZES)
-    t_start = time.perf_counter()
-    results = run(args)
-    say("\n" + results["table"])
-    figures = results.pop("figures") or None
-    write_results({**run_record(mode, seeds, s, argv), **results}, args.out, t_start, figures)
-    return 0
+    return run_and_write(_parser(), argv, SIZES, run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from minivae.experiments._cli import say
-from minivae.experiments._parts import part_mode, part_seeds
+from minivae.experiments._parts import part_mode, part_parser, part_seeds, report_part
 
 __all__ = ["COLUMNS", "FAMILIES", "SIZES", "Setting", "format_table", "generated_images",
            "load_images", "main", "pixel_baseline_nll", "run", "summarise", "train_one",
@@ -198,27 +198,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line of the part alone (the options of the ``posteriors`` command it uses)."""
-    p = argparse.ArgumentParser(prog="python -m minivae.experiments.posteriors_families",
-                                description="Test -ELBO and importance-sampled -log p(x) of "
-                                            "a VAE per posterior family.")
-    p.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="explicit seeds")
+    p = part_parser("posteriors_families", "Test -ELBO and importance-sampled -log p(x) of a "
+                    "VAE per posterior family.", "small sizes (about a minute)")
     p.add_argument("--data-dir", default=None, help="MNIST IDX folder ($MINIVAE_DATA_DIR)")
     p.add_argument("--no-verify", action="store_true", help="skip the MD5/size checks")
     p.add_argument("--out", type=Path, default=None, help="write results.json here")
     args = p.parse_args(argv)
-    record = run(args)
-    for table in record["tables"].values():
-        say(table)
-    say(f"{record['seconds']:.1f} s")
-    if args.out is not None:
-        import json
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(record, indent=1))
-    return record
+    return report_part(run(args), args.out)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 
 from minivae.experiments import posteriors_families as pf
 from minivae.experiments._cli import say
-from minivae.experiments._parts import part_mode, part_seeds
+from minivae.experiments._parts import part_mode, part_parser, part_seeds, report_part
 
 __all__ = ["LATENTS", "main", "run"]
 
@@ -89,13 +89,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line of the part alone."""
-    p = argparse.ArgumentParser(prog="python -m minivae.experiments.posteriors_svae",
-                                description="S-VAE vs Gaussian VAE at small latent sizes: "
-                                            "test -ELBO and importance-sampled -log p(x).")
-    p.add_argument("--quick", action="store_true", help="small sizes (a minute or two)")
-    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--seed", type=int, default=0, help="first seed (seeds S, S+1)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="explicit seeds")
+    p = part_parser("posteriors_svae", "S-VAE vs Gaussian VAE at small latent sizes: test "
+                    "-ELBO and importance-sampled -log p(x).", "small sizes (a minute or two)")
     p.add_argument("--latents", type=int, nargs="+", default=None,
                    help="dimensions d >= 2 (default: full 2 3 5, quick 2 3)")
     p.add_argument("--epochs", type=int, default=None, help="override the epochs of the size")
@@ -107,16 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p.error(f"--epochs must be >= 1, got {args.epochs}")
     if args.latents is not None and min(args.latents) < 2:
         p.error(f"--latents must be >= 2 (S^(d-1) needs d >= 2), got {args.latents}")
-    record = run(args)
-    for table in record["tables"].values():
-        say(table)
-    say(f"{record['seconds']:.1f} s")
-    if args.out is not None:
-        import json
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(record, indent=1))
-    return record
+    return report_part(run(args), args.out)
 
 
 if __name__ == "__main__":

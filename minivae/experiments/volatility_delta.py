@@ -55,6 +55,7 @@ from minivae.experiments._cli import (
     blas_threads_note,
     experiment_parser,
     parse_run,
+    run_each_seed,
     run_record,
     say,
     write_results,
@@ -199,12 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"volatility-delta ({mode}): seeds {list(seeds)}, {s.n_train} training / {s.n_test} "
         f"test surfaces on 8 maturities x 5 deltas, latent {s.latent}, {blas_threads_note()}")
     t_start = time.perf_counter()
-    runs = []
-    for seed in seeds:
-        t0 = time.perf_counter()
-        runs.append(run_seed(s, seed))
-        say(f"  seed {seed}: {time.perf_counter() - t0:.0f} s")
-    say()
+    runs = run_each_seed(run_seed, s, seeds)
     say(format_table(runs, s))
     write_results({**run_record(mode, seeds, s, argv), "runs": runs}, out, t_start, None)
     return 0
