@@ -92,6 +92,15 @@ def _pages() -> list[Path]:
     return [p for p in SITE.rglob("*.html") if p.name != "404.html"]
 
 
+def test_every_lesson_is_in_the_nav():
+    """The nav is written out in mkdocs.yml: a new lesson must be listed there, in order (a page
+    left out of the nav builds, but a reader never finds it)."""
+    text = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = re.findall(r"^\s*- (lessons/\d\d_\w+\.ipynb)\s*$", text, flags=re.M)
+    lessons = sorted(f"lessons/{p.name}" for p in (REPO / "lessons").glob("*.ipynb"))
+    assert listed == lessons
+
+
 def test_built_site_has_every_lesson_and_experiment():
     _need_site()
     for stem in LESSONS:
