@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from fake_ucr import write_fake_ecg5000
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,21 +132,10 @@ def test_both_rules_choose_from_the_same_folds():
         {n: p["mean"] for n, p in sel["proxies_global"].items()})
 
 
-def _write_ucr(folder, rng, n_train, n_test, T=24):
-    t = np.linspace(0.0, 1.0, T)
-    for name, n in (("ECG5000_TRAIN.tsv", n_train), ("ECG5000_TEST.tsv", n_test)):
-        y = rng.choice([1, 1, 1, 2, 3, 4, 5], size=n)
-        y[:5] = [1, 2, 3, 4, 5]
-        centre = np.where(y == 1, 0.5, 0.3 + 0.1 * (y - 2))
-        X = np.exp(-0.5 * ((t - centre[:, None]) / 0.1) ** 2)
-        X += 0.05 * rng.standard_normal(X.shape)
-        np.savetxt(folder / name, np.column_stack([y, X]), delimiter="\t", fmt="%.6g")
-
-
 def test_whole_beat_rule_end_to_end_tiny(tmp_path, capsys):
     data = tmp_path / "ucr"
     data.mkdir()
-    _write_ucr(data, np.random.default_rng(0), n_train=60, n_test=220)
+    write_fake_ecg5000(data, np.random.default_rng(0), n_train=60, n_test=220)
     out = tmp_path / "out"
     assert ecg.main(["--tiny", "--parts", "blind", "blind_small", "--no-figures",
                      "--data-dir", str(data), "--out", str(out)]) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_ucr import write_fake_ecg5000
 
 from minivae.experiments import ecg5000 as ecg
 from minivae.experiments.__main__ import main as dispatch
@@ -20,20 +21,6 @@ REAL_DIR = next((d for d in (Path(os.environ.get("MINIVAE_UCR_DIR", "/nonexisten
                              _ROOT.parent.parent / "shared" / "data" / "ucr")
                  if (d / "ECG5000" / "ECG5000_TEST.tsv").is_file()),
                 _ROOT.parent / "shared" / "data" / "ucr") / "ECG5000"
-
-
-def _write_ucr(folder: Path, rng: np.random.Generator, n_train: int, n_test: int,
-               T: int = 24) -> None:
-    """Generated beats: class 1 a noisy bump, classes 2-5 the bump moved or widened."""
-    t = np.linspace(0.0, 1.0, T)
-    for name, n in (("ECG5000_TRAIN.tsv", n_train), ("ECG5000_TEST.tsv", n_test)):
-        y = rng.choice([1, 1, 1, 2, 3, 4, 5], size=n)
-        y[:5] = [1, 2, 3, 4, 5]  # every class present in each file
-        centre = np.where(y == 1, 0.5, 0.3 + 0.1 * (y - 2))
-        width = np.where(y == 1, 0.08, 0.12)
-        X = np.exp(-0.5 * ((t - centre[:, None]) / width[:, None]) ** 2)
-        X += 0.05 * rng.standard_normal(X.shape)
-        np.savetxt(folder / name, np.column_stack([y, X]), delimiter="\t", fmt="%.6g")
 
 
 def test_split_follows_the_protocol():
@@ -116,7 +103,8 @@ def test_classifier_loss_gradient_matches_finite_differences():
 def test_generated_ucr_files_run_every_part(tmp_path, capsys):
     data = tmp_path / "ucr"
     data.mkdir()
-    _write_ucr(data, np.random.default_rng(0), n_train=60, n_test=220)
+    write_fake_ecg5000(data, np.random.default_rng(0), n_train=60, n_test=220,
+                       widths=(0.08, 0.12))
     out = tmp_path / "out"
     assert dispatch(["ecg5000", "--tiny", "--data-dir", str(data), "--out", str(out)]) == 0
     text = capsys.readouterr().out
